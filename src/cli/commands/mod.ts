@@ -1,0 +1,12 @@
+/**
+ * The subcommand table. Each entry registers one top-level command; its implementation is
+ * imported only when that command runs, keeping `tibr --help` and `--version` fast.
+ * @module
+ */
+import type { Command } from "commander";
+
+/** Registers a subcommand on the root program. */
+export type RegisterCommand = (program: Command) => void;
+
+/** Every top-level subcommand, in `--help` order. */
+export const COMMANDS: RegisterCommand[] = [];

@@ -1,0 +1,79 @@
+/**
+ * The `tibr` command line: global flags as in BR, then subcommands. Subcommand code is
+ * imported lazily so `tibr --version` and `tibr --help` start fast.
+ * @module
+ */
+import { Command, CommanderError, Option } from "commander";
+import process from "node:process";
+import { LOG_LEVELS, type LogOptions, setupLogging } from "../log.ts";
+import { VERSION, versionText } from "../version.ts";
+import { COMMANDS } from "./commands/mod.ts";
+import { EXIT_FAILURE, EXIT_USAGE, oneLine, UsageError } from "./errors.ts";
+
+/** Global flags shared by every subcommand. */
+export interface GlobalOptions {
+  logLevel: LogOptions["level"];
+  logFile?: string;
+  logFormat: LogOptions["format"];
+}
+
+/** Sets up logging from the global flags and says where the log goes, as BR does. */
+export async function startLogging(program: Command): Promise<void> {
+  const g = program.opts<GlobalOptions>();
+  const target = await setupLogging({
+    level: g.logLevel,
+    ...(g.logFile === undefined ? {} : { file: g.logFile }),
+    format: g.logFormat,
+  });
+  if (target !== "stderr") process.stderr.write(`Detail tibr log in ${target}\n`);
+}
+
+/** Builds the command tree. Exported for tests. */
+export function buildProgram(): Command {
+  const program = new Command("tibr")
+    .description("Backup and restore for TiKV/TiDB clusters (a TypeScript BR)")
+    .version(versionText(), "-V, --version", "print version information and exit")
+    .addOption(
+      new Option("-L, --log-level <level>", "log level").choices(LOG_LEVELS).default("info"),
+    )
+    .option("--log-file <path>", "log file path; '-' logs to stderr (default: a file in /tmp)")
+    .addOption(
+      new Option("--log-format <format>", "log format").choices(["text", "json"]).default("text"),
+    )
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  for (const register of COMMANDS) register(program);
+  return program;
+}
+
+/** Runs the CLI with `argv` (without the runtime and script) and returns the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    writeOut: (s) => process.stdout.write(s),
+  });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === "commander.helpDisplayed" || err.code === "commander.version" ||
+        err.code === "commander.help"
+      ) return 0;
+      return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    const debug = program.opts<GlobalOptions>().logLevel === "debug";
+    process.stderr.write(`Error: ${oneLine(err)}\n`);
+    if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
+  }
+}
+
+if (import.meta.main) {
+  const code = await run(process.argv.slice(2));
+  process.exit(code);
+}
+
+export { VERSION };

@@ -1,0 +1,110 @@
+/**
+ * Logging for tibr, on LogTape. Like BR, logs go to a file by default (its path is printed at
+ * start) and to the terminal only on request (`--log-file -`). Every record passes through
+ * `redact`, so a secret that slips into a message or property is masked before any sink sees it.
+ * @module
+ */
+import {
+  configure,
+  getConsoleSink,
+  getJsonLinesFormatter,
+  getLogger,
+  getTextFormatter,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  reset,
+  type Sink,
+} from "@logtape/logtape";
+import { getFileSink } from "@logtape/file";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** BR's level names, mapped onto LogTape's. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error", "fatal"] as const;
+/** One of BR's log levels. */
+export type TibrLogLevel = (typeof LOG_LEVELS)[number];
+
+/** Options from the global flags `-L`, `--log-file`, `--log-format`. */
+export interface LogOptions {
+  level: TibrLogLevel;
+  /** A file path, `-` for stderr, or undefined for the default file under the temp dir. */
+  file?: string;
+  format: "text" | "json";
+}
+
+const SECRET_KEY =
+  /(secret|password|passwd|token|credential|account-key|accountkey|sas|signature|cipher-?key|crypter\.key|shared-?key|access[-_]?sig)/i;
+const SECRET_QUERY =
+  /([?&](?:secret[-_]access[-_]key|session[-_]token|account[-_]key|sas[-_]token|access[-_]key|credentials[-_]blob|sig|x-amz-security-token|x-amz-signature)=)[^&\s"']*/gi;
+
+/** Masks secrets in URLs and `key=value` text. Used by logs, errors and summaries alike. */
+export function redactText(text: string): string {
+  return text.replace(SECRET_QUERY, "$1******");
+}
+
+function redactValue(key: string, value: unknown, depth = 0): unknown {
+  if (SECRET_KEY.test(key) && value !== undefined && value !== null && value !== "") {
+    return "******";
+  }
+  if (typeof value === "string") return redactText(value);
+  if (depth < 4 && value && typeof value === "object" && !Array.isArray(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = redactValue(k, v, depth + 1);
+    return out;
+  }
+  return value;
+}
+
+function redactingSink(inner: Sink): Sink {
+  return (record: LogRecord) => {
+    inner({
+      ...record,
+      message: record.message.map((part) =>
+        typeof part === "string" ? redactText(part) : redactValue("", part)
+      ),
+      properties: redactValue("", record.properties) as Record<string, unknown>,
+    });
+  };
+}
+
+/** The default log file, named like BR's `/tmp/br.log.<time>`. */
+export function defaultLogFile(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[:]/g, "-").replace(/\..*/, "");
+  return join(tmpdir(), `tibr.log.${stamp}`);
+}
+
+/**
+ * Configures logging for this process and returns where logs go (`stderr` or a file path).
+ * Safe to call more than once (tests); the previous configuration is replaced.
+ */
+export async function setupLogging(opts: LogOptions): Promise<string> {
+  await reset();
+  const formatter = opts.format === "json" ? getJsonLinesFormatter() : getTextFormatter();
+  let sink: Sink;
+  let target: string;
+  if (opts.file === "-") {
+    sink = getConsoleSink({ formatter });
+    target = "stderr";
+  } else {
+    target = opts.file ?? defaultLogFile();
+    sink = getFileSink(target, { formatter, lazy: true });
+  }
+  const lowest: LogLevel = opts.level === "warn"
+    ? "warning"
+    : (opts.level === "fatal" ? "fatal" : opts.level);
+  await configure({
+    reset: true,
+    sinks: { main: redactingSink(sink) },
+    loggers: [
+      { category: ["tibr"], sinks: ["main"], lowestLevel: lowest },
+      { category: ["logtape", "meta"], sinks: ["main"], lowestLevel: "warning" },
+    ],
+  });
+  return target;
+}
+
+/** A logger under the `tibr` category, e.g. `log("backup")`. */
+export function log(...category: string[]): Logger {
+  return getLogger(["tibr", ...category]);
+}

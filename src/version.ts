@@ -1,0 +1,50 @@
+/**
+ * Build information printed by `tibr --version`.
+ *
+ * The compiled binary gets the commit and build time from `bun build --define` (see
+ * `scripts/build.ts`); a source checkout run by Deno asks git, and says `unknown` outside one.
+ * @module
+ */
+import { execFileSync } from "node:child_process";
+import { runtimeVersion } from "./runtime.ts";
+
+/** tibr's release version; kept equal to `version` in deno.json and package.json (tested). */
+export const VERSION = "0.1.0";
+
+declare const TIBR_GIT_COMMIT: string | undefined;
+declare const TIBR_GIT_BRANCH: string | undefined;
+declare const TIBR_BUILD_TIME: string | undefined;
+
+function fromGit(args: string[]): string {
+  try {
+    const here = new URL(".", import.meta.url);
+    if (here.protocol !== "file:") return "unknown";
+    return execFileSync("git", args, {
+      cwd: here.pathname,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim() || "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** The git commit the running code was built from. */
+export function gitCommit(): string {
+  return typeof TIBR_GIT_COMMIT === "string" ? TIBR_GIT_COMMIT : fromGit(["rev-parse", "HEAD"]);
+}
+
+/** BR-style multi-line version text. */
+export function versionText(): string {
+  const branch = typeof TIBR_GIT_BRANCH === "string"
+    ? TIBR_GIT_BRANCH
+    : fromGit(["rev-parse", "--abbrev-ref", "HEAD"]);
+  const built = typeof TIBR_BUILD_TIME === "string" ? TIBR_BUILD_TIME : "not built (source run)";
+  return [
+    `Release Version: v${VERSION}`,
+    `Git Commit Hash: ${gitCommit()}`,
+    `Git Branch: ${branch}`,
+    `Runtime: ${runtimeVersion()}`,
+    `UTC Build Time: ${built}`,
+  ].join("\n");
+}
