@@ -1,10 +1,10 @@
 /**
-import process from "node:process";
  * Installs the Debian packages a test needs when their commands are missing, as CI does on a
  * fresh machine (root, `apt-get update` first). Fails with the reason, never skips.
  * @module
  */
 import { execFileSync, spawnSync } from "node:child_process";
+import process from "node:process";
 
 function have(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
