@@ -20,12 +20,22 @@ export function ensureDebianPackages(commands: string[], packages: string[]): vo
   if (commands.every(have)) return;
   try {
     if (!updated) {
-      execFileSync("apt-get", ["update", "-qq"], { stdio: "pipe" });
+      execFileSync("apt-get", ["-o", "DPkg::Lock::Timeout=900", "update", "-qq"], {
+        stdio: "pipe",
+      });
       updated = true;
     }
     execFileSync(
       "apt-get",
-      ["install", "-y", "-qq", "--no-install-recommends", ...packages],
+      [
+        "-o",
+        "DPkg::Lock::Timeout=900",
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+        ...packages,
+      ],
       { stdio: "pipe", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } },
     );
   } catch (err) {
