@@ -1,0 +1,87 @@
+/**
+ * How tibr reaches PD and TiKV: Connect's gRPC transport over HTTP/2, one per address.
+ *
+ * The transport keeps one HTTP/2 session per address (Connect's session manager reconnects
+ * after the peer goes away) and speaks TLS when given BR's `--ca/--cert/--key` material.
+ * Deadlines are per call (`{ timeoutMs }`): Connect would apply a transport-wide default to
+ * streams too, and a backup stream legitimately runs for hours.
+ * @module
+ */
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { Interceptor, Transport } from "@connectrpc/connect";
+import { readFileSync } from "node:fs";
+
+/** BR's TLS flags: paths to PEM files. */
+export interface TlsOptions {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** Options for `createTransport`. */
+export interface TransportOptions {
+  /** TLS material; without it the connection is plaintext HTTP/2 (h2c), as tiup clusters use. */
+  tls?: TlsOptions;
+  /** Extra interceptors (logging, metrics), outermost first. */
+  interceptors?: Interceptor[];
+  /** Largest message accepted, in bytes (TiKV's default max is 10 MiB; backup pages may be more). */
+  readMaxBytes?: number;
+}
+
+/** A transport and the HTTP/2 session behind it. */
+export interface RpcConnection {
+  readonly address: string;
+  readonly transport: Transport;
+  /** Drops the HTTP/2 session; the next call reconnects. Used after `Unavailable`. */
+  reset(): void;
+  /** Closes the session for good. */
+  close(): void;
+}
+
+/** Turns `host:port` or a URL into the base URL the transport wants. */
+export function baseUrlOf(address: string, tls: boolean): string {
+  if (/^https?:\/\//.test(address)) return address.replace(/\/+$/, "");
+  return `${tls ? "https" : "http"}://${address}`;
+}
+
+function tlsNodeOptions(tls: TlsOptions | undefined): Record<string, unknown> {
+  if (!tls || (!tls.ca && !tls.cert && !tls.key)) return {};
+  const read = (p: string | undefined) => (p ? readFileSync(p) : undefined);
+  return { ca: read(tls.ca), cert: read(tls.cert), key: read(tls.key) };
+}
+
+/** Opens a gRPC connection to `address` (`host:port`, or an `http(s)://` URL). */
+export function createConnection(address: string, opts: TransportOptions = {}): RpcConnection {
+  const useTls = !!(opts.tls?.ca || opts.tls?.cert) || address.startsWith("https://");
+  const baseUrl = baseUrlOf(address, useTls);
+  const nodeOptions = tlsNodeOptions(opts.tls);
+  let session = new Http2SessionManager(baseUrl, { idleConnectionTimeoutMs: 60_000 }, nodeOptions);
+  const holder: { transport: Transport } = { transport: undefined as unknown as Transport };
+  const build = () =>
+    createGrpcTransport({
+      baseUrl,
+      sessionManager: session,
+      nodeOptions,
+      interceptors: opts.interceptors ?? [],
+      readMaxBytes: opts.readMaxBytes ?? 256 * 1024 * 1024,
+      writeMaxBytes: 64 * 1024 * 1024,
+    });
+  holder.transport = build();
+  // Callers keep the transport object; delegate so `reset` can swap the session underneath.
+  const transport: Transport = {
+    unary: (...args) => holder.transport.unary(...args),
+    stream: (...args) => holder.transport.stream(...args),
+  };
+  return {
+    address,
+    transport,
+    reset() {
+      session.abort();
+      session = new Http2SessionManager(baseUrl, { idleConnectionTimeoutMs: 60_000 }, nodeOptions);
+      holder.transport = build();
+    },
+    close() {
+      session.abort();
+    },
+  };
+}
