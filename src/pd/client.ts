@@ -1,0 +1,301 @@
+/**
+ * A PD client: finds the leader among the given endpoints, learns the cluster id, follows
+ * leader changes, and offers what backup needs (TSO, stores, regions, GC safe points).
+ * @module
+ */
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { decodeBytes, encodeBytes } from "../codec/bytes.ts";
+import type { Peer, Region, Store } from "../gen/metapb_pb.ts";
+import { StoreState } from "../gen/metapb_pb.ts";
+import {
+  ErrorType,
+  PD,
+  type RequestHeader,
+  type ResponseHeader,
+  type TsoRequest,
+  TsoRequestSchema,
+} from "../gen/pdpb_pb.ts";
+import { log } from "../log.ts";
+import { createConnection, type RpcConnection, type TlsOptions } from "../rpc/transport.ts";
+
+/** A PD failure that is not about connectivity (bad cluster, PD-side error). */
+export class PdError extends Error {
+  override name = "PdError";
+}
+
+/** A region with raw (decoded) key bounds, and its leader. */
+export interface RegionInfo {
+  region: Region;
+  leader: Peer | undefined;
+  /** Raw start key (decoded from PD's memcomparable form); empty = -inf. */
+  startKey: Uint8Array;
+  /** Raw end key; empty = +inf. */
+  endKey: Uint8Array;
+}
+
+/** Options for `PdClient.connect`. */
+export interface PdClientOptions {
+  /** PD endpoints (`host:port` or URLs), as given to `-u/--pd`, comma-separated upstream. */
+  endpoints: string[];
+  tls?: TlsOptions;
+  /** Deadline of each unary call, ms. */
+  timeoutMs?: number;
+  /** How many times a call is retried after the leader changed or was unreachable. */
+  maxRetries?: number;
+  signal?: AbortSignal;
+}
+
+const RETRYABLE = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Unknown, Code.Internal]);
+
+/** Decodes a PD (memcomparable) region boundary to the raw key; empty stays empty. */
+export function decodeRegionKey(key: Uint8Array): Uint8Array {
+  return key.length === 0 ? key : decodeBytes(key).value;
+}
+
+/** Encodes a raw key for PD look-ups; empty stays empty (unbounded). */
+export function encodeRegionKey(raw: Uint8Array): Uint8Array {
+  return raw.length === 0 ? raw : encodeBytes(raw);
+}
+
+function toInfo(region: Region | undefined, leader: Peer | undefined): RegionInfo | undefined {
+  if (!region) return undefined;
+  return {
+    region,
+    leader,
+    startKey: decodeRegionKey(region.startKey),
+    endKey: decodeRegionKey(region.endKey),
+  };
+}
+
+/** A connected PD client. Create with `PdClient.connect`. */
+export class PdClient {
+  #endpoints: string[];
+  #opts: PdClientOptions;
+  #conn!: RpcConnection;
+  #client!: Client<typeof PD>;
+  #clusterId = 0n;
+  #leader = "";
+
+  private constructor(opts: PdClientOptions) {
+    this.#opts = opts;
+    this.#endpoints = opts.endpoints.map((e) => e.trim()).filter((e) => e.length > 0);
+  }
+
+  /** Connects to the PD leader. Fails with one clear line if no endpoint answers. */
+  static async connect(opts: PdClientOptions): Promise<PdClient> {
+    const pd = new PdClient(opts);
+    if (pd.#endpoints.length === 0) throw new PdError("no PD endpoint given: pass -u host:port");
+    await pd.#discover();
+    return pd;
+  }
+
+  /** The cluster id, learned from GetMembers. */
+  get clusterId(): bigint {
+    return this.#clusterId;
+  }
+
+  /** The leader's client URL currently in use. */
+  get leader(): string {
+    return this.#leader;
+  }
+
+  #header(): RequestHeader {
+    return { clusterId: this.#clusterId, senderId: 0n } as RequestHeader;
+  }
+
+  #checkHeader(h: ResponseHeader | undefined, what: string): void {
+    if (!h) return;
+    if (this.#clusterId !== 0n && h.clusterId !== 0n && h.clusterId !== this.#clusterId) {
+      throw new PdError(
+        `PD answered ${what} for cluster ${h.clusterId}, but this client is connected to cluster ` +
+          `${this.#clusterId}: check that every -u endpoint belongs to the same cluster`,
+      );
+    }
+    if (h.error && h.error.type !== ErrorType.OK) {
+      throw new PdError(`PD ${what} failed: ${ErrorType[h.error.type]} ${h.error.message}`);
+    }
+  }
+
+  /** Asks every endpoint for the members until one answers, then connects to the leader. */
+  async #discover(): Promise<void> {
+    const failures: string[] = [];
+    for (const ep of this.#endpoints) {
+      const conn = createConnection(ep, this.#opts.tls ? { tls: this.#opts.tls } : {});
+      try {
+        const members = await createClient(PD, conn.transport).getMembers({}, {
+          timeoutMs: this.#opts.timeoutMs ?? 10_000,
+          ...(this.#opts.signal ? { signal: this.#opts.signal } : {}),
+        });
+        const clusterId = members.header?.clusterId ?? 0n;
+        if (this.#clusterId !== 0n && clusterId !== this.#clusterId) {
+          throw new PdError(
+            `PD endpoint ${ep} belongs to cluster ${clusterId}, not ${this.#clusterId}: ` +
+              `pass endpoints of one cluster only`,
+          );
+        }
+        const url = members.leader?.clientUrls[0];
+        if (!url) {
+          failures.push(`${ep}: no leader elected`);
+          conn.close();
+          continue;
+        }
+        this.#clusterId = clusterId;
+        const leaderAddr = url.replace(/^https?:\/\//, "");
+        const sameAsEp = ep.replace(/^https?:\/\//, "") === leaderAddr;
+        this.#conn?.close();
+        if (sameAsEp) {
+          this.#conn = conn;
+        } else {
+          conn.close();
+          this.#conn = createConnection(url, this.#opts.tls ? { tls: this.#opts.tls } : {});
+        }
+        this.#client = createClient(PD, this.#conn.transport);
+        this.#leader = url;
+        log("pd").info("connected to PD leader {leader}, cluster {cluster}", {
+          leader: url,
+          cluster: String(clusterId),
+        });
+        return;
+      } catch (err) {
+        conn.close();
+        if (err instanceof PdError) throw err;
+        failures.push(`${ep}: ${ConnectError.from(err).rawMessage}`);
+      }
+    }
+    throw new PdError(
+      `cannot reach any PD endpoint (${failures.join("; ")}): check -u/--pd and that PD is up`,
+    );
+  }
+
+  /** Runs `fn` against the leader, re-discovering it after connectivity or leadership errors. */
+  async #call<T>(what: string, fn: (c: Client<typeof PD>) => Promise<T>): Promise<T> {
+    const max = this.#opts.maxRetries ?? 10;
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await fn(this.#client);
+      } catch (err) {
+        if (err instanceof PdError) throw err;
+        const ce = ConnectError.from(err);
+        if (ce.code === Code.Canceled) throw err;
+        const notLeader = /not leader|mismatch leader/i.test(ce.rawMessage);
+        if (ce.code === Code.FailedPrecondition && /cluster id/i.test(ce.rawMessage)) {
+          throw new PdError(`PD rejected ${what}: ${ce.rawMessage}`);
+        }
+        if (attempt >= max || !(RETRYABLE.has(ce.code) || notLeader)) {
+          throw new PdError(`PD ${what} failed: ${ce.rawMessage} (code ${Code[ce.code]})`);
+        }
+        log("pd").warn("PD {what} failed ({msg}); finding the leader again", {
+          what,
+          msg: ce.rawMessage,
+        });
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
+        try {
+          await this.#discover();
+        } catch (e) {
+          if (attempt >= max) throw e;
+        }
+      }
+    }
+  }
+
+  #opt(): { timeoutMs: number; signal?: AbortSignal } {
+    return {
+      timeoutMs: this.#opts.timeoutMs ?? 10_000,
+      ...(this.#opts.signal ? { signal: this.#opts.signal } : {}),
+    };
+  }
+
+  /** A fresh timestamp from PD's TSO (physical ms << 18 | logical). */
+  async getTS(): Promise<bigint> {
+    return await this.#call("Tso", async (c) => {
+      const header = this.#header();
+      async function* one(): AsyncIterable<TsoRequest> {
+        yield create(TsoRequestSchema, { header, count: 1 });
+      }
+      for await (const res of c.tso(one(), this.#opt())) {
+        this.#checkHeader(res.header, "Tso");
+        const ts = res.timestamp;
+        if (!ts) throw new PdError("PD Tso answered without a timestamp");
+        return (ts.physical << 18n) | ts.logical;
+      }
+      throw new PdError("PD closed the Tso stream without answering");
+    });
+  }
+
+  /** All stores that are not tombstones. */
+  async getAllStores(): Promise<Store[]> {
+    const res = await this.#call("GetAllStores", (c) =>
+      c.getAllStores({ header: this.#header(), excludeTombstoneStores: true }, this.#opt()));
+    this.#checkHeader(res.header, "GetAllStores");
+    return res.stores.filter((s) => s.state !== StoreState.Tombstone);
+  }
+
+  /** One store by id. */
+  async getStore(id: bigint): Promise<Store | undefined> {
+    const res = await this.#call("GetStore", (c) =>
+      c.getStore({ header: this.#header(), storeId: id }, this.#opt()));
+    this.#checkHeader(res.header, "GetStore");
+    return res.store;
+  }
+
+  /** The region containing the raw key. */
+  async getRegion(rawKey: Uint8Array): Promise<RegionInfo | undefined> {
+    const res = await this.#call("GetRegion", (c) =>
+      c.getRegion({ header: this.#header(), regionKey: encodeBytes(rawKey) }, this.#opt()));
+    this.#checkHeader(res.header, "GetRegion");
+    return toInfo(res.region, res.leader);
+  }
+
+  /**
+   * Regions intersecting the raw range `[start, end)` (empty end = +inf), at most `limit`, in
+   * key order, each with its leader.
+   */
+  async scanRegions(start: Uint8Array, end: Uint8Array, limit: number): Promise<RegionInfo[]> {
+    const res = await this.#call("ScanRegions", (c) =>
+      c.scanRegions({
+        header: this.#header(),
+        startKey: encodeRegionKey(start),
+        endKey: encodeRegionKey(end),
+        limit,
+      }, this.#opt()));
+    this.#checkHeader(res.header, "ScanRegions");
+    if (res.regions.length > 0) {
+      return res.regions.map((r) => toInfo(r.region, r.leader)).filter((r) => r !== undefined);
+    }
+    return res.regionMetas.map((r, i) => toInfo(r, res.leaders[i])).filter((r) => r !== undefined);
+  }
+
+  /** The cluster's GC safe point. */
+  async getGCSafePoint(): Promise<bigint> {
+    const res = await this.#call("GetGCSafePoint", (c) =>
+      c.getGCSafePoint({ header: this.#header() }, this.#opt()));
+    this.#checkHeader(res.header, "GetGCSafePoint");
+    return res.safePoint;
+  }
+
+  /**
+   * Sets (or with ttl 0 removes) a service GC safe point; returns the cluster's minimum service
+   * safe point after the update.
+   */
+  async updateServiceGCSafePoint(
+    serviceId: string,
+    ttlSeconds: bigint,
+    safePoint: bigint,
+  ): Promise<bigint> {
+    const res = await this.#call("UpdateServiceGCSafePoint", (c) =>
+      c.updateServiceGCSafePoint({
+        header: this.#header(),
+        serviceId: new TextEncoder().encode(serviceId),
+        TTL: ttlSeconds,
+        safePoint,
+      }, this.#opt()));
+    this.#checkHeader(res.header, "UpdateServiceGCSafePoint");
+    return res.minSafePoint;
+  }
+
+  /** Closes the connection to PD. */
+  close(): void {
+    this.#conn?.close();
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Sends a KV request to the leader of the region that holds a key, retrying on the region
+ * errors TiKV uses to say "ask again elsewhere" (stale epoch, moved leader, busy store).
+ * @module
+ */
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import type { Error as RegionError } from "../gen/errorpb_pb.ts";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ContextSchema } from "../gen/kvrpcpb_pb.ts";
+
+/** A kvrpcpb.Context as an init object. */
+export type ContextInit = MessageInitShape<typeof ContextSchema>;
+import type { Tikv } from "../gen/tikvpb_pb.ts";
+import type { PdClient, RegionInfo } from "../pd/client.ts";
+import { type StoreConnections, StoreUnreachableError } from "./stores.ts";
+
+/** A request that could not be served after all retries. */
+export class RegionRequestError extends Error {
+  override name = "RegionRequestError";
+}
+
+/** What a region request callback returns: the response, with its region error if any. */
+export interface RegionResponse<T> {
+  response: T;
+  regionError: RegionError | undefined;
+}
+
+/** Options for `sendToRegion`. */
+export interface RegionRequestOptions {
+  /** Attempts before giving up. */
+  maxAttempts?: number;
+  signal?: AbortSignal;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
+/** The kvrpcpb.Context addressing a region's leader. */
+export function regionContext(info: RegionInfo): ContextInit {
+  return {
+    regionId: info.region.id,
+    ...(info.region.regionEpoch ? { regionEpoch: info.region.regionEpoch } : {}),
+    ...(info.leader ? { peer: info.leader } : {}),
+  };
+}
+
+/**
+ * Finds the region of `key`, sends `fn` to its leader, and retries on region errors and
+ * unreachable stores (with a short backoff) until it succeeds or attempts run out.
+ */
+export async function sendToRegion<T>(
+  pd: PdClient,
+  stores: StoreConnections,
+  key: Uint8Array,
+  fn: (
+    client: Client<typeof Tikv>,
+    ctx: ContextInit,
+    region: RegionInfo,
+  ) => Promise<RegionResponse<T>>,
+  opts: RegionRequestOptions = {},
+): Promise<{ response: T; region: RegionInfo }> {
+  const max = opts.maxAttempts ?? 20;
+  let last = "";
+  for (let attempt = 0; attempt < max; attempt++) {
+    if (attempt > 0) await sleep(Math.min(50 * 2 ** attempt, 1000), opts.signal);
+    const region = await pd.getRegion(key);
+    if (!region?.leader) {
+      last = "region has no leader";
+      continue;
+    }
+    try {
+      const client = await stores.tikv(region.leader.storeId);
+      const { response, regionError } = await fn(client, regionContext(region), region);
+      if (!regionError) return { response, region };
+      last = `region error: ${regionError.message || Object.keys(regionError).join(",")}`;
+    } catch (err) {
+      if (err instanceof StoreUnreachableError) {
+        last = err.message;
+        continue;
+      }
+      const ce = ConnectError.from(err);
+      if (ce.code === Code.Unavailable || ce.code === Code.DeadlineExceeded) {
+        stores.reset(region.leader.storeId);
+        last = `store ${region.leader.storeId}: ${ce.rawMessage}`;
+        continue;
+      }
+      throw err;
+    }
+  }
+  throw new RegionRequestError(`request failed after ${max} attempts: ${last}`);
+}
