@@ -1,0 +1,423 @@
+/**
+ * The backup client's core, as BR's: each range is pushed to every store at once (each store
+ * backs up the regions it leads), then a fine-grained phase asks the leader of every region
+ * still missing, region by region, until the range is complete, backing off as BR does.
+ * @module
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { BackupRequestSchema, BackupResponse, File } from "../gen/brpb_pb.ts";
+import type { Store } from "../gen/metapb_pb.ts";
+import { StoreState } from "../gen/metapb_pb.ts";
+import { hex } from "../codec/bytes.ts";
+import { log } from "../log.ts";
+import type { PdClient } from "../pd/client.ts";
+import { StoreUnreachableError, type StoreConnections } from "../tikv/stores.ts";
+import type { LockResolver } from "../txn/lock_resolver.ts";
+
+/** A BackupRequest as an init object; keys and ranges are filled in per call. */
+export type BackupRequestInit = MessageInitShape<typeof BackupRequestSchema>;
+
+/** BR's total backoff budget of the fine-grained phase, per range (ms). */
+export const FINE_GRAINED_MAX_BACKOFF_MS = 80_000;
+/** Attempts of one backup stream before giving up on a store (BR's backupRetryTimes). */
+export const BACKUP_RETRY_TIMES = 5;
+/** Backoffs BR uses, ms. */
+export const BACKOFF = {
+  regionError: 1_000,
+  retryableStorage: 3_000,
+  noProgress: 10_000,
+  storeUnreachable: 20_000,
+  reconnect: 3_000,
+} as const;
+
+/** A backup failure to report as one line. */
+export class BackupError extends Error {
+  override name = "BackupError";
+}
+
+/** A key range `[startKey, endKey)`; empty end = +inf. */
+export interface KeyRange {
+  startKey: Uint8Array;
+  endKey: Uint8Array;
+}
+
+/** What the client needs of the range tree (see rangetree.ts). */
+export interface RangeTreeLike {
+  put(startKey: Uint8Array, endKey: Uint8Array, files: File[]): void;
+  getIncompleteRanges(startKey: Uint8Array, endKey: Uint8Array): KeyRange[];
+  /** Every range's files, in key order. */
+  files(): Iterable<{ startKey: Uint8Array; endKey: Uint8Array; files: File[] }>;
+}
+
+/** Progress callbacks. */
+export interface ProgressSink {
+  /** One region's response was accepted. */
+  region?(): void;
+  /** One whole range finished. */
+  range?(): void;
+}
+
+/** Options for the client. */
+export interface BackupClientOptions {
+  clusterId: bigint;
+  /** Makes a fresh range tree (injected so the caller picks the implementation). */
+  newTree: () => RangeTreeLike;
+  /** Total fine-grained backoff per range before giving up, ms. */
+  maxBackoffMs?: number;
+  /** Sleep, injectable for tests. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  signal?: AbortSignal;
+}
+
+function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
+/** Storage messages from TiKV that BR retries (the store could not reach storage). */
+const RETRYABLE_STORAGE_MESSAGES = [
+  "server closed",
+  "connection refused",
+  "connection reset by peer",
+  "channel closed",
+  "error trying to connect",
+  "connection closed before message completed",
+  "body write aborted",
+  "error during dispatch",
+  "put object timeout",
+  "internalerror",
+  "not read from or written to within the timeout period",
+  "<code>requesttimeout</code>",
+  "<code>invalidpart</code>",
+  "end of file before message length reached",
+  "timed out",
+  "slowdown",
+];
+
+/** Whether TiKV's error message describes a temporary storage failure. */
+export function isRetryableStorageMessage(msg: string): boolean {
+  const m = msg.toLowerCase();
+  return RETRYABLE_STORAGE_MESSAGES.some((s) => m.includes(s));
+}
+
+/** The outcome of handling one BackupResponse. */
+export interface ResponseOutcome {
+  /** The response to record, when it carries files. */
+  response?: BackupResponse;
+  /** How long to back off before retrying what it did not cover, ms. */
+  backoffMs: number;
+}
+
+/**
+ * BR's OnBackupResponse: a locked key is resolved and retried after the lock's remaining TTL;
+ * the listed region errors back off 1 s; retryable storage messages 3 s; a cluster id mismatch
+ * and any other error are fatal.
+ */
+export async function onBackupResponse(
+  storeId: bigint,
+  backupTs: bigint,
+  resolver: LockResolver,
+  resp: BackupResponse,
+): Promise<ResponseOutcome> {
+  const err = resp.error;
+  if (!err) return { response: resp, backoffMs: 0 };
+  switch (err.detail.case) {
+    case "kvError": {
+      const locked = err.detail.value.locked;
+      if (locked) {
+        const ms = await resolver.resolveLocks(backupTs, [locked]);
+        return { backoffMs: ms > 0 ? ms : 0 };
+      }
+      throw new BackupError(
+        `store ${storeId} failed the backup with a KV error: ${JSON.stringify(err.detail.value)}`,
+      );
+    }
+    case "regionError": {
+      const r = err.detail.value;
+      const retryable = r.epochNotMatch || r.notLeader || r.regionNotFound || r.serverIsBusy ||
+        r.staleCommand || r.storeNotMatch || r.readIndexNotReady || r.proposalInMergingMode;
+      if (!retryable) {
+        throw new BackupError(
+          `store ${storeId} failed the backup with a region error: ${r.message || "unknown"}`,
+        );
+      }
+      log("backup").warn("store {store} answered a region error: {msg}; retrying", {
+        store: String(storeId),
+        msg: r.message,
+      });
+      return { backoffMs: BACKOFF.regionError };
+    }
+    case "clusterIdError":
+      throw new BackupError(
+        `store ${storeId} belongs to cluster ${err.detail.value.current}, not ` +
+          `${err.detail.value.request}: check -u/--pd`,
+      );
+    default:
+      if (isRetryableStorageMessage(err.msg)) {
+        log("backup").warn("store {store} could not write to storage: {msg}; retrying", {
+          store: String(storeId),
+          msg: err.msg,
+        });
+        return { backoffMs: BACKOFF.retryableStorage };
+      }
+      throw new BackupError(`store ${storeId} failed the backup: ${err.msg}`);
+  }
+}
+
+/** Raised when a store cannot be reached at all (BR's ErrFailedToConnect). */
+export class FailedToConnectError extends Error {
+  override name = "FailedToConnectError";
+}
+
+/** The BR backup client. */
+export class BackupClient {
+  #pd: PdClient;
+  #stores: StoreConnections;
+  #resolver: LockResolver;
+  #opts: BackupClientOptions;
+  #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+
+  constructor(
+    pd: PdClient,
+    stores: StoreConnections,
+    resolver: LockResolver,
+    opts: BackupClientOptions,
+  ) {
+    this.#pd = pd;
+    this.#stores = stores;
+    this.#resolver = resolver;
+    this.#opts = opts;
+    this.#sleep = opts.sleep ?? defaultSleep;
+  }
+
+  #callOpts(): { signal?: AbortSignal } {
+    return this.#opts.signal ? { signal: this.#opts.signal } : {};
+  }
+
+  /**
+   * Sends one BackupRequest to a store and feeds every response to `onResponse`. Retries the
+   * stream up to BACKUP_RETRY_TIMES on `Unavailable`, resetting the connection (as BR's
+   * SendBackup); other gRPC failures are FailedToConnectError.
+   */
+  async sendBackup(
+    storeId: bigint,
+    req: BackupRequestInit,
+    onResponse: (r: BackupResponse) => Promise<void>,
+  ): Promise<void> {
+    for (let attempt = 0; attempt < BACKUP_RETRY_TIMES; attempt++) {
+      let client;
+      try {
+        client = await this.#stores.backup(storeId);
+      } catch (err) {
+        if (err instanceof StoreUnreachableError) throw new FailedToConnectError(err.message);
+        throw err;
+      }
+      try {
+        for await (const resp of client.backup(req, this.#callOpts())) await onResponse(resp);
+        return;
+      } catch (err) {
+        if (err instanceof BackupError || err instanceof FailedToConnectError) throw err;
+        if (!(err instanceof ConnectError) && !(err instanceof Error && "code" in err)) throw err;
+        const ce = ConnectError.from(err);
+        if (ce.code === Code.Canceled && this.#opts.signal?.aborted) throw err;
+        if (ce.code !== Code.Unavailable) {
+          throw new FailedToConnectError(
+            `backup stream to store ${storeId} failed: ${ce.rawMessage} (${Code[ce.code]})`,
+          );
+        }
+        log("backup").warn("store {store} unavailable ({msg}); reconnecting", {
+          store: String(storeId),
+          msg: ce.rawMessage,
+        });
+        await this.#sleep(BACKOFF.reconnect, this.#opts.signal);
+        this.#stores.reset(storeId);
+      }
+    }
+    throw new FailedToConnectError(
+      `store ${storeId} stayed unavailable after ${BACKUP_RETRY_TIMES} attempts`,
+    );
+  }
+
+  /**
+   * Pushes the range to every store that is Up; returns the tree of what they backed up. Region
+   * and KV errors are left to the fine-grained phase; a cluster id error or an unknown error
+   * fails the backup.
+   */
+  async pushBackup(
+    req: BackupRequestInit,
+    stores: Store[],
+    progress: ProgressSink,
+  ): Promise<RangeTreeLike> {
+    const tree = this.#opts.newTree();
+    const sends = stores
+      .filter((s) => {
+        if (s.state !== StoreState.Up) {
+          log("backup").warn("skipping store {store} in state {state}", {
+            store: String(s.id),
+            state: StoreState[s.state],
+          });
+          return false;
+        }
+        return true;
+      })
+      .map((s) =>
+        this.sendBackup(s.id, req, async (resp) => {
+          if (!resp.error) {
+            tree.put(resp.startKey, resp.endKey, resp.files);
+            progress.region?.();
+            return;
+          }
+          const d = resp.error.detail;
+          if (d.case === "kvError" || d.case === "regionError") {
+            log("backup").warn("push-down: store {store} answered {kind}; left to fine-grained", {
+              store: String(s.id),
+              kind: d.case,
+            });
+            return;
+          }
+          if (d.case === "clusterIdError") {
+            throw new BackupError(
+              `store ${s.id} belongs to cluster ${d.value.current}, not ${d.value.request}: ` +
+                `check -u/--pd`,
+            );
+          }
+          throw new BackupError(`store ${s.id} failed the backup: ${resp.error.msg}`);
+        }).catch((err) => {
+          // A store we cannot reach now is retried region by region in the fine-grained phase.
+          if (err instanceof FailedToConnectError) {
+            log("backup").warn("push-down: {msg}; left to fine-grained", { msg: err.message });
+            return;
+          }
+          throw err;
+        })
+      );
+    await Promise.all(sends);
+    return tree;
+  }
+
+  /** Backs up one range completely; returns its tree. */
+  async backupRange(
+    range: KeyRange,
+    template: BackupRequestInit,
+    stores: Store[],
+    progress: ProgressSink,
+  ): Promise<RangeTreeLike> {
+    const req: BackupRequestInit = {
+      ...template,
+      clusterId: this.#opts.clusterId,
+      startKey: range.startKey,
+      endKey: range.endKey,
+    };
+    const tree = await this.pushBackup(req, stores, progress);
+    await this.fineGrainedBackup(range, template, tree, progress);
+    progress.range?.();
+    return tree;
+  }
+
+  /**
+   * Until no part of the range is missing: send each missing piece to its region's leader with
+   * four workers, then back off the longest time any of them asked for, within the budget.
+   */
+  async fineGrainedBackup(
+    range: KeyRange,
+    template: BackupRequestInit,
+    tree: RangeTreeLike,
+    progress: ProgressSink,
+  ): Promise<void> {
+    const budget = this.#opts.maxBackoffMs ?? FINE_GRAINED_MAX_BACKOFF_MS;
+    let slept = 0;
+    let lastReason = "";
+    for (;;) {
+      const incomplete = tree.getIncompleteRanges(range.startKey, range.endKey);
+      if (incomplete.length === 0) return;
+      log("backup").info("fine-grained backup of {n} missing ranges", { n: incomplete.length });
+      let maxBackoff = 0;
+      let next = 0;
+      const worker = async () => {
+        while (next < incomplete.length) {
+          const rg = incomplete[next++]!;
+          const { backoffMs, reason } = await this.#handleFineGrained(rg, template, (resp) => {
+            tree.put(resp.startKey, resp.endKey, resp.files);
+            progress.region?.();
+          });
+          if (backoffMs > maxBackoff) {
+            maxBackoff = backoffMs;
+            lastReason = reason;
+          }
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      if (maxBackoff > 0) {
+        if (slept + maxBackoff > budget) {
+          throw new BackupError(
+            `backup of range [${hex(range.startKey)}, ${hex(range.endKey)}) gave up after ` +
+              `${Math.round(slept / 1000)} s of retries: ${lastReason}`,
+          );
+        }
+        slept += maxBackoff;
+        await this.#sleep(maxBackoff, this.#opts.signal);
+      }
+    }
+  }
+
+  async #handleFineGrained(
+    rg: KeyRange,
+    template: BackupRequestInit,
+    accept: (resp: BackupResponse) => void,
+  ): Promise<{ backoffMs: number; reason: string }> {
+    const region = await this.#findRegion(rg.startKey);
+    if (!region) {
+      return { backoffMs: BACKOFF.regionError, reason: `no leader for key ${hex(rg.startKey)}` };
+    }
+    const storeId = region.storeId;
+    const req: BackupRequestInit = {
+      ...template,
+      clusterId: this.#opts.clusterId,
+      startKey: rg.startKey,
+      endKey: rg.endKey,
+    };
+    let backoffMs = 0;
+    let reason = "";
+    let progressed = false;
+    try {
+      await this.sendBackup(storeId, req, async (resp) => {
+        const out = await onBackupResponse(storeId, template.endVersion ?? 0n, this.#resolver, resp);
+        if (out.backoffMs > backoffMs) {
+          backoffMs = out.backoffMs;
+          reason = resp.error?.msg || resp.error?.detail.case || "";
+        }
+        if (out.response) accept(out.response);
+        progressed = true;
+      });
+    } catch (err) {
+      if (err instanceof FailedToConnectError) {
+        return { backoffMs: BACKOFF.storeUnreachable, reason: err.message };
+      }
+      throw err;
+    }
+    if (!progressed) {
+      return { backoffMs: BACKOFF.noProgress, reason: `store ${storeId} made no progress` };
+    }
+    return { backoffMs, reason };
+  }
+
+  async #findRegion(key: Uint8Array): Promise<{ storeId: bigint } | undefined> {
+    for (let i = 0; i < 5; i++) {
+      try {
+        const r = await this.#pd.getRegion(key);
+        if (r?.leader) return { storeId: r.leader.storeId };
+      } catch (err) {
+        log("backup").warn("GetRegion failed: {msg}", { msg: (err as Error).message });
+      }
+      await this.#sleep(100 * i, this.#opts.signal);
+    }
+    return undefined;
+  }
+}
