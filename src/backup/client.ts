@@ -12,7 +12,7 @@ import { StoreState } from "../gen/metapb_pb.ts";
 import { hex } from "../codec/bytes.ts";
 import { log } from "../log.ts";
 import type { PdClient } from "../pd/client.ts";
-import { StoreUnreachableError, type StoreConnections } from "../tikv/stores.ts";
+import { type StoreConnections, StoreUnreachableError } from "../tikv/stores.ts";
 import type { LockResolver } from "../txn/lock_resolver.ts";
 
 /** A BackupRequest as an init object; keys and ranges are filled in per call. */
@@ -268,11 +268,11 @@ export class BackupClient {
         return true;
       })
       .map((s) =>
-        this.sendBackup(s.id, req, async (resp) => {
+        this.sendBackup(s.id, req, (resp) => {
           if (!resp.error) {
             tree.put(resp.startKey, resp.endKey, resp.files);
             progress.region?.();
-            return;
+            return Promise.resolve();
           }
           const d = resp.error.detail;
           if (d.case === "kvError" || d.case === "regionError") {
@@ -280,7 +280,7 @@ export class BackupClient {
               store: String(s.id),
               kind: d.case,
             });
-            return;
+            return Promise.resolve();
           }
           if (d.case === "clusterIdError") {
             throw new BackupError(
@@ -388,7 +388,12 @@ export class BackupClient {
     let progressed = false;
     try {
       await this.sendBackup(storeId, req, async (resp) => {
-        const out = await onBackupResponse(storeId, template.endVersion ?? 0n, this.#resolver, resp);
+        const out = await onBackupResponse(
+          storeId,
+          template.endVersion ?? 0n,
+          this.#resolver,
+          resp,
+        );
         if (out.backoffMs > backoffMs) {
           backoffMs = out.backoffMs;
           reason = resp.error?.msg || resp.error?.detail.case || "";

@@ -3,7 +3,7 @@
  * leader changes, and offers what backup needs (TSO, stores, regions, GC safe points).
  * @module
  */
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { decodeBytes, encodeBytes } from "../codec/bytes.ts";
 import type { Peer, Region, Store } from "../gen/metapb_pb.ts";
@@ -225,24 +225,30 @@ export class PdClient {
 
   /** All stores that are not tombstones. */
   async getAllStores(): Promise<Store[]> {
-    const res = await this.#call("GetAllStores", (c) =>
-      c.getAllStores({ header: this.#header(), excludeTombstoneStores: true }, this.#opt()));
+    const res = await this.#call(
+      "GetAllStores",
+      (c) => c.getAllStores({ header: this.#header(), excludeTombstoneStores: true }, this.#opt()),
+    );
     this.#checkHeader(res.header, "GetAllStores");
     return res.stores.filter((s) => s.state !== StoreState.Tombstone);
   }
 
   /** One store by id. */
   async getStore(id: bigint): Promise<Store | undefined> {
-    const res = await this.#call("GetStore", (c) =>
-      c.getStore({ header: this.#header(), storeId: id }, this.#opt()));
+    const res = await this.#call(
+      "GetStore",
+      (c) => c.getStore({ header: this.#header(), storeId: id }, this.#opt()),
+    );
     this.#checkHeader(res.header, "GetStore");
     return res.store;
   }
 
   /** The region containing the raw key. */
   async getRegion(rawKey: Uint8Array): Promise<RegionInfo | undefined> {
-    const res = await this.#call("GetRegion", (c) =>
-      c.getRegion({ header: this.#header(), regionKey: encodeBytes(rawKey) }, this.#opt()));
+    const res = await this.#call(
+      "GetRegion",
+      (c) => c.getRegion({ header: this.#header(), regionKey: encodeBytes(rawKey) }, this.#opt()),
+    );
     this.#checkHeader(res.header, "GetRegion");
     return toInfo(res.region, res.leader);
   }
@@ -268,8 +274,10 @@ export class PdClient {
 
   /** The cluster's GC safe point. */
   async getGCSafePoint(): Promise<bigint> {
-    const res = await this.#call("GetGCSafePoint", (c) =>
-      c.getGCSafePoint({ header: this.#header() }, this.#opt()));
+    const res = await this.#call(
+      "GetGCSafePoint",
+      (c) => c.getGCSafePoint({ header: this.#header() }, this.#opt()),
+    );
     this.#checkHeader(res.header, "GetGCSafePoint");
     return res.safePoint;
   }

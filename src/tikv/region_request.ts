@@ -3,7 +3,7 @@
  * errors TiKV uses to say "ask again elsewhere" (stale epoch, moved leader, busy store).
  * @module
  */
-import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { Error as RegionError } from "../gen/errorpb_pb.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextSchema } from "../gen/kvrpcpb_pb.ts";

@@ -119,18 +119,24 @@ export class LockResolver {
     currentTs: bigint,
     rollbackIfNotExist: boolean,
   ): Promise<TxnStatus | undefined> {
-    const { response } = await sendToRegion(this.#pd, this.#stores, lock.primaryLock, async (c, ctx) => {
-      const r = await c.kvCheckTxnStatus({
-        context: ctx,
-        primaryKey: lock.primaryLock,
-        lockTs: lock.lockVersion,
-        callerStartTs,
-        currentTs,
-        rollbackIfNotExist,
-        resolvingPessimisticLock: lock.lockType === Op.PessimisticLock,
-      }, this.#callOpts());
-      return { response: r, regionError: r.regionError };
-    }, this.#sendOpts());
+    const { response } = await sendToRegion(
+      this.#pd,
+      this.#stores,
+      lock.primaryLock,
+      async (c, ctx) => {
+        const r = await c.kvCheckTxnStatus({
+          context: ctx,
+          primaryKey: lock.primaryLock,
+          lockTs: lock.lockVersion,
+          callerStartTs,
+          currentTs,
+          rollbackIfNotExist,
+          resolvingPessimisticLock: lock.lockType === Op.PessimisticLock,
+        }, this.#callOpts());
+        return { response: r, regionError: r.regionError };
+      },
+      this.#sendOpts(),
+    );
     if (response.error?.txnNotFound) return undefined;
     if (response.error) {
       throw new LockResolveError(
@@ -211,7 +217,9 @@ export class LockResolver {
       }
       if (response.commitTs > 0n) committedAt = response.commitTs;
       if (response.locks.length === 0 && response.commitTs === 0n) missing = true;
-      for (const l of response.locks) if (l.minCommitTs > maxMinCommit) maxMinCommit = l.minCommitTs;
+      for (const l of response.locks) {
+        if (l.minCommitTs > maxMinCommit) maxMinCommit = l.minCommitTs;
+      }
     }
     const commitTs = committedAt > 0n ? committedAt : missing ? 0n : maxMinCommit;
     const settled: TxnStatus = { ttl: 0n, commitTs, action: Action.NoAction, primaryLock: primary };
