@@ -36,7 +36,7 @@ export interface LogOptions {
 const SECRET_KEY =
   /(secret|password|passwd|token|credential|account-key|accountkey|sas|signature|cipher-?key|crypter\.key|shared-?key|access[-_]?sig)/i;
 const SECRET_QUERY =
-  /([?&](?:secret[-_]access[-_]key|session[-_]token|account[-_]key|sas[-_]token|access[-_]key|credentials[-_]blob|sig|x-amz-security-token|x-amz-signature)=)[^&\s"']*/gi;
+  /([?&](?:secret[-_]access[-_]key|session[-_]token|account[-_]key|sas[-_]token|access[-_]key|credentials[-_]blob|sig|x-amz-security-token|x-amz-signature)=)[^&\s"';]*/gi;
 
 /** Masks secrets in URLs and `key=value` text. Used by logs, errors and summaries alike. */
 export function redactText(text: string): string {

@@ -6,10 +6,11 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { BackupRequestSchema, BackupResponse, File } from "../gen/brpb_pb.ts";
+import type { BackupRequestSchema, BackupResponse } from "../gen/brpb_pb.ts";
 import type { Store } from "../gen/metapb_pb.ts";
 import { StoreState } from "../gen/metapb_pb.ts";
 import { hex } from "../codec/bytes.ts";
+import type { KeyRange, RangeTree } from "./rangetree.ts";
 import { log } from "../log.ts";
 import type { PdClient } from "../pd/client.ts";
 import { type StoreConnections, StoreUnreachableError } from "../tikv/stores.ts";
@@ -36,19 +37,8 @@ export class BackupError extends Error {
   override name = "BackupError";
 }
 
-/** A key range `[startKey, endKey)`; empty end = +inf. */
-export interface KeyRange {
-  startKey: Uint8Array;
-  endKey: Uint8Array;
-}
-
-/** What the client needs of the range tree (see rangetree.ts). */
-export interface RangeTreeLike {
-  put(startKey: Uint8Array, endKey: Uint8Array, files: File[]): void;
-  getIncompleteRanges(startKey: Uint8Array, endKey: Uint8Array): KeyRange[];
-  /** Every range's files, in key order. */
-  files(): Iterable<{ startKey: Uint8Array; endKey: Uint8Array; files: File[] }>;
-}
+/** The range tree the client fills: BR's rtree (see rangetree.ts). */
+export type RangeTreeLike = Pick<RangeTree, "put" | "getIncompleteRanges" | "ranges">;
 
 /** Progress callbacks. */
 export interface ProgressSink {

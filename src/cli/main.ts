@@ -5,28 +5,11 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import process from "node:process";
-import { LOG_LEVELS, type LogOptions, setupLogging } from "../log.ts";
+import { LOG_LEVELS } from "../log.ts";
 import { VERSION, versionText } from "../version.ts";
 import { COMMANDS } from "./commands/mod.ts";
+import type { GlobalOptions } from "./logging.ts";
 import { EXIT_FAILURE, EXIT_USAGE, oneLine, UsageError } from "./errors.ts";
-
-/** Global flags shared by every subcommand. */
-export interface GlobalOptions {
-  logLevel: LogOptions["level"];
-  logFile?: string;
-  logFormat: LogOptions["format"];
-}
-
-/** Sets up logging from the global flags and says where the log goes, as BR does. */
-export async function startLogging(program: Command): Promise<void> {
-  const g = program.opts<GlobalOptions>();
-  const target = await setupLogging({
-    level: g.logLevel,
-    ...(g.logFile === undefined ? {} : { file: g.logFile }),
-    format: g.logFormat,
-  });
-  if (target !== "stderr") process.stderr.write(`Detail tibr log in ${target}\n`);
-}
 
 /** Builds the command tree. Exported for tests. */
 export function buildProgram(): Command {

@@ -29,14 +29,41 @@ export interface StorageErrorInit {
   cause?: unknown;
 }
 
+/**
+ * Marks StorageErrors across module copies: a custom plugin loaded from disk by the compiled
+ * binary may bring its own copy of this file, whose class is not the host's, so identity is
+ * checked by this registry-wide symbol instead of `instanceof`.
+ */
+const BRAND = Symbol.for("tibr.StorageError");
+
+/** Every code, for validating errors that come from plugins. */
+export const STORAGE_ERROR_CODES: readonly StorageErrorCode[] = [
+  "NotFound",
+  "AlreadyExists",
+  "ConditionNotMatch",
+  "PermissionDenied",
+  "RateLimited",
+  "Unsupported",
+  "ConfigInvalid",
+  "Unexpected",
+];
+
 /** A storage failure with a closed code, the operation and path, and whether to retry. */
 export class StorageError extends Error {
+  /** Always `StorageError`. */
   override name = "StorageError";
+  /** Brand recognised by `isStorageError` across module copies. */
+  readonly [BRAND] = true;
+  /** The failure kind. */
   readonly code: StorageErrorCode;
+  /** The contract method that failed. */
   readonly operation: string;
+  /** The object name concerned, if any. */
   readonly path: string | undefined;
+  /** Whether repeating the call may succeed; the retry layer retries only these. */
   readonly temporary: boolean;
 
+  /** A one-line `message` saying what failed and what to do, and the details. */
   constructor(message: string, init: StorageErrorInit) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
     this.code = init.code;
@@ -48,5 +75,9 @@ export class StorageError extends Error {
 
 /** True when `err` is a StorageError, optionally of the given code. */
 export function isStorageError(err: unknown, code?: StorageErrorCode): err is StorageError {
-  return err instanceof StorageError && (code === undefined || err.code === code);
+  if (typeof err !== "object" || err === null) return false;
+  if (!(err instanceof StorageError) && (err as Record<symbol, unknown>)[BRAND] !== true) {
+    return false;
+  }
+  return code === undefined || (err as StorageError).code === code;
 }

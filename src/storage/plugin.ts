@@ -4,6 +4,7 @@
  * (`--storage-plugin FILE`) and use the same API, exported from `mod.ts`.
  * @module
  */
+import type { StorageError } from "./errors.ts";
 import type { ExternalStorage } from "./types.ts";
 
 /** A storage location, parsed from a URL or bare path plus `--<prefix>.*` flags. */
@@ -27,6 +28,13 @@ export interface PluginContext {
   env: Record<string, string | undefined>;
   /** Cancels opening (for example a slow credential lookup). */
   signal?: AbortSignal;
+  /**
+   * The host's StorageError class. A plugin file loaded at run time can throw these without
+   * importing tibr; errors from its own copy of `errors.ts` are recognised too.
+   */
+  StorageError: typeof StorageError;
+  /** Throws `ConfigInvalid` for a name that is empty, absolute or has `..` segments. */
+  checkName(name: string, operation: string): void;
 }
 
 /** A storage plugin. */

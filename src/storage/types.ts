@@ -8,19 +8,33 @@
  * segment is rejected with `ConfigInvalid` by every plugin.
  * @module
  */
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { StorageError } from "./errors.ts";
+import type { StorageBackendSchema } from "../gen/brpb_pb.ts";
+
+/**
+ * Which queue a call joins in the concurrency and rate-limit layers. `control` calls (locks,
+ * checkpoints) never wait behind data transfers; `data` calls share the limits. When unset, a
+ * name under `checkpoints/` or ending in `.lock` is `control`, anything else `data`.
+ */
+export type Lane = "control" | "data";
 
 /** Options every call accepts. */
 export interface CallOptions {
   /** Cancels the call; the promise then rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Overrides the lane picked from the name (see `Lane`). Plugins ignore it. */
+  lane?: Lane;
 }
 
 /** Preconditions for `writeFile`. At most one may be given. */
 export interface WriteOptions extends CallOptions {
   /** Create only if no object has this name; otherwise fail with `ConditionNotMatch`. */
   ifNoneMatch?: "*";
-  /** Replace only if the current object's version tag equals this; else `ConditionNotMatch`. */
+  /**
+   * Replace only if the current object's version tag equals this; else (also when the object
+   * is missing) `ConditionNotMatch`.
+   */
   ifMatch?: string;
 }
 
@@ -82,7 +96,10 @@ export interface CreateOptions extends CallOptions {
  * concurrency × partSize whatever the total size.
  */
 export interface StorageWriter {
-  /** Appends bytes; resolves once they are buffered or uploaded (back-pressure). */
+  /**
+   * Appends bytes; resolves once they are buffered or uploaded (back-pressure). The caller may
+   * reuse `chunk` once the promise resolves, so a plugin that keeps bytes must copy them.
+   */
   write(chunk: Uint8Array): Promise<void>;
   /** Completes the object and returns its stat. */
   close(): Promise<ObjectStat>;
@@ -107,12 +124,12 @@ export interface StorageCapabilities {
 }
 
 /**
- * `backup.StorageBackend` as a plain object (field names as in brpb.proto, camel-cased by
- * protobuf-es): the message a TiKV store is sent to write backup files here.
+ * `backup.StorageBackend` as protobuf-es init data (or the message itself): what a TiKV store
+ * is sent to write backup files here. Plugins that cannot import protobuf-es (a plain `.js`
+ * custom plugin) return a plain object like `{ backend: { case: "local", value: { path } } }`;
+ * `toStorageBackend` turns either into the message.
  */
-export type StorageBackendInit = Record<string, unknown> & {
-  backend: { case: string; value: Record<string, unknown> } | { case: undefined };
-};
+export type StorageBackendInit = MessageInitShape<typeof StorageBackendSchema>;
 
 /** The ExternalStorage contract. All methods may reject with a `StorageError`. */
 export interface ExternalStorage {
@@ -135,15 +152,19 @@ export interface ExternalStorage {
   /** A ranged reader; `NotFound` if missing; a range past the end is clamped to the size. */
   open(name: string, opts?: ReadOptions): Promise<StorageReader>;
   /**
-   * Calls `fn` once for every object under `subDir`, in ascending byte order of name, each
-   * name exactly once (paging is hidden). Names are relative to the storage root.
+   * Calls `fn` once for every object whose name starts with `subDir/` + `objPrefix`, in
+   * ascending byte (UTF-8) order of name, each name exactly once (paging is hidden). Names are
+   * relative to the storage root. A missing `subDir` lists nothing and is not an error.
    */
   walkDir(opts: WalkOptions, fn: WalkFn): Promise<void>;
   /** A URL naming this storage, with every credential removed. */
   uri(): string;
   /** A streaming writer for large objects (multipart/block uploads). */
   create(name: string, opts?: CreateOptions): Promise<StorageWriter>;
-  /** Moves an object, replacing any object at `to`; `NotFound` if `from` is missing. */
+  /**
+   * Moves an object, replacing any object at `to`; `NotFound` if `from` is missing. Atomic where
+   * the backend can (local); clouds copy then delete, so `from` and `to` may briefly coexist.
+   */
   rename(from: string, to: string, opts?: CallOptions): Promise<void>;
   /** Declared guarantees. */
   capabilities(): StorageCapabilities;

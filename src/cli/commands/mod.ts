@@ -4,9 +4,11 @@
  * @module
  */
 import type { Command } from "commander";
+import { registerBackup } from "./backup.ts";
+import { registerStorage } from "./storage.ts";
 
 /** Registers a subcommand on the root program. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every top-level subcommand, in `--help` order. */
-export const COMMANDS: RegisterCommand[] = [];
+export const COMMANDS: RegisterCommand[] = [registerBackup, registerStorage];

@@ -1,0 +1,85 @@
+/**
+ * Option helpers the cloud plugins share: ConfigInvalid errors, BR-style booleans, endpoint
+ * URLs, and rejecting options a plugin does not know.
+ * @module
+ */
+import { StorageError } from "../../src/storage/errors.ts";
+
+/** A ConfigInvalid error raised while opening a storage. */
+export function invalid(message: string): StorageError {
+  return new StorageError(message, { code: "ConfigInvalid", operation: "open" });
+}
+
+/** `undefined` for a missing or empty option (BR treats `?region=` as unset). */
+export function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === "" ? undefined : v;
+}
+
+/**
+ * Reads a boolean option as Go's `strconv.ParseBool` (`1`, `t`, `true`, `0`, `f`, `false`, any
+ * case); a present option without a value means true.
+ */
+export function parseBool(
+  plugin: string,
+  name: string,
+  raw: string | undefined,
+  fallback: boolean,
+): boolean {
+  if (raw === undefined) return fallback;
+  const v = raw.toLowerCase();
+  if (v === "" || v === "1" || v === "t" || v === "true") return true;
+  if (v === "0" || v === "f" || v === "false") return false;
+  throw invalid(`${plugin} option '${name}' must be true or false, not ${JSON.stringify(raw)}`);
+}
+
+/**
+ * Validates an `endpoint` option: an http(s) URL with a host and no credentials or query; a
+ * trailing `/` is dropped. Like BR, an endpoint without a scheme is rejected rather than
+ * guessed.
+ */
+export function parseEndpoint(raw: string, plugin: string): string {
+  const what = `${plugin} option 'endpoint'`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalid(`${what} ${JSON.stringify(raw)} is not a URL; write it as http(s)://host:port`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw invalid(`${what} ${JSON.stringify(raw)} needs an http:// or https:// scheme`);
+  }
+  if (url.username !== "" || url.password !== "" || url.search !== "") {
+    throw invalid(`${what} must not carry credentials or a query; pass them as options`);
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+/** Throws ConfigInvalid naming the first option not in `known`. */
+export function rejectUnknownOptions(
+  plugin: string,
+  options: Record<string, string>,
+  known: readonly string[],
+): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw invalid(`unknown ${plugin} option '${key}'; valid options are ${known.join(", ")}`);
+    }
+  }
+}
+
+/** Upper-cased `value` if it is one of `allowed`; ConfigInvalid otherwise. */
+export function oneOf(
+  plugin: string,
+  name: string,
+  value: string,
+  allowed: readonly string[],
+): string {
+  const hit = allowed.find((a) => a.toLowerCase() === value.toLowerCase());
+  if (hit === undefined) {
+    throw invalid(
+      `${plugin} option '${name}' must be one of ${allowed.join(", ")}, not ` +
+        JSON.stringify(value),
+    );
+  }
+  return hit;
+}

@@ -1,0 +1,50 @@
+/**
+ * The local plugin: `local:///abs/path`, `file:///abs/path` or a bare path. TiKV stores are sent
+ * `StorageBackend.local{path}` and write into the same path on their own disks, so for a real
+ * cluster the path must be a shared mount (as with BR).
+ * @module
+ */
+import { mkdir, stat } from "node:fs/promises";
+import { definePlugin, type StoragePlugin } from "../../src/storage/plugin.ts";
+import { StorageError } from "../../src/storage/errors.ts";
+import { errno } from "./_fs.ts";
+import { LocalStorage } from "./storage.ts";
+
+export { LocalStorage, STAGING_DIR } from "./storage.ts";
+
+/** The local plugin. */
+export const plugin: StoragePlugin = definePlugin({
+  name: "local",
+  schemes: ["local", "file"],
+  options: [],
+  async open(target) {
+    const root = target.prefix;
+    try {
+      await mkdir(root, { recursive: true });
+      if (!(await stat(root)).isDirectory()) throw Object.assign(new Error(), { code: "ENOTDIR" });
+    } catch (err) {
+      const code = errno(err);
+      const [kind, fix] = code === "EACCES" || code === "EPERM" || code === "EROFS"
+        ? [
+          "PermissionDenied",
+          "permission denied; make it writable by this user or choose another path",
+        ] as const
+        : code === "ENOTDIR" || code === "EEXIST"
+        ? [
+          "ConfigInvalid",
+          "a file is in the way (the path or one of its parents is not a directory); choose a directory path",
+        ] as const
+        : ["Unexpected", `${code ?? String(err)}; check the path`] as const;
+      throw new StorageError(`cannot use ${root} as backup storage: ${fix}`, {
+        code: kind,
+        operation: "open",
+        cause: err,
+      });
+    }
+    const storage = new LocalStorage(root);
+    await storage.sweepStaging();
+    return storage;
+  },
+});
+
+export default plugin;

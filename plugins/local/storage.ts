@@ -1,0 +1,544 @@
+/**
+ * ExternalStorage on a local directory (or a mounted network file system).
+ *
+ * - Every write goes to a temp file under `<root>/.tibr-tmp/`, is fsynced, then renamed into
+ *   place (and the directory fsynced): readers see the old or the new file, never a part.
+ * - Create-if-absent links the finished temp file to the final name; `link` fails when the name
+ *   exists, so exactly one of racing creators wins.
+ * - Replacing writes, deletes and renames hold a per-object lock file (exclusive create) while
+ *   they check the version and rename, which makes `ifMatch` an atomic compare-and-swap.
+ * - The version is inode, mtime (ns) and size: every write is a new inode, so it changes on
+ *   each write without hashing the content.
+ * - Names under `.tibr-tmp/` are reserved and never listed.
+ * @module
+ */
+import { createHash, randomBytes } from "node:crypto";
+import {
+  type FileHandle,
+  link,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  stat,
+  unlink,
+} from "node:fs/promises";
+import type { BigIntStats } from "node:fs";
+import { dirname, join } from "node:path";
+import { StorageError } from "../../src/storage/errors.ts";
+import { checkName, cleanSubDir, compareNames, walkPrefix } from "../../src/storage/names.ts";
+import type {
+  CallOptions,
+  CreateOptions,
+  ExternalStorage,
+  ObjectStat,
+  ReadOptions,
+  StorageBackendInit,
+  StorageCapabilities,
+  StorageReader,
+  StorageWriter,
+  WalkFn,
+  WalkOptions,
+  WriteOptions,
+} from "../../src/storage/types.ts";
+import { errno, fsError, lockFile, syncDir, writeAll } from "./_fs.ts";
+
+/** The reserved directory for temp files and locks, at the storage root. */
+export const STAGING_DIR = ".tibr-tmp";
+/** Bytes read from disk per chunk of a ranged reader. */
+const READ_CHUNK = 4 << 20;
+
+function versionOf(st: BigIntStats): string {
+  return `${st.ino.toString(16)}-${st.mtimeNs.toString(16)}-${st.size.toString(16)}`;
+}
+
+function live(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason;
+}
+
+/** The local plugin's storage rooted at an absolute directory. */
+export class LocalStorage implements ExternalStorage {
+  readonly #staging: string;
+  readonly #locks: string;
+  #stagingReady: Promise<void> | undefined;
+
+  /** `root` must be an absolute directory path that exists. */
+  constructor(readonly root: string) {
+    this.#staging = join(root, STAGING_DIR);
+    this.#locks = join(this.#staging, "locks");
+  }
+
+  /**
+   * Removes temp files older than `maxAgeMs` left by crashed writers (a write in progress is
+   * never that old). Best effort: failures are ignored.
+   */
+  async sweepStaging(maxAgeMs = 24 * 3600_000): Promise<number> {
+    let removed = 0;
+    let names: string[];
+    try {
+      names = await readdir(this.#staging);
+    } catch {
+      return 0;
+    }
+    const now = Date.now();
+    for (const n of names) {
+      const p = join(this.#staging, n);
+      try {
+        const st = await stat(p);
+        if (st.isFile() && now - st.mtimeMs > maxAgeMs) {
+          await unlink(p);
+          removed++;
+        }
+      } catch {
+        // Raced with its writer finishing, or not ours to remove.
+      }
+    }
+    return removed;
+  }
+
+  #path(name: string, op: string): string {
+    checkName(name, op);
+    if (name === STAGING_DIR || name.startsWith(`${STAGING_DIR}/`)) {
+      throw new StorageError(`the name ${name} is reserved for temp files; choose another`, {
+        code: "ConfigInvalid",
+        operation: op,
+        path: name,
+      });
+    }
+    return join(this.root, name);
+  }
+
+  #err(err: unknown, op: string, name: string): Error {
+    return fsError(err, op, name, this.uri());
+  }
+
+  async #tempFile(): Promise<{ path: string; fh: FileHandle }> {
+    this.#stagingReady ??= mkdir(this.#locks, { recursive: true }).then(() => {});
+    try {
+      await this.#stagingReady;
+    } catch (err) {
+      this.#stagingReady = undefined;
+      throw err;
+    }
+    const path = join(this.#staging, randomBytes(12).toString("hex"));
+    return { path, fh: await open(path, "wx", 0o644) };
+  }
+
+  async #lock(name: string, signal?: AbortSignal): Promise<() => Promise<void>> {
+    const id = createHash("sha256").update(name).digest("hex").slice(0, 32);
+    return await lockFile(join(this.#locks, id), signal);
+  }
+
+  /** Moves a finished temp file to `name` under the preconditions; returns the new stat. */
+  async #commit(
+    temp: string,
+    name: string,
+    full: string,
+    tempStat: BigIntStats,
+    opts: WriteOptions | undefined,
+    op: string,
+  ): Promise<ObjectStat> {
+    await mkdir(dirname(full), { recursive: true });
+    if (opts?.ifNoneMatch !== undefined) {
+      try {
+        await link(temp, full);
+      } catch (err) {
+        if (errno(err) === "EEXIST") {
+          throw new StorageError(`${this.uri()}/${name} already exists`, {
+            code: "ConditionNotMatch",
+            operation: op,
+            path: name,
+          });
+        }
+        throw err;
+      }
+      await unlink(temp).catch(() => {});
+    } else {
+      const unlock = await this.#lock(name, opts?.signal);
+      try {
+        if (opts?.ifMatch !== undefined) {
+          let current: string | undefined;
+          try {
+            current = versionOf(await stat(full, { bigint: true }));
+          } catch (err) {
+            if (errno(err) !== "ENOENT") throw err;
+          }
+          if (current !== opts.ifMatch) {
+            throw new StorageError(
+              `${this.uri()}/${name} ${
+                current === undefined ? "does not exist" : "changed"
+              }: version ${opts.ifMatch} expected`,
+              { code: "ConditionNotMatch", operation: op, path: name },
+            );
+          }
+        }
+        await rename(temp, full);
+      } finally {
+        await unlock();
+      }
+    }
+    await syncDir(dirname(full));
+    return { size: Number(tempStat.size), version: versionOf(tempStat) };
+  }
+
+  async writeFile(name: string, data: Uint8Array, opts?: WriteOptions): Promise<ObjectStat> {
+    live(opts?.signal);
+    const full = this.#path(name, "writeFile");
+    let temp: string | undefined;
+    try {
+      const t = await this.#tempFile();
+      temp = t.path;
+      let st: BigIntStats;
+      try {
+        await writeAll(t.fh, data);
+        await t.fh.sync();
+        st = await t.fh.stat({ bigint: true });
+      } finally {
+        await t.fh.close();
+      }
+      live(opts?.signal);
+      const result = await this.#commit(temp, name, full, st, opts, "writeFile");
+      temp = undefined;
+      return result;
+    } catch (err) {
+      if (opts?.signal?.aborted) throw opts.signal.reason;
+      throw this.#err(err, "writeFile", name);
+    } finally {
+      if (temp !== undefined) await unlink(temp).catch(() => {});
+    }
+  }
+
+  async readFile(name: string, opts?: CallOptions): Promise<Uint8Array> {
+    live(opts?.signal);
+    const full = this.#path(name, "readFile");
+    let fh: FileHandle;
+    try {
+      fh = await open(full, "r");
+    } catch (err) {
+      throw this.#missing(err, "readFile", name);
+    }
+    try {
+      // Objects are replaced by rename, never changed in place, so the size of the open inode
+      // is final: read into one buffer of that size instead of growing one.
+      const st = await fh.stat();
+      if (!st.isFile()) throw Object.assign(new Error("not a file"), { code: "EISDIR" });
+      const buf = new Uint8Array(st.size);
+      let got = 0;
+      while (got < buf.length) {
+        live(opts?.signal);
+        const { bytesRead } = await fh.read(buf, got, Math.min(buf.length - got, 64 << 20), got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got === buf.length ? buf : buf.subarray(0, got);
+    } catch (err) {
+      if (opts?.signal?.aborted) throw opts.signal.reason;
+      throw this.#missing(err, "readFile", name);
+    } finally {
+      await fh.close().catch(() => {});
+    }
+  }
+
+  /** A missing object, a directory, or a file where a directory is expected: NotFound. */
+  #missing(err: unknown, op: string, name: string): Error {
+    const code = errno(err);
+    if (code === "ENOENT" || code === "EISDIR" || code === "ENOTDIR") {
+      return new StorageError(`${this.uri()}/${name} does not exist`, {
+        code: "NotFound",
+        operation: op,
+        path: name,
+        cause: err,
+      });
+    }
+    return this.#err(err, op, name);
+  }
+
+  async fileExists(name: string, opts?: CallOptions): Promise<boolean> {
+    live(opts?.signal);
+    try {
+      return (await stat(this.#path(name, "fileExists"))).isFile();
+    } catch (err) {
+      const code = errno(err);
+      if (code === "ENOENT" || code === "ENOTDIR") return false;
+      throw this.#err(err, "fileExists", name);
+    }
+  }
+
+  async stat(name: string, opts?: CallOptions): Promise<ObjectStat> {
+    live(opts?.signal);
+    try {
+      const st = await stat(this.#path(name, "stat"), { bigint: true });
+      if (!st.isFile()) throw Object.assign(new Error("not a file"), { code: "EISDIR" });
+      return { size: Number(st.size), version: versionOf(st) };
+    } catch (err) {
+      throw this.#missing(err, "stat", name);
+    }
+  }
+
+  async deleteFile(name: string, opts?: CallOptions): Promise<void> {
+    live(opts?.signal);
+    const full = this.#path(name, "deleteFile");
+    let unlock: (() => Promise<void>) | undefined;
+    try {
+      unlock = await this.#lock(name, opts?.signal);
+      await unlink(full);
+    } catch (err) {
+      const code = errno(err);
+      // Missing, or a directory of that name (not an object): nothing to delete.
+      if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") return;
+      if (code === "EPERM" && (await stat(full).catch(() => undefined))?.isDirectory()) return;
+      throw this.#err(err, "deleteFile", name);
+    } finally {
+      await unlock?.();
+    }
+  }
+
+  async deleteFiles(names: readonly string[], opts?: CallOptions): Promise<void> {
+    for (const n of names) this.#path(n, "deleteFiles");
+    let next = 0;
+    const worker = async () => {
+      while (next < names.length) {
+        live(opts?.signal);
+        await this.deleteFile(names[next++]!, opts);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, names.length) }, worker));
+  }
+
+  async open(name: string, opts?: ReadOptions): Promise<StorageReader> {
+    live(opts?.signal);
+    const full = this.#path(name, "open");
+    let fh: FileHandle;
+    let size: number;
+    try {
+      fh = await open(full, "r");
+    } catch (err) {
+      throw this.#missing(err, "open", name);
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw Object.assign(new Error("not a file"), { code: "EISDIR" });
+      size = st.size;
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw this.#missing(err, "open", name);
+    }
+    const end = Math.min(opts?.end ?? size, size);
+    let pos = Math.min(opts?.start ?? 0, end);
+    let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      await fh.close().catch(() => {});
+    };
+    const signal = opts?.signal;
+    const stream = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          live(signal);
+          if (pos >= end) {
+            await close();
+            controller.close();
+            return;
+          }
+          const buf = new Uint8Array(Math.min(READ_CHUNK, end - pos));
+          let got = 0;
+          while (got < buf.length) {
+            const { bytesRead } = await fh.read(buf, got, buf.length - got, pos + got);
+            if (bytesRead === 0) break;
+            got += bytesRead;
+          }
+          if (got === 0) {
+            await close();
+            controller.close();
+            return;
+          }
+          pos += got;
+          controller.enqueue(got === buf.length ? buf : buf.subarray(0, got));
+        } catch (err) {
+          await close();
+          throw signal?.aborted ? signal.reason : this.#err(err, "open", name);
+        }
+      },
+      cancel: close,
+      // One chunk of read-ahead overlaps the next disk read with the consumer's work.
+    }, { highWaterMark: 1 });
+    return {
+      size,
+      stream,
+      close: async () => {
+        await stream.cancel().catch(() => {});
+        await close();
+      },
+    };
+  }
+
+  async walkDir(opts: WalkOptions, fn: WalkFn): Promise<void> {
+    live(opts.signal);
+    cleanSubDir(opts.subDir);
+    const prefix = walkPrefix(opts);
+    const after = opts.startAfter;
+    const cut = prefix.lastIndexOf("/");
+    const startDir = cut < 0 ? "" : prefix.slice(0, cut);
+    const visit = async (rel: string): Promise<void> => {
+      live(opts.signal);
+      let entries;
+      try {
+        entries = await readdir(rel === "" ? this.root : join(this.root, rel), {
+          withFileTypes: true,
+        });
+      } catch (err) {
+        const code = errno(err);
+        if (code === "ENOENT" || code === "ENOTDIR") return;
+        throw this.#err(err, "walkDir", rel);
+      }
+      // Sorting directories as "name/" makes a depth-first walk come out in full-name order.
+      const items = entries
+        .filter((e) => !(rel === "" && e.name === STAGING_DIR))
+        .map((e) => {
+          const isDir = e.isDirectory();
+          return { e, isDir, key: isDir ? `${e.name}/` : e.name };
+        })
+        .sort((a, b) => compareNames(a.key, b.key));
+      for (const { e, isDir } of items) {
+        const name = rel === "" ? e.name : `${rel}/${e.name}`;
+        if (isDir) {
+          const dir = `${name}/`;
+          if (!dir.startsWith(prefix) && !prefix.startsWith(dir)) continue;
+          // Every name under `dir` sorts before `after` when `dir` does and is not its prefix.
+          if (after !== undefined && compareNames(dir, after) < 0 && !after.startsWith(dir)) {
+            continue;
+          }
+          await visit(name);
+          continue;
+        }
+        if (!name.startsWith(prefix)) continue;
+        if (after !== undefined && compareNames(name, after) <= 0) continue;
+        let size: number;
+        try {
+          const st = await stat(join(this.root, name));
+          if (!st.isFile()) continue;
+          size = st.size;
+        } catch (err) {
+          if (errno(err) === "ENOENT") continue;
+          throw this.#err(err, "walkDir", name);
+        }
+        await fn(name, size);
+      }
+    };
+    await visit(startDir);
+  }
+
+  uri(): string {
+    return `local://${this.root}`;
+  }
+
+  async create(name: string, opts?: CreateOptions): Promise<StorageWriter> {
+    live(opts?.signal);
+    const full = this.#path(name, "create");
+    let t: { path: string; fh: FileHandle };
+    try {
+      t = await this.#tempFile();
+    } catch (err) {
+      throw this.#err(err, "create", name);
+    }
+    const { path: temp, fh } = t;
+    let state: "open" | "closed" | "aborted" = "open";
+    const signal = opts?.signal;
+    const abort = async () => {
+      if (state !== "open") return;
+      state = "aborted";
+      await fh.close().catch(() => {});
+      await unlink(temp).catch(() => {});
+    };
+    const usable = async () => {
+      if (signal?.aborted) {
+        await abort();
+        throw signal.reason;
+      }
+      if (state !== "open") {
+        throw new StorageError(`the writer of ${name} is already ${state}`, {
+          code: "Unexpected",
+          operation: "create",
+          path: name,
+        });
+      }
+    };
+    return {
+      write: async (chunk) => {
+        await usable();
+        try {
+          await writeAll(fh, chunk);
+        } catch (err) {
+          await abort();
+          throw this.#err(err, "create", name);
+        }
+      },
+      close: async () => {
+        await usable();
+        state = "closed";
+        try {
+          await fh.sync();
+          const st = await fh.stat({ bigint: true });
+          await fh.close();
+          return await this.#commit(temp, name, full, st, undefined, "create");
+        } catch (err) {
+          await fh.close().catch(() => {});
+          await unlink(temp).catch(() => {});
+          throw this.#err(err, "create", name);
+        }
+      },
+      abort,
+    };
+  }
+
+  async rename(from: string, to: string, opts?: CallOptions): Promise<void> {
+    live(opts?.signal);
+    const src = this.#path(from, "rename");
+    const dst = this.#path(to, "rename");
+    if (from === to) {
+      if (!(await this.fileExists(from))) throw this.#missing({ code: "ENOENT" }, "rename", from);
+      return;
+    }
+    // Lock in a fixed order so two opposite renames cannot deadlock.
+    const [a, b] = compareNames(from, to) < 0 ? [from, to] : [to, from];
+    const unlockA = await this.#lock(a, opts?.signal);
+    try {
+      const unlockB = await this.#lock(b, opts?.signal);
+      try {
+        const st = await stat(src).catch((err) => {
+          throw this.#missing(err, "rename", from);
+        });
+        if (!st.isFile()) throw this.#missing({ code: "EISDIR" }, "rename", from);
+        await mkdir(dirname(dst), { recursive: true });
+        await rename(src, dst);
+        await syncDir(dirname(dst));
+      } finally {
+        await unlockB();
+      }
+    } catch (err) {
+      throw this.#err(err, "rename", from);
+    } finally {
+      await unlockA();
+    }
+  }
+
+  capabilities(): StorageCapabilities {
+    return {
+      conditionalCreate: true,
+      compareAndSwap: true,
+      atomicReplace: true,
+      strongConsistency: true,
+      rangeRead: true,
+      maxDeleteBatch: 1000,
+    };
+  }
+
+  storageBackend(_sendCredentials: boolean): StorageBackendInit {
+    return { backend: { case: "local", value: { path: this.root } } };
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

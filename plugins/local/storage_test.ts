@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { LocalStorage, STAGING_DIR } from "./storage.ts";
+import { isStorageError } from "../../src/storage/errors.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "tibr-local-unit-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("local storage specifics", () => {
+  test("temp files and locks stay in the staging directory, which is never listed", async () => {
+    const s = new LocalStorage(dir);
+    await s.writeFile("a/b", new Uint8Array([1]));
+    const w = await s.create("c");
+    await w.write(new Uint8Array([2]));
+    assert.equal(readdirSync(join(dir, STAGING_DIR)).filter((n) => n !== "locks").length, 1);
+    await w.close();
+    assert.deepEqual(readdirSync(join(dir, STAGING_DIR)), ["locks"]);
+    assert.deepEqual(readdirSync(join(dir, STAGING_DIR, "locks")), [], "locks are released");
+    const names: string[] = [];
+    await s.walkDir({}, (n) => {
+      names.push(n);
+    });
+    assert.deepEqual(names, ["a/b", "c"]);
+    await assert.rejects(
+      s.writeFile(`${STAGING_DIR}/x`, new Uint8Array(1)),
+      (e: unknown) => isStorageError(e, "ConfigInvalid"),
+    );
+  });
+
+  test("old temp files from crashed writers are swept; recent ones are kept", async () => {
+    const s = new LocalStorage(dir);
+    mkdirSync(join(dir, STAGING_DIR), { recursive: true });
+    writeFileSync(join(dir, STAGING_DIR, "old"), "x");
+    writeFileSync(join(dir, STAGING_DIR, "new"), "x");
+    const past = new Date(Date.now() - 2 * 24 * 3600_000);
+    utimesSync(join(dir, STAGING_DIR, "old"), past, past);
+    assert.equal(await s.sweepStaging(), 1);
+    assert.equal(existsSync(join(dir, STAGING_DIR, "old")), false);
+    assert.equal(existsSync(join(dir, STAGING_DIR, "new")), true);
+  });
+
+  test("a lock left by a crashed process is broken after it goes stale", async () => {
+    const s = new LocalStorage(dir);
+    await s.writeFile("locked", new Uint8Array([1]));
+    const locks = join(dir, STAGING_DIR, "locks");
+    const before = new Set(readdirSync(locks));
+    const { createHash } = await import("node:crypto");
+    const id = createHash("sha256").update("locked").digest("hex").slice(0, 32);
+    writeFileSync(join(locks, id), "");
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(join(locks, id), old, old);
+    await s.writeFile("locked", new Uint8Array([2]));
+    assert.deepEqual(await s.readFile("locked"), new Uint8Array([2]));
+    assert.deepEqual(new Set(readdirSync(locks)), before);
+  });
+});

@@ -1,0 +1,181 @@
+/**
+ * Reads BR's S3 options (URL query and `--s3.*` flags, canonical dash names) and the AWS_*
+ * environment into one validated config. No SDK here, so it is cheap to unit-test.
+ * @module
+ */
+import type { StorageTarget } from "../../src/storage/plugin.ts";
+import {
+  invalid,
+  nonEmpty,
+  parseBool,
+  parseEndpoint,
+  rejectUnknownOptions,
+} from "../_cloud/_config.ts";
+
+/** Every option the s3 plugin accepts (BR's `S3BackendOptions`). */
+export const S3_PLUGIN_OPTIONS = [
+  "endpoint",
+  "region",
+  "storage-class",
+  "sse",
+  "sse-kms-key-id",
+  "acl",
+  "access-key",
+  "secret-access-key",
+  "session-token",
+  "provider",
+  "force-path-style",
+  "use-accelerate-endpoint",
+  "role-arn",
+  "external-id",
+  "profile",
+  "object-lock-enabled",
+];
+
+/** Where the credentials come from, in BR's order of precedence. */
+export type S3Credentials =
+  | { kind: "static"; accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+  | { kind: "profile"; profile: string }
+  /** The SDK's default chain: env, shared files, SSO, web identity, ECS, EC2 metadata. */
+  | { kind: "chain" };
+
+/** A validated S3 location. */
+export interface S3Config {
+  bucket: string;
+  /** No leading or trailing `/`; "" for the bucket root. */
+  prefix: string;
+  /** `http(s)://host[:port]` without a trailing `/`; undefined for AWS itself. */
+  endpoint?: string;
+  region: string;
+  forcePathStyle: boolean;
+  useAccelerateEndpoint: boolean;
+  storageClass?: string;
+  sse?: string;
+  sseKmsKeyId?: string;
+  acl?: string;
+  provider?: string;
+  profile?: string;
+  roleArn?: string;
+  externalId?: string;
+  objectLockEnabled: boolean;
+  credentials: S3Credentials;
+}
+
+/** S3's canned ACLs. */
+const CANNED_ACLS = new Set([
+  "private",
+  "public-read",
+  "public-read-write",
+  "authenticated-read",
+  "aws-exec-read",
+  "bucket-owner-read",
+  "bucket-owner-full-control",
+]);
+
+const SSE_VALUES = new Set(["AES256", "aws:kms", "aws:kms:dsse"]);
+
+/**
+ * Builds the config from a target and the environment. Credentials: `access-key` +
+ * `secret-access-key` (+ `session-token`) options, else AWS_ACCESS_KEY_ID +
+ * AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), else the `profile` option or AWS_PROFILE, else
+ * the SDK's default chain. Region: option, AWS_REGION, AWS_DEFAULT_REGION, then `us-east-1`
+ * as BR. `force-path-style` defaults to true when an endpoint is given (S3-compatible servers
+ * rarely have wildcard DNS) and false for AWS.
+ */
+export function parseS3Config(
+  target: StorageTarget,
+  env: Record<string, string | undefined>,
+): S3Config {
+  const o = target.options;
+  rejectUnknownOptions("s3", o, S3_PLUGIN_OPTIONS);
+  if (target.bucket === "") {
+    throw invalid("missing bucket in the s3 URL; write s3://<bucket>/<prefix>");
+  }
+  const endpointRaw = nonEmpty(o["endpoint"]);
+  const endpoint = endpointRaw === undefined ? undefined : parseEndpoint(endpointRaw, "s3");
+  const region = nonEmpty(o["region"]) ?? nonEmpty(env["AWS_REGION"]) ??
+    nonEmpty(env["AWS_DEFAULT_REGION"]) ?? "us-east-1";
+
+  const sse = nonEmpty(o["sse"]);
+  if (sse !== undefined && !SSE_VALUES.has(sse)) {
+    throw invalid(`s3 option 'sse' must be AES256 or aws:kms, not ${JSON.stringify(sse)}`);
+  }
+  const sseKmsKeyId = nonEmpty(o["sse-kms-key-id"]);
+  if (sseKmsKeyId !== undefined && sse !== undefined && !sse.startsWith("aws:kms")) {
+    throw invalid("s3 option 'sse-kms-key-id' needs sse=aws:kms");
+  }
+  const acl = nonEmpty(o["acl"]);
+  if (acl !== undefined && !CANNED_ACLS.has(acl)) {
+    throw invalid(
+      `s3 option 'acl' must be a canned ACL (${[...CANNED_ACLS].join(", ")}), not ` +
+        JSON.stringify(acl),
+    );
+  }
+
+  const accessKey = nonEmpty(o["access-key"]);
+  const secretKey = nonEmpty(o["secret-access-key"]);
+  if ((accessKey === undefined) !== (secretKey === undefined)) {
+    throw invalid(
+      `s3 option '${accessKey === undefined ? "access-key" : "secret-access-key"}' is missing; ` +
+        "give access-key and secret-access-key together",
+    );
+  }
+  const profile = nonEmpty(o["profile"]);
+  let credentials: S3Credentials;
+  if (accessKey !== undefined && secretKey !== undefined) {
+    credentials = { kind: "static", accessKeyId: accessKey, secretAccessKey: secretKey };
+    const token = nonEmpty(o["session-token"]);
+    if (token !== undefined) credentials.sessionToken = token;
+  } else if (profile !== undefined) {
+    credentials = { kind: "profile", profile };
+  } else if (nonEmpty(env["AWS_ACCESS_KEY_ID"]) && nonEmpty(env["AWS_SECRET_ACCESS_KEY"])) {
+    credentials = {
+      kind: "static",
+      accessKeyId: env["AWS_ACCESS_KEY_ID"]!,
+      secretAccessKey: env["AWS_SECRET_ACCESS_KEY"]!,
+    };
+    const token = nonEmpty(env["AWS_SESSION_TOKEN"]);
+    if (token !== undefined) credentials.sessionToken = token;
+  } else if (nonEmpty(env["AWS_PROFILE"])) {
+    credentials = { kind: "profile", profile: env["AWS_PROFILE"]! };
+  } else {
+    credentials = { kind: "chain" };
+  }
+  if (nonEmpty(o["session-token"]) !== undefined && accessKey === undefined) {
+    throw invalid("s3 option 'session-token' needs access-key and secret-access-key");
+  }
+
+  const roleArn = nonEmpty(o["role-arn"]);
+  const externalId = nonEmpty(o["external-id"]);
+  if (externalId !== undefined && roleArn === undefined) {
+    throw invalid("s3 option 'external-id' needs role-arn");
+  }
+
+  const cfg: S3Config = {
+    bucket: target.bucket,
+    prefix: target.prefix.replace(/^\/+|\/+$/g, ""),
+    region,
+    forcePathStyle: parseBool("s3", "force-path-style", o["force-path-style"], endpoint !== undefined),
+    useAccelerateEndpoint: parseBool(
+      "s3",
+      "use-accelerate-endpoint",
+      o["use-accelerate-endpoint"],
+      false,
+    ),
+    objectLockEnabled: parseBool("s3", "object-lock-enabled", o["object-lock-enabled"], false),
+    credentials,
+  };
+  if (endpoint !== undefined) cfg.endpoint = endpoint;
+  const put = <K extends keyof S3Config>(k: K, v: S3Config[K] | undefined) => {
+    if (v !== undefined) cfg[k] = v;
+  };
+  put("storageClass", nonEmpty(o["storage-class"]));
+  put("sse", sse);
+  put("sseKmsKeyId", sseKmsKeyId);
+  put("acl", acl);
+  put("provider", nonEmpty(o["provider"]));
+  put("profile", profile ?? (credentials.kind === "profile" ? credentials.profile : undefined));
+  put("roleArn", roleArn);
+  put("externalId", externalId);
+  return cfg;
+}

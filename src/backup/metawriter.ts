@@ -1,0 +1,517 @@
+/**
+ * Writes BR's backup metadata, BackupMeta V2, as BR's `metautil.MetaWriter` does, streaming:
+ * data files, schemas and DDL jobs are appended as they arrive and go out in child metafiles
+ * (`backupmeta.datafile.000000001`, `backupmeta.schema.000000002`, `backupmeta.ddl.000000003`;
+ * one counter shared by all kinds), each a serialized `MetaFile` of at most `metafileSizeLimit`
+ * plaintext bytes (128 MiB by default). With a cipher, each is AES-CTR encrypted under its own
+ * random IV. The index `MetaFile`s in `backupmeta` (`file_index`, `schema_index`, `ddl_indexes`)
+ * reference them as `File{name, sha256 and size of the plaintext, cipher_iv}`.
+ *
+ * `finish` writes `backupmeta` last (the proto bytes, or 16-byte IV ‖ AES-CTR(proto)), so a
+ * storage without it is never taken for a finished backup; an aborted writer leaves only child
+ * metafiles, which nothing references and a resumed run overwrites.
+ *
+ * Memory: each kind keeps at most one metafile's worth of encoded bytes, plus one index entry per
+ * metafile written and one checksum per table id, whatever the number of files.
+ *
+ * ```ts
+ * import { MetaWriter } from "./metawriter.ts";
+ * declare const storage: import("../storage/types.ts").ExternalStorage;
+ * const w = new MetaWriter(storage);
+ * await w.appendDataFiles(filesOfOneRange);
+ * await w.appendSchema({ db: dbInfo, table: tableInfo, ...w.tableChecksum(BigInt(tableInfo.id)) });
+ * await w.finish({ clusterId, clusterVersion, brVersion, startVersion: 0n, endVersion: backupTs });
+ * ```
+ * @module
+ */
+import { create, isMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { createHash } from "node:crypto";
+import {
+  type BackupMeta,
+  BackupMetaSchema,
+  type File,
+  FileSchema,
+  type MetaFile,
+  MetaFileSchema,
+  type RawRange,
+  RawRangeSchema,
+  type Schema,
+  SchemaSchema,
+} from "../gen/brpb_pb.ts";
+import type { APIVersion } from "../gen/kvrpcpb_pb.ts";
+import {
+  type CipherInfo,
+  encrypt,
+  isEncrypting,
+  randomIv,
+  validateCipher,
+} from "../crypto/cipher.ts";
+import { decodeTableId } from "../tidb/tablecodec.ts";
+import { type DBInfo, type TableInfo, toJson } from "../tidb/model.ts";
+import type { ExternalStorage } from "../storage/types.ts";
+import { log } from "../log.ts";
+
+/** Name of the root metadata file; its presence marks a finished backup. */
+export const BACKUP_META_FILE = "backupmeta";
+/** Name of the file BR writes at the start of a backup to claim the storage. */
+export const BACKUP_LOCK_FILE = "backup.lock";
+/** `BackupMeta.version` of the old layout: files and schemas inline. */
+export const META_V1 = 0;
+/** `BackupMeta.version` of the layout with child metafiles. */
+export const META_V2 = 1;
+/** BR's limit on one child metafile's plaintext size (128 MiB). */
+export const METAFILE_SIZE_LIMIT = 128 * 1024 * 1024;
+
+/** The kinds of child metafile, as they appear in the file names. */
+export type MetaKind = "datafile" | "schema" | "ddl";
+
+/** The name of the `seq`-th child metafile (BR's `backupmeta.%s.%09d`). */
+export function metafileName(kind: MetaKind, seq: number): string {
+  return `backupmeta.${kind}.${String(seq).padStart(9, "0")}`;
+}
+
+/** XOR of crc64 and sums of KVs and bytes over some data files: BR's fast checksum. */
+export interface TableChecksum {
+  crc64xor: bigint;
+  totalKvs: bigint;
+  totalBytes: bigint;
+}
+
+/** A schema to record: DBInfo/TableInfo as objects (JSON-encoded here) or as JSON bytes. */
+export interface SchemaInput {
+  db: DBInfo | Uint8Array;
+  /** Absent for a database without tables. */
+  table?: TableInfo | Uint8Array | null;
+  crc64xor?: bigint;
+  totalKvs?: bigint;
+  totalBytes?: bigint;
+  tiflashReplicas?: number;
+}
+
+/** The BackupMeta fields the caller knows; everything else the writer fills in. */
+export interface BackupMetaFields {
+  clusterId: bigint;
+  clusterVersion: string;
+  brVersion: string;
+  /** 0 for a full backup; the last backup ts for an incremental one. */
+  startVersion: bigint;
+  /** The backup ts. */
+  endVersion: bigint;
+  apiVersion?: APIVersion;
+  /** TiDB's `new_collations_enabled_on_first_bootstrap`, as BR writes it: "True" or "False". */
+  newCollationsEnabled?: string;
+  isRawKv?: boolean;
+  isTxnKv?: boolean;
+  /** Left at 0 (unset) unless the caller knows the value official BR expects. */
+  backupSchemaVersion?: number;
+}
+
+/** Options of `MetaWriter`. */
+export interface MetaWriterOptions {
+  /** Encrypts metafiles and `backupmeta` (AES-CTR); PLAINTEXT or absent writes them plain. */
+  cipher?: CipherInfo;
+  /** Most plaintext bytes in one child metafile (default `METAFILE_SIZE_LIMIT`). */
+  metafileSizeLimit?: number;
+  /** Name of the root file (default `backupmeta`). */
+  metaFileName?: string;
+  /** Cancels storage writes. */
+  signal?: AbortSignal;
+}
+
+/** Options of `finish`. */
+export interface FinishOptions {
+  /**
+   * Runs after every metafile is written and right before `backupmeta` is: the place for a
+   * last check that this run still holds the checkpoint lock (fencing). Throwing stops the write.
+   */
+  beforeWrite?: () => void | Promise<void>;
+}
+
+/** What the writer has done so far. */
+export interface MetaWriterStats {
+  dataFiles: number;
+  schemas: number;
+  ddls: number;
+  /** Child metafiles written. */
+  metaFiles: number;
+  /** Bytes of child metafiles as stored (ciphertext when encrypting). */
+  metaFilesSize: number;
+  /** Sum of the data files' `size`. */
+  archiveSize: bigint;
+  /** Encoded bytes waiting in buffers for their metafile. */
+  bufferedBytes: number;
+}
+
+const ENCODER = new TextEncoder();
+// Field numbers of MetaFile: data_files 2, schemas 3, ddls 5.
+const FIELD: Record<MetaKind, number> = { datafile: 2, schema: 3, ddl: 5 };
+const BLOCK = 1 << 20;
+const logger = () => log("backup");
+
+/** Encoded MetaFile entries of one kind, in 1 MiB blocks so no copy grows with the total. */
+class EntryBuffer {
+  blocks: Uint8Array[] = [];
+  used = 0; // bytes used in the last block
+  size = 0; // bytes in all blocks: the plaintext size of the metafile they will form
+  items = 0;
+
+  constructor(readonly kind: MetaKind) {}
+
+  /** The bytes `payload` will take as a length-delimited field. */
+  static framedSize(payload: Uint8Array): number {
+    return 1 + varintSize(payload.length) + payload.length;
+  }
+
+  add(payload: Uint8Array): void {
+    const head = [(FIELD[this.kind] << 3) | 2];
+    for (let n = payload.length;; n = Math.floor(n / 128)) {
+      if (n < 128) {
+        head.push(n);
+        break;
+      }
+      head.push((n % 128) | 0x80);
+    }
+    this.#copy(Uint8Array.from(head));
+    this.#copy(payload);
+    this.items++;
+  }
+
+  #copy(src: Uint8Array): void {
+    let off = 0;
+    while (off < src.length) {
+      let last = this.blocks[this.blocks.length - 1];
+      if (!last || this.used === last.length) {
+        last = new Uint8Array(Math.max(BLOCK, src.length - off));
+        this.blocks.push(last);
+        this.used = 0;
+      }
+      const n = Math.min(last.length - this.used, src.length - off);
+      last.set(src.subarray(off, off + n), this.used);
+      this.used += n;
+      off += n;
+    }
+    this.size += src.length;
+  }
+
+  /** The bytes as one serialized MetaFile, and an emptied buffer. */
+  take(): Uint8Array {
+    const out = new Uint8Array(this.size);
+    let off = 0;
+    for (const [i, b] of this.blocks.entries()) {
+      const n = i === this.blocks.length - 1 ? this.used : b.length;
+      out.set(b.subarray(0, n), off);
+      off += n;
+    }
+    this.blocks = [];
+    this.used = 0;
+    this.size = 0;
+    this.items = 0;
+    return out;
+  }
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+function sha256(data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(data).digest());
+}
+
+/** Sealed bytes and the IV used (empty when not encrypting), as BR's `metautil.Encrypt`. */
+function seal(
+  plain: Uint8Array,
+  cipher: CipherInfo | undefined,
+): { data: Uint8Array; iv: Uint8Array } {
+  if (!isEncrypting(cipher) || plain.length === 0) return { data: plain, iv: new Uint8Array() };
+  const iv = randomIv();
+  return { data: encrypt(cipher!, iv, plain), iv };
+}
+
+/**
+ * Adds a data file's checksum to the per-table sums: per `table_metas` entry when TiKV split a
+ * file's statistics by table, else whole to the table its start key belongs to. Files outside
+ * any table (raw KV) count for no table.
+ */
+export function addFileChecksum(sums: Map<bigint, TableChecksum>, file: File): void {
+  const add = (id: bigint, crc: bigint, kvs: bigint, bytes: bigint) => {
+    const s = sums.get(id);
+    if (s) {
+      s.crc64xor ^= crc;
+      s.totalKvs += kvs;
+      s.totalBytes += bytes;
+    } else {
+      sums.set(id, { crc64xor: crc, totalKvs: kvs, totalBytes: bytes });
+    }
+  };
+  if (file.tableMetas.length > 0) {
+    for (const m of file.tableMetas) add(m.physicalId, m.crc64xor, m.totalKvs, m.totalBytes);
+    return;
+  }
+  const id = decodeTableId(file.startKey);
+  if (id !== undefined) add(id, file.crc64xor, file.totalKvs, file.totalBytes);
+}
+
+/** Streams a backup's metadata into child metafiles and writes `backupmeta` last. */
+export class MetaWriter {
+  readonly #storage: ExternalStorage;
+  readonly #cipher: CipherInfo | undefined;
+  readonly #limit: number;
+  readonly #name: string;
+  readonly #signal: AbortSignal | undefined;
+  readonly #buffers: Record<MetaKind, EntryBuffer> = {
+    datafile: new EntryBuffer("datafile"),
+    schema: new EntryBuffer("schema"),
+    ddl: new EntryBuffer("ddl"),
+  };
+  readonly #indexes: Record<MetaKind, File[]> = { datafile: [], schema: [], ddl: [] };
+  readonly #rawRanges: RawRange[] = [];
+  readonly #checksums = new Map<bigint, TableChecksum>();
+  #seq = 0;
+  #counts: Record<MetaKind, number> = { datafile: 0, schema: 0, ddl: 0 };
+  #metaFilesSize = 0;
+  #archiveSize = 0n;
+  #queue: Promise<void> = Promise.resolve();
+  #state: "open" | "finishing" | "finished" | "aborted" = "open";
+  #error: unknown;
+
+  constructor(storage: ExternalStorage, opts: MetaWriterOptions = {}) {
+    if (opts.cipher) validateCipher(opts.cipher);
+    const limit = opts.metafileSizeLimit ?? METAFILE_SIZE_LIMIT;
+    if (!Number.isSafeInteger(limit) || limit <= 0) {
+      throw new RangeError(`metafileSizeLimit must be a positive integer, got ${limit}`);
+    }
+    this.#storage = storage;
+    this.#cipher = opts.cipher;
+    this.#limit = limit;
+    this.#name = opts.metaFileName ?? BACKUP_META_FILE;
+    this.#signal = opts.signal;
+  }
+
+  /**
+   * Appends the files of one backed-up range. They stay together in one metafile (BR keeps a
+   * range's write and default SSTs adjacent), and their checksums go to `tableChecksum`.
+   */
+  appendDataFiles(files: readonly (File | MessageInitShape<typeof FileSchema>)[]): Promise<void> {
+    return this.#run(async () => {
+      const encoded: Uint8Array[] = [];
+      let size = 0;
+      for (const f of files) {
+        const file = isMessage(f, FileSchema) ? f : create(FileSchema, f);
+        const bytes = toBinary(FileSchema, file);
+        encoded.push(bytes);
+        size += EntryBuffer.framedSize(bytes);
+        addFileChecksum(this.#checksums, file);
+        this.#archiveSize += file.size;
+      }
+      await this.#append("datafile", encoded, size);
+      this.#counts.datafile += files.length;
+    });
+  }
+
+  /** Appends one table's (or an empty database's) schema. */
+  appendSchema(schema: SchemaInput | Schema): Promise<void> {
+    return this.#run(async () => {
+      const msg = isMessage(schema, SchemaSchema) ? schema : create(SchemaSchema, {
+        db: schema.db instanceof Uint8Array ? schema.db : toJson(schema.db),
+        table: schema.table == null
+          ? new Uint8Array()
+          : schema.table instanceof Uint8Array
+          ? schema.table
+          : toJson(schema.table),
+        crc64xor: schema.crc64xor ?? 0n,
+        totalKvs: schema.totalKvs ?? 0n,
+        totalBytes: schema.totalBytes ?? 0n,
+        tiflashReplicas: schema.tiflashReplicas ?? 0,
+      });
+      const bytes = toBinary(SchemaSchema, msg);
+      await this.#append("schema", [bytes], EntryBuffer.framedSize(bytes));
+      this.#counts.schema++;
+    });
+  }
+
+  /** Appends one DDL job of an incremental backup (a TiDB `model.Job`, or its JSON bytes). */
+  appendDDL(job: Uint8Array | object): Promise<void> {
+    return this.#run(async () => {
+      const bytes = job instanceof Uint8Array ? job : toJson(job);
+      await this.#append("ddl", [bytes], EntryBuffer.framedSize(bytes));
+      this.#counts.ddl++;
+    });
+  }
+
+  /**
+   * Records a raw-KV range. These go inline in `BackupMeta.raw_ranges`, not in a metafile:
+   * that is the only place official BR's raw restore looks for them (and a backup has few).
+   */
+  appendRawRange(range: RawRange | MessageInitShape<typeof RawRangeSchema>): void {
+    this.#check();
+    this.#rawRanges.push(isMessage(range, RawRangeSchema) ? range : create(RawRangeSchema, range));
+  }
+
+  /** The fast checksum of one physical table (or partition) id's files so far. */
+  tableChecksum(...physicalIds: bigint[]): TableChecksum {
+    const out: TableChecksum = { crc64xor: 0n, totalKvs: 0n, totalBytes: 0n };
+    for (const id of physicalIds) {
+      const s = this.#checksums.get(id);
+      if (!s) continue;
+      out.crc64xor ^= s.crc64xor;
+      out.totalKvs += s.totalKvs;
+      out.totalBytes += s.totalBytes;
+    }
+    return out;
+  }
+
+  /** The fast checksums of every physical table id seen in the data files so far. */
+  tableChecksums(): ReadonlyMap<bigint, Readonly<TableChecksum>> {
+    return this.#checksums;
+  }
+
+  /** Counters and sizes so far. */
+  get stats(): MetaWriterStats {
+    const b = this.#buffers;
+    return {
+      dataFiles: this.#counts.datafile,
+      schemas: this.#counts.schema,
+      ddls: this.#counts.ddl,
+      metaFiles: this.#seq,
+      metaFilesSize: this.#metaFilesSize,
+      archiveSize: this.#archiveSize,
+      bufferedBytes: b.datafile.size + b.schema.size + b.ddl.size,
+    };
+  }
+
+  /**
+   * Flushes what is buffered, then writes `backupmeta` (version V2) with `fields`, the indexes,
+   * raw ranges and `backup_size` (metafiles + data files + backupmeta itself, as BR counts it).
+   * Returns the BackupMeta written. After a failure nothing named `backupmeta` exists.
+   */
+  finish(fields: BackupMetaFields, opts: FinishOptions = {}): Promise<BackupMeta> {
+    const result = this.#run(async () => {
+      this.#state = "finishing";
+      for (const kind of ["datafile", "schema", "ddl"] as const) await this.#flush(kind);
+      const index = (kind: MetaKind): MetaFile | undefined =>
+        this.#indexes[kind].length > 0
+          ? create(MetaFileSchema, { metaFiles: this.#indexes[kind] })
+          : undefined;
+      const meta = create(BackupMetaSchema, {
+        clusterId: fields.clusterId,
+        clusterVersion: fields.clusterVersion,
+        brVersion: fields.brVersion,
+        version: META_V2,
+        startVersion: fields.startVersion,
+        endVersion: fields.endVersion,
+        fileIndex: index("datafile"),
+        schemaIndex: index("schema"),
+        ddlIndexes: index("ddl"),
+        isRawKv: fields.isRawKv ?? false,
+        isTxnKv: fields.isTxnKv ?? false,
+        rawRanges: this.#rawRanges,
+        // BR keeps the V1 field an empty JSON array so old readers find valid JSON.
+        ddls: ENCODER.encode("[]"),
+        apiVersion: fields.apiVersion,
+        newCollationsEnabled: fields.newCollationsEnabled ?? "",
+        backupSchemaVersion: fields.backupSchemaVersion ?? 0,
+      });
+      meta.backupSize = BigInt(this.#metaFilesSize) + this.#archiveSize +
+        BigInt(toBinary(BackupMetaSchema, meta).length);
+      const plain = toBinary(BackupMetaSchema, meta);
+      const { data, iv } = seal(plain, this.#cipher);
+      const bytes = iv.length > 0 ? concat(iv, data) : data;
+      await opts.beforeWrite?.();
+      await this.#storage.writeFile(this.#name, bytes, { signal: this.#signal });
+      this.#state = "finished";
+      logger().info("wrote {name}", {
+        name: this.#name,
+        size: bytes.length,
+        metaFiles: this.#seq,
+        dataFiles: this.#counts.datafile,
+        schemas: this.#counts.schema,
+        ddls: this.#counts.ddl,
+        backupSize: Number(meta.backupSize),
+      });
+      return meta;
+    });
+    return result;
+  }
+
+  /**
+   * Gives up: buffered entries are dropped, later calls fail, and `backupmeta` is never written.
+   * Child metafiles already written stay (nothing references them). Idempotent.
+   */
+  abort(): void {
+    if (this.#state === "finished") return;
+    this.#state = "aborted";
+    for (const b of Object.values(this.#buffers)) b.take();
+  }
+
+  #check(): void {
+    if (this.#error !== undefined) throw this.#error;
+    if (this.#state === "aborted") {
+      throw new Error("the backup metadata writer was aborted; start the backup again");
+    }
+    if (this.#state !== "open") {
+      throw new Error("the backup metadata is already finished; nothing more can be added");
+    }
+  }
+
+  /** Runs `op` after every earlier call, so concurrent callers keep their order. */
+  #run<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(async () => {
+      this.#check();
+      try {
+        return await op();
+      } catch (err) {
+        // The first failure sticks: later calls report it instead of writing more.
+        this.#error ??= err;
+        if (this.#state === "finishing") this.#state = "open";
+        throw err;
+      }
+    });
+    this.#queue = next.then(() => undefined, () => undefined);
+    return next;
+  }
+
+  async #append(kind: MetaKind, entries: Uint8Array[], size: number): Promise<void> {
+    const buf = this.#buffers[kind];
+    if (buf.items > 0 && buf.size + size > this.#limit) await this.#flush(kind);
+    if (size > this.#limit) {
+      logger().warn("one {kind} entry batch of {size} bytes exceeds the metafile limit {limit}", {
+        kind,
+        size,
+        limit: this.#limit,
+      });
+    }
+    for (const e of entries) buf.add(e);
+    if (buf.size >= this.#limit) await this.#flush(kind);
+  }
+
+  async #flush(kind: MetaKind): Promise<void> {
+    const buf = this.#buffers[kind];
+    if (buf.items === 0) return;
+    const items = buf.items;
+    const plain = buf.take();
+    const { data, iv } = seal(plain, this.#cipher);
+    const name = metafileName(kind, ++this.#seq);
+    await this.#storage.writeFile(name, data, { signal: this.#signal });
+    this.#indexes[kind].push(create(FileSchema, {
+      name,
+      sha256: sha256(plain),
+      size: BigInt(plain.length),
+      cipherIv: iv,
+    }));
+    this.#metaFilesSize += data.length;
+    logger().debug("wrote metafile {name}", { name, items, size: data.length });
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

@@ -1,0 +1,501 @@
+/**
+ * `tibr backup`: BR's backup task. Connects to PD, picks the backup ts and protects it from GC,
+ * claims the storage, works out the ranges, backs them up through the stores, checks table
+ * checksums, and writes the backup metadata, with `backupmeta` last.
+ * @module
+ */
+import process from "node:process";
+import { compareBytes, fromHex } from "../codec/bytes.ts";
+import { type CipherInfo, EncryptionMethod, validateCipher } from "../crypto/cipher.ts";
+import {
+  allFilter,
+  parseFilter,
+  schemasFilter,
+  type TableFilter,
+  tablesFilter,
+} from "../filter/mod.ts";
+import { CompressionType, type File } from "../gen/brpb_pb.ts";
+import type { Store } from "../gen/metapb_pb.ts";
+import { log } from "../log.ts";
+import { PdClient } from "../pd/client.ts";
+import type { TlsOptions } from "../rpc/transport.ts";
+import { toStorageBackend } from "../storage/backend.ts";
+import { openStorage } from "../storage/registry.ts";
+import type { ExternalStorage } from "../storage/types.ts";
+import { SchemaReader } from "../tidb/meta.ts";
+import { JobState } from "../tidb/model.ts";
+import { TikvSnapshot } from "../tikv/snapshot.ts";
+import { StoreConnections } from "../tikv/stores.ts";
+import { LockResolver } from "../txn/lock_resolver.ts";
+import { VERSION } from "../version.ts";
+import { coprocessorChecksum } from "./checksum.ts";
+import { BackupClient, BackupError, type BackupRequestInit } from "./client.ts";
+import {
+  BACKUP_LOCK_FILE,
+  BACKUP_META_FILE,
+  MetaWriter,
+  type TableChecksum,
+} from "./metawriter.ts";
+import { createProgress, formatBytes } from "./progress.ts";
+import { type BackupPlan, buildBackupPlan } from "./ranges.ts";
+import { type KeyRange, RangeTree } from "./rangetree.ts";
+import {
+  DEFAULT_GC_TTL_SECONDS,
+  type GcKeeper,
+  parseBackupTs,
+  parseTimeAgo,
+  resolveBackupTs,
+  startGcKeeper,
+  tsToDate,
+} from "./timestamps.ts";
+
+/** The backup kinds, as BR's subcommands. */
+export type BackupMode = "full" | "db" | "table" | "raw" | "txn";
+
+/** Raw-KV options. */
+export interface RawOptions {
+  start: string;
+  end: string;
+  format: "hex" | "raw" | "escaped";
+  cf: string;
+}
+
+/** Everything a backup run needs; built from flags by the CLI. */
+export interface BackupConfig {
+  mode: BackupMode;
+  pd: string[];
+  tls?: TlsOptions;
+  storage: string;
+  storageFlags?: Record<string, string>;
+  storagePlugins?: string[];
+  sendCredentials: boolean;
+  db?: string;
+  table?: string;
+  filter?: string[];
+  caseSensitive?: boolean;
+  backupTs?: string;
+  timeAgo?: string;
+  lastBackupTs?: bigint;
+  gcTtlSeconds?: number;
+  concurrency: number;
+  rateLimitMiB?: number;
+  checksum: boolean;
+  compression: "lz4" | "snappy" | "zstd";
+  compressionLevel?: number;
+  cipher?: CipherInfo;
+  raw?: RawOptions;
+  progress?: "auto" | "bar" | "lines" | "quiet";
+  /** Total fine-grained backoff per range, ms (BR: 80 s). */
+  maxBackoffMs?: number;
+  signal?: AbortSignal;
+}
+
+/** The summary printed at the end (and `--output json`). */
+export interface BackupSummary {
+  kind: string;
+  storage: string;
+  backupTs: string;
+  backupTime: string;
+  lastBackupTs: string;
+  totalRanges: number;
+  totalRegions: number;
+  totalKvs: string;
+  totalBytes: string;
+  backupDataSize: string;
+  dataFiles: number;
+  tables: number;
+  checksum: "passed" | "skipped";
+  timeTakenMs: number;
+  averageSpeed: string;
+}
+
+/** A configuration error: printed as one line, exit code 2. */
+export class BackupConfigError extends Error {
+  override name = "BackupConfigError";
+}
+
+const COMPRESSION: Record<BackupConfig["compression"], CompressionType> = {
+  lz4: CompressionType.LZ4,
+  snappy: CompressionType.SNAPPY,
+  zstd: CompressionType.ZSTD,
+};
+
+const LOCK_TEXT = "DO NOT DELETE\nThis file exists to remind other backup jobs won't use this path";
+
+/** Parses a raw-mode key in BR's `--format` (hex, raw, escaped). */
+export function parseRawKey(value: string, format: RawOptions["format"]): Uint8Array {
+  switch (format) {
+    case "hex":
+      try {
+        return fromHex(value);
+      } catch {
+        throw new BackupConfigError(`'${value}' is not a hex key: use --format raw or escaped`);
+      }
+    case "raw":
+      return new TextEncoder().encode(value);
+    case "escaped": {
+      const out: number[] = [];
+      for (let i = 0; i < value.length; i++) {
+        const c = value[i]!;
+        if (c === "\\" && value[i + 1] === "x") {
+          const h = value.slice(i + 2, i + 4);
+          if (!/^[0-9a-fA-F]{2}$/.test(h)) {
+            throw new BackupConfigError(`bad escape '\\x${h}' in key '${value}'`);
+          }
+          out.push(parseInt(h, 16));
+          i += 3;
+        } else if (c === "\\" && i + 1 < value.length) {
+          const e = value[++i]!;
+          out.push(
+            ({ n: 10, t: 9, r: 13, "0": 0, "\\": 92 } as Record<string, number>)[e] ??
+              e.charCodeAt(0),
+          );
+        } else {
+          out.push(...new TextEncoder().encode(c));
+        }
+      }
+      return Uint8Array.from(out);
+    }
+  }
+}
+
+function filterOf(cfg: BackupConfig): TableFilter {
+  const opts = { caseSensitive: cfg.caseSensitive ?? false };
+  switch (cfg.mode) {
+    case "db":
+      if (!cfg.db) throw new BackupConfigError("backup db needs --db NAME");
+      return schemasFilter([cfg.db], opts);
+    case "table":
+      if (!cfg.db || !cfg.table) {
+        throw new BackupConfigError("backup table needs --db NAME and --table NAME");
+      }
+      return tablesFilter([{ schema: cfg.db, table: cfg.table }], opts);
+    default:
+      return cfg.filter && cfg.filter.length > 0 ? parseFilter(cfg.filter, opts) : allFilter();
+  }
+}
+
+function isTiKV(store: Store): boolean {
+  return !store.labels.some((l) => l.key === "engine" && l.value === "tiflash");
+}
+
+/** Claims the storage: refuses one that holds a finished backup or another run's lock. */
+export async function claimStorage(storage: ExternalStorage): Promise<void> {
+  if (await storage.fileExists(BACKUP_META_FILE)) {
+    throw new BackupConfigError(
+      `${storage.uri()}/${BACKUP_META_FILE} exists: that storage already holds a backup; ` +
+        `choose an empty directory or prefix`,
+    );
+  }
+  if (await storage.fileExists(BACKUP_LOCK_FILE)) {
+    throw new BackupConfigError(
+      `${storage.uri()}/${BACKUP_LOCK_FILE} exists: another backup uses that storage, or an ` +
+        `earlier one failed there; choose another location or remove its files`,
+    );
+  }
+  await storage.writeFile(BACKUP_LOCK_FILE, new TextEncoder().encode(LOCK_TEXT));
+}
+
+/** Runs a backup and returns its summary. */
+export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
+  const started = Date.now();
+  const signal = cfg.signal;
+  if (cfg.cipher) validateCipher(cfg.cipher);
+  if (cfg.lastBackupTs !== undefined && cfg.lastBackupTs > 0n && cfg.mode === "raw") {
+    throw new BackupConfigError("--lastbackupts does not apply to raw backups");
+  }
+  const filter = cfg.mode === "raw" || cfg.mode === "txn" ? undefined : filterOf(cfg);
+  let concurrency = Math.max(1, cfg.concurrency);
+  const rateLimit = BigInt(Math.round((cfg.rateLimitMiB ?? 0) * 1024 * 1024));
+  if (rateLimit > 0n && concurrency !== 1) {
+    log("backup").warn("--ratelimit is set: concurrency forced to 1, as BR does");
+    process.stderr.write("Warning: --ratelimit is set, so --concurrency is forced to 1\n");
+    concurrency = 1;
+  }
+  const givenTs = parseBackupTs(cfg.backupTs);
+  const timeAgo = parseTimeAgo(cfg.timeAgo);
+
+  const storage = await openStorage(cfg.storage, {
+    ...(cfg.storageFlags ? { flags: cfg.storageFlags } : {}),
+    ...(cfg.storagePlugins ? { plugins: cfg.storagePlugins } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  const backend = toStorageBackend(storage, cfg.sendCredentials);
+  const pd = await PdClient.connect({
+    endpoints: cfg.pd,
+    ...(cfg.tls ? { tls: cfg.tls } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  const stores = new StoreConnections(pd, cfg.tls);
+  const resolver = new LockResolver(pd, stores, signal ? { signal } : {});
+  let keeper: GcKeeper | undefined;
+  const progress = createProgress(
+    cfg.mode === "raw" ? "Raw Backup" : cfg.mode === "txn" ? "Txn Backup" : "Full Backup",
+    cfg.progress ?? "auto",
+  );
+  try {
+    const backupTs = await resolveBackupTs(pd, givenTs, timeAgo);
+    const lastTs = cfg.lastBackupTs ?? 0n;
+    if (lastTs > 0n && lastTs >= backupTs) {
+      throw new BackupConfigError(
+        `--lastbackupts ${lastTs} must be before the backup ts ${backupTs}`,
+      );
+    }
+    if (cfg.mode !== "raw") {
+      keeper = await startGcKeeper(pd, backupTs, cfg.gcTtlSeconds ?? DEFAULT_GC_TTL_SECONDS);
+    }
+    await claimStorage(storage);
+    log("backup").info("backup ts {ts} ({time}), storage {uri}", {
+      ts: String(backupTs),
+      time: tsToDate(backupTs).toISOString(),
+      uri: storage.uri(),
+    });
+
+    const work = doBackup(cfg, {
+      pd,
+      stores,
+      resolver,
+      storage,
+      backupTs,
+      lastTs,
+      concurrency,
+      template: {
+        startVersion: lastTs,
+        endVersion: backupTs,
+        rateLimit,
+        concurrency: 4,
+        storageBackend: backend,
+        isRawKv: cfg.mode === "raw",
+        cf: cfg.mode === "raw" ? (cfg.raw?.cf ?? "default") : "",
+        compressionType: COMPRESSION[cfg.compression],
+        compressionLevel: cfg.compressionLevel ?? 0,
+        ...(cfg.cipher && cfg.cipher.method !== EncryptionMethod.PLAINTEXT
+          ? { cipherInfo: { cipherType: cfg.cipher.method, cipherKey: cfg.cipher.key } }
+          : {}),
+      },
+      filter,
+      progress,
+    });
+    const result = keeper ? await Promise.race([work, keeper.failed]) : await work;
+    progress.stop();
+    const took = Date.now() - started;
+    const secs = Math.max(took / 1000, 0.001);
+    return {
+      kind: cfg.mode === "raw"
+        ? "Raw Backup"
+        : cfg.mode === "txn"
+        ? "Txn Backup"
+        : lastTs > 0n
+        ? "Incremental Backup"
+        : "Full Backup",
+      storage: storage.uri(),
+      backupTs: String(backupTs),
+      backupTime: tsToDate(backupTs).toISOString(),
+      lastBackupTs: String(lastTs),
+      totalRanges: result.ranges,
+      totalRegions: result.regions,
+      totalKvs: String(result.kvs),
+      totalBytes: String(result.bytes),
+      backupDataSize: String(result.size),
+      dataFiles: result.files,
+      tables: result.tables,
+      checksum: result.checksummed ? "passed" : "skipped",
+      timeTakenMs: took,
+      averageSpeed: `${formatBytes(Number(result.bytes) / secs)}/s`,
+    };
+  } catch (err) {
+    progress.stop();
+    throw err;
+  } finally {
+    keeper?.stop();
+    stores.close();
+    pd.close();
+    await storage.close();
+  }
+}
+
+interface BackupContext {
+  pd: PdClient;
+  stores: StoreConnections;
+  resolver: LockResolver;
+  storage: ExternalStorage;
+  backupTs: bigint;
+  lastTs: bigint;
+  concurrency: number;
+  template: BackupRequestInit;
+  filter: TableFilter | undefined;
+  progress: ReturnType<typeof createProgress>;
+}
+
+interface BackupTotals {
+  ranges: number;
+  regions: number;
+  kvs: bigint;
+  bytes: bigint;
+  size: bigint;
+  files: number;
+  tables: number;
+  checksummed: boolean;
+}
+
+async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTotals> {
+  const { pd, stores, resolver, storage, backupTs, lastTs } = ctx;
+  const writer = new MetaWriter(storage, {
+    ...(cfg.cipher ? { cipher: cfg.cipher } : {}),
+    ...(cfg.signal ? { signal: cfg.signal } : {}),
+  });
+  let plan: BackupPlan | undefined;
+  let ranges: KeyRange[];
+  try {
+    if (cfg.mode === "raw") {
+      const raw = cfg.raw ?? { start: "", end: "", format: "hex", cf: "default" };
+      const start = parseRawKey(raw.start, raw.format);
+      const end = parseRawKey(raw.end, raw.format);
+      if (end.length > 0 && compareBytes(start, end) >= 0) {
+        throw new BackupConfigError("--start must be before --end");
+      }
+      ranges = [{ startKey: start, endKey: end }];
+      writer.appendRawRange({ startKey: start, endKey: end, cf: raw.cf });
+    } else if (cfg.mode === "txn") {
+      ranges = [{ startKey: new Uint8Array(), endKey: new Uint8Array() }];
+    } else {
+      const reader = new SchemaReader(new TikvSnapshot(pd, stores, resolver, cfg.signal), backupTs);
+      plan = await buildBackupPlan(reader, ctx.filter!);
+      if (plan.tables.length === 0 && plan.emptyDatabases.length === 0) {
+        throw new BackupConfigError(
+          "no database or table matches the filter: check --db/--table/--filter (names are " +
+            "case-insensitive unless --case-sensitive)",
+        );
+      }
+      ranges = plan.ranges;
+      if (lastTs > 0n) await writeDdlJobs(writer, reader, lastTs, pd, stores, resolver, cfg);
+    }
+
+    const allStores = (await pd.getAllStores()).filter(isTiKV);
+    const client = new BackupClient(pd, stores, resolver, {
+      clusterId: pd.clusterId,
+      newTree: () => new RangeTree(),
+      ...(cfg.maxBackoffMs !== undefined ? { maxBackoffMs: cfg.maxBackoffMs } : {}),
+      ...(cfg.signal ? { signal: cfg.signal } : {}),
+    });
+    const totals: BackupTotals = {
+      ranges: ranges.length,
+      regions: 0,
+      kvs: 0n,
+      bytes: 0n,
+      size: 0n,
+      files: 0,
+      tables: plan?.tables.length ?? 0,
+      checksummed: false,
+    };
+    ctx.progress.start(ranges.length, "ranges");
+    let next = 0;
+    const worker = async () => {
+      while (next < ranges.length) {
+        const range = ranges[next++]!;
+        const tree = await client.backupRange(range, ctx.template, allStores, {
+          region: () => totals.regions++,
+        });
+        const files: File[] = [];
+        for (const r of tree.ranges()) {
+          for (const f of r.files) {
+            files.push(f);
+            totals.kvs += f.totalKvs;
+            totals.bytes += f.totalBytes;
+            totals.size += f.size;
+            ctx.progress.addBytes(f.totalBytes);
+          }
+        }
+        totals.files += files.length;
+        await writer.appendDataFiles(files);
+        ctx.progress.tick();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ctx.concurrency, ranges.length) }, worker));
+
+    if (plan) {
+      const doChecksum = cfg.checksum && lastTs === 0n;
+      for (const t of plan.tables) {
+        const fromFiles = writer.tableChecksum(...t.physicalIds);
+        if (doChecksum && t.ranges.length > 0) {
+          const fromCluster = await coprocessorChecksum(
+            pd,
+            stores,
+            resolver,
+            t.ranges,
+            backupTs,
+            cfg.signal,
+          );
+          checkTableChecksum(`${t.db.db_name.O}.${t.table.name.O}`, fromFiles, fromCluster);
+        }
+        await writer.appendSchema({ db: t.db, table: t.table, ...fromFiles });
+      }
+      for (const db of plan.emptyDatabases) await writer.appendSchema({ db });
+      totals.checksummed = doChecksum;
+    }
+    await writer.finish({
+      clusterId: pd.clusterId,
+      clusterVersion: await clusterVersion(pd),
+      brVersion: `tibr v${VERSION}`,
+      startVersion: lastTs,
+      endVersion: backupTs,
+      isRawKv: cfg.mode === "raw",
+      isTxnKv: cfg.mode === "txn",
+      newCollationsEnabled: "True",
+    });
+    return totals;
+  } catch (err) {
+    writer.abort();
+    throw err;
+  }
+}
+
+/** Fails the backup when the files' sums differ from the cluster's, naming the table. */
+export function checkTableChecksum(
+  name: string,
+  files: TableChecksum,
+  cluster: TableChecksum,
+): void {
+  if (
+    files.crc64xor !== cluster.crc64xor || files.totalKvs !== cluster.totalKvs ||
+    files.totalBytes !== cluster.totalBytes
+  ) {
+    throw new BackupError(
+      `checksum mismatch for table ${name}: backup files have crc64xor ${files.crc64xor}, ` +
+        `${files.totalKvs} kvs, ${files.totalBytes} bytes; the cluster has crc64xor ` +
+        `${cluster.crc64xor}, ${cluster.totalKvs} kvs, ${cluster.totalBytes} bytes`,
+    );
+  }
+}
+
+async function clusterVersion(pd: PdClient): Promise<string> {
+  const stores = await pd.getAllStores();
+  return stores.find((s) => s.version)?.version ?? "";
+}
+
+async function writeDdlJobs(
+  writer: MetaWriter,
+  reader: SchemaReader,
+  lastTs: bigint,
+  pd: PdClient,
+  stores: StoreConnections,
+  resolver: LockResolver,
+  cfg: BackupConfig,
+): Promise<void> {
+  const last = new SchemaReader(new TikvSnapshot(pd, stores, resolver, cfg.signal), lastTs);
+  const lastVersion = await last.getSchemaVersion();
+  const jobs = [...await reader.listQueuedJobs(), ...await reader.listHistoryJobs()];
+  let n = 0;
+  for (const { info, raw } of jobs) {
+    const done = info.state === JobState.Done || info.state === JobState.Synced;
+    const version = BigInt(info.binlog?.SchemaVersion ?? 0);
+    if (done && version > lastVersion) {
+      await writer.appendDDL(raw);
+      n++;
+    }
+  }
+  log("backup").info("recorded {n} DDL jobs after schema version {v}", {
+    n,
+    v: String(lastVersion),
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * JSON helpers for checkpoint files: base64 as Go's encoding/json writes `[]byte`, 64-bit
+ * integers read without losing precision, and a fast decoder for the many short base64 strings
+ * (keys, hashes) of a range group.
+ * @module
+ */
+import { Buffer } from "node:buffer";
+
+const EMPTY = new Uint8Array(0);
+
+/** Standard base64 with padding (Go's `[]byte` JSON encoding). */
+export function toBase64(data: Uint8Array): string {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64");
+}
+
+/** Decodes standard base64 natively (large strings); throws on characters outside it. */
+export function fromBase64(text: string, what: string): Uint8Array {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
+    throw new SyntaxError(`${what} is not base64`);
+  }
+  const b = Buffer.from(text, "base64");
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+const DIGIT = new Int16Array(128).fill(-1);
+{
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (let i = 0; i < 64; i++) DIGIT[alphabet.charCodeAt(i)] = i;
+}
+const CHUNK = 1 << 16;
+
+/**
+ * Decodes many short base64 strings into shared 64 KiB chunks, returning views: one native
+ * call per string costs more than the decoding itself at the sizes of keys and hashes.
+ */
+export class Base64Arena {
+  #buf = new Uint8Array(CHUNK);
+  #pos = 0;
+
+  /** The bytes of `text` (standard base64, padding optional); throws on anything else. */
+  decode(text: string): Uint8Array {
+    let len = text.length;
+    if (len === 0) return EMPTY;
+    while (len > 0 && text.charCodeAt(len - 1) === 61) len--;
+    const rest = len & 3;
+    if (rest === 1 || text.length - len > 2) throw new SyntaxError("invalid base64 length");
+    const n = (len >> 2) * 3 + (rest === 0 ? 0 : rest - 1);
+    if (this.#pos + n > this.#buf.length) {
+      this.#buf = new Uint8Array(Math.max(CHUNK, n));
+      this.#pos = 0;
+    }
+    const out = this.#buf;
+    let o = this.#pos;
+    let bad = 0;
+    let i = 0;
+    const full = len - rest;
+    for (; i < full; i += 4) {
+      const a = DIGIT[text.charCodeAt(i)] ?? -1;
+      const b = DIGIT[text.charCodeAt(i + 1)] ?? -1;
+      const c = DIGIT[text.charCodeAt(i + 2)] ?? -1;
+      const d = DIGIT[text.charCodeAt(i + 3)] ?? -1;
+      bad |= a | b | c | d;
+      const v = (a << 18) | (b << 12) | (c << 6) | d;
+      out[o++] = v >> 16;
+      out[o++] = (v >> 8) & 255;
+      out[o++] = v & 255;
+    }
+    if (rest > 1) {
+      const a = DIGIT[text.charCodeAt(i)] ?? -1;
+      const b = DIGIT[text.charCodeAt(i + 1)] ?? -1;
+      const c = rest === 3 ? DIGIT[text.charCodeAt(i + 2)] ?? -1 : 0;
+      bad |= a | b | c;
+      const v = (a << 18) | (b << 12) | (c << 6);
+      out[o++] = v >> 16;
+      if (rest === 3) out[o++] = (v >> 8) & 255;
+    }
+    if (bad < 0) throw new SyntaxError("invalid base64 character");
+    const view = out.subarray(this.#pos, o);
+    this.#pos = o;
+    return view;
+  }
+}
+
+const MAX_U64 = 0xffffffffffffffffn;
+const MIN_I64 = -0x8000000000000000n;
+
+/**
+ * A 64-bit integer field: a decimal string (proto3 JSON), a safe integer, or a bigint (from
+ * `parseJsonBig`); absent is 0. Anything else, or a value outside the type, throws.
+ */
+export function int64Field(value: unknown, what: string, signed = false): bigint {
+  let v: bigint;
+  if (value === undefined || value === null) return 0n;
+  if (typeof value === "string" && /^-?\d{1,20}$/.test(value)) v = BigInt(value);
+  else if (typeof value === "number" && Number.isSafeInteger(value)) v = BigInt(value);
+  else if (typeof value === "bigint") v = value;
+  else throw new SyntaxError(`${what} is not an integer`);
+  if (signed ? v < MIN_I64 || v > -MIN_I64 - 1n : v < 0n || v > MAX_U64) {
+    throw new SyntaxError(`${what} is out of range`);
+  }
+  return v;
+}
+
+/** A non-negative safe integer field (sizes, counts, durations); absent is 0. */
+export function numberField(value: unknown, what: string): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
+  throw new SyntaxError(`${what} is not a non-negative integer`);
+}
+
+/** An optional string field; absent is "". */
+export function stringField(value: unknown, what: string): string {
+  if (value === undefined || value === null) return "";
+  if (typeof value === "string") return value;
+  throw new SyntaxError(`${what} is not a string`);
+}
+
+/** A plain-object value, or a SyntaxError naming it. */
+export function objectField(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    return value as Record<string, unknown>;
+  }
+  throw new SyntaxError(`${what} is not an object`);
+}
+
+/**
+ * JSON.parse that keeps integers beyond 2^53 exact as bigints, for the small files Go's
+ * encoding/json writes with uint64 numbers (lock, meta, checksums).
+ */
+export function parseJsonBig(text: string): unknown {
+  return JSON.parse(
+    text,
+    function (_key, value: unknown, context?: { source?: string }) {
+      if (typeof value === "number" && !Number.isSafeInteger(value)) {
+        const src = context?.source;
+        if (src !== undefined && /^-?\d+$/.test(src)) return BigInt(src);
+      }
+      return value;
+    } as (this: unknown, key: string, value: unknown) => unknown,
+  );
+}
+
+const rawJSON = (JSON as unknown as { rawJSON: (text: string) => unknown }).rawJSON;
+
+/** `value` as JSON, with bigints written as bare integers (as Go writes uint64). */
+export function stringifyBig(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => typeof v === "bigint" ? rawJSON(v.toString()) : v);
+}

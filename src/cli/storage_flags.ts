@@ -1,0 +1,103 @@
+/**
+ * The storage flags every command that opens storage shares: `-s/--storage`, repeatable
+ * `--storage-plugin`, and BR's `--s3.*`, `--gcs.*`, `--azblob.*` options (same names as the URL
+ * query options; a flag wins over the URL).
+ * @module
+ */
+import { type Command, Option } from "commander";
+import type { OpenStorageOptions } from "../storage/registry.ts";
+import type { ExternalStorage } from "../storage/types.ts";
+import { UsageError } from "./errors.ts";
+import {
+  AZBLOB_OPTIONS,
+  BOOLEAN_OPTIONS,
+  GCS_OPTIONS,
+  S3_OPTIONS,
+  SECRET_OPTIONS,
+} from "../storage/url.ts";
+
+/** What the storage flags parse to, ready for `openStorage`. */
+export interface StorageFlags {
+  /** The `-s/--storage` location (path or URL). */
+  location: string;
+  /** `--<group>.<option>` values keyed `s3.endpoint`, ... (only those given). */
+  flags: Record<string, string>;
+  /** `--storage-plugin` files, in order. */
+  plugins: string[];
+}
+
+const GROUPS: Array<[string, readonly string[], string]> = [
+  ["s3", S3_OPTIONS, "S3"],
+  ["gcs", GCS_OPTIONS, "GCS"],
+  ["azblob", AZBLOB_OPTIONS, "Azure Blob"],
+];
+
+/** Flag attribute name (as commander stores it) -> `group.option`. */
+const ATTRIBUTES = new Map<string, string>();
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/**
+ * Adds the storage flags to `cmd`. `-s/--storage` is mandatory unless `optionalStorage`.
+ * Secret options are accepted as flags for BR compatibility; the help suggests the environment.
+ */
+export function addStorageFlags(cmd: Command, optionalStorage = false): Command {
+  const storage = new Option(
+    "-s, --storage <url>",
+    "backup storage: a path, local:///abs/path, s3://bucket/prefix, gcs://..., azure://..., noop://",
+  );
+  if (optionalStorage) cmd.addOption(storage);
+  else cmd.addOption(storage.makeOptionMandatory());
+  cmd.option(
+    "--storage-plugin <file>",
+    "load a storage plugin module (.ts or .js); repeatable; also TIBR_STORAGE_PLUGINS",
+    collect,
+  );
+  for (const [group, options, label] of GROUPS) {
+    for (const name of options) {
+      const flag = BOOLEAN_OPTIONS.has(name)
+        ? `--${group}.${name} [bool]`
+        : `--${group}.${name} <value>`;
+      const secret = SECRET_OPTIONS.has(name) ? " (a secret: prefer the environment)" : "";
+      const opt = new Option(flag, `${label} ${name.replaceAll("-", " ")}${secret}`);
+      ATTRIBUTES.set(opt.attributeName(), `${group}.${name}`);
+      cmd.addOption(opt);
+    }
+  }
+  return cmd;
+}
+
+/** Reads the storage flags back from a command's parsed options. */
+export function storageFlags(opts: Record<string, unknown>): StorageFlags {
+  const flags: Record<string, string> = {};
+  for (const [attr, key] of ATTRIBUTES) {
+    const v = opts[attr];
+    if (v === undefined) continue;
+    flags[key] = typeof v === "boolean" ? String(v) : String(v);
+  }
+  return {
+    location: typeof opts.storage === "string" ? opts.storage : "",
+    flags,
+    plugins: Array.isArray(opts.storagePlugin) ? opts.storagePlugin.map(String) : [],
+  };
+}
+
+/**
+ * Opens the storage the flags name (registry and plugins load lazily, here). A bad location,
+ * option or plugin file becomes a UsageError (exit 2); other failures pass through (exit 1).
+ */
+export async function openStorageFromFlags(
+  f: StorageFlags,
+  extra: Omit<OpenStorageOptions, "flags" | "plugins"> = {},
+): Promise<ExternalStorage> {
+  const { openStorage } = await import("../storage/registry.ts");
+  const { isStorageError } = await import("../storage/errors.ts");
+  try {
+    return await openStorage(f.location, { ...extra, flags: f.flags, plugins: f.plugins });
+  } catch (err) {
+    if (isStorageError(err, "ConfigInvalid")) throw new UsageError(err.message, { cause: err });
+    throw err;
+  }
+}

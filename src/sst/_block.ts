@@ -1,0 +1,241 @@
+/**
+ * The block format shared by data, index, metaindex and properties blocks: entries with
+ * shared-prefix key compression, then the restart array (fixed32 offsets) and its length.
+ * @module
+ */
+import { SstError } from "./errors.ts";
+
+/**
+ * Builds one block. Every `restartInterval` entries a restart point stores the full key, so a
+ * reader can binary-search the block; between them keys share a prefix with their predecessor.
+ */
+export class BlockBuilder {
+  readonly #interval: number;
+  #buf = new Uint8Array(8192);
+  #len = 0;
+  #restarts: number[] = [0];
+  #counter = 0;
+  #lastKey: Uint8Array = new Uint8Array(0);
+  #count = 0;
+
+  constructor(restartInterval: number) {
+    this.#interval = restartInterval;
+  }
+
+  /** Entries added since the last reset. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Size `finish()` would return now. */
+  get estimatedSize(): number {
+    return this.#len + this.#restarts.length * 4 + 4;
+  }
+
+  /** Size after adding an entry of these lengths (upper bound: assumes no shared prefix). */
+  sizeAfter(keyLen: number, valueLen: number): number {
+    return this.estimatedSize + keyLen + valueLen + 15 + (this.#counter >= this.#interval ? 4 : 0);
+  }
+
+  #reserve(n: number): void {
+    if (this.#len + n <= this.#buf.length) return;
+    let cap = this.#buf.length * 2;
+    while (cap < this.#len + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.#buf.subarray(0, this.#len));
+    this.#buf = next;
+  }
+
+  #varint(v: number): void {
+    const b = this.#buf;
+    while (v >= 0x80) {
+      b[this.#len++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    b[this.#len++] = v;
+  }
+
+  /** Appends an entry; keys must arrive in the block's order (the caller checks). */
+  add(key: Uint8Array, value: Uint8Array): void {
+    let shared = 0;
+    if (this.#counter >= this.#interval) {
+      this.#restarts.push(this.#len);
+      this.#counter = 0;
+    } else {
+      const last = this.#lastKey;
+      const n = Math.min(last.length, key.length);
+      while (shared < n && last[shared] === key[shared]) shared++;
+    }
+    const nonShared = key.length - shared;
+    this.#reserve(15 + nonShared + value.length);
+    this.#varint(shared);
+    this.#varint(nonShared);
+    this.#varint(value.length);
+    this.#buf.set(key.subarray(shared), this.#len);
+    this.#len += nonShared;
+    this.#buf.set(value, this.#len);
+    this.#len += value.length;
+    this.#lastKey = key;
+    this.#counter++;
+    this.#count++;
+  }
+
+  /** The finished block (a fresh copy); call `reset` before reusing the builder. */
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.estimatedSize);
+    out.set(this.#buf.subarray(0, this.#len));
+    const dv = new DataView(out.buffer);
+    let at = this.#len;
+    for (const r of this.#restarts) {
+      dv.setUint32(at, r, true);
+      at += 4;
+    }
+    dv.setUint32(at, this.#restarts.length, true);
+    return out;
+  }
+
+  /** Empties the builder for the next block. */
+  reset(): void {
+    this.#len = 0;
+    this.#restarts = [0];
+    this.#counter = 0;
+    this.#lastKey = new Uint8Array(0);
+    this.#count = 0;
+  }
+}
+
+/** Where a block's file and offset are, for error messages. */
+export interface BlockOrigin {
+  file: string;
+  offset: number;
+  what: string;
+}
+
+function corrupt(origin: BlockOrigin, why: string): SstError {
+  return new SstError(
+    "Corruption",
+    `${origin.what} block is malformed (${why}); the file is damaged, re-create or re-download it`,
+    { file: origin.file, offset: origin.offset },
+  );
+}
+
+/** Byte offset where a block's entries end (its restart array begins). */
+export function entriesEnd(block: Uint8Array, origin: BlockOrigin): number {
+  if (block.length < 4) throw corrupt(origin, `only ${block.length} bytes`);
+  const dv = new DataView(block.buffer, block.byteOffset, block.byteLength);
+  const packed = dv.getUint32(block.length - 4, true);
+  // The top bit marks a data block carrying a hash index after its restart array.
+  const hasHash = packed >>> 31 === 1;
+  const numRestarts = packed & 0x7fffffff;
+  let end = block.length - 4;
+  if (hasHash) {
+    if (end < 2) throw corrupt(origin, "hash index truncated");
+    const buckets = dv.getUint16(end - 2, true);
+    end -= 2 + buckets;
+  }
+  end -= numRestarts * 4;
+  if (numRestarts === 0 || end < 0) {
+    throw corrupt(origin, `restart count ${numRestarts} does not fit in ${block.length} bytes`);
+  }
+  return end;
+}
+
+/** Decoded entries of one block: `values[i]` are views into the block. */
+export interface BlockEntries {
+  keys: Uint8Array[];
+  values: Uint8Array[];
+}
+
+/**
+ * Decodes every entry of a block with `<shared><non_shared><value_length>` headers. Keys are
+ * fresh arrays; values are views into `block`.
+ */
+export function decodeBlock(block: Uint8Array, origin: BlockOrigin): BlockEntries {
+  const end = entriesEnd(block, origin);
+  const keys: Uint8Array[] = [];
+  const values: Uint8Array[] = [];
+  let prev: Uint8Array = new Uint8Array(0);
+  let pos = 0;
+  while (pos < end) {
+    let shared = block[pos++]!;
+    if (shared >= 0x80) [shared, pos] = slowVarint(block, pos - 1, end, origin);
+    let nonShared = block[pos++]!;
+    if (nonShared >= 0x80) [nonShared, pos] = slowVarint(block, pos - 1, end, origin);
+    let valueLen = block[pos++]!;
+    if (valueLen >= 0x80) [valueLen, pos] = slowVarint(block, pos - 1, end, origin);
+    if (pos > end || shared > prev.length || pos + nonShared + valueLen > end) {
+      throw corrupt(origin, `entry ${keys.length} at block offset ${pos} overruns the block`);
+    }
+    const key = new Uint8Array(shared + nonShared);
+    if (shared > 0) key.set(prev.subarray(0, shared));
+    key.set(block.subarray(pos, pos + nonShared), shared);
+    pos += nonShared;
+    keys.push(key);
+    values.push(block.subarray(pos, pos + valueLen));
+    pos += valueLen;
+    prev = key;
+  }
+  return { keys, values };
+}
+
+/** A decoded index entry: the separator key and the raw handle bytes (or delta) after it. */
+export interface IndexEntries {
+  keys: Uint8Array[];
+  /** For delta-encoded blocks: whether the entry's value is a full handle (shared == 0). */
+  full: boolean[];
+  values: Uint8Array[];
+}
+
+/**
+ * Decodes an index block written with value delta encoding (format_version >= 4): entries have
+ * no value length; a value runs to the next entry. Entries with shared == 0 hold a full
+ * handle, the others a signed size delta.
+ */
+export function decodeDeltaIndexBlock(block: Uint8Array, origin: BlockOrigin): IndexEntries {
+  const end = entriesEnd(block, origin);
+  const out: IndexEntries = { keys: [], full: [], values: [] };
+  let prev: Uint8Array = new Uint8Array(0);
+  let pos = 0;
+  while (pos < end) {
+    let shared, nonShared;
+    [shared, pos] = slowVarint(block, pos, end, origin);
+    [nonShared, pos] = slowVarint(block, pos, end, origin);
+    if (shared > prev.length || pos + nonShared > end) {
+      throw corrupt(origin, `index entry ${out.keys.length} overruns the block`);
+    }
+    const key = new Uint8Array(shared + nonShared);
+    key.set(prev.subarray(0, shared));
+    key.set(block.subarray(pos, pos + nonShared), shared);
+    pos += nonShared;
+    // The value's length is implied by its varints: a handle is two, a delta one.
+    const valueStart = pos;
+    const count = shared === 0 ? 2 : 1;
+    for (let i = 0; i < count; i++) [, pos] = slowVarint(block, pos, end, origin);
+    out.keys.push(key);
+    out.full.push(shared === 0);
+    out.values.push(block.subarray(valueStart, pos));
+    prev = key;
+  }
+  return out;
+}
+
+/** Reads a varint (up to 64 bits, as a safe number) at `pos`, bounded by `end`. */
+export function slowVarint(
+  buf: Uint8Array,
+  pos: number,
+  end: number,
+  origin: BlockOrigin,
+): [number, number] {
+  let result = 0;
+  let mul = 1;
+  for (let i = pos; i < end && i < pos + 10; i++) {
+    const b = buf[i]!;
+    result += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) {
+      if (!Number.isSafeInteger(result)) throw corrupt(origin, `varint at ${pos} is too large`);
+      return [result, i + 1];
+    }
+    mul *= 0x80;
+  }
+  throw corrupt(origin, `varint at block offset ${pos} is truncated`);
+}

@@ -1,0 +1,76 @@
+/**
+ * Time for the storage layers, injectable so tests of backoff and rate limits control time
+ * instead of sleeping.
+ * @module
+ */
+
+/** A source of time and delays. */
+export interface Clock {
+  /** Milliseconds since an arbitrary origin; only differences matter. */
+  now(): number;
+  /** Resolves after `ms` milliseconds; rejects with the signal's reason when it aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** Real time: `performance.now()` and `setTimeout`. */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  sleep(ms, signal) {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal?.reason);
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  },
+};
+
+/**
+ * Virtual time for tests: `sleep` advances `now` at once and records the delay, so a test of
+ * a 30-second backoff schedule runs in microseconds and can assert the delays.
+ */
+export class ManualClock implements Clock {
+  /** Every delay requested, in order (ms). */
+  readonly sleeps: number[] = [];
+  #now: number;
+
+  /** Starts the clock at `start` ms. */
+  constructor(start = 0) {
+    this.#now = start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  /** Moves time forward without a sleep. */
+  advance(ms: number): void {
+    this.#now += ms;
+  }
+
+  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw signal.reason;
+    this.sleeps.push(ms);
+    this.#now += Math.max(0, ms);
+    await Promise.resolve();
+  }
+}
+
+/** A seeded pseudo-random generator (mulberry32) returning floats in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

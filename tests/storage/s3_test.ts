@@ -1,0 +1,227 @@
+/**
+ * The s3 plugin against a real S3 server: Ceph RADOS Gateway started for this file (Debian
+ * packages installed when missing). Runs the conformance suite through the registry (so URL
+ * parsing is covered, with a secret holding '+' and '/'), then the failures a user meets:
+ * wrong keys, a missing bucket, an unreachable endpoint, throttling.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, describe, test } from "node:test";
+import {
+  CreateBucketCommand,
+  ListMultipartUploadsCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { runStorageConformance } from "../../src/storage/conformance.ts";
+import { isStorageError, type StorageError } from "../../src/storage/errors.ts";
+import { openStorage } from "../../src/storage/registry.ts";
+import type { ExternalStorage, StorageBackendInit } from "../../src/storage/types.ts";
+import { freePort, startCephRgw } from "../_support/servers.ts";
+
+const rgw = await startCephRgw();
+after(() => rgw.stop());
+
+const BUCKET = "tibr-conformance";
+const admin = new S3Client({
+  endpoint: rgw.endpoint,
+  region: rgw.region,
+  forcePathStyle: true,
+  credentials: { accessKeyId: rgw.accessKey, secretAccessKey: rgw.secretKey },
+});
+await admin.send(new CreateBucketCommand({ Bucket: BUCKET }));
+after(() => admin.destroy());
+
+/** A URL as a user writes it: the secret raw, '+' and '/' included. */
+function url(prefix: string, extra = "", secret = rgw.secretKey, bucket = BUCKET): string {
+  return `s3://${bucket}/${prefix}?endpoint=${rgw.endpoint}&access-key=${rgw.accessKey}` +
+    `&secret-access-key=${secret}${extra}`;
+}
+
+/** Removes everything under a storage so RGW's in-memory OSD does not fill up. */
+async function empty(s: ExternalStorage): Promise<void> {
+  const names: string[] = [];
+  await s.walkDir({}, (n) => {
+    names.push(n);
+  });
+  await s.deleteFiles(names);
+}
+
+let run = 0;
+runStorageConformance({
+  name: "s3 (Ceph RGW)",
+  create: () => openStorage(url(`conformance/${Date.now()}-${run++}`), { env: {} }),
+  cleanup: empty,
+});
+
+async function openError(location: string, env = {}): Promise<StorageError> {
+  try {
+    const s = await openStorage(location, { env });
+    await s.close();
+  } catch (err) {
+    assert.ok(isStorageError(err), `not a StorageError: ${String(err)}`);
+    return err;
+  }
+  assert.fail(`opening ${location} succeeded`);
+}
+
+function backendValue(init: StorageBackendInit, kase: string): Record<string, unknown> {
+  const b = init.backend;
+  assert.equal(b?.case, kase);
+  return b?.value as Record<string, unknown>;
+}
+
+function assertOneLine(err: Error, ...secrets: string[]): void {
+  assert.equal(err.message.includes("\n"), false, `one line: ${err.message}`);
+  const texts = [err.message, String(err.cause), JSON.stringify(err), err.stack ?? ""];
+  for (const secret of secrets) {
+    for (const t of texts) assert.equal(t.includes(secret), false, `secret leaked into: ${t}`);
+  }
+}
+
+describe("s3 plugin failures and options", () => {
+  test("wrong credentials fail with PermissionDenied in one line that hides the secret", async () => {
+    const secret = "Wr0ng+secret/with+plus/and+slash";
+    const err = await openError(url("x", "", secret));
+    assert.equal(err.code, "PermissionDenied", err.message);
+    assert.match(err.message, /access denied.*check access-key and secret-access-key/);
+    assertOneLine(err, secret, rgw.secretKey);
+  });
+
+  test("a missing bucket fails with NotFound naming the bucket", async () => {
+    const err = await openError(url("x", "", rgw.secretKey, "no-such-bucket"));
+    assert.equal(err.code, "NotFound");
+    assert.match(err.message, /bucket "no-such-bucket" does not exist/);
+    assertOneLine(err, rgw.secretKey);
+  });
+
+  test("an unreachable endpoint fails fast saying so", async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const err = await openError(
+      `s3://${BUCKET}/x?endpoint=http://127.0.0.1:${port}&access-key=a&secret-access-key=b+c/d`,
+    );
+    assert.equal(err.code, "Unexpected");
+    assert.match(err.message, /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+    assert.ok(Date.now() - started < 10_000, "no long retry loop while opening");
+    assertOneLine(err, "b+c/d");
+  });
+
+  test("an endpoint without a scheme and unknown options are ConfigInvalid", async () => {
+    const e1 = await openError(`s3://${BUCKET}/x?endpoint=127.0.0.1:9000`);
+    assert.equal(e1.code, "ConfigInvalid");
+    assert.match(e1.message, /s3 option 'endpoint'.*http\(s\):\/\/host:port/);
+    const e2 = await openError(`s3://${BUCKET}/x?endpoint=${rgw.endpoint}&sse=bogus`);
+    assert.equal(e2.code, "ConfigInvalid");
+  });
+
+  test("uri() and storageBackend(false) carry no secret; storageBackend(true) does", async () => {
+    const s = await openStorage(url("backend", "&storage-class=STANDARD&sse=AES256"), {
+      env: {},
+    });
+    try {
+      assert.equal(s.uri(), `s3://${BUCKET}/backend?endpoint=${rgw.endpoint}`);
+      const hidden = s.storageBackend(false);
+      const v = backendValue(hidden, "s3");
+      assert.equal(v["bucket"], BUCKET);
+      assert.equal(v["prefix"], "backend");
+      assert.equal(v["endpoint"], rgw.endpoint);
+      assert.equal(v["forcePathStyle"], true);
+      assert.equal(v["storageClass"], "STANDARD");
+      assert.equal(v["sse"], "AES256");
+      assert.equal(JSON.stringify(hidden).includes(rgw.secretKey), false);
+      assert.equal(v["secretAccessKey"], undefined);
+      const shown = backendValue(s.storageBackend(true), "s3");
+      assert.equal(shown["accessKey"], rgw.accessKey);
+      assert.equal(shown["secretAccessKey"], rgw.secretKey);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("credentials fall back to AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY", async () => {
+    const s = await openStorage(`s3://${BUCKET}/envcreds?endpoint=${rgw.endpoint}`, {
+      env: { AWS_ACCESS_KEY_ID: rgw.accessKey, AWS_SECRET_ACCESS_KEY: rgw.secretKey },
+    });
+    try {
+      await s.writeFile("k", new Uint8Array([1, 2, 3]));
+      assert.deepEqual([...await s.readFile("k")], [1, 2, 3]);
+      const b = backendValue(s.storageBackend(true), "s3");
+      assert.equal(b["secretAccessKey"], rgw.secretKey, "resolved keys are forwarded");
+      await s.deleteFile("k");
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("aborting a multipart writer aborts the upload on the server", async () => {
+    const prefix = `abort-mp/${Date.now()}`;
+    const s = await openStorage(url(prefix), { env: {} });
+    try {
+      const w = await s.create("big.bin", { partSize: 5 << 20, concurrency: 2 });
+      const chunk = new Uint8Array(1 << 20).fill(1);
+      for (let i = 0; i < 12; i++) await w.write(chunk); // two parts sent, one buffered
+      const listUploads = async () =>
+        (await admin.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: prefix })))
+          .Uploads ?? [];
+      assert.equal((await listUploads()).length, 1, "the multipart upload is in progress");
+      await w.abort(new Error("test"));
+      assert.deepEqual(await listUploads(), [], "no multipart upload is left");
+      assert.equal(await s.fileExists("big.bin"), false);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("s3 plugin against a throttling server", () => {
+  test("503 SlowDown is RateLimited, retried once by the retry layer, not by the SDK", async () => {
+    let puts = 0;
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      req.resume();
+      req.on("end", () => {
+        if (req.method === "PUT") {
+          puts++;
+          if (puts === 1) {
+            res.writeHead(503, { "content-type": "application/xml" });
+            res.end(
+              '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>' +
+                "<Message>Please reduce your request rate.</Message></Error>",
+            );
+            return;
+          }
+          res.writeHead(200, { etag: '"abc123"' });
+          res.end();
+          return;
+        }
+        res.writeHead(200); // HeadBucket
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    const base = `s3://bkt/p?endpoint=http://127.0.0.1:${port}&access-key=a&secret-access-key=b`;
+    try {
+      const bare = await openStorage(base, { env: {}, layers: false });
+      const err = await bare.writeFile("x", new Uint8Array(1)).then(
+        () => assert.fail("the first PUT should be throttled"),
+        (e: unknown) => e,
+      );
+      assert.ok(isStorageError(err, "RateLimited"), String(err));
+      assert.equal(err.temporary, true);
+      assert.equal(puts, 1, "the SDK did not retry on its own");
+      await bare.close();
+
+      puts = 0;
+      const layered = await openStorage(base, { env: {} });
+      const st = await layered.writeFile("x", new Uint8Array(1));
+      assert.equal(st.version, "abc123");
+      assert.equal(puts, 2, "one throttled attempt, one retry");
+      await layered.close();
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
