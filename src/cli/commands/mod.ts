@@ -5,10 +5,11 @@
  */
 import type { Command } from "commander";
 import { registerBackup } from "./backup.ts";
+import { registerCheckpoint } from "./checkpoint.ts";
 import { registerStorage } from "./storage.ts";
 
 /** Registers a subcommand on the root program. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every top-level subcommand, in `--help` order. */
-export const COMMANDS: RegisterCommand[] = [registerBackup, registerStorage];
+export const COMMANDS: RegisterCommand[] = [registerBackup, registerCheckpoint, registerStorage];
