@@ -110,9 +110,11 @@ const splitKeys = [];
 for (let i = 1; i < REGIONS; i++) {
   splitKeys.push(encodeRegionKey(encodeRecordKey(BigInt(100 + (i % 20)), BigInt(i * 1000))));
 }
+const hRegions = heap();
 const tSplit = performance.now();
 rm.splitAt(splitKeys);
 const splitS = (performance.now() - tSplit) / 1000;
+const perRegion = (heap() - hRegions) / REGIONS;
 const probes = splitKeys.map((k) => {
   const c = k.slice();
   c[c.length - 2] = c[c.length - 2]! ^ 1;
@@ -127,7 +129,8 @@ const m = new Map<number, number>();
 for (let r = 0; r < 5; r++) for (let i = 0; i < probes.length; i++) m.set(i, r);
 const mapUs = ((performance.now() - tMap) * 1000) / (5 * probes.length);
 console.log(
-  `regions: ${rm.size} after split in ${splitS.toFixed(1)} s; lookup ${lookUs.toFixed(2)} µs ` +
+  `regions: ${rm.size} after split in ${splitS.toFixed(1)} s, ~${perRegion.toFixed(0)} heap ` +
+    `bytes/region; lookup ${lookUs.toFixed(2)} µs ` +
     `(floor Map.set ${mapUs.toFixed(3)} µs, ratio ${(lookUs / mapUs).toFixed(0)})`,
 );
 

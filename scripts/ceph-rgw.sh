@@ -88,12 +88,17 @@ mon data = $D/mon-\$id
 [osd]
 osd data = $D/osd-\$id
 osd objectstore = memstore
-memstore device bytes = 3221225472
+memstore device bytes = 4294967296
 osd max object name len = 460
 osd max object namespace len = 64
 [client.rgw.a]
 rgw frontends = beast endpoint=127.0.0.1:$P
 rgw data = $D/rgw
+# Reclaim deleted objects within seconds (default: hours), so the in-memory OSD does not fill
+# up when tests and benchmarks write and delete gigabytes.
+rgw gc obj min wait = 2
+rgw gc processor period = 2
+rgw gc processor max time = 2
 EOF
 C=(-c "$D/ceph.conf")
 ceph-authtool --create-keyring keyring --gen-key -n mon. --cap mon 'allow *' >/dev/null
@@ -104,7 +109,20 @@ U=$(cat /proc/sys/kernel/random/uuid)
 timeout 30 ceph "${C[@]}" osd new "$U" >/dev/null
 ceph-osd "${C[@]}" -i 0 --mkfs --osd-uuid "$U" 2>/dev/null
 timeout 30 ceph "${C[@]}" osd crush add osd.0 1.0 root=default >/dev/null 2>&1
-ceph-osd "${C[@]}" -i 0 2>/dev/null
+# The OSD sometimes sends its first monitor command before it has the monitor map (Ceph logs
+# "handle_command on fsid 00000000-...") and exits; starting it again gets past that.
+osd_up=0
+for _ in 1 2 3 4 5; do
+  if ceph-osd "${C[@]}" -i 0 2>/dev/null; then
+    osd_up=1
+    break
+  fi
+  sleep 1
+done
+if [ $osd_up -ne 1 ]; then
+  echo "ceph-rgw.sh: ceph-osd failed to start 5 times; see $D/log/osd.0.log" >&2
+  exit 1
+fi
 radosgw "${C[@]}" -n client.rgw.a
 up=0
 for _ in $(seq 60); do

@@ -23,6 +23,11 @@ export interface PartSink {
   putWhole(data: Uint8Array, signal: AbortSignal): Promise<ObjectStat>;
   /** Releases uploaded parts after a failure or abort. Best effort; must not throw. */
   abort(): Promise<void>;
+  /**
+   * When set, the last part (possibly empty) goes here instead of `uploadPart` + `complete`:
+   * for protocols whose final request carries the total size (GCS resumable uploads).
+   */
+  finish?(index: number, data: Uint8Array, size: number, signal: AbortSignal): Promise<ObjectStat>;
 }
 
 /** Tuning of a part writer. */
@@ -111,10 +116,19 @@ export class PartWriter implements StorageWriter {
         this.#finish("closed");
         return stat;
       }
-      if (this.#fill > 0) await this.#dispatch();
-      await this.#drain();
-      this.#throwIfFailed();
-      const stat = await this.#sink.complete(this.#parts, this.#bytes, signal);
+      let stat: ObjectStat;
+      if (this.#sink.finish) {
+        await this.#drain();
+        this.#throwIfFailed();
+        const last = this.#buf?.subarray(0, this.#fill) ?? new Uint8Array(0);
+        const index = this.#parts;
+        stat = await this.#withRetry(() => this.#sink.finish!(index, last, this.#bytes, signal));
+      } else {
+        if (this.#fill > 0) await this.#dispatch();
+        await this.#drain();
+        this.#throwIfFailed();
+        stat = await this.#sink.complete(this.#parts, this.#bytes, signal);
+      }
       this.#finish("closed");
       return stat;
     } catch (err) {
@@ -198,11 +212,15 @@ export class PartWriter implements StorageWriter {
     this.#inflight.add(task);
   }
 
-  async #uploadWithRetry(index: number, data: Uint8Array): Promise<void> {
+  #uploadWithRetry(index: number, data: Uint8Array): Promise<void> {
+    return this.#withRetry(() => this.#sink.uploadPart(index, data, this.#ctl.signal));
+  }
+
+  async #withRetry<T>(fn: () => Promise<T>): Promise<T> {
     const signal = this.#ctl.signal;
     for (let attempt = 1;; attempt++) {
       try {
-        return await this.#sink.uploadPart(index, data, signal);
+        return await fn();
       } catch (err) {
         if (signal.aborted || attempt >= this.#opts.partAttempts) throw err;
         if (!isStorageError(err) || !err.temporary) throw err;

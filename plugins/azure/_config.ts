@@ -6,7 +6,13 @@
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { StorageTarget } from "../../src/storage/plugin.ts";
-import { invalid, nonEmpty, oneOf, parseEndpoint, rejectUnknownOptions } from "../_cloud/_config.ts";
+import {
+  invalid,
+  nonEmpty,
+  oneOf,
+  parseEndpoint,
+  rejectUnknownOptions,
+} from "../_cloud/_config.ts";
 
 /** Every option the azure plugin accepts (BR's `AzblobBackendOptions`). */
 export const AZURE_PLUGIN_OPTIONS = [

@@ -95,7 +95,12 @@ export function classifyAzure(err: unknown, ctx: AzureErrorContext): Mapped {
     };
   }
   if (status === 501) {
-    return { code: "Unsupported", temporary: false, what: "not implemented by the server", fix: "" };
+    return {
+      code: "Unsupported",
+      temporary: false,
+      what: "not implemented by the server",
+      fix: "",
+    };
   }
   if (status === 408 || code === "OperationTimedOut" || (status !== undefined && status >= 500)) {
     return {

@@ -15,8 +15,8 @@ import { Buffer } from "node:buffer";
 import type { Readable } from "node:stream";
 import {
   AnonymousCredential,
-  type BlobServiceClient as BlobServiceClientType,
   BlobServiceClient,
+  type BlobServiceClient as BlobServiceClientType,
   type BlockBlobClient,
   type ContainerClient,
   StorageSharedKeyCredential,

@@ -5,10 +5,21 @@
  */
 import { readFile } from "node:fs/promises";
 import type { StorageTarget } from "../../src/storage/plugin.ts";
-import { invalid, nonEmpty, oneOf, parseEndpoint, rejectUnknownOptions } from "../_cloud/_config.ts";
+import {
+  invalid,
+  nonEmpty,
+  oneOf,
+  parseEndpoint,
+  rejectUnknownOptions,
+} from "../_cloud/_config.ts";
 
 /** Every option the gcs plugin accepts (BR's `GCSBackendOptions`). */
-export const GCS_PLUGIN_OPTIONS = ["endpoint", "storage-class", "predefined-acl", "credentials-file"];
+export const GCS_PLUGIN_OPTIONS = [
+  "endpoint",
+  "storage-class",
+  "predefined-acl",
+  "credentials-file",
+];
 
 /** GCS storage classes (`storage-class`). */
 export const GCS_STORAGE_CLASSES = [
@@ -100,7 +111,9 @@ export async function parseGcsConfig(
           "give the path of a service-account JSON key",
       );
     }
-    if (!json || typeof json !== "object" || typeof (json as { type?: unknown }).type !== "string") {
+    if (
+      !json || typeof json !== "object" || typeof (json as { type?: unknown }).type !== "string"
+    ) {
       throw invalid(
         `the credentials file ${JSON.stringify(file)} named by ${source} has no "type"; ` +
           "give the path of a service-account JSON key",

@@ -96,8 +96,10 @@ export function classifyGcs(err: unknown, ctx: GcsErrorContext): Mapped {
       code: "PermissionDenied",
       temporary: false,
       what: `access denied (HTTP ${status ?? 400}${reason ? `, ${reason}` : ""})`,
-      fix: `check the key named by ${ctx.credentialsSource ?? "credentials-file or " +
-        "GOOGLE_APPLICATION_CREDENTIALS"} and its roles on the bucket`,
+      fix: `check the key named by ${
+        ctx.credentialsSource ?? "credentials-file or " +
+            "GOOGLE_APPLICATION_CREDENTIALS"
+      } and its roles on the bucket`,
     };
   }
   if (status === 429 || reason === "rateLimitExceeded" || reason === "userRateLimitExceeded") {
@@ -109,7 +111,12 @@ export function classifyGcs(err: unknown, ctx: GcsErrorContext): Mapped {
     };
   }
   if (status === 501) {
-    return { code: "Unsupported", temporary: false, what: "not implemented by the server", fix: "" };
+    return {
+      code: "Unsupported",
+      temporary: false,
+      what: "not implemented by the server",
+      fix: "",
+    };
   }
   if (status === 408 || (status !== undefined && status >= 500)) {
     return {

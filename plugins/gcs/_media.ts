@@ -71,18 +71,7 @@ export class MediaClient {
       if (total === undefined) throw new MediaError(416, "range not satisfiable", []);
       return { size: Number(total), generation: "", body: null };
     }
-    if (!res.ok) {
-      let message = res.statusText;
-      let errors: { reason?: string }[] = [];
-      try {
-        const j = await res.json() as { error?: { message?: string; errors?: typeof errors } };
-        message = j.error?.message ?? message;
-        errors = j.error?.errors ?? [];
-      } catch {
-        // Not JSON: the status says enough.
-      }
-      throw new MediaError(res.status, message, errors);
-    }
+    if (!res.ok) throw await errorOf(res);
     const total = /\/(\d+)$/.exec(res.headers.get("content-range") ?? "")?.[1] ??
       res.headers.get("x-goog-stored-content-length") ?? res.headers.get("content-length") ?? "0";
     const out: MediaResponse = {
@@ -96,6 +85,20 @@ export class MediaClient {
     if (md5 !== undefined && identity) out.md5 = md5;
     return out;
   }
+}
+
+/** The MediaError for a non-2xx response, with GCS's message and reasons when it sent JSON. */
+export async function errorOf(res: Response): Promise<MediaError> {
+  let message = res.statusText;
+  let errors: { reason?: string }[] = [];
+  try {
+    const j = await res.json() as { error?: { message?: string; errors?: typeof errors } };
+    message = j.error?.message ?? message;
+    errors = j.error?.errors ?? [];
+  } catch {
+    // Not JSON: the status says enough.
+  }
+  return new MediaError(res.status, message, errors);
 }
 
 /** Reads a whole body and checks it against GCS's MD5 when there is one. */

@@ -3,18 +3,18 @@
  *
  * Versions are object generations; `ifNoneMatch: "*"` is `ifGenerationMatch=0` and `ifMatch`
  * is `ifGenerationMatch=<generation>`, both checked atomically by GCS. Small writes are single
- * multipart uploads carrying their MD5, which GCS verifies; `create()` streams through a
- * resumable upload session in chunks of `partSize` (rounded up to 256 KiB), one chunk in flight
- * at a time, as the protocol requires.
+ * multipart uploads carrying their MD5, which GCS verifies; `create()` is a resumable upload in
+ * chunks of `partSize` (rounded up to 256 KiB), one chunk in flight at a time, as the protocol
+ * requires. Reads go over `fetch` (`_media.ts`), writes of chunks too (`_resumable.ts`); the SDK
+ * does metadata, listing, small uploads, copies, deletes, and signs every request.
  *
- * Retries: the SDK's are off for ordinary calls (tibr's retry layer retries mapped temporary
- * errors); a resumable upload keeps SDK retries (3), since only it can resend a chunk.
+ * Retries: the SDK's are off (tibr's retry layer retries mapped temporary errors); a chunk of a
+ * resumable upload is resent by the part writer (3 attempts), resuming from the offset the
+ * server reports.
  * @module
  */
 import { createHash } from "node:crypto";
 import { Buffer } from "node:buffer";
-import type { Writable } from "node:stream";
-import { finished } from "node:stream/promises";
 import { type File, Storage, type StorageOptions } from "@google-cloud/storage";
 import { JWT, UserRefreshClient } from "google-auth-library";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -40,6 +40,8 @@ import { forEachLimit, raceSignal } from "../_cloud/_streams.ts";
 import type { GcsConfig } from "./_config.ts";
 import { type GcsErrorContext, gcsStatus, mapGcsError } from "./_errors.ts";
 import { mappedBody, MediaClient, type MediaResponse, readAllChecked } from "./_media.ts";
+import { ResumableSink } from "./_resumable.ts";
+import { PartWriter } from "../_cloud/_part_writer.ts";
 
 /** Names per `deleteFiles` round; GCS has no multi-object delete, so these run in parallel. */
 const DELETE_BATCH = 100;
@@ -53,7 +55,9 @@ const SCOPE = "https://www.googleapis.com/auth/devstorage.full_control";
  * The auth client for a credentials file, built by key type as google-auth-library asks
  * (handing it raw JSON is deprecated); other types go through its generic loader.
  */
-function authFor(json: Record<string, unknown>): Pick<StorageOptions, "authClient" | "credentials"> {
+function authFor(
+  json: Record<string, unknown>,
+): Pick<StorageOptions, "authClient" | "credentials"> {
   const str = (k: string) => typeof json[k] === "string" ? json[k] as string : undefined;
   const universeDomain = str("universe_domain");
   if (json["type"] === "service_account") {
@@ -80,8 +84,8 @@ function authFor(json: Record<string, unknown>): Pick<StorageOptions, "authClien
   return { credentials: json };
 }
 
-/** Builds the SDK clients: one without retries, one for resumable uploads. */
-function makeClients(cfg: GcsConfig): { plain: Storage; uploads: Storage } {
+/** Builds the SDK client, its own retries off. */
+function makeClient(cfg: GcsConfig): Storage {
   const base: StorageOptions = {};
   if (cfg.endpoint !== undefined) base.apiEndpoint = cfg.endpoint;
   if (cfg.credentials !== undefined) {
@@ -93,26 +97,21 @@ function makeClients(cfg: GcsConfig): { plain: Storage; uploads: Storage } {
     const project = cfg.credentials["project_id"];
     if (typeof project === "string" && project !== "") base.projectId = project;
   }
-  return {
-    plain: new Storage({ ...base, retryOptions: { autoRetry: false, maxRetries: 0 } }),
-    uploads: new Storage({ ...base, retryOptions: { autoRetry: true, maxRetries: 3 } }),
-  };
+  return new Storage({ ...base, retryOptions: { autoRetry: false, maxRetries: 0 } });
 }
 
 /** A GCS bucket prefix as ExternalStorage. Create it with `openGcsStorage`. */
 export class GcsStorage implements ExternalStorage {
   readonly #cfg: GcsConfig;
   readonly #plain: Storage;
-  readonly #uploads: Storage;
   readonly #media: MediaClient;
   readonly #ctx: GcsErrorContext;
   #closed = false;
 
   constructor(cfg: GcsConfig, scheme = "gcs") {
     this.#cfg = cfg;
-    const { plain, uploads } = makeClients(cfg);
+    const plain = makeClient(cfg);
     this.#plain = plain;
-    this.#uploads = uploads;
     const google = cfg.endpoint === undefined ||
       /(^|\.)googleapis\.com$/.test(new URL(cfg.endpoint).hostname);
     this.#media = new MediaClient(plain, cfg.bucket, google || cfg.credentials !== undefined);
@@ -153,11 +152,8 @@ export class GcsStorage implements ExternalStorage {
     return joinKey(this.#cfg.prefix, name);
   }
 
-  #file(name: string, client = this.#plain, generation?: number): File {
-    return client.bucket(this.#cfg.bucket).file(
-      this.#key(name),
-      generation === undefined ? undefined : { generation },
-    );
+  #file(name: string): File {
+    return this.#plain.bucket(this.#cfg.bucket).file(this.#key(name));
   }
 
   #live(op: string): void {
@@ -281,8 +277,11 @@ export class GcsStorage implements ExternalStorage {
     throwIfAborted(opts?.signal);
     for (let i = 0; i < names.length; i += DELETE_BATCH) {
       throwIfAborted(opts?.signal);
-      await forEachLimit(names.slice(i, i + DELETE_BATCH), DELETE_PARALLEL, (n) =>
-        this.deleteFile(n, opts));
+      await forEachLimit(
+        names.slice(i, i + DELETE_BATCH),
+        DELETE_PARALLEL,
+        (n) => this.deleteFile(n, opts),
+      );
     }
   }
 
@@ -371,42 +370,44 @@ export class GcsStorage implements ExternalStorage {
     return `${this.#ctx.where}${query}`;
   }
 
+  /**
+   * A resumable upload in chunks of `partSize` rounded up to 256 KiB (default 8 MiB), one at a
+   * time as the protocol requires (`concurrency` is ignored); memory stays near two chunks.
+   */
   create(name: string, opts?: CreateOptions): Promise<StorageWriter> {
     checkName(name, "create");
     this.#live("create");
     throwIfAborted(opts?.signal);
     const partSize = Math.max(opts?.partSize ?? 8 * 1024 * 1024, CHUNK_QUANTUM);
-    const chunkSize = Math.ceil(partSize / CHUNK_QUANTUM) * CHUNK_QUANTUM;
-    return Promise.resolve(
-      new GcsWriter({
-        name,
-        chunkSize,
-        signal: opts?.signal,
-        small: (data, signal) => this.writeFile(name, data, { signal }),
-        stream: async (signal) => {
-          const file = this.#file(name, this.#uploads);
-          const acl = this.#cfg.predefinedAcl ? { predefinedAcl: this.#acl() } : {};
-          // The session is opened first on its own: the SDK's write stream would open it
-          // without credentials when the endpoint is custom (it drops
-          // useAuthWithCustomEndpoint). Chunks sent to the session URI need none.
-          const [uri] = await raceSignal(
-            file.createResumableUpload({ metadata: this.#metadata(), ...acl }),
-            signal,
-          );
-          const ws = file.createWriteStream({
-            resumable: true,
-            uri,
-            chunkSize,
-            validation: false,
+    const chunk = Math.ceil(partSize / CHUNK_QUANTUM) * CHUNK_QUANTUM;
+    const file = this.#file(name);
+    const sink = new ResumableSink({
+      partSize: chunk,
+      openSession: async (signal) => {
+        const [uri] = await raceSignal(
+          file.createResumableUpload({
             metadata: this.#metadata(),
-            ...acl,
-          });
-          return { ws, file };
-        },
-        mapError: (err, op) => {
-          if (err instanceof StorageError) return err;
-          return mapGcsError(err, this.#ctx, op, name);
-        },
+            ...(this.#cfg.predefinedAcl ? { predefinedAcl: this.#acl() } : {}),
+          }),
+          signal,
+        );
+        return uri;
+      },
+      putWhole: (data, signal) => this.writeFile(name, data, { signal }),
+      mapError: (err, op) => {
+        if (err instanceof StorageError) return err;
+        return mapGcsError(err, this.#ctx, op, name);
+      },
+    });
+    return Promise.resolve(
+      new PartWriter(sink, {
+        partSize: chunk,
+        concurrency: 1,
+        maxParts: Number.MAX_SAFE_INTEGER,
+        partAttempts: 3,
+        signal: opts?.signal,
+        describe: `${this.#ctx.where}/${name}`,
+        path: name,
       }),
     );
   }
@@ -456,138 +457,6 @@ export class GcsStorage implements ExternalStorage {
   close(): Promise<void> {
     this.#closed = true;
     return Promise.resolve();
-  }
-}
-
-interface GcsWriterInit {
-  name: string;
-  chunkSize: number;
-  signal: AbortSignal | undefined;
-  /** Writes an object smaller than one chunk in one request. */
-  small(data: Uint8Array, signal: AbortSignal): Promise<ObjectStat>;
-  /** Starts the resumable upload. */
-  stream(signal: AbortSignal): Promise<{ ws: Writable; file: File }>;
-  mapError(err: unknown, op: string): unknown;
-}
-
-/**
- * The streaming writer: holds bytes until a chunk's worth has arrived (an object smaller than
- * that is written in one request), then feeds the SDK's resumable upload with back-pressure.
- * Memory stays near one chunk: the SDK buffers one chunk, and `write` waits for it to drain.
- */
-class GcsWriter implements StorageWriter {
-  readonly #init: GcsWriterInit;
-  readonly #ctl = new AbortController();
-  #held: Buffer[] = [];
-  #heldBytes = 0;
-  #bytes = 0;
-  #upload: { ws: Writable; file: File; done: Promise<void> } | undefined;
-  #state: "open" | "closed" | "aborted" = "open";
-  #error: unknown;
-  readonly #onAbort = () => void this.abort(this.#init.signal?.reason);
-
-  constructor(init: GcsWriterInit) {
-    this.#init = init;
-    init.signal?.addEventListener("abort", this.#onAbort, { once: true });
-  }
-
-  #check(op: string): void {
-    if (this.#state === "open") return;
-    if (this.#error !== undefined) throw this.#error;
-    throw new StorageError(`cannot ${op}: the writer of ${this.#init.name} is ${this.#state}`, {
-      code: "Unexpected",
-      operation: `writer.${op}`,
-      path: this.#init.name,
-    });
-  }
-
-  async write(chunk: Uint8Array): Promise<void> {
-    this.#check("write");
-    // Copied: the caller may reuse `chunk` once this resolves, and the SDK keeps references.
-    const copy = Buffer.from(chunk);
-    this.#bytes += copy.length;
-    try {
-      if (this.#upload === undefined) {
-        this.#held.push(copy);
-        this.#heldBytes += copy.length;
-        if (this.#heldBytes < this.#init.chunkSize) return;
-        const { ws, file } = await this.#init.stream(this.#ctl.signal);
-        const done = finished(ws);
-        done.catch(() => {});
-        this.#upload = { ws, file, done };
-        const held = this.#held;
-        this.#held = [];
-        this.#heldBytes = 0;
-        for (const b of held) await this.#push(b);
-        return;
-      }
-      await this.#push(copy);
-    } catch (err) {
-      const mapped = this.#init.mapError(err, "writer.write");
-      await this.abort(mapped);
-      throw this.#error;
-    }
-  }
-
-  async #push(buf: Buffer): Promise<void> {
-    const up = this.#upload!;
-    if (up.ws.write(buf)) return;
-    let onDrain!: () => void;
-    const drained = new Promise<void>((resolve) => {
-      onDrain = resolve;
-      up.ws.once("drain", resolve);
-    });
-    try {
-      await Promise.race([drained, up.done.then(() => {
-        throw new Error("the upload stream ended early");
-      })]);
-    } finally {
-      up.ws.off("drain", onDrain);
-    }
-  }
-
-  async close(): Promise<ObjectStat> {
-    this.#check("close");
-    try {
-      if (this.#upload === undefined) {
-        const data = this.#held.length === 1 ? this.#held[0]! : Buffer.concat(this.#held);
-        this.#held = [];
-        const stat = await this.#init.small(data, this.#ctl.signal);
-        this.#finish("closed");
-        return stat;
-      }
-      const { ws, file, done } = this.#upload;
-      ws.end();
-      await done;
-      this.#finish("closed");
-      return { size: this.#bytes, version: String(file.metadata.generation ?? "") };
-    } catch (err) {
-      const mapped = this.#init.mapError(err, "writer.close");
-      await this.abort(mapped);
-      throw this.#error;
-    }
-  }
-
-  async abort(reason?: unknown): Promise<void> {
-    if (this.#state !== "open") return;
-    this.#error ??= reason ?? new StorageError(`upload of ${this.#init.name} was aborted`, {
-      code: "Unexpected",
-      operation: "writer.abort",
-      path: this.#init.name,
-    });
-    this.#finish("aborted");
-    this.#ctl.abort(this.#error);
-    if (this.#upload) {
-      // The unfinished session is never committed, so no object appears; GCS drops it later.
-      this.#upload.ws.destroy(this.#error instanceof Error ? this.#error : undefined);
-      await this.#upload.done.catch(() => {});
-    }
-  }
-
-  #finish(state: "closed" | "aborted"): void {
-    this.#state = state;
-    this.#held = [];
-    this.#init.signal?.removeEventListener("abort", this.#onAbort);
   }
 }
 

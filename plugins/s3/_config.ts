@@ -155,7 +155,12 @@ export function parseS3Config(
     bucket: target.bucket,
     prefix: target.prefix.replace(/^\/+|\/+$/g, ""),
     region,
-    forcePathStyle: parseBool("s3", "force-path-style", o["force-path-style"], endpoint !== undefined),
+    forcePathStyle: parseBool(
+      "s3",
+      "force-path-style",
+      o["force-path-style"],
+      endpoint !== undefined,
+    ),
     useAccelerateEndpoint: parseBool(
       "s3",
       "use-accelerate-endpoint",

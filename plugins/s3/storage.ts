@@ -52,7 +52,7 @@ import type {
 import { log } from "../../src/log.ts";
 import { throwIfAborted } from "../_cloud/_errors.ts";
 import { PartWriter } from "../_cloud/_part_writer.ts";
-import { destroyOnAbort, webStreamOf } from "../_cloud/_streams.ts";
+import { destroyOnAbort, raceSignal, webStreamOf } from "../_cloud/_streams.ts";
 import type { S3Config } from "./_config.ts";
 import { mapS3Error, type S3ErrorContext } from "./_errors.ts";
 
@@ -451,24 +451,24 @@ export class S3Storage implements ExternalStorage {
     const etags: string[] = [];
     let uploadId: Promise<string> | undefined;
     const fail = (err: unknown, op: string): never => this.#fail(err, op, name);
-    const startUpload = async (signal: AbortSignal): Promise<string> => {
+    // Started without the writer's signal: an upload the server created must be known, so
+    // that aborting the writer can abort it, even if the abort came while it was being created.
+    const startUpload = async (): Promise<string> => {
       try {
         const out = await client.send(
           new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...this.#objectParams() }),
-          { abortSignal: signal },
         );
         if (!out.UploadId) throw new Error("CreateMultipartUpload returned no UploadId");
         return out.UploadId;
       } catch (err) {
-        throwIfAborted(signal);
         return fail(err, "create");
       }
     };
     const partSize = Math.max(MIN_PART, opts?.partSize ?? MIN_PART);
     const writer = new PartWriter({
       uploadPart: async (index, data, signal) => {
-        uploadId ??= startUpload(signal);
-        const id = await uploadId;
+        uploadId ??= startUpload();
+        const id = await raceSignal(uploadId, signal);
         try {
           const out = await client.send(
             new UploadPartCommand({

@@ -278,6 +278,15 @@ export class BackupClient {
                 `check -u/--pd`,
             );
           }
+          // As BR's push-down: a store that could not reach storage for a while gets the
+          // range again in the fine-grained phase.
+          if (isRetryableStorageMessage(resp.error.msg)) {
+            log("backup").warn("push-down: store {store} could not write to storage: {msg}", {
+              store: String(s.id),
+              msg: resp.error.msg,
+            });
+            return Promise.resolve();
+          }
           throw new BackupError(`store ${s.id} failed the backup: ${resp.error.msg}`);
         }).catch((err) => {
           // A store we cannot reach now is retried region by region in the fine-grained phase.

@@ -13,13 +13,21 @@ export function toBase64(data: Uint8Array): string {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64");
 }
 
-/** Decodes standard base64 natively (large strings); throws on characters outside it. */
-export function fromBase64(text: string, what: string): Uint8Array {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
-    throw new SyntaxError(`${what} is not base64`);
-  }
+/**
+ * Decodes standard base64 natively (large strings). Invalid characters are not detected here
+ * (the runtime skips them); callers check the decoded length or a checksum.
+ */
+export function fromBase64(text: string): Uint8Array {
   const b = Buffer.from(text, "base64");
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** Decodes standard base64, rejecting anything else (for small fields). */
+export function strictBase64(text: string, what: string): Uint8Array {
+  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) {
+    throw new SyntaxError(`${what} is not base64`);
+  }
+  return fromBase64(text);
 }
 
 const DIGIT = new Int16Array(128).fill(-1);
@@ -82,6 +90,7 @@ export class Base64Arena {
 }
 
 const MAX_U64 = 0xffffffffffffffffn;
+const POW10 = Array.from({ length: 17 }, (_, i) => 10 ** i);
 const MIN_I64 = -0x8000000000000000n;
 
 /**
@@ -89,10 +98,41 @@ const MIN_I64 = -0x8000000000000000n;
  * `parseJsonBig`); absent is 0. Anything else, or a value outside the type, throws.
  */
 export function int64Field(value: unknown, what: string, signed = false): bigint {
-  let v: bigint;
+  if (typeof value === "string") {
+    const len = value.length;
+    const first = value.charCodeAt(0);
+    // BigInt() alone would also take "", " 1" and "0x1f".
+    if (len === 0 || len > 20 || !((first >= 48 && first <= 57) || (signed && first === 45))) {
+      throw new SyntaxError(`${what} is not an integer`);
+    }
+    let v: bigint;
+    if (len < 16) {
+      // Exact as a double below 10^15, and BigInt(number) is cheaper than parsing the text.
+      const n = +value;
+      // Only plain digits have as many digits as their magnitude: this rejects "1e3", "1.0".
+      const digits = first === 45 ? len - 1 : len;
+      const a = Math.abs(n);
+      if (
+        !Number.isInteger(n) || a >= POW10[digits]! || (digits > 1 && a < POW10[digits - 1]!)
+      ) throw new SyntaxError(`${what} is not an integer`);
+      v = BigInt(n);
+    } else {
+      try {
+        v = BigInt(value);
+      } catch {
+        throw new SyntaxError(`${what} is not an integer`);
+      }
+    }
+    // Under 19 digits a value cannot leave the int64/uint64 range.
+    if (len >= 19 && (signed ? v < MIN_I64 || v > -MIN_I64 - 1n : v > MAX_U64)) {
+      throw new SyntaxError(`${what} is out of range`);
+    }
+    if (first === 48 && len > 1) throw new SyntaxError(`${what} is not an integer`);
+    return v;
+  }
   if (value === undefined || value === null) return 0n;
-  if (typeof value === "string" && /^-?\d{1,20}$/.test(value)) v = BigInt(value);
-  else if (typeof value === "number" && Number.isSafeInteger(value)) v = BigInt(value);
+  let v: bigint;
+  if (typeof value === "number" && Number.isSafeInteger(value)) v = BigInt(value);
   else if (typeof value === "bigint") v = value;
   else throw new SyntaxError(`${what} is not an integer`);
   if (signed ? v < MIN_I64 || v > -MIN_I64 - 1n : v < 0n || v > MAX_U64) {

@@ -7,7 +7,7 @@
  */
 import type { ExternalStorage } from "../storage/types.ts";
 import { log } from "../log.ts";
-import { type ChecksumItem, checksumFileName, encodeChecksumFile } from "./files.ts";
+import { checksumFileName, type ChecksumItem, encodeChecksumFile } from "./files.ts";
 
 /** BR's threshold of accumulated checksum time before a flush, seconds. */
 export const MAX_CHECKSUM_TOTAL_COST_S = 60;

@@ -30,6 +30,7 @@ import {
   numberField,
   objectField,
   parseJsonBig,
+  strictBase64,
   stringField,
   stringifyBig,
   toBase64,
@@ -229,7 +230,32 @@ function b64Field(arena: Base64Arena, v: unknown, what: string): Uint8Array {
   return arena.decode(v);
 }
 
-function decodeFile(raw: unknown, arena: Base64Arena): File {
+/**
+ * Decodes key text, reusing the bytes of the range's own keys: a range's files usually span
+ * exactly the range, so most file keys are the same text as `StartKey`/`EndKey`.
+ */
+class KeyDecoder {
+  #text: [string, string] = ["", ""];
+  #bytes: [Uint8Array, Uint8Array] = [EMPTY, EMPTY];
+
+  constructor(readonly arena: Base64Arena) {}
+
+  /** Decodes the range's keys and remembers them. */
+  range(start: unknown, end: unknown): [Uint8Array, Uint8Array] {
+    this.#bytes = [b64Field(this.arena, start, "StartKey"), b64Field(this.arena, end, "EndKey")];
+    this.#text = [typeof start === "string" ? start : "", typeof end === "string" ? end : ""];
+    return this.#bytes;
+  }
+
+  key(v: unknown, what: string): Uint8Array {
+    if (v === this.#text[0] && v !== "") return this.#bytes[0];
+    if (v === this.#text[1] && v !== "") return this.#bytes[1];
+    return b64Field(this.arena, v, what);
+  }
+}
+
+function decodeFile(raw: unknown, keys: KeyDecoder): File {
+  const arena = keys.arena;
   if (typeof raw !== "object" || raw === null) throw new SyntaxError("a file is not an object");
   const f = raw as Record<string, unknown>;
   const metas = f.table_metas;
@@ -242,8 +268,8 @@ function decodeFile(raw: unknown, arena: Base64Arena): File {
     $typeName: "backup.File",
     name: stringField(f.name, "name"),
     sha256: b64Field(arena, f.sha256, "sha256"),
-    startKey: b64Field(arena, f.start_key, "start_key"),
-    endKey: b64Field(arena, f.end_key, "end_key"),
+    startKey: keys.key(f.start_key, "start_key"),
+    endKey: keys.key(f.end_key, "end_key"),
     startVersion: int64Field(f.start_version, "start_version"),
     endVersion: int64Field(f.end_version, "end_version"),
     crc64xor: int64Field(f.crc64xor, "crc64xor"),
@@ -270,21 +296,19 @@ export function decodeRangeGroups(
   const raw = root.groups;
   if (!Array.isArray(raw)) throw new SyntaxError("groups is not an array");
   const groups = new Array<CheckpointRange>(raw.length);
+  const keys = new KeyDecoder(arena);
   for (let i = 0; i < raw.length; i++) {
     const r = raw[i] as Record<string, unknown> | null;
     if (typeof r !== "object" || r === null) throw new SyntaxError("a range is not an object");
+    const [startKey, endKey] = keys.range(r.StartKey, r.EndKey);
     const rawFiles = r.Files;
     let files: File[];
     if (rawFiles === null || rawFiles === undefined) files = [];
     else if (Array.isArray(rawFiles)) {
       files = new Array<File>(rawFiles.length);
-      for (let j = 0; j < rawFiles.length; j++) files[j] = decodeFile(rawFiles[j], arena);
+      for (let j = 0; j < rawFiles.length; j++) files[j] = decodeFile(rawFiles[j], keys);
     } else throw new SyntaxError("Files is not an array");
-    groups[i] = {
-      startKey: b64Field(arena, r.StartKey, "StartKey"),
-      endKey: b64Field(arena, r.EndKey, "EndKey"),
-      files,
-    };
+    groups[i] = { startKey, endKey, files };
   }
   return { groupKey, groups };
 }
@@ -331,11 +355,20 @@ export function decodeCheckpointData(text: string): CheckpointData {
     }
     const rangeCount = optionalCount(m.RangeCount, "RangeCount");
     const fileCount = optionalCount(m.FileCount, "FileCount");
+    const size = numberField(m.Size, "Size");
+    // A truncated or mangled payload shows in its length (AES-CTR keeps the plaintext's);
+    // anything subtler fails the sha256 check of the plaintext.
+    const encrypted = fromBase64(enc);
+    if (encrypted.length !== size) {
+      throw new SyntaxError(
+        `RangeGroupsEncriptedData holds ${encrypted.length} bytes, not ${size}`,
+      );
+    }
     return {
-      encrypted: fromBase64(enc, "RangeGroupsEncriptedData"),
-      checksum: fromBase64(sum, "Checksum"),
-      cipherIv: typeof iv === "string" ? fromBase64(iv, "CipherIv") : EMPTY,
-      size: numberField(m.Size, "Size"),
+      encrypted,
+      checksum: strictBase64(sum, "Checksum"),
+      cipherIv: typeof iv === "string" ? strictBase64(iv, "CipherIv") : EMPTY,
+      size,
       ...(rangeCount === undefined ? {} : { rangeCount }),
       ...(fileCount === undefined ? {} : { fileCount }),
     };
@@ -363,7 +396,7 @@ export function summarizeCheckpointData(text: string): CheckpointDataSummary {
       (rangeCount === undefined || fileCount === undefined) &&
       (m.CipherIv === null || m.CipherIv === undefined || m.CipherIv === "") &&
       typeof m.RangeGroupsEncriptedData === "string"
-    ) plainGroups.push(fromBase64(m.RangeGroupsEncriptedData, "RangeGroupsEncriptedData"));
+    ) plainGroups.push(strictBase64(m.RangeGroupsEncriptedData, "RangeGroupsEncriptedData"));
     return {
       size: numberField(m.Size, "Size"),
       ...(rangeCount === undefined ? {} : { rangeCount }),
@@ -414,8 +447,8 @@ export function decodeChecksumFile(text: string): ChecksumItem[] {
   if (typeof root.content !== "string" || typeof root.checksum !== "string") {
     throw new SyntaxError("content or checksum is missing");
   }
-  const content = fromBase64(root.content, "content");
-  const want = fromBase64(root.checksum, "checksum");
+  const content = strictBase64(root.content, "content");
+  const want = strictBase64(root.checksum, "checksum");
   if (!equalBytes(sha256(content), want)) throw new RangeError("sha256 mismatch");
   const items = objectField(parseJsonBig(new TextDecoder().decode(content)), "checksum items");
   const list = items["checksum-items"] ?? [];

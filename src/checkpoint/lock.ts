@@ -124,14 +124,12 @@ export async function readLock(
       after = await storage.stat(LOCK_PATH, { signal });
     } catch (err) {
       if (!isStorageError(err, "NotFound")) throw err;
-      if (attempt === 0) {
-        // Missing at the first stat: there is no lock. Later, it was deleted meanwhile.
-        try {
-          await storage.stat(LOCK_PATH, { signal });
-        } catch (again) {
-          if (isStorageError(again, "NotFound")) return undefined;
-          throw again;
-        }
+      // Missing, or deleted meanwhile: no lock, unless one was created since.
+      try {
+        await storage.stat(LOCK_PATH, { signal });
+      } catch (again) {
+        if (isStorageError(again, "NotFound")) return undefined;
+        throw again;
       }
       continue;
     }

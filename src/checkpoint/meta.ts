@@ -17,7 +17,7 @@ import { isStorageError } from "../storage/errors.ts";
 import type { ExternalStorage } from "../storage/types.ts";
 import { type CipherInfo, EncryptionMethod, isEncrypting, methodName } from "../crypto/cipher.ts";
 import { log } from "../log.ts";
-import { fromBase64, int64Field, objectField, parseJsonBig, toBase64 } from "./_json.ts";
+import { int64Field, objectField, parseJsonBig, strictBase64, toBase64 } from "./_json.ts";
 import { CheckpointError } from "./errors.ts";
 import { CHECKPOINT_DIR, equalBytes, LOCK_PATH, META_PATH } from "./files.ts";
 import type { CheckpointLock } from "./lock.ts";
@@ -113,7 +113,10 @@ export interface ConfigDifference {
 }
 
 /** The options whose stored values differ from `config`'s. */
-export function diffConfig(stored: Record<string, string>, config: BackupConfig): ConfigDifference[] {
+export function diffConfig(
+  stored: Record<string, string>,
+  config: BackupConfig,
+): ConfigDifference[] {
   const current = configValues(config);
   const keys = [...new Set([...Object.keys(stored), ...Object.keys(current)])].sort();
   const out: ConfigDifference[] = [];
@@ -248,7 +251,7 @@ export function encodeMeta(meta: CheckpointMeta): Uint8Array {
 function b64(v: unknown, what: string): Uint8Array {
   if (v === null || v === undefined || v === "") return new Uint8Array(0);
   if (typeof v !== "string") throw new SyntaxError(`${what} is not base64 text`);
-  return fromBase64(v, what);
+  return strictBase64(v, what);
 }
 
 /** Decodes `checkpoint.meta`; throws SyntaxError when malformed. */

@@ -112,9 +112,7 @@ export class CheckpointRunner {
     this.#maxPending = Math.max(1, opts.maxPendingFlushes ?? 2);
     this.#checksums = new ChecksumRunner(storage, {
       ...(opts.checksumMaxCostS === undefined ? {} : { maxTotalCostS: opts.checksumMaxCostS }),
-      ...(opts.checksumConcurrency === undefined
-        ? {}
-        : { concurrency: opts.checksumConcurrency }),
+      ...(opts.checksumConcurrency === undefined ? {} : { concurrency: opts.checksumConcurrency }),
       beforeWrite: () => this.#lock.assertHeld(),
     });
   }

@@ -4,6 +4,7 @@
  * sleeping. Lock expiry itself is judged by PD time (the lock's `now`), never by this clock.
  * @module
  */
+import { clearInterval, setInterval } from "node:timers";
 import type { Clock } from "../storage/clock.ts";
 
 /** A monotonic clock with delays and tickers. */
@@ -35,8 +36,8 @@ export const systemTimers: Timers = {
   },
   every(ms, fn) {
     const timer = setInterval(() => void fn(), ms);
-    // A ticker alone must not keep the process alive (a crashed backup's leftover renewals).
-    (timer as { unref?: () => void }).unref?.();
+    // A ticker alone must not keep the process alive (say, a lock nobody released).
+    timer.unref();
     return () => clearInterval(timer);
   },
 };
@@ -56,6 +57,7 @@ interface Ticker {
 export class ManualTimers implements Timers {
   #now: number;
   #tickers: Ticker[] = [];
+  #advancing = 0;
 
   constructor(start = 0) {
     this.#now = start;
@@ -82,24 +84,37 @@ export class ManualTimers implements Timers {
 
   /** Moves time forward by `ms`, firing due tickers in time order and awaiting each call. */
   async advance(ms: number): Promise<void> {
-    const end = this.#now + Math.max(0, ms);
-    for (;;) {
-      let due: Ticker | undefined;
-      for (const t of this.#tickers) {
-        if (!t.stopped && t.next <= end && (due === undefined || t.next < due.next)) due = t;
+    let end = this.#now + Math.max(0, ms);
+    this.#advancing++;
+    try {
+      for (;;) {
+        let due: Ticker | undefined;
+        for (const t of this.#tickers) {
+          if (!t.stopped && t.next <= end && (due === undefined || t.next < due.next)) due = t;
+        }
+        if (!due) break;
+        this.#now = Math.max(this.#now, due.next);
+        due.next += due.ms;
+        await due.fn();
+        // A ticker that slept moved time on; the advance covers that too.
+        end = Math.max(end, this.#now);
       }
-      if (!due) break;
-      this.#now = due.next;
-      due.next += due.ms;
-      await due.fn();
+    } finally {
+      this.#advancing--;
     }
     this.#now = end;
     // Let promise chains started by the tickers settle.
     for (let i = 0; i < 10; i++) await Promise.resolve();
   }
 
+  /** Advances time by `ms`; inside a ticker call it only moves the clock (no nested firing). */
   async sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) throw signal.reason;
+    if (this.#advancing > 0) {
+      this.#now += Math.max(0, ms);
+      await Promise.resolve();
+      return;
+    }
     await this.advance(ms);
   }
 }

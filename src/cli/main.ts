@@ -54,9 +54,10 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+// No top-level await: the binary is compiled to bytecode (`bun build --bytecode`), which needs
+// modules that finish evaluating synchronously.
 if (import.meta.main) {
-  const code = await run(process.argv.slice(2));
-  process.exit(code);
+  run(process.argv.slice(2)).then((code) => process.exit(code));
 }
 
 export { VERSION };

@@ -189,7 +189,10 @@ export interface SecondaryLocksStatus {
   commitTs: bigint;
 }
 
-/** One committed version as the backup scan yields it. */
+/**
+ * One committed version as the backup scan yields it. `key` and `value` may be views into shared
+ * memory (mind `byteOffset`) and must not be mutated.
+ */
 export interface MvccEntry {
   /** Raw user key. */
   key: Uint8Array;

@@ -342,7 +342,7 @@ export function newColumn(o: ColumnOptions): ColumnInfo {
       Tp: o.tp,
       Flag: o.flag ?? 0,
       Flen: o.flen ?? -1,
-      Decimal: o.decimal ?? (isString ? 0 : -1),
+      Decimal: o.decimal ?? 0,
       Charset: o.charset ?? (isString ? DEFAULT_CHARSET : "binary"),
       Collate: o.collate ?? (isString ? DEFAULT_COLLATION : "binary"),
       Elems: null,

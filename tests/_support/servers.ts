@@ -100,17 +100,19 @@ export async function startCephRgw(): Promise<S3Server> {
   );
   const script = join(ROOT, "scripts", "ceph-rgw.sh");
   let out = "";
+  let dir = "";
   let stopSync = () => {};
   const failures: string[] = [];
   // A second attempt with fresh ports and directory: a daemon now and then fails its first
   // start (a monitor command refused while the cluster settles).
   for (let attempt = 1; attempt <= 2 && out === ""; attempt++) {
-    const dir = mkdtempSync(join(tmpdir(), "tibr-rgw-"));
-    stopSync = () => spawnSync("bash", [script, "--stop", dir], { stdio: "ignore" });
+    const d = mkdtempSync(join(tmpdir(), "tibr-rgw-"));
+    dir = d;
+    stopSync = () => spawnSync("bash", [script, "--stop", d], { stdio: "ignore" });
     atExit.add(stopSync);
     try {
       const [rgwPort, monPort] = [await freePort(), await freePort()];
-      out = await run("bash", [script, dir, String(rgwPort), String(monPort)], 150_000);
+      out = await run("bash", [script, d, String(rgwPort), String(monPort)], 150_000);
     } catch (err) {
       stopSync();
       atExit.delete(stopSync);
@@ -130,7 +132,7 @@ export async function startCephRgw(): Promise<S3Server> {
     secretKey: field("RGW_SECRET_KEY"),
     stop: async () => {
       atExit.delete(stopSync);
-      stopSync();
+      await run("bash", [script, "--stop", dir], 30_000);
     },
   };
 }

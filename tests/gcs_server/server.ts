@@ -592,8 +592,12 @@ export async function startFakeGcs(opts: FakeGcsOptions = {}): Promise<FakeGcs> 
         const meta = parseJson(await readBody(req));
         const name = String(meta["name"] ?? "");
         if (buckets.has(name)) {
-          throw new HttpError(409, "Your previous request to create the named bucket succeeded " +
-            "and you already own it.", "conflict");
+          throw new HttpError(
+            409,
+            "Your previous request to create the named bucket succeeded " +
+              "and you already own it.",
+            "conflict",
+          );
         }
         createBucket(name);
         return sendJson(res, 200, { kind: "storage#bucket", name, id: name });
@@ -633,7 +637,14 @@ export async function startFakeGcs(opts: FakeGcsOptions = {}): Promise<FakeGcs> 
     const name = api[5]!;
     if (api.length === 11 && (api[6] === "rewriteTo" || api[6] === "copyTo") && api[7] === "b") {
       count(`${method} ${api[6]}`);
-      return await copy(req, res, q, [bucketName, name], [api[8]!, api[10]!], api[6] === "rewriteTo");
+      return await copy(
+        req,
+        res,
+        q,
+        [bucketName, name],
+        [api[8]!, api[10]!],
+        api[6] === "rewriteTo",
+      );
     }
     if (api.length !== 6) throw new HttpError(404, `unknown path ${url.pathname}`, "notFound");
     await readBody(req);
@@ -671,7 +682,11 @@ export async function startFakeGcs(opts: FakeGcsOptions = {}): Promise<FakeGcs> 
       // Drain what the client is still sending so it sees the status, not a reset.
       req.resume();
       sendJson(res, e.status, {
-        error: { code: e.status, message: e.message, errors: [{ message: e.message, reason: e.reason }] },
+        error: {
+          code: e.status,
+          message: e.message,
+          errors: [{ message: e.message, reason: e.reason }],
+        },
       });
     });
   });

@@ -98,15 +98,23 @@ describe("azure plugin failures and options", () => {
       assert.deepEqual([...await s.readFile("k")], [1, 2]);
       assert.equal(s.uri().includes("sig="), false, s.uri());
       assert.equal(backendValue(s.storageBackend(true), "azureBlobStorage")["accessSig"], sas);
-      assert.equal(backendValue(s.storageBackend(false), "azureBlobStorage")["accessSig"], undefined);
+      assert.equal(
+        backendValue(s.storageBackend(false), "azureBlobStorage")["accessSig"],
+        undefined,
+      );
       await s.deleteFile("k");
     } finally {
       await s.close();
     }
     const sig = new URLSearchParams(sas).get("sig")!;
-    const forged = sas.replace(/sig=[^&]+/, `sig=${encodeURIComponent("Zm9yZ2VkK3NpZy9uYXR1cmU=")}`);
+    const forged = sas.replace(
+      /sig=[^&]+/,
+      `sig=${encodeURIComponent("Zm9yZ2VkK3NpZy9uYXR1cmU=")}`,
+    );
     const err = await openError(
-      `azblob://${CONTAINER}/sas?endpoint=${azurite.endpoint}&sas-token=${encodeURIComponent(forged)}`,
+      `azblob://${CONTAINER}/sas?endpoint=${azurite.endpoint}&sas-token=${
+        encodeURIComponent(forged)
+      }`,
     );
     assert.equal(err.code, "PermissionDenied", err.message);
     assert.match(err.message, /check the sas-token/);

@@ -104,7 +104,10 @@ describe("gcs plugin failures and options", () => {
     writeFileSync(badFile, credentials(other.priv));
     const err = await openError(url("x", "gcs", badFile));
     assert.equal(err.code, "PermissionDenied", err.message);
-    assert.match(err.message, /access denied .*check the key named by gcs option 'credentials-file'/);
+    assert.match(
+      err.message,
+      /access denied .*check the key named by gcs option 'credentials-file'/,
+    );
     assert.equal(err.message.includes("\n"), false);
     for (const t of [err.message, String(err.cause), JSON.stringify(err), err.stack ?? ""]) {
       assert.equal(t.includes(keyBody(other.priv)), false, `key material leaked: ${t}`);
@@ -163,6 +166,36 @@ describe("gcs plugin failures and options", () => {
       assert.equal(JSON.parse(shown["credentialsBlob"] as string).client_email, EMAIL);
     } finally {
       await s.close();
+    }
+  });
+
+  test("a failed chunk is resent from the server's offset; abort cancels the session", async () => {
+    let puts = 0;
+    const fake = await startFakeGcs({
+      buckets: ["b"],
+      fault: ({ method }) => method === "PUT" && ++puts === 2 ? 503 : undefined,
+    });
+    try {
+      const s = await openStorage(`gcs://b/p?endpoint=${fake.endpoint}`, { env: {} });
+      const w = await s.create("obj", { partSize: 256 * 1024 });
+      const data = new Uint8Array(1_000_000).map((_, i) => (i * 7) % 256);
+      for (let off = 0; off < data.length; off += 100_000) {
+        await w.write(data.subarray(off, off + 100_000));
+      }
+      const st = await w.close();
+      assert.equal(st.size, data.length);
+      assert.ok(puts > 5, `chunks were sent (${puts} PUTs, one failed)`);
+      assert.deepEqual(await s.readFile("obj"), data);
+
+      const w2 = await s.create("dropped", { partSize: 256 * 1024 });
+      await w2.write(new Uint8Array(600_000));
+      assert.equal(fake.openSessions(), 1);
+      await w2.abort();
+      assert.equal(fake.openSessions(), 0, "the session was cancelled");
+      assert.equal(await s.fileExists("dropped"), false);
+      await s.close();
+    } finally {
+      await fake.close();
     }
   });
 

@@ -9,11 +9,7 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, describe, test } from "node:test";
-import {
-  CreateBucketCommand,
-  ListMultipartUploadsCommand,
-  S3Client,
-} from "@aws-sdk/client-s3";
+import { CreateBucketCommand, ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3";
 import { runStorageConformance } from "../../src/storage/conformance.ts";
 import { isStorageError, type StorageError } from "../../src/storage/errors.ts";
 import { openStorage } from "../../src/storage/registry.ts";
@@ -158,17 +154,27 @@ describe("s3 plugin failures and options", () => {
   test("aborting a multipart writer aborts the upload on the server", async () => {
     const prefix = `abort-mp/${Date.now()}`;
     const s = await openStorage(url(prefix), { env: {} });
+    const listUploads = async () =>
+      (await admin.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: prefix })))
+        .Uploads ?? [];
+    const chunk = new Uint8Array(1 << 20).fill(1);
     try {
-      const w = await s.create("big.bin", { partSize: 5 << 20, concurrency: 2 });
-      const chunk = new Uint8Array(1 << 20).fill(1);
+      // Aborted while parts are in flight, once the upload surely exists.
+      const w = await s.create("a.bin", { partSize: 5 << 20, concurrency: 2 });
       for (let i = 0; i < 12; i++) await w.write(chunk); // two parts sent, one buffered
-      const listUploads = async () =>
-        (await admin.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: prefix })))
-          .Uploads ?? [];
+      for (let i = 0; i < 50 && (await listUploads()).length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
       assert.equal((await listUploads()).length, 1, "the multipart upload is in progress");
       await w.abort(new Error("test"));
       assert.deepEqual(await listUploads(), [], "no multipart upload is left");
-      assert.equal(await s.fileExists("big.bin"), false);
+      assert.equal(await s.fileExists("a.bin"), false);
+
+      // Aborted at once, while the upload may still be being created.
+      const w2 = await s.create("b.bin", { partSize: 5 << 20, concurrency: 2 });
+      for (let i = 0; i < 6; i++) await w2.write(chunk);
+      await w2.abort(new Error("test"));
+      assert.deepEqual(await listUploads(), [], "an upload created during the abort is aborted");
     } finally {
       await s.close();
     }

@@ -6,10 +6,16 @@
 import type { Command } from "commander";
 import { registerBackup } from "./backup.ts";
 import { registerCheckpoint } from "./checkpoint.ts";
+import { registerPlayground } from "./playground.ts";
 import { registerStorage } from "./storage.ts";
 
 /** Registers a subcommand on the root program. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every top-level subcommand, in `--help` order. */
-export const COMMANDS: RegisterCommand[] = [registerBackup, registerCheckpoint, registerStorage];
+export const COMMANDS: RegisterCommand[] = [
+  registerBackup,
+  registerCheckpoint,
+  registerStorage,
+  registerPlayground,
+];

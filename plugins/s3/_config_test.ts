@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { isStorageError } from "../../src/storage/errors.ts";
+import type { StorageTarget } from "../../src/storage/plugin.ts";
+import { parseS3Config } from "./_config.ts";
+import { classifyS3 } from "./_errors.ts";
+import { makeS3Client } from "./storage.ts";
+
+function target(options: Record<string, string>, bucket = "bkt", prefix = "p/q"): StorageTarget {
+  return { scheme: "s3", bucket, prefix, options };
+}
+
+function invalid(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (e) => isStorageError(e, "ConfigInvalid") && pattern.test(e.message));
+}
+
+describe("s3 options", () => {
+  test("keys from options win over the environment, which wins over profiles", () => {
+    const env = {
+      AWS_ACCESS_KEY_ID: "ENVID",
+      AWS_SECRET_ACCESS_KEY: "env+secret/x",
+      AWS_SESSION_TOKEN: "envtoken",
+      AWS_PROFILE: "envprofile",
+    };
+    const fromOpts = parseS3Config(
+      target({ "access-key": "ID", "secret-access-key": "s+e/c", "session-token": "t" }),
+      env,
+    );
+    assert.deepEqual(fromOpts.credentials, {
+      kind: "static",
+      accessKeyId: "ID",
+      secretAccessKey: "s+e/c",
+      sessionToken: "t",
+    });
+    assert.deepEqual(parseS3Config(target({}), env).credentials, {
+      kind: "static",
+      accessKeyId: "ENVID",
+      secretAccessKey: "env+secret/x",
+      sessionToken: "envtoken",
+    });
+    assert.deepEqual(parseS3Config(target({ profile: "p1" }), env).credentials, {
+      kind: "profile",
+      profile: "p1",
+    });
+    assert.deepEqual(parseS3Config(target({}), { AWS_PROFILE: "envprofile" }).credentials, {
+      kind: "profile",
+      profile: "envprofile",
+    });
+    assert.deepEqual(parseS3Config(target({}), {}).credentials, { kind: "chain" });
+  });
+
+  test("region comes from the option, AWS_REGION, AWS_DEFAULT_REGION, then us-east-1", () => {
+    assert.equal(parseS3Config(target({ region: "eu-west-1" }), {}).region, "eu-west-1");
+    assert.equal(parseS3Config(target({}), { AWS_REGION: "ap-south-1" }).region, "ap-south-1");
+    assert.equal(
+      parseS3Config(target({}), { AWS_DEFAULT_REGION: "us-west-2" }).region,
+      "us-west-2",
+    );
+    assert.equal(parseS3Config(target({}), {}).region, "us-east-1");
+  });
+
+  test("force-path-style defaults to true with an endpoint and false without", () => {
+    assert.equal(parseS3Config(target({}), {}).forcePathStyle, false);
+    const withEndpoint = parseS3Config(target({ endpoint: "http://127.0.0.1:9000/" }), {});
+    assert.equal(withEndpoint.forcePathStyle, true);
+    assert.equal(withEndpoint.endpoint, "http://127.0.0.1:9000");
+    assert.equal(
+      parseS3Config(target({ endpoint: "https://s3.example.com", "force-path-style": "false" }), {})
+        .forcePathStyle,
+      false,
+    );
+    assert.equal(parseS3Config(target({ "force-path-style": "" }), {}).forcePathStyle, true);
+  });
+
+  test("bad values are ConfigInvalid naming the option", () => {
+    invalid(() => parseS3Config(target({}, ""), {}), /missing bucket/);
+    invalid(() => parseS3Config(target({ endpoint: "minio:9000" }), {}), /'endpoint'/);
+    invalid(() => parseS3Config(target({ endpoint: "ftp://x" }), {}), /http:\/\/ or https/);
+    invalid(() => parseS3Config(target({ sse: "rot13" }), {}), /'sse' must be AES256 or aws:kms/);
+    invalid(() => parseS3Config(target({ acl: "everyone" }), {}), /canned ACL/);
+    invalid(
+      () => parseS3Config(target({ "force-path-style": "maybe" }), {}),
+      /must be true or false/,
+    );
+    invalid(
+      () => parseS3Config(target({ "access-key": "a" }), {}),
+      /'secret-access-key' is missing/,
+    );
+    invalid(() => parseS3Config(target({ "session-token": "t" }), {}), /needs access-key/);
+    invalid(() => parseS3Config(target({ "external-id": "e" }), {}), /needs role-arn/);
+    invalid(() => parseS3Config(target({ colour: "blue" }), {}), /unknown s3 option 'colour'/);
+    invalid(
+      () => parseS3Config(target({ sse: "AES256", "sse-kms-key-id": "k" }), {}),
+      /needs sse=aws:kms/,
+    );
+  });
+});
+
+/** The host and path the client would send a GetObject to, without sending it. */
+async function requestTarget(options: Record<string, string>): Promise<string> {
+  const cfg = parseS3Config(
+    target({ "access-key": "a", "secret-access-key": "b", ...options }),
+    {},
+  );
+  const client = makeS3Client(cfg);
+  let seen = "";
+  client.middlewareStack.add(
+    () => (args) => {
+      const req = args.request as { hostname: string; path: string; port?: number };
+      seen = `${req.hostname}${req.port ? `:${req.port}` : ""}${req.path}`;
+      return Promise.reject(new Error("captured"));
+    },
+    { step: "finalizeRequest", priority: "low" },
+  );
+  const { GetObjectCommand } = await import("@aws-sdk/client-s3");
+  await assert.rejects(client.send(new GetObjectCommand({ Bucket: "bkt", Key: "p/q/k" })));
+  client.destroy();
+  return seen;
+}
+
+describe("s3 addressing", () => {
+  test("path-style puts the bucket in the path, virtual-host style in the host name", async () => {
+    assert.equal(
+      await requestTarget({ endpoint: "http://s3.example.com:9000" }),
+      "s3.example.com:9000/bkt/p/q/k",
+    );
+    assert.equal(
+      await requestTarget({ endpoint: "http://s3.example.com:9000", "force-path-style": "false" }),
+      "bkt.s3.example.com:9000/p/q/k",
+    );
+    assert.equal(
+      await requestTarget({ region: "eu-west-1" }),
+      "bkt.s3.eu-west-1.amazonaws.com/p/q/k",
+    );
+  });
+});
+
+describe("s3 error mapping", () => {
+  const ctx = { where: "s3://bkt/p", bucket: "bkt", endpointName: "http://x" };
+  const err = (name: string, status?: number, extra: Record<string, unknown> = {}) => ({
+    name,
+    ...(status === undefined ? {} : { $metadata: { httpStatusCode: status } }),
+    ...extra,
+  });
+
+  test("throttling is RateLimited and temporary", () => {
+    for (const e of [err("SlowDown", 503), err("TooManyRequests", 429), err("Throttling", 400)]) {
+      const m = classifyS3(e, ctx);
+      assert.equal(m.code, "RateLimited", JSON.stringify(e));
+      assert.equal(m.temporary, true);
+    }
+  });
+
+  test("server errors and resets are temporary; client errors are not", () => {
+    assert.deepEqual(
+      [classifyS3(err("InternalError", 500), ctx).code, classifyS3(err("x", 502), ctx).temporary],
+      ["Unexpected", true],
+    );
+    const reset = classifyS3(
+      Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }),
+      ctx,
+    );
+    assert.deepEqual([reset.code, reset.temporary], ["Unexpected", true]);
+    const dns = classifyS3(Object.assign(new Error("getaddrinfo"), { code: "ENOTFOUND" }), ctx);
+    assert.equal(dns.temporary, false, "a name that does not resolve is not retried");
+    assert.equal(classifyS3(err("MalformedXML", 400), ctx).temporary, false);
+  });
+
+  test("each S3 code maps to its StorageError code", () => {
+    const cases: [unknown, string][] = [
+      [err("NoSuchKey", 404), "NotFound"],
+      [err("NotFound", 404), "NotFound"],
+      [err("NoSuchBucket", 404), "NotFound"],
+      [err("PreconditionFailed", 412), "ConditionNotMatch"],
+      [err("ConditionalRequestConflict", 409), "ConditionNotMatch"],
+      [err("AccessDenied", 403), "PermissionDenied"],
+      [err("InvalidAccessKeyId", 403), "PermissionDenied"],
+      [err("SignatureDoesNotMatch", 403), "PermissionDenied"],
+      [err("ExpiredToken", 400), "PermissionDenied"],
+      [err("InvalidBucketName", 400), "ConfigInvalid"],
+      [err("PermanentRedirect", 301), "ConfigInvalid"],
+      [err("NotImplemented", 501), "Unsupported"],
+    ];
+    for (const [e, code] of cases) assert.equal(classifyS3(e, ctx).code, code, JSON.stringify(e));
+    assert.match(classifyS3(err("NoSuchBucket", 404), ctx).what, /bucket "bkt" does not exist/);
+  });
+});

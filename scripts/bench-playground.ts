@@ -1,0 +1,293 @@
+/**
+ * Playground scale and backup throughput.
+ *
+ * 1. **scale**: a 3-store cluster holding `--keys` keys (10 million by default, written in
+ *    committed transactions) cut into `--regions` regions (100k), served over gRPC: reports the
+ *    load time, RSS and heap, and times PD look-ups and a full ScanRegions through tibr's PD
+ *    client, and a backup of a 1000-region slice, to show the servers work at that size.
+ * 2. **backup**: about `--gib` GiB (1) of TiDB table data (rows and indexes from the sample
+ *    loader, regions of up to 32 MiB), backed up to local storage by `tibr backup full` in a
+ *    separate process, as a user would. Reports the aggregate MB/s (KV bytes / time, BR's
+ *    "average speed") and its ratios against floors measured in the same run on the same
+ *    machine: the engine's own scan rate and plain sequential writes to the same disk.
+ *
+ *   deno run -A --v8-flags=--max-old-space-size=16384 scripts/bench-playground.ts \
+ *     [--part scale|backup|all] [--keys 10000000] [--regions 100000] [--gib 1] \
+ *     [--compression zstd] [--dir /tmp]
+ *
+ * Each part runs in its own process (this script re-runs itself), so RSS figures are its own.
+ * @module
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { Cluster } from "../src/playground/cluster.ts";
+import type { Mutation } from "../src/playground/mvcc.ts";
+import { loadSample, type SampleSpec } from "../src/playground/sample.ts";
+import { startPlayground } from "../src/playground/server/mod.ts";
+import { PdClient } from "../src/pd/client.ts";
+import { createConnection } from "../src/rpc/transport.ts";
+import { createClient } from "@connectrpc/connect";
+import { Backup, CompressionType } from "../src/gen/brpb_pb.ts";
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+}
+
+const part = arg("part", "all");
+const root = fileURLToPath(new URL("..", import.meta.url));
+const workDir = arg("dir", "/tmp");
+const MiB = 1024 * 1024;
+
+function mem(): string {
+  const m = process.memoryUsage();
+  return `RSS ${(m.rss / MiB).toFixed(0)} MiB, heap ${(m.heapUsed / MiB).toFixed(0)} MiB`;
+}
+
+function secs(t0: number): number {
+  return (performance.now() - t0) / 1000;
+}
+
+/** Runs a command without blocking the event loop (the servers live in this process). */
+function runAsync(
+  cmd: string,
+  args: string[],
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Re-runs this script for one part, so each part's memory is measured alone. */
+function runPart(name: string): void {
+  const args = [
+    "run",
+    "-A",
+    "--v8-flags=--max-old-space-size=16384",
+    fileURLToPath(import.meta.url),
+    ...process.argv.slice(2).filter((_, i, a) => a[i - 1] !== "--part" && a[i] !== "--part"),
+    "--part",
+    name,
+  ];
+  const r = spawnSync("deno", args, { stdio: "inherit", env: process.env });
+  if (r.status !== 0) throw new Error(`part ${name} failed with exit code ${r.status}`);
+}
+
+async function scale(): Promise<void> {
+  const keys = Number(arg("keys", "10000000"));
+  const regions = Number(arg("regions", "100000"));
+  console.log(`== scale: 3 stores, ${keys} keys, ${regions} regions`);
+  const base = process.memoryUsage().rss;
+  const cluster = new Cluster({ stores: 3 });
+  const t0 = performance.now();
+  const enc = new TextEncoder();
+  const value = new Uint8Array(24).fill(0x61);
+  const batch = 8192;
+  for (let i = 0; i < keys; i += batch) {
+    const muts: Mutation[] = [];
+    for (let j = i; j < Math.min(keys, i + batch); j++) {
+      muts.push({ op: "put", key: enc.encode(`t_bench_${String(j).padStart(10, "0")}`), value });
+    }
+    cluster.runTxn(muts);
+  }
+  const loadSecs = secs(t0);
+  const stats = cluster.mvcc.stats();
+  const t1 = performance.now();
+  cluster.splitBySize(Math.max(1, Math.floor(stats.bytes / regions)));
+  cluster.regions.scatterLeaders();
+  const splitSecs = secs(t1);
+  const rss = process.memoryUsage().rss;
+  console.log(
+    `loaded ${stats.keys} keys (${(stats.bytes / MiB).toFixed(0)} MiB in the engine) in ` +
+      `${loadSecs.toFixed(1)} s (${(stats.keys / loadSecs / 1000).toFixed(0)}k keys/s); ` +
+      `${cluster.regions.size} regions after ${splitSecs.toFixed(1)} s of splitting`,
+  );
+  console.log(
+    `memory: ${mem()}; ${((rss - base) / MiB).toFixed(0)} MiB for the data, ` +
+      `${((rss - base) / stats.keys).toFixed(0)} bytes per key`,
+  );
+  const pg = await startPlayground({ cluster, electionMs: 0 });
+  const pd = await PdClient.connect({ endpoints: [pg.pdAddress] });
+  try {
+    const t2 = performance.now();
+    const n = 2000;
+    for (let i = 0; i < n; i++) {
+      const k = Math.floor((i * 7919) % keys);
+      await pd.getRegion(enc.encode(`t_bench_${String(k).padStart(10, "0")}`));
+    }
+    console.log(`PD GetRegion: ${((secs(t2) * 1e6) / n).toFixed(0)} µs per call`);
+    const t3 = performance.now();
+    let seen = 0;
+    let cursor: Uint8Array = new Uint8Array(0);
+    for (;;) {
+      const page = await pd.scanRegions(cursor, new Uint8Array(0), 10_000);
+      seen += page.length;
+      const last = page[page.length - 1];
+      if (!last || last.endKey.length === 0) break;
+      cursor = last.endKey;
+    }
+    console.log(`PD ScanRegions of all ${seen} regions: ${secs(t3).toFixed(2)} s`);
+    const dir = mkdtempSync(join(workDir, "tibr-bench-scale-"));
+    try {
+      // A backup of 1000 regions in the middle, sent to every store as BR's push-down does.
+      const slice = pg.cluster.regions.all().slice(50_000, 51_000);
+      const start = pg.cluster.rawRangeOf(slice[0]!).start;
+      const end = pg.cluster.rawRangeOf(slice[slice.length - 1]!).end;
+      const t4 = performance.now();
+      let responses = 0;
+      let kvs = 0n;
+      const conns = [...pg.storeAddresses().values()].map((a) => createConnection(a));
+      try {
+        await Promise.all(conns.map(async (conn) => {
+          const req = {
+            clusterId: pg.cluster.clusterId,
+            startKey: start,
+            endKey: end,
+            endVersion: pg.cluster.ts(),
+            storageBackend: { backend: { case: "local" as const, value: { path: dir } } },
+            compressionType: CompressionType.ZSTD,
+          };
+          for await (const r of createClient(Backup, conn.transport).backup(req)) {
+            if (r.error) throw new Error(`backup error: ${r.error.msg}`);
+            responses++;
+            for (const f of r.files) kvs += f.totalKvs;
+          }
+        }));
+      } finally {
+        for (const c of conns) c.close();
+      }
+      console.log(
+        `backup stream of a 1000-region slice: ${responses} responses, ${kvs} kvs in ` +
+          `${secs(t4).toFixed(2)} s`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    console.log(`memory after serving: ${mem()}`);
+  } finally {
+    pd.close();
+    await pg.stop();
+  }
+}
+
+/** Sequential write speed of the disk under `dir` (MB/s), 4 MiB chunks, fsync at the end. */
+async function diskFloor(dir: string, bytes: number): Promise<number> {
+  const path = join(dir, "floor.bin");
+  const chunk = new Uint8Array(4 * MiB).map((_, i) => (i * 31) & 0xff);
+  const t0 = performance.now();
+  const fh = await open(path, "w");
+  for (let done = 0; done < bytes; done += chunk.length) await fh.write(chunk);
+  await fh.sync();
+  await fh.close();
+  const s = secs(t0);
+  rmSync(path);
+  return bytes / 1e6 / s;
+}
+
+async function backup(): Promise<void> {
+  const gib = Number(arg("gib", "1"));
+  const compression = arg("compression", "zstd");
+  console.log(`== backup: ~${gib} GiB of table data to local storage (${compression})`);
+  // Rows of ~330 bytes with two index entries: ~400 bytes of KV per row.
+  const rows = Math.round((gib * 1024 * MiB) / 400 / 8);
+  const spec: SampleSpec = {
+    seed: 1,
+    databases: [{
+      name: "bench",
+      tables: Array.from({ length: 8 }, (_, i) => ({
+        name: `t${i}`,
+        kind: "int" as const,
+        rows,
+        payload: 300,
+      })),
+    }],
+    rawKv: null,
+    regions: { maxBytes: 32 * MiB, splitTables: true },
+  };
+  const t0 = performance.now();
+  const cluster = new Cluster({ stores: 3 });
+  const loaded = loadSample(cluster, spec);
+  console.log(
+    `loaded ${loaded.rows} rows, ${loaded.kvs} kvs, ${(loaded.bytes / MiB).toFixed(0)} MiB of ` +
+      `KV in ${secs(t0).toFixed(1)} s; ${cluster.regions.size} regions; ${mem()}`,
+  );
+  const ts = cluster.ts();
+  const t1 = performance.now();
+  let scanned = 0;
+  for (const b of cluster.mvcc.backupBatches(new Uint8Array(0), new Uint8Array(0), ts)) {
+    for (const e of b) scanned += e.key.length + e.value.length;
+  }
+  const scanMBs = scanned / 1e6 / secs(t1);
+  const dir = mkdtempSync(join(workDir, "tibr-bench-backup-"));
+  try {
+    const diskMBs = await diskFloor(dir, 512 * MiB);
+    const pg = await startPlayground({ cluster, electionMs: 0 });
+    try {
+      const t2 = performance.now();
+      const r = await runAsync("deno", [
+        "run",
+        "-A",
+        join(root, "src/cli/main.ts"),
+        "--log-file",
+        join(dir, "tibr.log"),
+        "backup",
+        "full",
+        "-u",
+        pg.pdAddress,
+        "-s",
+        `local://${join(dir, "b")}`,
+        "--compression",
+        compression,
+        "--checksum",
+        arg("checksum", "false"),
+        "--output",
+        "json",
+        "--progress",
+        "quiet",
+      ]);
+      const wall = secs(t2);
+      if (r.status !== 0) throw new Error(`backup failed: ${r.stderr}`);
+      const s = JSON.parse(r.stdout);
+      const mbs = Number(s.totalBytes) / 1e6 / (s.timeTakenMs / 1000);
+      console.log(
+        `backup: ${(Number(s.totalBytes) / MiB).toFixed(0)} MiB of KV (${s.totalKvs} kvs, ` +
+          `${s.dataFiles} files, ${(Number(s.backupDataSize) / MiB).toFixed(0)} MiB stored) in ` +
+          `${(s.timeTakenMs / 1000).toFixed(1)} s (process ${wall.toFixed(1)} s)`,
+      );
+      console.log(`aggregate backup speed: ${mbs.toFixed(1)} MB/s (target >= 50 MB/s)`);
+      console.log(
+        `floors: engine scan ${scanMBs.toFixed(0)} MB/s, disk writes ${diskMBs.toFixed(0)} MB/s; ` +
+          `backup/scan ${(mbs / scanMBs).toFixed(2)}, backup/disk ${(mbs / diskMBs).toFixed(2)}`,
+      );
+      const st = pg.stats;
+      console.log(
+        `stores answered ${st.backupResponses} responses, ${st.backupFiles} files; ${mem()}`,
+      );
+    } finally {
+      await pg.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (part === "all") {
+  runPart("scale");
+  runPart("backup");
+} else if (part === "scale") {
+  await scale();
+} else if (part === "backup") {
+  await backup();
+} else {
+  console.error(`unknown --part ${part}: use scale, backup or all`);
+  process.exit(2);
+}

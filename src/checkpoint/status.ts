@@ -1,0 +1,308 @@
+/**
+ * What `tibr checkpoint status` and `tibr checkpoint clean` do: report a checkpoint's progress
+ * and lock without the crypter key, and remove a checkpoint unless a live backup holds it.
+ *
+ * Without PD at hand, these judge the lock's expiry by the local clock, which PD's physical time
+ * follows closely on a synchronized host.
+ * @module
+ */
+import { methodName } from "../crypto/cipher.ts";
+import type { ExternalStorage } from "../storage/types.ts";
+import { log } from "../log.ts";
+import { CheckpointError } from "./errors.ts";
+import {
+  type CheckpointDataSummary,
+  CHECKSUM_DIR,
+  DATA_DIR,
+  decodeRangeGroups,
+  LOCK_PATH,
+  summarizeCheckpointData,
+} from "./files.ts";
+import { describeHolder, formatUtc, physicalMs, readLock } from "./lock.ts";
+import { loadCheckpointMeta, removeCheckpointData } from "./meta.ts";
+
+/** The lock as `status` sees it. */
+export interface LockStatus {
+  /** `absent`, `live` (held), `expired` (its run is gone or stalled), `released`, `unreadable`. */
+  state: "absent" | "live" | "expired" | "released" | "unreadable";
+  lockId?: string;
+  owner?: string;
+  /** When the holder took the lock (from the id), ISO 8601. */
+  startedAt?: string;
+  /** ISO 8601. */
+  expiresAt?: string;
+  /** Seconds until expiry by the local clock (negative once expired). */
+  expiresInS?: number;
+  /** Why the lock is unreadable. */
+  error?: string;
+}
+
+/** A checkpoint's state. */
+export interface CheckpointStatus {
+  /** The storage URL (no credentials). */
+  storage: string;
+  /** Whether anything of a checkpoint is there. */
+  exists: boolean;
+  meta?: {
+    backupTs: string;
+    backupTime: string;
+    gcServiceId: string;
+    configHash: string;
+    /** Top-level ranges of the backup. */
+    ranges: number;
+    /** Encryption method name, when the checkpoint recorded it. */
+    encryption?: string;
+    /** The recorded options. */
+    options?: Record<string, string>;
+  };
+  /** `checkpoint.meta` exists but cannot be read. */
+  metaError?: string;
+  progress: {
+    dataFiles: number;
+    dataBytes: number;
+    /** Group entries over all data files. */
+    groups: number;
+    /** Checkpointed ranges; null when some are encrypted without counts (BR's files). */
+    ranges: number | null;
+    /** Data files of the checkpointed ranges; null as `ranges`. */
+    files: number | null;
+    checksumFiles: number;
+    /** Data files that cannot be parsed (a resume skips them). */
+    unreadableFiles: number;
+    /** Backup time over the runs so far, ms. */
+    dureTimeMs: number;
+    /** When the last data file was written (ISO 8601), if recorded. */
+    lastFlush: string | null;
+  };
+  lock: LockStatus;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Judges a lock by `nowMs` (local clock). */
+async function lockStatus(storage: ExternalStorage, nowMs: number): Promise<LockStatus> {
+  let state;
+  try {
+    state = await readLock(storage);
+  } catch (err) {
+    if (!(err instanceof CheckpointError)) throw err;
+    return { state: "unreadable", error: err.message };
+  }
+  if (!state) return { state: "absent" };
+  const { info } = state;
+  return {
+    state: info.expireAt <= 0 ? "released" : info.expireAt > nowMs ? "live" : "expired",
+    lockId: info.lockId.toString(),
+    ...(info.owner === undefined ? {} : { owner: info.owner }),
+    startedAt: iso(physicalMs(info.lockId)),
+    ...(info.expireAt > 0
+      ? { expiresAt: iso(info.expireAt), expiresInS: Math.round((info.expireAt - nowMs) / 1000) }
+      : {}),
+  };
+}
+
+function countPlain(summary: CheckpointDataSummary): { ranges: number; files: number } | null {
+  let ranges = 0;
+  let files = 0;
+  for (const plain of summary.plainGroups) {
+    const g = decodeRangeGroups(new TextDecoder().decode(plain));
+    ranges += g.groups.length;
+    files += g.groups.reduce((n, r) => n + r.files.length, 0);
+  }
+  return { ranges, files };
+}
+
+/** Reads a checkpoint's meta, data file headers, checksum files and lock. */
+export async function checkpointStatus(
+  storage: ExternalStorage,
+  opts: { nowMs?: number; signal?: AbortSignal } = {},
+): Promise<CheckpointStatus> {
+  const nowMs = opts.nowMs ?? Date.now();
+  const signal = opts.signal;
+  const status: CheckpointStatus = {
+    storage: storage.uri(),
+    exists: false,
+    progress: {
+      dataFiles: 0,
+      dataBytes: 0,
+      groups: 0,
+      ranges: 0,
+      files: 0,
+      checksumFiles: 0,
+      unreadableFiles: 0,
+      dureTimeMs: 0,
+      lastFlush: null,
+    },
+    lock: await lockStatus(storage, nowMs),
+  };
+  try {
+    const meta = await loadCheckpointMeta(storage, signal);
+    if (meta) {
+      status.meta = {
+        backupTs: meta.backupTs.toString(),
+        backupTime: iso(physicalMs(meta.backupTs)),
+        gcServiceId: meta.gcServiceId,
+        configHash: Array.from(meta.configHash, (b) => b.toString(16).padStart(2, "0")).join(""),
+        ranges: meta.ranges.length,
+        ...(meta.cipherMethod === undefined ? {} : { encryption: methodName(meta.cipherMethod) }),
+        ...(meta.config ? { options: meta.config } : {}),
+      };
+    }
+  } catch (err) {
+    if (!(err instanceof CheckpointError)) throw err;
+    status.metaError = err.message;
+  }
+  const p = status.progress;
+  let lastFlush = 0;
+  const names: string[] = [];
+  await storage.walkDir({ subDir: DATA_DIR, signal }, (name) => {
+    if (name.endsWith(".cpt")) names.push(name);
+  });
+  for (const name of names) {
+    const bytes = await storage.readFile(name, { signal });
+    p.dataFiles++;
+    p.dataBytes += bytes.length;
+    let summary: CheckpointDataSummary;
+    let plain: { ranges: number; files: number } | null;
+    try {
+      summary = summarizeCheckpointData(new TextDecoder().decode(bytes));
+      plain = countPlain(summary);
+    } catch (err) {
+      p.unreadableFiles++;
+      log("checkpoint").warn("unreadable checkpoint file {name}: {error}", {
+        name,
+        error: (err as Error).message,
+      });
+      continue;
+    }
+    p.dureTimeMs = Math.max(p.dureTimeMs, summary.dureTimeNs / 1e6);
+    lastFlush = Math.max(lastFlush, summary.flushTimeMs ?? 0);
+    p.groups += summary.groups.length;
+    let uncounted = false;
+    for (const g of summary.groups) {
+      if (g.rangeCount !== undefined && g.fileCount !== undefined) {
+        if (p.ranges !== null) p.ranges += g.rangeCount;
+        if (p.files !== null) p.files += g.fileCount;
+      } else uncounted = true;
+    }
+    if (uncounted) {
+      // Groups without counts were either decoded above (plaintext) or cannot be counted.
+      const counted = summary.groups.filter((g) =>
+        g.rangeCount !== undefined && g.fileCount !== undefined
+      ).length;
+      if (summary.groups.length - counted === summary.plainGroups.length && plain) {
+        if (p.ranges !== null) p.ranges += plain.ranges;
+        if (p.files !== null) p.files += plain.files;
+      } else {
+        p.ranges = null;
+        p.files = null;
+      }
+    }
+  }
+  p.lastFlush = lastFlush > 0 ? iso(lastFlush) : null;
+  await storage.walkDir({ subDir: CHECKSUM_DIR, signal }, () => {
+    p.checksumFiles++;
+  });
+  status.exists = status.meta !== undefined || status.metaError !== undefined ||
+    p.dataFiles > 0 || p.checksumFiles > 0 || status.lock.state !== "absent";
+  return status;
+}
+
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}h${m}m${s % 60}s` : m > 0 ? `${m}m${s % 60}s` : `${s}s`;
+}
+
+function utc(isoText: string | undefined): string {
+  return isoText === undefined ? "-" : formatUtc(Date.parse(isoText));
+}
+
+/** The status as aligned `key  value` lines. */
+export function formatStatus(s: CheckpointStatus): string {
+  if (!s.exists) return `No checkpoint at ${s.storage}\n`;
+  const rows: Array<[string, string]> = [["storage", s.storage]];
+  if (s.meta) {
+    rows.push(["backup ts", `${s.meta.backupTs} (${utc(s.meta.backupTime)})`]);
+    rows.push(["gc service id", s.meta.gcServiceId]);
+    rows.push(["backup ranges", String(s.meta.ranges)]);
+    if (s.meta.encryption) rows.push(["encryption", s.meta.encryption]);
+    rows.push(["config hash", s.meta.configHash]);
+  } else if (s.metaError) rows.push(["meta", `unreadable: ${s.metaError}`]);
+  else rows.push(["meta", "missing"]);
+  const p = s.progress;
+  rows.push(["ranges done", p.ranges === null ? "unknown (encrypted)" : String(p.ranges)]);
+  rows.push(["files", p.files === null ? "unknown (encrypted)" : String(p.files)]);
+  rows.push(["groups", String(p.groups)]);
+  rows.push(["checkpoint files", `${p.dataFiles} (${p.dataBytes} bytes)`]);
+  if (p.unreadableFiles > 0) rows.push(["unreadable files", String(p.unreadableFiles)]);
+  rows.push(["checksum files", String(p.checksumFiles)]);
+  rows.push(["time so far", duration(p.dureTimeMs)]);
+  rows.push(["last flush", p.lastFlush === null ? "-" : utc(p.lastFlush)]);
+  const l = s.lock;
+  let lock: string = l.state;
+  if (l.state === "unreadable") lock += `: ${l.error}`;
+  else if (l.lockId !== undefined) {
+    lock += ` (run ${l.lockId}${l.owner ? `, ${l.owner}` : ""}, started ${utc(l.startedAt)}`;
+    if (l.expiresAt) {
+      lock += l.state === "live"
+        ? `, expires ${utc(l.expiresAt)}, in ${l.expiresInS} s`
+        : `, expired ${utc(l.expiresAt)}`;
+    }
+    lock += ")";
+  }
+  rows.push(["lock", lock]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n";
+}
+
+/** Options of `cleanCheckpoint`. */
+export interface CleanOptions {
+  /** Remove even while a live lock says a backup is running. */
+  force?: boolean;
+  /** Remove only `checkpoint.lock` (to resume after a run died holding it). */
+  lockOnly?: boolean;
+  /** Local time to judge the lock by (default `Date.now()`). */
+  nowMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Removes the checkpoint (or only its lock), refusing with `LockHeld` while a live lock exists
+ * unless `force`. Returns how many files were removed.
+ */
+export async function cleanCheckpoint(
+  storage: ExternalStorage,
+  opts: CleanOptions = {},
+): Promise<number> {
+  const nowMs = opts.nowMs ?? Date.now();
+  let current;
+  try {
+    current = await readLock(storage, opts.signal);
+  } catch (err) {
+    // An unreadable lock says nothing about a live run; only --force removes it.
+    if (!(err instanceof CheckpointError) || !opts.force) throw err;
+  }
+  if (current && current.info.expireAt > nowMs && !opts.force) {
+    throw new CheckpointError(
+      "LockHeld",
+      `cannot clean the checkpoint at ${storage.uri()}: its lock is held by ` +
+        `${describeHolder(current.info)} until ${formatUtc(current.info.expireAt)}; a backup ` +
+        "may be running: wait for it to end, or if that run is gone, add --force",
+    );
+  }
+  if (opts.lockOnly) {
+    if (!(await storage.fileExists(LOCK_PATH, { signal: opts.signal }))) return 0;
+    await storage.deleteFile(LOCK_PATH, { signal: opts.signal });
+    return 1;
+  }
+  const removed = await removeCheckpointData(storage, opts.signal ? { signal: opts.signal } : {});
+  log("checkpoint").info("removed {n} checkpoint files from {uri}", {
+    n: removed,
+    uri: storage.uri(),
+  });
+  return removed;
+}

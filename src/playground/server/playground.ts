@@ -1,0 +1,335 @@
+/**
+ * `startPlayground`: one PD and N TiKV stores speaking kvproto's gRPC on 127.0.0.1, plus the
+ * HTTP+JSON admin API, all over one in-process `Cluster`.
+ *
+ * Ports: with `pdPort` > 0 the stores take the ports after it and the admin API the one after
+ * the stores (unless given); with `pdPort` 0 (the default here; the CLI uses 2379) the OS picks
+ * every port. A stopped store closes its port; on restart it listens on the same one. After
+ * `electionMs` the leaders of a stopped store move to live peers, as Raft elects new ones.
+ *
+ * With `dir`, the state is loaded from there when a save exists (then `data` is ignored) and
+ * saved there by `stop()`.
+ * @module
+ */
+import type { Interceptor } from "@connectrpc/connect";
+import { availableParallelism } from "node:os";
+import { Backup } from "../../gen/brpb_pb.ts";
+import { PD } from "../../gen/pdpb_pb.ts";
+import { Tikv } from "../../gen/tikvpb_pb.ts";
+import { log } from "../../log.ts";
+import { Cluster } from "../cluster.ts";
+import {
+  Catalog,
+  DEFAULT_SAMPLE,
+  loadSample,
+  parseSampleSpec,
+  type SampleResult,
+  type SampleSpec,
+} from "../sample.ts";
+import type { Clock } from "../tso.ts";
+import {
+  type AdminServer,
+  PlaygroundAdmin,
+  type PlaygroundHost,
+  startAdminServer,
+} from "./admin.ts";
+import { backupService } from "./backup.ts";
+import { RateLimiter, ServerStats, StoreGate } from "./_flow.ts";
+import { GrpcServer } from "./_grpc.ts";
+import { SstWorkerPool } from "./_sst_pool.ts";
+import { PdLeadership, pdService } from "./pd.ts";
+import { tikvService } from "./tikv.ts";
+
+/** Options of `startPlayground`. */
+export interface PlaygroundOptions {
+  /** Number of stores (3). Ignored when loading a saved state. */
+  stores?: number;
+  /** PD's port; 0 lets the OS pick every port (default 0). */
+  pdPort?: number;
+  /** Store ports by index (default: the ports after PD's, or OS-picked with pdPort 0). */
+  storePorts?: number[];
+  /** Admin HTTP port (default: after the stores, or OS-picked); -1 = no HTTP admin server. */
+  adminPort?: number;
+  /**
+   * Data to load into a fresh cluster: a spec, `"default"` (the default sample), `"empty"`, or
+   * JSON text of a spec (see sample.ts). Default: the default sample.
+   */
+  data?: SampleSpec | string;
+  /** Split the data into about this many regions (after the sample's own splits). */
+  regions?: number;
+  /** Directory to load the state from and save it to on stop. */
+  dir?: string;
+  /** ms clock (Date.now by default). */
+  clock?: Clock;
+  /** Seed of the fault-injection random source. */
+  seed?: number;
+  /** PD's cluster id of a fresh cluster (random by default). */
+  clusterId?: bigint;
+  /** ms after a store stops before its leaders move to live peers (1000; 0 = never). */
+  electionMs?: number;
+  /**
+   * Worker threads that build backup SST files (default: one per core beyond the first, at
+   * most 4; 0 builds them on the main thread).
+   */
+  sstWorkers?: number;
+  /** Use this cluster instead of creating or loading one (tests, benchmarks). */
+  cluster?: Cluster;
+  /** The sample catalog of `cluster`, when given with it (the workload needs it). */
+  catalog?: Catalog;
+}
+
+/** A running playground. */
+export interface Playground {
+  /** PD's `host:port`, for `tibr backup -u`. */
+  readonly pdAddress: string;
+  /** The admin API's base URL (empty when `adminPort` was -1). */
+  readonly adminUrl: string;
+  /** The in-process cluster behind the servers. */
+  readonly cluster: Cluster;
+  /** The admin API in-process. */
+  readonly admin: PlaygroundAdmin;
+  /** The sample's catalog (undefined for empty data or a save without one). */
+  readonly catalog: Catalog | undefined;
+  /** What the sample loader wrote (fresh clusters with data only). */
+  readonly sample: SampleResult | undefined;
+  /** Whether the state was loaded from `dir`. */
+  readonly loaded: boolean;
+  /** What the stores answered (region errors by kind, backup responses and files). */
+  readonly stats: ServerStats;
+  /** Store id → `host:port`. */
+  storeAddresses(): Map<bigint, string>;
+  /** Stops every server (saving the state to `dir` first when given). Idempotent. */
+  stop(): Promise<void>;
+}
+
+function specOf(data: SampleSpec | string | undefined): SampleSpec {
+  if (data === undefined) return DEFAULT_SAMPLE;
+  return typeof data === "string" ? parseSampleSpec(data) : data;
+}
+
+/** Splits the data into about `n` regions by size, then spreads leaders over the stores. */
+function splitInto(cluster: Cluster, n: number): void {
+  const bytes = cluster.mvcc.stats().bytes;
+  if (n <= cluster.regions.size || bytes === 0) return;
+  cluster.splitBySize(Math.max(1, Math.floor(bytes / n)));
+  cluster.regions.scatterLeaders();
+}
+
+interface StoreRuntime {
+  id: bigint;
+  server: GrpcServer;
+  gate: StoreGate;
+  /** The last start/stop, awaited before the next. */
+  transition: Promise<void>;
+  election: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** Starts PD, the stores and the admin API over a new, loaded or given cluster. */
+export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Playground> {
+  const t0 = performance.now();
+  let cluster: Cluster;
+  let catalog: Catalog | undefined = opts.catalog;
+  let sample: SampleResult | undefined;
+  let loaded = false;
+  if (opts.cluster) {
+    cluster = opts.cluster;
+  } else {
+    const saved = opts.dir
+      ? await Cluster.load(opts.dir, {
+        ...(opts.clock ? { clock: opts.clock } : {}),
+        ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      })
+      : undefined;
+    if (saved) {
+      cluster = saved.cluster;
+      catalog = saved.extra ? Catalog.deserialize(cluster, saved.extra) : undefined;
+      loaded = true;
+    } else {
+      const spec = specOf(opts.data);
+      cluster = new Cluster({
+        stores: opts.stores ?? 3,
+        ...(opts.clock ? { clock: opts.clock } : {}),
+        ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+        ...(opts.clusterId !== undefined ? { clusterId: opts.clusterId } : {}),
+      });
+      if ((spec.databases?.length ?? 0) > 0 || (spec.rawKv?.keys ?? 0) > 0) {
+        sample = loadSample(cluster, spec);
+        catalog = sample.catalog;
+      }
+    }
+  }
+  if (opts.regions !== undefined && opts.regions > 0 && !loaded) splitInto(cluster, opts.regions);
+
+  const storeIds = cluster.regions.stores().map((s) => s.id);
+  const pdPort = opts.pdPort ?? 0;
+  const portOf = (i: number) => opts.storePorts?.[i] ?? (pdPort > 0 ? pdPort + 1 + i : 0);
+  const electionMs = opts.electionMs ?? 1000;
+
+  const leadership = new PdLeadership();
+  const pdServer = new GrpcServer({
+    name: "pd",
+    port: pdPort,
+    routes: (router) => {
+      router.service(
+        PD,
+        pdService(cluster, { clientUrl: () => `http://${pdServer.address}`, leadership }),
+      );
+    },
+  });
+  const stats = new ServerStats();
+  // Started with the first backup, so a playground that never backs up runs no threads.
+  let workersStarting: Promise<SstWorkerPool | undefined> | undefined;
+  const workers = () =>
+    workersStarting ??= SstWorkerPool.start(
+      opts.sstWorkers ?? Math.max(0, Math.min(4, availableParallelism() - 1)),
+    );
+  const stores = new Map<bigint, StoreRuntime>();
+  storeIds.forEach((id, i) => {
+    const gate = new StoreGate(cluster.faults, id);
+    const gateInterceptor: Interceptor = (next) => async (req) => {
+      await gate.pass(req.signal);
+      return await next(req);
+    };
+    const storeLimiter = new RateLimiter(() => cluster.faults.store(id).bytesPerSecond);
+    const server = new GrpcServer({
+      name: `store ${id}`,
+      port: portOf(i),
+      interceptors: [gateInterceptor],
+      routes: (router) => {
+        router.service(Tikv, tikvService(cluster, id, stats));
+        router.service(
+          Backup,
+          backupService(cluster, id, {
+            gate,
+            storeLimiter,
+            stats,
+            workers,
+          }),
+        );
+      },
+    });
+    stores.set(id, { id, server, gate, transition: Promise.resolve(), election: undefined });
+  });
+
+  /** Moves the leaders of a stopped store to live peers, as Raft would elect new ones. */
+  const elect = (down: bigint) => {
+    const live = (sid: bigint) => sid !== down && !cluster.faults.store(sid).stopped;
+    let moved = 0;
+    for (const r of cluster.regions.all()) {
+      if (r.leader.storeId !== down) continue;
+      const peer = r.peers.find((p) => live(p.storeId));
+      if (peer) {
+        cluster.regions.transferLeader(r.id, peer.storeId);
+        moved++;
+      }
+    }
+    log("playground").info("store {store} is down: {moved} leaders moved to live stores", {
+      store: String(down),
+      moved,
+    });
+  };
+
+  const unsubscribe = cluster.faults.onStoreChange((id, fault) => {
+    const st = stores.get(id);
+    if (!st) return;
+    st.gate.notify();
+    if (fault.stopped && st.server.listening) {
+      st.transition = st.transition.then(() => st.server.stop());
+      if (electionMs > 0) {
+        clearTimeout(st.election);
+        st.election = setTimeout(() => {
+          st.election = undefined;
+          if (cluster.faults.store(id).stopped) elect(id);
+        }, electionMs);
+      }
+    } else if (!fault.stopped && !st.server.listening) {
+      clearTimeout(st.election);
+      st.election = undefined;
+      st.transition = st.transition.then(() => st.server.start());
+    }
+  });
+
+  let adminServer: AdminServer | undefined;
+  const started: GrpcServer[] = [];
+  const host: PlaygroundHost = {
+    cluster,
+    leadership,
+    stats,
+    get catalog() {
+      return catalog;
+    },
+    pdAddress: () => pdServer.address,
+    adminUrl: () => adminServer?.url ?? "",
+    async stopStore(id) {
+      cluster.faults.setStore(id, { stopped: true });
+      await stores.get(id)?.transition;
+    },
+    async restartStore(id) {
+      cluster.faults.setStore(id, { stopped: false });
+      await stores.get(id)?.transition;
+    },
+    async save() {
+      if (!opts.dir) return false;
+      await cluster.save(opts.dir, catalog?.serialize());
+      return true;
+    },
+  };
+  const admin = new PlaygroundAdmin(host);
+
+  try {
+    await pdServer.start();
+    started.push(pdServer);
+    for (const st of stores.values()) {
+      if (cluster.faults.store(st.id).stopped) continue;
+      await st.server.start();
+      started.push(st.server);
+      cluster.regions.updateStore(st.id, { address: st.server.address });
+    }
+    const adminPort = opts.adminPort ?? (pdPort > 0 ? pdPort + 1 + storeIds.length : 0);
+    if (adminPort >= 0) adminServer = await startAdminServer(admin, adminPort);
+  } catch (err) {
+    unsubscribe();
+    for (const s of started) await s.stop();
+    throw err;
+  }
+  log("playground").info(
+    "playground up in {ms} ms: PD {pd}, {stores} stores, {regions} regions, admin {admin}",
+    {
+      ms: Math.round(performance.now() - t0),
+      pd: pdServer.address,
+      stores: stores.size,
+      regions: cluster.regions.size,
+      admin: adminServer?.url ?? "none",
+    },
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    pdAddress: pdServer.address,
+    adminUrl: adminServer?.url ?? "",
+    cluster,
+    admin,
+    catalog,
+    sample,
+    loaded,
+    stats,
+    storeAddresses: () => new Map([...stores.values()].map((s) => [s.id, s.server.address])),
+    stop() {
+      stopping ??= (async () => {
+        unsubscribe();
+        admin.stopWorkload();
+        for (const st of stores.values()) {
+          clearTimeout(st.election);
+          await st.transition.catch(() => {});
+          await st.server.stop();
+        }
+        await pdServer.stop();
+        await adminServer?.close();
+        await (await workersStarting)?.close();
+        if (opts.dir) await cluster.save(opts.dir, catalog?.serialize());
+        log("playground").info("playground stopped");
+      })();
+      return stopping;
+    },
+  };
+}
