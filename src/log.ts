@@ -68,6 +68,24 @@ function redactingSink(inner: Sink): Sink {
   };
 }
 
+let redactKeys = false;
+
+/**
+ * BR's `--redact-info-log`: when on, user keys are shown as `?` in logs and error messages, so
+ * neither leaks row data. Off by default, as in BR.
+ */
+export function setRedactInfoLog(on: boolean): void {
+  redactKeys = on;
+}
+
+/** A key for logs and errors: upper-case hex, or `?` under `--redact-info-log`. */
+export function logKey(key: Uint8Array): string {
+  if (redactKeys) return "?";
+  let out = "";
+  for (const b of key) out += b.toString(16).padStart(2, "0");
+  return out.toUpperCase();
+}
+
 /** The default log file, named like BR's `/tmp/br.log.<time>`. */
 export function defaultLogFile(now = new Date()): string {
   const stamp = now.toISOString().replace(/[:]/g, "-").replace(/\..*/, "");

@@ -41,3 +41,14 @@ test("the default log file is in the temp dir, named like BR's", () => {
   const f = defaultLogFile(new Date("2026-01-02T03:04:05.678Z"));
   assert.equal(f, join(tmpdir(), "tibr.log.2026-01-02T03-04-05"));
 });
+
+test("--redact-info-log hides keys in logs and errors", async () => {
+  const { logKey, setRedactInfoLog } = await import("./log.ts");
+  assert.equal(logKey(Uint8Array.of(0x74, 0x80)), "7480");
+  setRedactInfoLog(true);
+  try {
+    assert.equal(logKey(Uint8Array.of(0x74, 0x80)), "?");
+  } finally {
+    setRedactInfoLog(false);
+  }
+});

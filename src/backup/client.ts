@@ -9,9 +9,8 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { BackupRequestSchema, BackupResponse } from "../gen/brpb_pb.ts";
 import type { Store } from "../gen/metapb_pb.ts";
 import { StoreState } from "../gen/metapb_pb.ts";
-import { hex } from "../codec/bytes.ts";
 import type { KeyRange, RangeTree } from "./rangetree.ts";
-import { log } from "../log.ts";
+import { log, logKey } from "../log.ts";
 import type { PdClient } from "../pd/client.ts";
 import { type StoreConnections, StoreUnreachableError } from "../tikv/stores.ts";
 import type { LockResolver } from "../txn/lock_resolver.ts";
@@ -356,7 +355,7 @@ export class BackupClient {
       if (maxBackoff > 0) {
         if (slept + maxBackoff > budget) {
           throw new BackupError(
-            `backup of range [${hex(range.startKey)}, ${hex(range.endKey)}) gave up after ` +
+            `backup of range [${logKey(range.startKey)}, ${logKey(range.endKey)}) gave up after ` +
               `${Math.round(slept / 1000)} s of retries: ${lastReason}`,
           );
         }
@@ -373,7 +372,7 @@ export class BackupClient {
   ): Promise<{ backoffMs: number; reason: string }> {
     const region = await this.#findRegion(rg.startKey);
     if (!region) {
-      return { backoffMs: BACKOFF.regionError, reason: `no leader for key ${hex(rg.startKey)}` };
+      return { backoffMs: BACKOFF.regionError, reason: `no leader for key ${logKey(rg.startKey)}` };
     }
     const storeId = region.storeId;
     const req: BackupRequestInit = {

@@ -16,10 +16,11 @@
  * ```
  * @module
  */
+import { logKey } from "../log.ts";
 import sortedBtree from "sorted-btree";
 import { Buffer } from "node:buffer";
 import type { File } from "../gen/brpb_pb.ts";
-import { compareBytes, hex } from "../codec/bytes.ts";
+import { compareBytes } from "../codec/bytes.ts";
 
 /** The part of sorted-btree's `BTree<string, V>` this module uses. */
 interface SortedMap<V> {
@@ -108,7 +109,9 @@ export class RangeTree<F extends { name: string } = File> implements Iterable<Ra
   put(startKey: Uint8Array, endKey: Uint8Array, files: F[]): number {
     if (endKey.length > 0 && compareBytes(startKey, endKey) > 0) {
       throw new Error(
-        `cannot record backup range [${hex(startKey)}, ${hex(endKey)}): its start key is after ` +
+        `cannot record backup range [${logKey(startKey)}, ${
+          logKey(endKey)
+        }): its start key is after ` +
           "its end key",
       );
     }

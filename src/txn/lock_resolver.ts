@@ -8,11 +8,11 @@
  * @module
  */
 import { Action, type LockInfo, Op } from "../gen/kvrpcpb_pb.ts";
-import { log } from "../log.ts";
+import { log, logKey } from "../log.ts";
 import type { PdClient } from "../pd/client.ts";
 import { sendToRegion } from "../tikv/region_request.ts";
 import type { StoreConnections } from "../tikv/stores.ts";
-import { compareBytes, hex } from "../codec/bytes.ts";
+import { compareBytes } from "../codec/bytes.ts";
 
 /** A transaction with more keys than this is "big": its locks are resolved region-wide. */
 export const BIG_TXN_THRESHOLD = 16n;
@@ -173,7 +173,7 @@ export class LockResolver {
       return { response: r, regionError: r.regionError };
     }, this.#sendOpts());
     log("txn").debug("resolved lock {key} of txn {txn} ({outcome})", {
-      key: hex(lock.key),
+      key: logKey(lock.key),
       txn: String(lock.lockVersion),
       outcome: status.commitTs > 0n ? `committed at ${status.commitTs}` : "rolled back",
     });

@@ -141,6 +141,8 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
     }
     cipher = { method: m, key };
   }
+  const { setRedactInfoLog } = await import("../../log.ts");
+  setRedactInfoLog(parseBool(o.redactInfoLog as string | boolean));
   const sf = storageFlags(o);
   const lastStr = String(o.lastbackupts ?? "0");
   if (!/^\d+$/.test(lastStr)) throw new UsageError("--lastbackupts must be a TSO (a number)");
