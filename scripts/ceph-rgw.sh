@@ -92,13 +92,16 @@ memstore device bytes = 4294967296
 osd max object name len = 460
 osd max object namespace len = 64
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:$P
+rgw frontends = beast endpoint=127.0.0.1:$P tcp_nodelay=1
 rgw data = $D/rgw
 # Reclaim deleted objects within seconds (default: hours), so the in-memory OSD does not fill
 # up when tests and benchmarks write and delete gigabytes.
 rgw gc obj min wait = 2
 rgw gc processor period = 2
 rgw gc processor max time = 2
+# STS AssumeRole, for the s3 plugin's role-arn option (role arn:aws:iam:::role/tibr-test).
+rgw s3 auth use sts = true
+rgw sts key = tibrtestststkey1
 EOF
 C=(-c "$D/ceph.conf")
 ceph-authtool --create-keyring keyring --gen-key -n mon. --cap mon 'allow *' >/dev/null
@@ -138,8 +141,14 @@ if [ $up -ne 1 ]; then
 fi
 timeout 60 radosgw-admin "${C[@]}" user create --uid=test --display-name=test \
   --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY" >/dev/null
+timeout 60 radosgw-admin "${C[@]}" caps add --uid=test --caps="roles=*" >/dev/null
+timeout 60 radosgw-admin "${C[@]}" role create --role-name=tibr-test --path=/ \
+  --assume-role-policy-doc='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam:::user/test"]},"Action":["sts:AssumeRole"]}]}' >/dev/null
+timeout 60 radosgw-admin "${C[@]}" role-policy put --role-name=tibr-test --policy-name=all \
+  --policy-doc='{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["s3:*"],"Resource":"arn:aws:s3:::*"}}' >/dev/null
 trap - EXIT ERR
 echo "RGW_PIDS=$(cat run/*.pid | tr '\n' ' ')"
 echo "RGW_ACCESS_KEY=$ACCESS_KEY"
 echo "RGW_SECRET_KEY=$SECRET_KEY"
+echo "RGW_ROLE_ARN=arn:aws:iam:::role/tibr-test"
 echo "RGW_ENDPOINT=http://127.0.0.1:$P"

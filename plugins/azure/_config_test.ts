@@ -100,7 +100,7 @@ describe("azure error mapping", () => {
     where: "azure://ctr",
     container: "ctr",
     endpointName: "http://x",
-    credentialHint: "the key",
+    credentialFix: "check the key",
   };
   test("codes and statuses map to StorageError codes", () => {
     const cases: [unknown, string, boolean][] = [

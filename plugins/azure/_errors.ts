@@ -15,8 +15,8 @@ export interface AzureErrorContext {
   endpointName: string;
   /** Which precondition the call carried, to say what a 409/412 means. */
   precondition?: "ifNoneMatch" | "ifMatch";
-  /** Which credential is in use, for the fix of a 403. */
-  credentialHint: string;
+  /** What to check after a 401/403, naming the credential in use. */
+  credentialFix: string;
 }
 
 interface RestErrorShape {
@@ -83,7 +83,7 @@ export function classifyAzure(err: unknown, ctx: AzureErrorContext): Mapped {
       code: "PermissionDenied",
       temporary: false,
       what: `access denied (${code || `HTTP ${status}`})`,
-      fix: `check ${ctx.credentialHint}, its expiry and its permissions on the container`,
+      fix: ctx.credentialFix,
     };
   }
   if (status === 429 || status === 503 || code === "ServerBusy") {

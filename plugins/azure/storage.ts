@@ -24,6 +24,7 @@ import {
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { AzureBlobStorageSchema } from "../../src/gen/brpb_pb.ts";
 import { StorageError } from "../../src/storage/errors.ts";
+import { log } from "../../src/log.ts";
 import { checkName, compareNames, joinKey, walkPrefix } from "../../src/storage/names.ts";
 import type {
   CallOptions,
@@ -102,11 +103,11 @@ export class AzureStorage implements ExternalStorage {
       where: `${scheme}://${cfg.bucket}${cfg.prefix === "" ? "" : `/${cfg.prefix}`}`,
       container: cfg.bucket,
       endpointName: cfg.endpoint,
-      credentialHint: c.kind === "sas"
-        ? "the sas-token"
+      credentialFix: c.kind === "sas"
+        ? "check the sas-token, its expiry and its permissions on the container"
         : c.fromEnv
-        ? "AZURE_STORAGE_ACCOUNT/AZURE_STORAGE_KEY"
-        : "account-name and account-key",
+        ? "check AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY"
+        : "check account-name and account-key",
     };
   }
 
@@ -123,6 +124,11 @@ export class AzureStorage implements ExternalStorage {
       }
       throw mapAzureError(err, this.#ctx, "open");
     }
+    log("storage", "azure").debug("connected to container {container} at {endpoint} ({auth})", {
+      container: this.#cfg.bucket,
+      endpoint: this.#cfg.endpoint,
+      auth: this.#cfg.credentials.kind === "sas" ? "SAS token" : "shared key",
+    });
   }
 
   #key(name: string): string {

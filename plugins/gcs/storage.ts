@@ -20,6 +20,7 @@ import { JWT, UserRefreshClient } from "google-auth-library";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { GCSSchema } from "../../src/gen/brpb_pb.ts";
 import { StorageError } from "../../src/storage/errors.ts";
+import { log } from "../../src/log.ts";
 import { checkName, joinKey, walkPrefix } from "../../src/storage/names.ts";
 import type {
   CallOptions,
@@ -146,6 +147,11 @@ export class GcsStorage implements ExternalStorage {
       }
       throw mapGcsError(err, this.#ctx, "open");
     }
+    log("storage", "gcs").debug("connected to bucket {bucket} at {endpoint} ({auth})", {
+      bucket: this.#cfg.bucket,
+      endpoint: this.#ctx.endpointName,
+      auth: this.#cfg.credentialsSource ?? "application-default or no credentials",
+    });
   }
 
   #key(name: string): string {

@@ -35,7 +35,13 @@ export const S3_PLUGIN_OPTIONS = [
 /** Where the credentials come from, in BR's order of precedence. */
 export type S3Credentials =
   | { kind: "static"; accessKeyId: string; secretAccessKey: string; sessionToken?: string }
-  | { kind: "profile"; profile: string }
+  | {
+    kind: "profile";
+    profile: string;
+    /** AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE, when set. */
+    credentialsFile?: string;
+    configFile?: string;
+  }
   /** The SDK's default chain: env, shared files, SSO, web identity, ECS, EC2 metadata. */
   | { kind: "chain" };
 
@@ -143,6 +149,13 @@ export function parseS3Config(
   }
   if (nonEmpty(o["session-token"]) !== undefined && accessKey === undefined) {
     throw invalid("s3 option 'session-token' needs access-key and secret-access-key");
+  }
+
+  if (credentials.kind === "profile") {
+    const cf = nonEmpty(env["AWS_SHARED_CREDENTIALS_FILE"]);
+    const conf = nonEmpty(env["AWS_CONFIG_FILE"]);
+    if (cf !== undefined) credentials.credentialsFile = cf;
+    if (conf !== undefined) credentials.configFile = conf;
   }
 
   const roleArn = nonEmpty(o["role-arn"]);

@@ -20,6 +20,8 @@ const CREDENTIAL_FIX =
   "check access-key and secret-access-key (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, " +
   "profile, role-arn) and the bucket policy";
 
+const GENERIC_NAMES = new Set(["Unknown", "UnknownError", "Error", "S3ServiceException"]);
+
 const THROTTLE_NAMES = new Set([
   "SlowDown",
   "Throttling",
@@ -39,6 +41,10 @@ export function classifyS3(err: unknown, ctx: S3ErrorContext): Mapped {
   };
   const status = e.$metadata?.httpStatusCode;
   const name = e.Code ?? e.name ?? "";
+  // Bodiless replies (HEAD) leave the SDK to invent a name, often just "Unknown".
+  const named = name !== "" && !GENERIC_NAMES.has(name);
+  const label = [named ? name : "", status === undefined ? "" : `HTTP ${status}`]
+    .filter((x) => x !== "").join(", ") || "no details";
   if (status === undefined) {
     const net = networkFailure(err);
     if (net !== undefined) {
@@ -59,6 +65,18 @@ export function classifyS3(err: unknown, ctx: S3ErrorContext): Mapped {
           "or a profile",
       };
     }
+  }
+  if (name === "AssumeRoleFailed") {
+    const sts = (err as { stsCode?: string }).stsCode;
+    return {
+      code: "PermissionDenied",
+      temporary: status !== undefined && status >= 500,
+      what: `STS AssumeRole was refused (${
+        [sts, status && `HTTP ${status}`].filter(Boolean)
+          .join(", ") || "no details"
+      })`,
+      fix: "check role-arn and external-id, and that the base credentials may assume the role",
+    };
   }
   if (name === "NoSuchBucket") {
     return {
@@ -107,7 +125,7 @@ export function classifyS3(err: unknown, ctx: S3ErrorContext): Mapped {
     return {
       code: "PermissionDenied",
       temporary: false,
-      what: `access denied (${name || `HTTP ${status}`})`,
+      what: `access denied (${label})`,
       fix: CREDENTIAL_FIX,
     };
   }
@@ -115,7 +133,7 @@ export function classifyS3(err: unknown, ctx: S3ErrorContext): Mapped {
     return {
       code: "RateLimited",
       temporary: true,
-      what: `the server is throttling requests (${name || `HTTP ${status}`})`,
+      what: `the server is throttling requests (${label})`,
       fix: "lower the concurrency or rate limit",
     };
   }
@@ -134,7 +152,7 @@ export function classifyS3(err: unknown, ctx: S3ErrorContext): Mapped {
     return {
       code: "ConfigInvalid",
       temporary: false,
-      what: `the bucket is in another region than the one configured (${name || status})`,
+      what: `the bucket is in another region than the one configured (${label})`,
       fix: "set the region option (or AWS_REGION) to the bucket's region",
     };
   }
@@ -150,25 +168,25 @@ export function classifyS3(err: unknown, ctx: S3ErrorContext): Mapped {
     return {
       code: "Unsupported",
       temporary: false,
-      what: `the server does not implement this request (${name || status})`,
+      what: `the server does not implement this request (${label})`,
       fix: "use an S3 server that supports it",
     };
   }
   if (name === "RequestTimeout" || name === "InternalError" || name === "ServiceUnavailable") {
-    return { code: "Unexpected", temporary: true, what: `server error (${name})`, fix: "" };
+    return { code: "Unexpected", temporary: true, what: `server error (${label})`, fix: "" };
   }
   if (status !== undefined && status >= 500) {
     return {
       code: "Unexpected",
       temporary: true,
-      what: `server error (${name || "unknown"}, HTTP ${status})`,
+      what: `server error (${label})`,
       fix: "",
     };
   }
   return {
     code: "Unexpected",
     temporary: false,
-    what: `unexpected failure (${name || "unknown"}${status ? `, HTTP ${status}` : ""})`,
+    what: `unexpected failure (${label})`,
     fix: "",
   };
 }

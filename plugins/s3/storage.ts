@@ -104,7 +104,11 @@ export function makeS3Client(cfg: S3Config): S3Client {
       ...(c.sessionToken === undefined ? {} : { sessionToken: c.sessionToken }),
     };
   } else if (c.kind === "profile") {
-    base = fromIni({ profile: c.profile });
+    base = fromIni({
+      profile: c.profile,
+      ...(c.credentialsFile === undefined ? {} : { filepath: c.credentialsFile }),
+      ...(c.configFile === undefined ? {} : { configFilepath: c.configFile }),
+    });
   }
   if (cfg.roleArn !== undefined) {
     const params: { RoleArn: string; RoleSessionName: string; ExternalId?: string } = {
@@ -114,12 +118,31 @@ export function makeS3Client(cfg: S3Config): S3Client {
     if (cfg.externalId !== undefined) params.ExternalId = cfg.externalId;
     const opts: Parameters<typeof fromTemporaryCredentials>[0] = {
       params,
-      clientConfig: { region: cfg.region },
+      // Like BR (one AWS session for both), STS is asked at the S3 endpoint when one is set:
+      // S3-compatible servers with STS (Ceph RGW, MinIO) serve it there.
+      clientConfig: {
+        region: cfg.region,
+        ...(cfg.endpoint === undefined ? {} : { endpoint: cfg.endpoint }),
+      },
     };
     if (base !== undefined) {
       opts.masterCredentials = base as NonNullable<typeof opts.masterCredentials>;
     }
-    conf.credentials = fromTemporaryCredentials(opts);
+    const assume = fromTemporaryCredentials(opts);
+    const role = cfg.roleArn;
+    conf.credentials = async (props) => {
+      try {
+        return await assume(props);
+      } catch (err) {
+        // Told apart from S3's own errors, so a refused AssumeRole is not "bucket not found".
+        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+        throw Object.assign(new Error(`AssumeRole of ${role} failed`, { cause: err }), {
+          name: "AssumeRoleFailed",
+          stsCode: e.name,
+          $metadata: { httpStatusCode: e.$metadata?.httpStatusCode },
+        });
+      }
+    };
   } else if (base !== undefined) {
     conf.credentials = base;
   }
@@ -158,7 +181,10 @@ export class S3Storage implements ExternalStorage {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata
         ?.httpStatusCode;
       // HeadBucket has no body, so a missing bucket is a bare 404.
-      if (status === 404) throw mapS3Error({ name: "NoSuchBucket" }, this.#ctx, "open");
+      const name = (err as { name?: string }).name;
+      if (status === 404 && (name === "NotFound" || name === "NoSuchBucket")) {
+        throw mapS3Error({ name: "NoSuchBucket" }, this.#ctx, "open");
+      }
       throw mapS3Error(err, this.#ctx, "open");
     }
     try {
@@ -167,6 +193,16 @@ export class S3Storage implements ExternalStorage {
       // Anonymous access worked; there is nothing to forward to TiKV then.
       log("storage", "s3").debug("no credentials to forward: {err}", { err: String(err) });
     }
+    log("storage", "s3").debug(
+      "connected to bucket {bucket} at {endpoint} ({style}, region {region}, credentials: {creds})",
+      {
+        bucket: this.#cfg.bucket,
+        endpoint: this.#ctx.endpointName,
+        style: this.#cfg.forcePathStyle ? "path-style" : "virtual-host",
+        region: this.#cfg.region,
+        creds: this.#cfg.roleArn ? `role ${this.#cfg.roleArn}` : this.#cfg.credentials.kind,
+      },
+    );
   }
 
   #key(name: string): string {

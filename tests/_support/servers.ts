@@ -85,6 +85,8 @@ export interface S3Server {
   accessKey: string;
   /** Contains `+` and `/`, like real AWS secrets. */
   secretKey: string;
+  /** A role these keys may assume through the server's STS (for `role-arn`). */
+  roleArn: string;
   stop(): Promise<void>;
 }
 
@@ -130,6 +132,7 @@ export async function startCephRgw(): Promise<S3Server> {
     region: "us-east-1",
     accessKey: field("RGW_ACCESS_KEY"),
     secretKey: field("RGW_SECRET_KEY"),
+    roleArn: field("RGW_ROLE_ARN"),
     stop: async () => {
       atExit.delete(stopSync);
       await run("bash", [script, "--stop", dir], 30_000);

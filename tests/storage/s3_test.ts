@@ -6,8 +6,11 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { CreateBucketCommand, ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3";
 import { runStorageConformance } from "../../src/storage/conformance.ts";
@@ -149,6 +152,55 @@ describe("s3 plugin failures and options", () => {
     } finally {
       await s.close();
     }
+  });
+
+  test("a profile from AWS_PROFILE and AWS_SHARED_CREDENTIALS_FILE supplies the keys", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tibr-aws-"));
+    try {
+      const file = join(dir, "credentials");
+      writeFileSync(
+        file,
+        `[default]\naws_access_key_id = nobody\naws_secret_access_key = nothing\n\n` +
+          `[tibr]\naws_access_key_id = ${rgw.accessKey}\naws_secret_access_key = ${rgw.secretKey}\n`,
+      );
+      const s = await openStorage(`s3://${BUCKET}/profile?endpoint=${rgw.endpoint}`, {
+        env: { AWS_PROFILE: "tibr", AWS_SHARED_CREDENTIALS_FILE: file },
+      });
+      await s.writeFile("k", new Uint8Array([5]));
+      assert.equal(backendValue(s.storageBackend(false), "s3")["profile"], "tibr");
+      await s.deleteFile("k");
+      await s.close();
+      const err = await openError(
+        `s3://${BUCKET}/profile?endpoint=${rgw.endpoint}&profile=default`,
+        {
+          AWS_SHARED_CREDENTIALS_FILE: file,
+        },
+      );
+      assert.equal(err.code, "PermissionDenied");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("role-arn assumes the role through STS and writes with its temporary keys", async () => {
+    const s = await openStorage(url("role", `&role-arn=${rgw.roleArn}&external-id=tibr`), {
+      env: {},
+    });
+    try {
+      await s.writeFile("k", new Uint8Array([4, 2]));
+      assert.deepEqual([...await s.readFile("k")], [4, 2]);
+      const b = backendValue(s.storageBackend(true), "s3");
+      assert.equal(b["roleArn"], rgw.roleArn);
+      assert.equal(b["externalId"], "tibr");
+      assert.notEqual(b["accessKey"], rgw.accessKey, "the role's temporary key is forwarded");
+      assert.ok(String(b["sessionToken"]).length > 0, "with its session token");
+      await s.deleteFile("k");
+    } finally {
+      await s.close();
+    }
+    const err = await openError(url("role", "&role-arn=arn:aws:iam:::role/no-such-role"));
+    assert.equal(err.code, "PermissionDenied", err.message);
+    assert.match(err.message, /STS AssumeRole was refused .*check role-arn/);
   });
 
   test("aborting a multipart writer aborts the upload on the server", async () => {
