@@ -3,6 +3,7 @@
  * @module
  */
 import type { Readable } from "node:stream";
+import type { StorageReader } from "../../src/storage/types.ts";
 
 /**
  * A web stream over a Node readable; errors pass through `mapError` (so readers see
@@ -80,4 +81,39 @@ export function destroyOnAbort(src: Readable, signal: AbortSignal | undefined): 
   if (signal.aborted) return onAbort();
   signal.addEventListener("abort", onAbort, { once: true });
   src.once("close", () => signal.removeEventListener("abort", onAbort));
+}
+
+/** A reader of an empty range (or object) of an object of `size` bytes. */
+export function emptyReader(size: number): StorageReader {
+  return {
+    size,
+    stream: new ReadableStream<Uint8Array>({ start: (c) => c.close() }),
+    close: () => Promise.resolve(),
+  };
+}
+
+/**
+ * A StorageReader over an SDK's Node response body: aborting `signal` destroys the body (and
+ * its connection), read errors are mapped with `mapError` unless the read was aborted, and
+ * `close` releases the body whether or not the stream was read.
+ */
+export function readerOfBody(
+  body: Readable,
+  size: number,
+  signal: AbortSignal | undefined,
+  mapError: (err: unknown) => unknown,
+): StorageReader {
+  destroyOnAbort(body, signal);
+  const stream = webStreamOf(body, (err) => (signal?.aborted ? signal.reason : mapError(err)));
+  let closed = false;
+  return {
+    size,
+    stream,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      if (!stream.locked) await stream.cancel().catch(() => {});
+      else body.destroy();
+    },
+  };
 }

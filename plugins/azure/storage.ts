@@ -42,7 +42,7 @@ import type {
 } from "../../src/storage/types.ts";
 import { throwIfAborted } from "../_cloud/_errors.ts";
 import { PartWriter } from "../_cloud/_part_writer.ts";
-import { destroyOnAbort, forEachLimit, webStreamOf } from "../_cloud/_streams.ts";
+import { emptyReader, forEachLimit, readerOfBody } from "../_cloud/_streams.ts";
 import type { AzureConfig } from "./_config.ts";
 import { type AzureErrorContext, azureStatus, mapAzureError } from "./_errors.ts";
 
@@ -341,22 +341,12 @@ export class AzureStorage implements ExternalStorage {
     const size = total !== undefined ? Number(total) : (out.contentLength ?? 0);
     const body = out.readableStreamBody as Readable | undefined;
     if (!body) return emptyReader(size);
-    destroyOnAbort(body, opts?.signal);
-    const stream = webStreamOf(body, (err) => {
-      if (opts?.signal?.aborted) return opts.signal.reason;
-      return err instanceof StorageError ? err : mapAzureError(err, this.#ctx, "open", name);
-    });
-    let closed = false;
-    return {
+    return readerOfBody(
+      body,
       size,
-      stream,
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        if (!stream.locked) await stream.cancel().catch(() => {});
-        else body.destroy();
-      },
-    };
+      opts?.signal,
+      (err) => err instanceof StorageError ? err : mapAzureError(err, this.#ctx, "open", name),
+    );
   }
 
   /**
@@ -528,12 +518,4 @@ export class AzureStorage implements ExternalStorage {
   get scheme(): string {
     return this.#scheme;
   }
-}
-
-function emptyReader(size: number): StorageReader {
-  return {
-    size,
-    stream: new ReadableStream<Uint8Array>({ start: (c) => c.close() }),
-    close: () => Promise.resolve(),
-  };
 }

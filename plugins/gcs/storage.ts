@@ -37,7 +37,7 @@ import type {
   WriteOptions,
 } from "../../src/storage/types.ts";
 import { throwIfAborted } from "../_cloud/_errors.ts";
-import { forEachLimit, raceSignal } from "../_cloud/_streams.ts";
+import { emptyReader, forEachLimit, raceSignal } from "../_cloud/_streams.ts";
 import type { GcsConfig } from "./_config.ts";
 import { type GcsErrorContext, gcsStatus, mapGcsError } from "./_errors.ts";
 import { mappedBody, MediaClient, type MediaResponse, readAllChecked } from "./_media.ts";
@@ -464,12 +464,4 @@ export class GcsStorage implements ExternalStorage {
     this.#closed = true;
     return Promise.resolve();
   }
-}
-
-function emptyReader(size: number): StorageReader {
-  return {
-    size,
-    stream: new ReadableStream<Uint8Array>({ start: (c) => c.close() }),
-    close: () => Promise.resolve(),
-  };
 }

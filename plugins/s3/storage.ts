@@ -52,7 +52,7 @@ import type {
 import { log } from "../../src/log.ts";
 import { throwIfAborted } from "../_cloud/_errors.ts";
 import { PartWriter } from "../_cloud/_part_writer.ts";
-import { destroyOnAbort, raceSignal, webStreamOf } from "../_cloud/_streams.ts";
+import { emptyReader, raceSignal, readerOfBody } from "../_cloud/_streams.ts";
 import type { S3Config } from "./_config.ts";
 import { mapS3Error, type S3ErrorContext } from "./_errors.ts";
 
@@ -412,22 +412,12 @@ export class S3Storage implements ExternalStorage {
     const size = total !== undefined ? Number(total) : (out.ContentLength ?? 0);
     const body = out.Body as unknown as Readable | undefined;
     if (!body) return emptyReader(size);
-    destroyOnAbort(body, opts?.signal);
-    const stream = webStreamOf(body, (err) => {
-      if (opts?.signal?.aborted) return opts.signal.reason;
-      return err instanceof StorageError ? err : mapS3Error(err, this.#ctx, "open", name);
-    });
-    let closed = false;
-    return {
+    return readerOfBody(
+      body,
       size,
-      stream,
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        if (!stream.locked) await stream.cancel().catch(() => {});
-        else body.destroy();
-      },
-    };
+      opts?.signal,
+      (err) => err instanceof StorageError ? err : mapS3Error(err, this.#ctx, "open", name),
+    );
   }
 
   async walkDir(opts: WalkOptions, fn: WalkFn): Promise<void> {
@@ -652,12 +642,4 @@ export class S3Storage implements ExternalStorage {
     }
     return Promise.resolve();
   }
-}
-
-function emptyReader(size: number): StorageReader {
-  return {
-    size,
-    stream: new ReadableStream<Uint8Array>({ start: (c) => c.close() }),
-    close: () => Promise.resolve(),
-  };
 }
