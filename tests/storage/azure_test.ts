@@ -14,9 +14,8 @@ import {
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
 import { runStorageConformance } from "../../src/storage/conformance.ts";
-import { isStorageError, type StorageError } from "../../src/storage/errors.ts";
 import { openStorage } from "../../src/storage/registry.ts";
-import type { ExternalStorage, StorageBackendInit } from "../../src/storage/types.ts";
+import { assertOneLine, backendValue, empty, openError } from "./_cloud.ts";
 import { freePort, startAzurite } from "../_support/servers.ts";
 
 const azurite = await startAzurite();
@@ -31,44 +30,12 @@ function url(prefix: string, key = azurite.accountKey, container = CONTAINER): s
     `&account-name=${azurite.accountName}&account-key=${key}`;
 }
 
-async function empty(s: ExternalStorage): Promise<void> {
-  const names: string[] = [];
-  await s.walkDir({}, (n) => {
-    names.push(n);
-  });
-  await s.deleteFiles(names);
-}
-
 let run = 0;
 runStorageConformance({
   name: "azure (Azurite)",
   create: () => openStorage(url(`conformance/${Date.now()}-${run++}`), { env: {} }),
   cleanup: empty,
 });
-
-async function openError(location: string, env = {}): Promise<StorageError> {
-  try {
-    const s = await openStorage(location, { env });
-    await s.close();
-  } catch (err) {
-    assert.ok(isStorageError(err), `not a StorageError: ${String(err)}`);
-    return err;
-  }
-  assert.fail(`opening ${location} succeeded`);
-}
-
-function backendValue(init: StorageBackendInit, kase: string): Record<string, unknown> {
-  const b = init.backend;
-  assert.equal(b?.case, kase);
-  return b?.value as Record<string, unknown>;
-}
-
-function assertNoSecret(err: Error, ...secrets: string[]): void {
-  assert.equal(err.message.includes("\n"), false, `one line: ${err.message}`);
-  for (const t of [err.message, String(err.cause), JSON.stringify(err), err.stack ?? ""]) {
-    for (const s of secrets) assert.equal(t.includes(s), false, `secret leaked into: ${t}`);
-  }
-}
 
 /** A read-write SAS for the container, valid for an hour. */
 function containerSas(): string {
@@ -85,7 +52,7 @@ describe("azure plugin failures and options", () => {
     const err = await openError(url("x", wrong));
     assert.equal(err.code, "PermissionDenied", err.message);
     assert.match(err.message, /access denied .*check account-name and account-key/);
-    assertNoSecret(err, wrong, azurite.accountKey);
+    assertOneLine(err, wrong, azurite.accountKey);
   });
 
   test("a SAS token works, and a bad one is PermissionDenied without its signature", async () => {
@@ -118,7 +85,7 @@ describe("azure plugin failures and options", () => {
     );
     assert.equal(err.code, "PermissionDenied", err.message);
     assert.match(err.message, /check the sas-token/);
-    assertNoSecret(err, sig, "Zm9yZ2VkK3NpZy9uYXR1cmU=");
+    assertOneLine(err, sig, "Zm9yZ2VkK3NpZy9uYXR1cmU=");
   });
 
   test("AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY are the fallback credentials", async () => {
@@ -144,7 +111,7 @@ describe("azure plugin failures and options", () => {
     const err = await openError(url("x", azurite.accountKey, "no-such-container"));
     assert.equal(err.code, "NotFound");
     assert.match(err.message, /container "no-such-container" does not exist/);
-    assertNoSecret(err, azurite.accountKey);
+    assertOneLine(err, azurite.accountKey);
   });
 
   test("an unreachable endpoint fails saying so", async () => {
@@ -155,7 +122,7 @@ describe("azure plugin failures and options", () => {
     );
     assert.equal(err.code, "Unexpected");
     assert.match(err.message, /cannot reach http:\/\/127\.0\.0\.1:\d+\/acct \(ECONNREFUSED\)/);
-    assertNoSecret(err, azurite.accountKey);
+    assertOneLine(err, azurite.accountKey);
   });
 
   test("uri() hides the key; storageBackend sends it only when asked", async () => {

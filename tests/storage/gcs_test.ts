@@ -13,10 +13,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { runStorageConformance } from "../../src/storage/conformance.ts";
-import { isStorageError, type StorageError } from "../../src/storage/errors.ts";
+import { isStorageError } from "../../src/storage/errors.ts";
 import { openStorage } from "../../src/storage/registry.ts";
-import type { ExternalStorage, StorageBackendInit } from "../../src/storage/types.ts";
 import { startFakeGcs } from "../gcs_server/server.ts";
+import { backendValue, empty, openError } from "./_cloud.ts";
 import { freePort, startFakeGcsServer } from "../_support/servers.ts";
 
 const EMAIL = "tibr-test@tibr-test.iam.gserviceaccount.com";
@@ -60,37 +60,12 @@ function url(prefix: string, scheme = "gcs", cred = credFile, bucket = BUCKET): 
   return `${scheme}://${bucket}/${prefix}?endpoint=${server.endpoint}&credentials-file=${cred}`;
 }
 
-async function empty(s: ExternalStorage): Promise<void> {
-  const names: string[] = [];
-  await s.walkDir({}, (n) => {
-    names.push(n);
-  });
-  await s.deleteFiles(names);
-}
-
 let run = 0;
 runStorageConformance({
   name: "gcs (fake GCS JSON API server)",
   create: () => openStorage(url(`conformance/${Date.now()}-${run++}`), { env: {} }),
   cleanup: empty,
 });
-
-async function openError(location: string, env = {}): Promise<StorageError> {
-  try {
-    const s = await openStorage(location, { env });
-    await s.close();
-  } catch (err) {
-    assert.ok(isStorageError(err), `not a StorageError: ${String(err)}`);
-    return err;
-  }
-  assert.fail(`opening ${location} succeeded`);
-}
-
-function backendValue(init: StorageBackendInit, kase: string): Record<string, unknown> {
-  const b = init.backend;
-  assert.equal(b?.case, kase);
-  return b?.value as Record<string, unknown>;
-}
 
 /** The base64 body of a PEM key: what must never show up in messages. */
 function keyBody(pem: string): string {

@@ -14,9 +14,9 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { CreateBucketCommand, ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3";
 import { runStorageConformance } from "../../src/storage/conformance.ts";
-import { isStorageError, type StorageError } from "../../src/storage/errors.ts";
+import { isStorageError } from "../../src/storage/errors.ts";
 import { openStorage } from "../../src/storage/registry.ts";
-import type { ExternalStorage, StorageBackendInit } from "../../src/storage/types.ts";
+import { assertOneLine, backendValue, empty, openError } from "./_cloud.ts";
 import { freePort, startCephRgw } from "../_support/servers.ts";
 
 const rgw = await startCephRgw();
@@ -39,13 +39,6 @@ function url(prefix: string, extra = "", secret = rgw.secretKey, bucket = BUCKET
 }
 
 /** Removes everything under a storage so RGW's in-memory OSD does not fill up. */
-async function empty(s: ExternalStorage): Promise<void> {
-  const names: string[] = [];
-  await s.walkDir({}, (n) => {
-    names.push(n);
-  });
-  await s.deleteFiles(names);
-}
 
 let run = 0;
 runStorageConformance({
@@ -53,31 +46,6 @@ runStorageConformance({
   create: () => openStorage(url(`conformance/${Date.now()}-${run++}`), { env: {} }),
   cleanup: empty,
 });
-
-async function openError(location: string, env = {}): Promise<StorageError> {
-  try {
-    const s = await openStorage(location, { env });
-    await s.close();
-  } catch (err) {
-    assert.ok(isStorageError(err), `not a StorageError: ${String(err)}`);
-    return err;
-  }
-  assert.fail(`opening ${location} succeeded`);
-}
-
-function backendValue(init: StorageBackendInit, kase: string): Record<string, unknown> {
-  const b = init.backend;
-  assert.equal(b?.case, kase);
-  return b?.value as Record<string, unknown>;
-}
-
-function assertOneLine(err: Error, ...secrets: string[]): void {
-  assert.equal(err.message.includes("\n"), false, `one line: ${err.message}`);
-  const texts = [err.message, String(err.cause), JSON.stringify(err), err.stack ?? ""];
-  for (const secret of secrets) {
-    for (const t of texts) assert.equal(t.includes(secret), false, `secret leaked into: ${t}`);
-  }
-}
 
 describe("s3 plugin failures and options", () => {
   test("wrong credentials fail with PermissionDenied in one line that hides the secret", async () => {
