@@ -5,8 +5,9 @@
  * @module
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { BackupRequestSchema, BackupResponse } from "../gen/brpb_pb.ts";
+import { KeyRangeSchema } from "../gen/kvrpcpb_pb.ts";
 import type { Store } from "../gen/metapb_pb.ts";
 import { StoreState } from "../gen/metapb_pb.ts";
 import type { KeyRange, RangeTree } from "./rangetree.ts";
@@ -41,8 +42,8 @@ export type RangeTreeLike = Pick<RangeTree, "put" | "getIncompleteRanges" | "ran
 
 /** Progress callbacks. */
 export interface ProgressSink {
-  /** One region's response was accepted. */
-  region?(): void;
+  /** One region's response was accepted (put into the range tree): checkpoint it here. */
+  region?(resp: BackupResponse): void;
   /** One whole range finished. */
   range?(): void;
 }
@@ -260,7 +261,7 @@ export class BackupClient {
         this.sendBackup(s.id, req, (resp) => {
           if (!resp.error) {
             tree.put(resp.startKey, resp.endKey, resp.files);
-            progress.region?.();
+            progress.region?.(resp);
             return Promise.resolve();
           }
           const d = resp.error.detail;
@@ -300,20 +301,50 @@ export class BackupClient {
     return tree;
   }
 
-  /** Backs up one range completely; returns its tree. */
+  /**
+   * Backs up one range completely; returns its tree. `done` holds the parts a resumed backup
+   * already has (from the checkpoint): only the rest is pushed down, as the request's
+   * `sub_ranges` (BR's resume), and a range with nothing left is not sent at all.
+   */
   async backupRange(
     range: KeyRange,
     template: BackupRequestInit,
     stores: Store[],
     progress: ProgressSink,
+    done?: RangeTreeLike,
   ): Promise<RangeTreeLike> {
-    const req: BackupRequestInit = {
-      ...template,
-      clusterId: this.#opts.clusterId,
-      startKey: range.startKey,
-      endKey: range.endKey,
-    };
-    const tree = await this.pushBackup(req, stores, progress);
+    const missing = done?.getIncompleteRanges(range.startKey, range.endKey);
+    let tree: RangeTreeLike;
+    if (!done || missing === undefined) {
+      tree = await this.pushBackup(
+        {
+          ...template,
+          clusterId: this.#opts.clusterId,
+          startKey: range.startKey,
+          endKey: range.endKey,
+        },
+        stores,
+        progress,
+      );
+    } else {
+      tree = done;
+      if (missing.length > 0) {
+        const pushed = await this.pushBackup(
+          {
+            ...template,
+            clusterId: this.#opts.clusterId,
+            startKey: range.startKey,
+            endKey: range.endKey,
+            subRanges: missing.map((r) =>
+              create(KeyRangeSchema, { startKey: r.startKey, endKey: r.endKey })
+            ),
+          },
+          stores,
+          progress,
+        );
+        for (const r of pushed.ranges()) tree.put(r.startKey, r.endKey, r.files);
+      }
+    }
     await this.fineGrainedBackup(range, template, tree, progress);
     progress.range?.();
     return tree;
@@ -343,7 +374,7 @@ export class BackupClient {
           const rg = incomplete[next++]!;
           const { backoffMs, reason } = await this.#handleFineGrained(rg, template, (resp) => {
             tree.put(resp.startKey, resp.endKey, resp.files);
-            progress.region?.();
+            progress.region?.(resp);
           });
           if (backoffMs > maxBackoff) {
             maxBackoff = backoffMs;

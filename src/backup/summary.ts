@@ -18,8 +18,14 @@ export function summaryText(s: BackupSummary): string {
     ["total kv size", formatBytes(BigInt(s.totalBytes))],
     ["backup data size (after compression)", formatBytes(BigInt(s.backupDataSize))],
     ["data files", String(s.dataFiles)],
+    ...(s.resumedRanges !== undefined
+      ? [["resumed from checkpoint", `${s.resumedRanges} ranges`] as [string, string]]
+      : []),
     ["checksum", s.checksum],
-    ["total take", `${(s.timeTakenMs / 1000).toFixed(1)}s`],
+    [
+      "total take",
+      `${(s.timeTakenMs / 1000).toFixed(1)}s${s.resumedRanges !== undefined ? " (all runs)" : ""}`,
+    ],
     ["average speed", s.averageSpeed],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

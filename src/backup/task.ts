@@ -28,6 +28,8 @@ import { TikvSnapshot } from "../tikv/snapshot.ts";
 import { StoreConnections } from "../tikv/stores.ts";
 import { LockResolver } from "../txn/lock_resolver.ts";
 import { VERSION } from "../version.ts";
+import type { BackupConfig as CheckpointConfig } from "../checkpoint/meta.ts";
+import { BackupCheckpoint } from "./_checkpoint.ts";
 import { coprocessorChecksum } from "./checksum.ts";
 import { BackupClient, BackupError, type BackupRequestInit } from "./client.ts";
 import {
@@ -40,6 +42,7 @@ import { createProgress, formatBytes } from "./progress.ts";
 import { type BackupPlan, buildBackupPlan } from "./ranges.ts";
 import { type KeyRange, RangeTree } from "./rangetree.ts";
 import {
+  checkGCSafePoint,
   DEFAULT_GC_TTL_SECONDS,
   type GcKeeper,
   parseBackupTs,
@@ -87,6 +90,13 @@ export interface BackupConfig {
   progress?: "auto" | "bar" | "lines" | "quiet";
   /** Total fine-grained backoff per range, ms (BR: 80 s). */
   maxBackoffMs?: number;
+  /**
+   * Record progress in the storage and resume from it (default true; never for noop storage or
+   * incremental backups).
+   */
+  useCheckpoint?: boolean;
+  /** Checkpoint flush interval, ms (default 30 s). */
+  checkpointFlushIntervalMs?: number;
   signal?: AbortSignal;
 }
 
@@ -107,6 +117,8 @@ export interface BackupSummary {
   checksum: "passed" | "skipped";
   timeTakenMs: number;
   averageSpeed: string;
+  /** Ranges an earlier, interrupted run had finished (present when resumed). */
+  resumedRanges?: number;
 }
 
 /** A configuration error: printed as one line, exit code 2. */
@@ -179,21 +191,67 @@ function isTiKV(store: Store): boolean {
   return !store.labels.some((l) => l.key === "engine" && l.value === "tiflash");
 }
 
-/** Claims the storage: refuses one that holds a finished backup or another run's lock. */
-export async function claimStorage(storage: ExternalStorage): Promise<void> {
+/** Refuses a storage that already holds a finished backup. */
+export async function refuseFinishedBackup(storage: ExternalStorage): Promise<void> {
   if (await storage.fileExists(BACKUP_META_FILE)) {
     throw new BackupConfigError(
       `${storage.uri()}/${BACKUP_META_FILE} exists: that storage already holds a backup; ` +
         `choose an empty directory or prefix`,
     );
   }
+}
+
+/**
+ * Claims the storage: refuses one that holds a finished backup, or another run's `backup.lock`
+ * unless `resuming` (the checkpoint being resumed proves the lock is this backup's own).
+ */
+export async function claimStorage(storage: ExternalStorage, resuming = false): Promise<void> {
+  await refuseFinishedBackup(storage);
   if (await storage.fileExists(BACKUP_LOCK_FILE)) {
-    throw new BackupConfigError(
-      `${storage.uri()}/${BACKUP_LOCK_FILE} exists: another backup uses that storage, or an ` +
-        `earlier one failed there; choose another location or remove its files`,
-    );
+    if (resuming) return;
+    throw lockFileError(storage);
   }
   await storage.writeFile(BACKUP_LOCK_FILE, new TextEncoder().encode(LOCK_TEXT));
+}
+
+function lockFileError(storage: ExternalStorage): BackupConfigError {
+  return new BackupConfigError(
+    `${storage.uri()}/${BACKUP_LOCK_FILE} exists: another backup uses that storage, or an ` +
+      `earlier one failed there without a checkpoint; choose another location or remove its ` +
+      `files`,
+  );
+}
+
+/**
+ * The options that change what a backup contains, hashed into the checkpoint: a rerun with
+ * other values cannot resume it. Concurrency, rate limit and checksum do not change the data.
+ */
+export function checkpointConfig(cfg: BackupConfig): CheckpointConfig {
+  return {
+    mode: cfg.mode,
+    db: cfg.db ?? null,
+    table: cfg.table ?? null,
+    filter: cfg.filter ?? [],
+    "case-sensitive": cfg.caseSensitive ?? false,
+    backupts: cfg.backupTs ?? null,
+    lastbackupts: cfg.lastBackupTs ?? 0n,
+    "raw.start": cfg.raw?.start ?? null,
+    "raw.end": cfg.raw?.end ?? null,
+    "raw.format": cfg.raw?.format ?? null,
+    "raw.cf": cfg.raw?.cf ?? null,
+    compression: cfg.compression,
+    "compression-level": cfg.compressionLevel ?? 0,
+    "crypter.method": cfg.cipher && cfg.cipher.method !== EncryptionMethod.PLAINTEXT
+      ? cfg.cipher.method
+      : 0,
+  };
+}
+
+/** Whether a run checkpoints: by default yes, except to noop storage and for incrementals. */
+function checkpointWanted(cfg: BackupConfig, storage: ExternalStorage): boolean {
+  if (cfg.useCheckpoint === false) return false;
+  if (storage.uri().startsWith("noop:")) return false;
+  return !(cfg.lastBackupTs !== undefined && cfg.lastBackupTs > 0n);
 }
 
 /** Runs a backup and returns its summary. */
@@ -221,30 +279,74 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
     ...(signal ? { signal } : {}),
   });
   const backend = toStorageBackend(storage, cfg.sendCredentials);
-  const pd = await PdClient.connect({
-    endpoints: cfg.pd,
-    ...(cfg.tls ? { tls: cfg.tls } : {}),
-    ...(signal ? { signal } : {}),
-  });
+  let pd: PdClient;
+  try {
+    pd = await PdClient.connect({
+      endpoints: cfg.pd,
+      ...(cfg.tls ? { tls: cfg.tls } : {}),
+      ...(signal ? { signal } : {}),
+    });
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   const stores = new StoreConnections(pd, cfg.tls);
   const resolver = new LockResolver(pd, stores, signal ? { signal } : {});
   let keeper: GcKeeper | undefined;
+  let checkpoint: BackupCheckpoint | undefined;
   const progress = createProgress(
     cfg.mode === "raw" ? "Raw Backup" : cfg.mode === "txn" ? "Txn Backup" : "Full Backup",
     cfg.progress ?? "auto",
   );
   try {
-    const backupTs = await resolveBackupTs(pd, givenTs, timeAgo);
     const lastTs = cfg.lastBackupTs ?? 0n;
+    if (checkpointWanted(cfg, storage)) {
+      await refuseFinishedBackup(storage);
+      checkpoint = await BackupCheckpoint.open(storage, pd, {
+        config: checkpointConfig(cfg),
+        ...(cfg.cipher ? { cipher: cfg.cipher } : {}),
+        ...(cfg.checkpointFlushIntervalMs
+          ? { flushIntervalMs: cfg.checkpointFlushIntervalMs }
+          : {}),
+        ...(signal ? { signal } : {}),
+      });
+    } else if (cfg.useCheckpoint !== false && !storage.uri().startsWith("noop:")) {
+      log("backup").info("incremental backup: no checkpoint, as BR");
+    }
+    let backupTs: bigint;
+    const resumedTs = checkpoint?.start.backupTs;
+    if (resumedTs !== undefined) {
+      backupTs = resumedTs;
+      try {
+        await checkGCSafePoint(pd, backupTs);
+      } catch (err) {
+        throw new BackupConfigError(
+          `cannot resume the checkpoint at ${storage.uri()}: ${(err as Error).message}; or ` +
+            `start afresh with 'tibr checkpoint clean -s ${storage.uri()}'`,
+        );
+      }
+    } else {
+      backupTs = await resolveBackupTs(pd, givenTs, timeAgo);
+    }
     if (lastTs > 0n && lastTs >= backupTs) {
       throw new BackupConfigError(
         `--lastbackupts ${lastTs} must be before the backup ts ${backupTs}`,
       );
     }
     if (cfg.mode !== "raw") {
-      keeper = await startGcKeeper(pd, backupTs, cfg.gcTtlSeconds ?? DEFAULT_GC_TTL_SECONDS);
+      keeper = await startGcKeeper(
+        pd,
+        backupTs,
+        cfg.gcTtlSeconds ?? DEFAULT_GC_TTL_SECONDS,
+        ...(checkpoint ? [checkpoint.start.gcServiceId] : []),
+      );
     }
-    await claimStorage(storage);
+    // Without a checkpoint the lock file is written now; with one, right after checkpoint.meta
+    // (doBackup), so that a crash in between still resumes.
+    if (!checkpoint) await claimStorage(storage);
+    else if (!checkpoint.resumed && await storage.fileExists(BACKUP_LOCK_FILE)) {
+      throw lockFileError(storage);
+    }
     log("backup").info("backup ts {ts} ({time}), storage {uri}", {
       ts: String(backupTs),
       time: tsToDate(backupTs).toISOString(),
@@ -275,10 +377,11 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
       },
       filter,
       progress,
+      checkpoint,
     });
     const result = keeper ? await Promise.race([work, keeper.failed]) : await work;
     progress.stop();
-    const took = Date.now() - started;
+    const took = checkpoint ? checkpoint.dureTimeMs(started) : Date.now() - started;
     const secs = Math.max(took / 1000, 0.001);
     return {
       kind: cfg.mode === "raw"
@@ -302,9 +405,11 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
       checksum: result.checksummed ? "passed" : "skipped",
       timeTakenMs: took,
       averageSpeed: `${formatBytes(Number(result.bytes) / secs)}/s`,
+      ...(checkpoint?.resumed ? { resumedRanges: checkpoint.resumedRanges } : {}),
     };
   } catch (err) {
     progress.stop();
+    await checkpoint?.abandon();
     throw err;
   } finally {
     keeper?.stop();
@@ -325,6 +430,7 @@ interface BackupContext {
   template: BackupRequestInit;
   filter: TableFilter | undefined;
   progress: ReturnType<typeof createProgress>;
+  checkpoint: BackupCheckpoint | undefined;
 }
 
 interface BackupTotals {
@@ -371,6 +477,11 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
       if (lastTs > 0n) await writeDdlJobs(writer, reader, lastTs, pd, stores, resolver, cfg);
     }
 
+    const cp = ctx.checkpoint;
+    if (cp) {
+      await cp.begin(backupTs, ranges);
+      await claimStorage(storage, true);
+    }
     const allStores = (await pd.getAllStores()).filter(isTiKV);
     const client = new BackupClient(pd, stores, resolver, {
       clusterId: pd.clusterId,
@@ -393,9 +504,15 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
     const worker = async () => {
       while (next < ranges.length) {
         const range = ranges[next++]!;
+        const done = cp?.doneTree(range);
+        if (done) totals.regions += done.len;
         const tree = await client.backupRange(range, ctx.template, allStores, {
-          region: () => totals.regions++,
-        });
+          region: (resp) => {
+            totals.regions++;
+            cp?.record(range, resp);
+          },
+        }, done);
+        cp?.check();
         const files: File[] = [];
         for (const r of tree.ranges()) {
           for (const f of r.files) {
@@ -418,14 +535,20 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
       for (const t of plan.tables) {
         const fromFiles = writer.tableChecksum(...t.physicalIds);
         if (doChecksum && t.ranges.length > 0) {
-          const fromCluster = await coprocessorChecksum(
-            pd,
-            stores,
-            resolver,
-            t.ranges,
-            backupTs,
-            cfg.signal,
-          );
+          const id = BigInt(t.table.id);
+          let fromCluster = cp?.savedChecksum(id);
+          if (!fromCluster) {
+            const t0 = performance.now();
+            fromCluster = await coprocessorChecksum(
+              pd,
+              stores,
+              resolver,
+              t.ranges,
+              backupTs,
+              cfg.signal,
+            );
+            await cp?.saveChecksum(id, fromCluster, (performance.now() - t0) / 1000);
+          }
           checkTableChecksum(`${t.db.db_name.O}.${t.table.name.O}`, fromFiles, fromCluster);
         }
         await writer.appendSchema({ db: t.db, table: t.table, ...fromFiles });
@@ -433,6 +556,8 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
       for (const db of plan.emptyDatabases) await writer.appendSchema({ db });
       totals.checksummed = doChecksum;
     }
+    // The last checkpoint flush, then backupmeta only while this run still holds the lock.
+    await cp?.flush();
     await writer.finish({
       clusterId: pd.clusterId,
       clusterVersion: await clusterVersion(pd),
@@ -442,7 +567,19 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
       isRawKv: cfg.mode === "raw",
       isTxnKv: cfg.mode === "txn",
       newCollationsEnabled: "True",
-    });
+    }, cp ? { beforeWrite: () => cp.assertHeld() } : {});
+    if (cp) {
+      try {
+        await cp.complete();
+      } catch (err) {
+        // The backup is complete; only the checkpoint's leftovers remain.
+        log("backup").warn(
+          "the backup finished, but its checkpoint files could not be removed ({error}); " +
+            "remove them with 'tibr checkpoint clean -s {uri}'",
+          { error: (err as Error).message, uri: storage.uri() },
+        );
+      }
+    }
     return totals;
   } catch (err) {
     writer.abort();

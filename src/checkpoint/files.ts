@@ -23,6 +23,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { File, FileSchema, TableMeta } from "../gen/brpb_pb.ts";
+import type { LockProcess } from "./_process.ts";
 import {
   Base64Arena,
   fromBase64,
@@ -479,6 +480,8 @@ export interface LockInfo {
   expireAt: number;
   /** `host pid N` of the holder (absent in locks written by BR). */
   owner?: string;
+  /** The holder's process identity, to take over a lock of a dead local run (see _process.ts). */
+  process?: LockProcess;
 }
 
 /** Encodes the lock file (`lock-id` and `expire-at` as Go writes them: bare integers). */
@@ -487,6 +490,9 @@ export function encodeLock(info: LockInfo): Uint8Array {
     "lock-id": info.lockId,
     "expire-at": info.expireAt,
     ...(info.owner === undefined ? {} : { owner: info.owner }),
+    ...(info.process === undefined ? {} : {
+      process: { "host-id": info.process.hostId, pid: info.process.pid, start: info.process.start },
+    }),
   }));
 }
 
@@ -498,9 +504,15 @@ export function decodeLock(data: Uint8Array): LockInfo {
     throw new SyntaxError("expire-at is not an integer");
   }
   const owner = root.owner;
+  const proc = root.process as Record<string, unknown> | null | undefined;
+  const holder = proc && typeof proc === "object" && typeof proc["host-id"] === "string" &&
+      typeof proc.pid === "number" && typeof proc.start === "string"
+    ? { hostId: proc["host-id"], pid: proc.pid, start: proc.start }
+    : undefined;
   return {
     lockId: int64Field(root["lock-id"], "lock-id"),
     expireAt: expire,
     ...(typeof owner === "string" ? { owner } : {}),
+    ...(holder ? { process: holder } : {}),
   };
 }

@@ -31,6 +31,7 @@ import type { ExternalStorage, ObjectStat } from "../storage/types.ts";
 import { log } from "../log.ts";
 import { CheckpointError } from "./errors.ts";
 import { decodeLock, encodeLock, LOCK_PATH, type LockInfo } from "./files.ts";
+import { isGoneHere, thisProcess } from "./_process.ts";
 import { systemTimers, type Timers } from "./timers.ts";
 
 /** BR's lock TTL: 5 minutes. */
@@ -244,7 +245,13 @@ export class CheckpointLock {
   }
 
   #info(physical: number): LockInfo {
-    return { lockId: this.#id, expireAt: physical + this.#ttl, owner: this.#owner };
+    const proc = thisProcess();
+    return {
+      lockId: this.#id,
+      expireAt: physical + this.#ttl,
+      owner: this.#owner,
+      ...(proc ? { process: proc } : {}),
+    };
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -273,18 +280,25 @@ export class CheckpointLock {
         this.#held(current.version, current.info.expireAt);
         return;
       }
-      if (current.info.expireAt > physical) {
+      const gone = isGoneHere(current.info.process);
+      if (current.info.expireAt > physical && !gone) {
         throw new CheckpointError(
           "LockHeld",
           lockHeldMessage(this.#storage, current.info, physical),
         );
       }
-      // Expired (or released): take it over, unless another run does so first.
+      // Expired, released, or its holder died on this host: take it over, unless another run
+      // does so first.
       try {
         const st = await this.#storage.writeFile(LOCK_PATH, encodeLock(info), {
           ifMatch: current.version,
         });
-        if (current.info.expireAt > 0) {
+        if (current.info.expireAt > physical) {
+          log("checkpoint").warn(
+            "took over the checkpoint lock of {holder}: that process no longer runs on this host",
+            { holder: describeHolder(current.info) },
+          );
+        } else if (current.info.expireAt > 0) {
           log("checkpoint").warn(
             "took over the expired checkpoint lock of {holder}, which expired at {at}",
             { holder: describeHolder(current.info), at: formatUtc(current.info.expireAt) },
@@ -305,10 +319,10 @@ export class CheckpointLock {
   /** Checks a lock read in the fallback protocol against ours (BR's checkLockFile). */
   #checkFallback(current: LockInfo, physical: number): void {
     if (current.lockId === this.#id) return;
-    if (current.expireAt > physical) {
+    if (current.expireAt > physical && !isGoneHere(current.process)) {
       throw new CheckpointError("LockHeld", lockHeldMessage(this.#storage, current, physical));
     }
-    if (current.lockId > this.#id) {
+    if (current.lockId > this.#id && !isGoneHere(current.process)) {
       throw new CheckpointError(
         "LockHeld",
         `cannot take the checkpoint lock at ${lockUri(this.#storage)}: ` +

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { StorageError } from "../storage/errors.ts";
 import type { ObjectStat, WriteOptions } from "../storage/types.ts";
 import { FakePd, memoryStorage, override, withoutConditionalWrites } from "./_test_util.ts";
 import { CheckpointError, isCheckpointError } from "./errors.ts";
-import { decodeLock, LOCK_PATH } from "./files.ts";
+import { decodeLock, encodeLock, LOCK_PATH } from "./files.ts";
+import { thisProcess } from "./_process.ts";
 import { CheckpointLock, LOCK_RENEW_MS, LOCK_TTL_MS, physicalMs, readLock } from "./lock.ts";
 import { ManualTimers } from "./timers.ts";
 
@@ -38,6 +40,7 @@ describe("CheckpointLock on a storage with conditional writes", () => {
       lockId: lock.id,
       expireAt: pd.ms + LOCK_TTL_MS,
       owner: "host-a pid 1",
+      process: thisProcess(),
     });
     await lock.release();
     assert.equal(await storage.fileExists(LOCK_PATH), false, "released lock is deleted");
@@ -212,6 +215,32 @@ describe("CheckpointLock on a storage with conditional writes", () => {
     );
     assert.equal(err.code, "Corrupt");
     assert.match(err.message, /--lock-only --force/);
+  });
+
+  test("a live lock whose holder died on this host is taken over at once; another host's is not", async () => {
+    const storage = memoryStorage();
+    const pd = new FakePd();
+    const me = thisProcess()!;
+    const dead = spawnSync("true").pid!;
+    const write = (hostId: string) =>
+      storage.writeFile(
+        LOCK_PATH,
+        encodeLock({
+          lockId: 7n,
+          expireAt: pd.ms + LOCK_TTL_MS,
+          owner: "killed run",
+          process: { hostId, pid: dead, start: "1" },
+        }),
+      );
+    await write("elsewhere");
+    const err = await heldError(
+      CheckpointLock.acquire(storage, { now: pd.now, renewIntervalMs: 0 }),
+    );
+    assert.equal(err.code, "LockHeld");
+    await write(me.hostId);
+    const lock = await CheckpointLock.acquire(storage, { now: pd.now, renewIntervalMs: 0 });
+    assert.equal((await lockContent(storage)).lockId, lock.id);
+    await lock.release();
   });
 });
 

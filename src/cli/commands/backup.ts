@@ -36,6 +36,14 @@ function nonNegative(name: string) {
   };
 }
 
+function positiveNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be above 0`);
+    return n;
+  };
+}
+
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
@@ -82,7 +90,19 @@ function addCommon(cmd: Command): Command {
       new Option("--progress <mode>", "progress display").choices(["auto", "bar", "lines", "quiet"])
         .default("auto"),
     )
-    .option("--redact-info-log [bool]", "hide keys and values in logs", false);
+    .option("--redact-info-log [bool]", "hide keys and values in logs", false)
+    .option(
+      "--use-checkpoint [bool]",
+      "record progress in the storage and resume an interrupted backup (off for noop:// and " +
+        "incremental backups)",
+      true,
+    )
+    .option(
+      "--checkpoint-flush-interval <seconds>",
+      "how often finished ranges are written to the checkpoint",
+      positiveNumber("checkpoint-flush-interval"),
+      30,
+    );
 }
 
 function addFilterFlags(cmd: Command): Command {
@@ -102,6 +122,7 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
   const { fromHex } = await import("../../codec/bytes.ts");
   const { isStorageError } = await import("../../storage/errors.ts");
   const { summaryText } = await import("../../backup/summary.ts");
+  const { isCheckpointError } = await import("../../checkpoint/errors.ts");
 
   let cipher;
   const method = String(o["crypter.method"] ?? "plaintext");
@@ -191,6 +212,8 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
         }
         : {}),
       progress: o.progress as "auto" | "bar" | "lines" | "quiet",
+      useCheckpoint: parseBool(o.useCheckpoint as string | boolean),
+      checkpointFlushIntervalMs: Number(o.checkpointFlushInterval) * 1000,
       signal: ac.signal,
     });
     process.stdout.write(
@@ -199,7 +222,8 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
   } catch (err) {
     if (
       err instanceof BackupConfigError || err instanceof TimestampError ||
-      err instanceof FilterError || isStorageError(err, "ConfigInvalid")
+      err instanceof FilterError || isStorageError(err, "ConfigInvalid") ||
+      isCheckpointError(err, "ConfigMismatch") || isCheckpointError(err, "WrongKey")
     ) {
       throw new UsageError((err as Error).message);
     }
