@@ -13,11 +13,15 @@ import type { CipherInfo } from "../crypto/cipher.ts";
 import type { BackupResponse } from "../gen/brpb_pb.ts";
 import {
   type BackupConfig as CheckpointConfig,
+  checkCipher,
+  checkConfig,
   CheckpointError,
   CheckpointLock,
   CheckpointRunner,
   type ChecksumItem,
+  loadCheckpointMeta,
   newCheckpointMeta,
+  removeCheckpointData,
   resumeCheckpoint,
   startCheckpoint,
 } from "../checkpoint/mod.ts";
@@ -48,6 +52,36 @@ export interface CheckpointOptions {
 /** The group key of a top-level range: its start key in hex (unique among a plan's ranges). */
 export function groupKeyOf(range: KeyRange): string {
   return hex(range.startKey);
+}
+
+/**
+ * When `backupmeta` exists beside a checkpoint of the same backup, an earlier run was killed
+ * after writing `backupmeta` but before removing its checkpoint: the backup is complete. Removes
+ * the leftover checkpoint under the lock and returns true; false when there is no checkpoint
+ * (the storage holds some other finished backup). Throws `ConfigMismatch` or `WrongKey` when the
+ * checkpoint belongs to a backup with other options.
+ */
+export async function finishLeftover(
+  storage: ExternalStorage,
+  pd: PdClient,
+  opts: CheckpointOptions,
+): Promise<boolean> {
+  const meta = await loadCheckpointMeta(storage, opts.signal);
+  if (!meta) return false;
+  checkConfig(storage, meta, opts.config);
+  checkCipher(storage, meta, opts.cipher);
+  const lock = await CheckpointLock.acquire(storage, { now: () => pd.getTS() });
+  try {
+    await lock.assertHeld();
+    const n = await removeCheckpointData(storage, { keepLock: true, signal: opts.signal });
+    log("backup").info(
+      "{uri} holds this backup, finished by an earlier run; removed its {n} checkpoint files",
+      { uri: storage.uri(), n },
+    );
+  } finally {
+    await lock.release();
+  }
+  return true;
 }
 
 /** One backup run's checkpoint. */

@@ -7,7 +7,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { BackupRequestSchema, BackupResponse } from "../gen/brpb_pb.ts";
-import { KeyRangeSchema } from "../gen/kvrpcpb_pb.ts";
+import { KeyRangeSchema, type LockInfo } from "../gen/kvrpcpb_pb.ts";
 import type { Store } from "../gen/metapb_pb.ts";
 import { StoreState } from "../gen/metapb_pb.ts";
 import type { KeyRange, RangeTree } from "./rangetree.ts";
@@ -103,6 +103,47 @@ export interface ResponseOutcome {
   response?: BackupResponse;
   /** How long to back off before retrying what it did not cover, ms. */
   backoffMs: number;
+  /** Why it backs off, for the message when the retries run out. */
+  reason?: string;
+  /** What the user can do about it, for the same message. */
+  hint?: string;
+}
+
+/** Where a request's storage backend points, without credentials (`s3://bucket/prefix`). */
+export function backendLocation(req: BackupRequestInit): string {
+  const b = req.storageBackend?.backend;
+  switch (b?.case) {
+    case "local":
+      return `local://${b.value.path ?? ""}`;
+    case "noop":
+      return "noop://";
+    case "s3":
+      return `s3://${b.value.bucket ?? ""}/${b.value.prefix ?? ""}`;
+    case "gcs":
+      return `gcs://${b.value.bucket ?? ""}/${b.value.prefix ?? ""}`;
+    case "azureBlobStorage":
+      return `azure://${b.value.bucket ?? ""}/${b.value.prefix ?? ""}`;
+    default:
+      return "the backup storage";
+  }
+}
+
+/**
+ * The error for a store that could not write the backup: TiKV writes the files itself, so a
+ * permission problem is the stores' (their user, credentials or IAM role), not this process's.
+ */
+function storeStorageError(storeId: bigint, msg: string, location: string): BackupError {
+  const denied = /permission|denied|forbidden|unauthori[sz]ed|access/i.test(msg);
+  return new BackupError(
+    `store ${storeId} could not write the backup to ${location}: ${msg}` +
+      (denied ? "; make that storage writable by every TiKV store, or choose another" : ""),
+  );
+}
+
+/** One line about a lock that holds up the backup. */
+function lockReason(lock: LockInfo, msLeft: number): string {
+  return `key ${logKey(lock.key)} is locked by transaction ${lock.lockVersion} (primary key ` +
+    `${logKey(lock.primaryLock)}), whose lock lasts another ${Math.ceil(msLeft / 1000)} s`;
 }
 
 /**
@@ -115,6 +156,7 @@ export async function onBackupResponse(
   backupTs: bigint,
   resolver: LockResolver,
   resp: BackupResponse,
+  location = "the backup storage",
 ): Promise<ResponseOutcome> {
   const err = resp.error;
   if (!err) return { response: resp, backoffMs: 0 };
@@ -123,7 +165,12 @@ export async function onBackupResponse(
       const locked = err.detail.value.locked;
       if (locked) {
         const ms = await resolver.resolveLocks(backupTs, [locked]);
-        return { backoffMs: ms > 0 ? ms : 0 };
+        if (ms <= 0) return { backoffMs: 0 };
+        return {
+          backoffMs: ms,
+          reason: lockReason(locked, ms),
+          hint: "wait until that transaction commits or rolls back (or end the session holding it)",
+        };
       }
       throw new BackupError(
         `store ${storeId} failed the backup with a KV error: ${JSON.stringify(err.detail.value)}`,
@@ -142,24 +189,43 @@ export async function onBackupResponse(
         store: String(storeId),
         msg: r.message,
       });
-      return { backoffMs: BACKOFF.regionError };
+      return {
+        backoffMs: BACKOFF.regionError,
+        reason: `store ${storeId} answered a region error: ${r.message || "unknown"}`,
+      };
     }
     case "clusterIdError":
-      throw new BackupError(
-        `store ${storeId} belongs to cluster ${err.detail.value.current}, not ` +
-          `${err.detail.value.request}: check -u/--pd`,
-      );
+      throw clusterIdError(storeId, err.detail.value.current, err.detail.value.request);
     default:
       if (isRetryableStorageMessage(err.msg)) {
         log("backup").warn("store {store} could not write to storage: {msg}; retrying", {
           store: String(storeId),
           msg: err.msg,
         });
-        return { backoffMs: BACKOFF.retryableStorage };
+        return {
+          backoffMs: BACKOFF.retryableStorage,
+          reason: `store ${storeId} could not write to ${location}: ${err.msg}`,
+          hint: "check that every store can reach that storage",
+        };
       }
-      throw new BackupError(`store ${storeId} failed the backup: ${err.msg}`);
+      throw storeStorageError(storeId, err.msg, location);
   }
 }
+
+function clusterIdError(storeId: bigint, current: bigint, request: bigint): BackupError {
+  return new BackupError(
+    `store ${storeId} belongs to cluster ${current}, not ${request}: PD and this store are of ` +
+      `different clusters; check -u/--pd names the PD of the cluster to back up`,
+  );
+}
+
+/** Whether a gRPC failure means no connection could be made at all (nothing listens there). */
+function isConnectFailure(err: ConnectError): boolean {
+  const code = (err.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && CONNECT_FAILURES.has(code);
+}
+
+const CONNECT_FAILURES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND"]);
 
 /** Raised when a store cannot be reached at all (BR's ErrFailedToConnect). */
 export class FailedToConnectError extends Error {
@@ -194,7 +260,9 @@ export class BackupClient {
   /**
    * Sends one BackupRequest to a store and feeds every response to `onResponse`. Retries the
    * stream up to BACKUP_RETRY_TIMES on `Unavailable`, resetting the connection (as BR's
-   * SendBackup); other gRPC failures are FailedToConnectError.
+   * SendBackup); other gRPC failures are FailedToConnectError. So is a store that refuses the
+   * connection itself: BR's client fails to connect before it has a stream to retry, and the
+   * caller's backoff (20 s in the fine-grained phase) is the one that waits for the store.
    */
   async sendBackup(
     storeId: bigint,
@@ -221,6 +289,10 @@ export class BackupClient {
           throw new FailedToConnectError(
             `backup stream to store ${storeId} failed: ${ce.rawMessage} (${Code[ce.code]})`,
           );
+        }
+        if (isConnectFailure(ce)) {
+          this.#stores.reset(storeId);
+          throw new FailedToConnectError(`store ${storeId} cannot be reached: ${ce.rawMessage}`);
         }
         log("backup").warn("store {store} unavailable ({msg}); reconnecting", {
           store: String(storeId),
@@ -273,10 +345,7 @@ export class BackupClient {
             return Promise.resolve();
           }
           if (d.case === "clusterIdError") {
-            throw new BackupError(
-              `store ${s.id} belongs to cluster ${d.value.current}, not ${d.value.request}: ` +
-                `check -u/--pd`,
-            );
+            throw clusterIdError(s.id, d.value.current, d.value.request);
           }
           // As BR's push-down: a store that could not reach storage for a while gets the
           // range again in the fine-grained phase.
@@ -287,7 +356,7 @@ export class BackupClient {
             });
             return Promise.resolve();
           }
-          throw new BackupError(`store ${s.id} failed the backup: ${resp.error.msg}`);
+          throw storeStorageError(s.id, resp.error.msg, backendLocation(req));
         }).catch((err) => {
           // A store we cannot reach now is retried region by region in the fine-grained phase.
           if (err instanceof FailedToConnectError) {
@@ -363,6 +432,7 @@ export class BackupClient {
     const budget = this.#opts.maxBackoffMs ?? FINE_GRAINED_MAX_BACKOFF_MS;
     let slept = 0;
     let lastReason = "";
+    let lastHint = "";
     for (;;) {
       const incomplete = tree.getIncompleteRanges(range.startKey, range.endKey);
       if (incomplete.length === 0) return;
@@ -372,13 +442,14 @@ export class BackupClient {
       const worker = async () => {
         while (next < incomplete.length) {
           const rg = incomplete[next++]!;
-          const { backoffMs, reason } = await this.#handleFineGrained(rg, template, (resp) => {
+          const out = await this.#handleFineGrained(rg, template, (resp) => {
             tree.put(resp.startKey, resp.endKey, resp.files);
             progress.region?.(resp);
           });
-          if (backoffMs > maxBackoff) {
-            maxBackoff = backoffMs;
-            lastReason = reason;
+          if (out.backoffMs > maxBackoff) {
+            maxBackoff = out.backoffMs;
+            lastReason = out.reason;
+            lastHint = out.hint;
           }
         }
       };
@@ -387,7 +458,8 @@ export class BackupClient {
         if (slept + maxBackoff > budget) {
           throw new BackupError(
             `backup of range [${logKey(range.startKey)}, ${logKey(range.endKey)}) gave up after ` +
-              `${Math.round(slept / 1000)} s of retries: ${lastReason}`,
+              `${Math.round(slept / 1000)} s of its ${Math.round(budget / 1000)} s retry ` +
+              `budget: ${lastReason}; ${lastHint || "fix that"}, then run the backup again`,
           );
         }
         slept += maxBackoff;
@@ -400,10 +472,14 @@ export class BackupClient {
     rg: KeyRange,
     template: BackupRequestInit,
     accept: (resp: BackupResponse) => void,
-  ): Promise<{ backoffMs: number; reason: string }> {
+  ): Promise<{ backoffMs: number; reason: string; hint: string }> {
     const region = await this.#findRegion(rg.startKey);
     if (!region) {
-      return { backoffMs: BACKOFF.regionError, reason: `no leader for key ${logKey(rg.startKey)}` };
+      return {
+        backoffMs: BACKOFF.regionError,
+        reason: `PD knows no leader for key ${logKey(rg.startKey)}`,
+        hint: "check the cluster's health with pd-ctl",
+      };
     }
     const storeId = region.storeId;
     const req: BackupRequestInit = {
@@ -414,7 +490,9 @@ export class BackupClient {
     };
     let backoffMs = 0;
     let reason = "";
+    let hint = "";
     let progressed = false;
+    const location = backendLocation(template);
     try {
       await this.sendBackup(storeId, req, async (resp) => {
         const out = await onBackupResponse(
@@ -422,24 +500,35 @@ export class BackupClient {
           template.endVersion ?? 0n,
           this.#resolver,
           resp,
+          location,
         );
         if (out.backoffMs > backoffMs) {
           backoffMs = out.backoffMs;
-          reason = resp.error?.msg || resp.error?.detail.case || "";
+          reason = out.reason ?? (resp.error?.msg || resp.error?.detail.case || "");
+          hint = out.hint ?? "";
         }
         if (out.response) accept(out.response);
         progressed = true;
       });
     } catch (err) {
       if (err instanceof FailedToConnectError) {
-        return { backoffMs: BACKOFF.storeUnreachable, reason: err.message };
+        return {
+          backoffMs: BACKOFF.storeUnreachable,
+          reason: err.message,
+          hint: `bring store ${storeId} back, or wait until its regions elect leaders on ` +
+            `live stores`,
+        };
       }
       throw err;
     }
     if (!progressed) {
-      return { backoffMs: BACKOFF.noProgress, reason: `store ${storeId} made no progress` };
+      return {
+        backoffMs: BACKOFF.noProgress,
+        reason: `store ${storeId} made no progress`,
+        hint: "",
+      };
     }
-    return { backoffMs, reason };
+    return { backoffMs, reason, hint };
   }
 
   async #findRegion(key: Uint8Array): Promise<{ storeId: bigint } | undefined> {

@@ -28,6 +28,9 @@ export function summaryText(s: BackupSummary): string {
     ],
     ["average speed", s.averageSpeed],
   ];
+  if (s.alreadyComplete) {
+    rows.push(["note", "an earlier run had finished this backup; this run removed its checkpoint"]);
+  }
   const width = Math.max(...rows.map(([k]) => k.length));
   return `${s.kind} success summary:\n` +
     rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n") + "\n";

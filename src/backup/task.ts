@@ -29,7 +29,7 @@ import { StoreConnections } from "../tikv/stores.ts";
 import { LockResolver } from "../txn/lock_resolver.ts";
 import { VERSION } from "../version.ts";
 import type { BackupConfig as CheckpointConfig } from "../checkpoint/meta.ts";
-import { BackupCheckpoint } from "./_checkpoint.ts";
+import { BackupCheckpoint, finishLeftover } from "./_checkpoint.ts";
 import { coprocessorChecksum } from "./checksum.ts";
 import { BackupClient, BackupError, type BackupRequestInit } from "./client.ts";
 import {
@@ -38,6 +38,7 @@ import {
   MetaWriter,
   type TableChecksum,
 } from "./metawriter.ts";
+import { MetaReader } from "./metareader.ts";
 import { createProgress, formatBytes } from "./progress.ts";
 import { type BackupPlan, buildBackupPlan } from "./ranges.ts";
 import { type KeyRange, RangeTree } from "./rangetree.ts";
@@ -119,6 +120,11 @@ export interface BackupSummary {
   averageSpeed: string;
   /** Ranges an earlier, interrupted run had finished (present when resumed). */
   resumedRanges?: number;
+  /**
+   * An earlier run had written the whole backup and was stopped while removing its checkpoint;
+   * this run only removed the leftovers (present and true then).
+   */
+  alreadyComplete?: boolean;
 }
 
 /** A configuration error: printed as one line, exit code 2. */
@@ -131,6 +137,9 @@ const COMPRESSION: Record<BackupConfig["compression"], CompressionType> = {
   snappy: CompressionType.SNAPPY,
   zstd: CompressionType.ZSTD,
 };
+
+/** Tables checksummed at a time (BR's `--checksum-concurrency` default). */
+const CHECKSUM_CONCURRENCY = 4;
 
 const LOCK_TEXT = "DO NOT DELETE\nThis file exists to remind other backup jobs won't use this path";
 
@@ -301,15 +310,22 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
   try {
     const lastTs = cfg.lastBackupTs ?? 0n;
     if (checkpointWanted(cfg, storage)) {
-      await refuseFinishedBackup(storage);
-      checkpoint = await BackupCheckpoint.open(storage, pd, {
+      const cpOpts = {
         config: checkpointConfig(cfg),
         ...(cfg.cipher ? { cipher: cfg.cipher } : {}),
         ...(cfg.checkpointFlushIntervalMs
           ? { flushIntervalMs: cfg.checkpointFlushIntervalMs }
           : {}),
         ...(signal ? { signal } : {}),
-      });
+      };
+      if (
+        await storage.fileExists(BACKUP_META_FILE) && await finishLeftover(storage, pd, cpOpts)
+      ) {
+        progress.stop();
+        return await summaryOfFinished(cfg, storage, started);
+      }
+      await refuseFinishedBackup(storage);
+      checkpoint = await BackupCheckpoint.open(storage, pd, cpOpts);
     } else if (cfg.useCheckpoint !== false && !storage.uri().startsWith("noop:")) {
       log("backup").info("incremental backup: no checkpoint, as BR");
     }
@@ -417,6 +433,49 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
     pd.close();
     await storage.close();
   }
+}
+
+/**
+ * The summary of a backup an earlier run finished (it was stopped after writing `backupmeta`),
+ * read back from its metadata.
+ */
+async function summaryOfFinished(
+  cfg: BackupConfig,
+  storage: ExternalStorage,
+  started: number,
+): Promise<BackupSummary> {
+  const reader = await MetaReader.open(storage, {
+    ...(cfg.cipher ? { cipher: cfg.cipher } : {}),
+    ...(cfg.signal ? { signal: cfg.signal } : {}),
+  });
+  let kvs = 0n, bytes = 0n, size = 0n, files = 0, tables = 0;
+  for await (const f of reader.dataFiles()) {
+    kvs += f.totalKvs;
+    bytes += f.totalBytes;
+    size += f.size;
+    files++;
+  }
+  for await (const t of reader.tables()) if (t.table) tables++;
+  const m = reader.meta;
+  const took = Date.now() - started;
+  return {
+    kind: m.isRawKv ? "Raw Backup" : m.startVersion > 0n ? "Incremental Backup" : "Full Backup",
+    storage: storage.uri(),
+    backupTs: String(m.endVersion),
+    backupTime: tsToDate(m.endVersion).toISOString(),
+    lastBackupTs: String(m.startVersion),
+    totalRanges: 0,
+    totalRegions: 0,
+    totalKvs: String(kvs),
+    totalBytes: String(bytes),
+    backupDataSize: String(size),
+    dataFiles: files,
+    tables,
+    checksum: cfg.checksum ? "passed" : "skipped",
+    timeTakenMs: took,
+    averageSpeed: "-",
+    alreadyComplete: true,
+  };
 }
 
 interface BackupContext {
@@ -532,25 +591,36 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
 
     if (plan) {
       const doChecksum = cfg.checksum && lastTs === 0n;
-      for (const t of plan.tables) {
-        const fromFiles = writer.tableChecksum(...t.physicalIds);
-        if (doChecksum && t.ranges.length > 0) {
-          const id = BigInt(t.table.id);
-          let fromCluster = cp?.savedChecksum(id);
-          if (!fromCluster) {
-            const t0 = performance.now();
-            fromCluster = await coprocessorChecksum(
-              pd,
-              stores,
-              resolver,
-              t.ranges,
-              backupTs,
-              cfg.signal,
-            );
-            await cp?.saveChecksum(id, fromCluster, (performance.now() - t0) / 1000);
+      const tables = plan.tables;
+      // The cluster's checksums, CHECKSUM_CONCURRENCY tables at a time (BR's
+      // --checksum-concurrency); the schemas are then written in plan order.
+      const fromCluster: (TableChecksum | undefined)[] = new Array(tables.length);
+      if (doChecksum) {
+        let nextTable = 0;
+        const checksumWorker = async () => {
+          while (nextTable < tables.length) {
+            const i = nextTable++;
+            const t = tables[i]!;
+            if (t.ranges.length === 0) continue;
+            const id = BigInt(t.table.id);
+            let sum = cp?.savedChecksum(id);
+            if (!sum) {
+              const t0 = performance.now();
+              sum = await coprocessorChecksum(pd, stores, resolver, t.ranges, backupTs, cfg.signal);
+              await cp?.saveChecksum(id, sum, (performance.now() - t0) / 1000);
+            }
+            fromCluster[i] = sum;
           }
-          checkTableChecksum(`${t.db.db_name.O}.${t.table.name.O}`, fromFiles, fromCluster);
-        }
+        };
+        await Promise.all(
+          Array.from({ length: Math.min(CHECKSUM_CONCURRENCY, tables.length) }, checksumWorker),
+        );
+      }
+      for (let i = 0; i < tables.length; i++) {
+        const t = tables[i]!;
+        const fromFiles = writer.tableChecksum(...t.physicalIds);
+        const sum = fromCluster[i];
+        if (sum) checkTableChecksum(`${t.db.db_name.O}.${t.table.name.O}`, fromFiles, sum);
         await writer.appendSchema({ db: t.db, table: t.table, ...fromFiles });
       }
       for (const db of plan.emptyDatabases) await writer.appendSchema({ db });

@@ -1,0 +1,177 @@
+/**
+ * `kill -9` a `tibr backup` at seeded random moments, rerun the same command, and check that
+ * the result is a complete backup: every table's checksum, recomputed from its SST files, equals
+ * the playground's ground truth and an uninterrupted backup's. A rerun must succeed at once (a
+ * dead run's lock on this host is taken over) and must resume what was checkpointed.
+ *
+ * `TIBR_KILL_SEEDS` sets how many seeds run (default 20); `scripts/soak-kill.ts` runs many more.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import process from "node:process";
+import { after, before, describe, test } from "node:test";
+import { CHECKPOINT_DIR } from "../../src/checkpoint/files.ts";
+import type { Playground } from "../../src/playground/server/mod.ts";
+import { startSmall, tempDir, verifyTableBackup } from "../playground/_helpers.ts";
+import { tibrCommand } from "../_support/tibr.ts";
+
+const SEEDS = Number(process.env.TIBR_KILL_SEEDS ?? 20);
+const FIRST_SEED = Number(process.env.TIBR_KILL_FIRST_SEED ?? 1);
+
+/** mulberry32: a small seeded PRNG, so a failing seed can be replayed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+let pg: Playground;
+const tmp = tempDir("kill");
+
+before(async () => {
+  pg = await startSmall();
+  // Slow every region down a little so a backup lasts long enough to be killed anywhere in it.
+  for (const s of pg.cluster.regions.stores()) pg.admin.slowStore(s.id, 5);
+});
+after(async () => {
+  await pg?.stop();
+  tmp.cleanup();
+});
+
+function args(dir: string): string[] {
+  return [
+    "backup",
+    "full",
+    "-u",
+    pg.pdAddress,
+    "-s",
+    `local://${dir}`,
+    "--checkpoint-flush-interval",
+    "0.05",
+    "--progress",
+    "quiet",
+    "--output",
+    "json",
+    "--log-file",
+    join(dir + ".log"),
+  ];
+}
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs a backup to its end (asynchronously: the playground lives in this process). */
+function run(dir: string): Promise<Ran> {
+  const [exe, ...pre] = tibrCommand();
+  const t0 = Date.now();
+  const child = spawn(exe!, [...pre, ...args(dir)], { env: { ...process.env, NO_COLOR: "1" } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - t0 }));
+  });
+}
+
+/** Starts a backup and kills it with SIGKILL after `ms`; resolves with its exit code or signal. */
+function runAndKill(dir: string, ms: number): Promise<{ code: number | null; signal: string }> {
+  const [exe, ...pre] = tibrCommand();
+  const child = spawn(exe!, [...pre, ...args(dir)], {
+    stdio: "ignore",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal: signal ?? "" });
+    });
+  });
+}
+
+type Sums = Record<string, string>;
+
+async function tableSums(dir: string): Promise<Sums> {
+  const v = await verifyTableBackup(dir, pg);
+  const out: Sums = {};
+  for (const t of v.tables) {
+    out[t.name] = `${t.fromFiles.crc64xor}/${t.fromFiles.totalKvs}/${t.fromFiles.totalBytes}`;
+  }
+  return out;
+}
+
+function checkpointLeft(dir: string): string[] {
+  const cp = join(dir, CHECKPOINT_DIR);
+  if (!existsSync(cp)) return [];
+  return readdirSync(cp, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
+}
+
+describe(`kill -9 a backup at random points and rerun it (${SEEDS} seeds)`, () => {
+  let reference: Sums = {};
+  let fullMs = 0;
+
+  test("an uninterrupted backup, for reference", async () => {
+    const dir = join(tmp.path, "reference");
+    const r = await run(dir);
+    assert.equal(r.code, 0, r.stderr);
+    reference = await tableSums(dir);
+    assert.ok(Object.keys(reference).length >= 5);
+    assert.deepEqual(checkpointLeft(dir), [], "a finished backup leaves no checkpoint");
+    // Timed again once everything is warm (the first run also starts the stores' SST workers).
+    const again = await run(join(tmp.path, "reference-2"));
+    assert.equal(again.code, 0, again.stderr);
+    fullMs = again.ms;
+  });
+
+  test("every killed backup resumes to the same complete backup", async () => {
+    const outcomes: string[] = [];
+    let resumed = 0;
+    for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
+      const random = rng(seed);
+      const dir = join(tmp.path, `seed-${seed}`);
+      // Kill anywhere from process start to a little past a whole backup's time.
+      const at = Math.floor(random() * fullMs * 1.1);
+      const killed = await runAndKill(dir, at);
+      const rerun = await run(dir);
+      const what = `seed ${seed} (killed at ${at} ms of ~${fullMs} ms)`;
+      if (killed.signal !== "SIGKILL") {
+        // It finished before the kill: the rerun finds a finished backup and says so.
+        assert.equal(killed.code, 0, `${what}: the first run failed`);
+        assert.notEqual(rerun.code, 0, `${what}: a second backup into a finished one`);
+        assert.match(rerun.stderr, /already holds a backup/);
+        outcomes.push("finished");
+      } else {
+        assert.equal(rerun.code, 0, `${what}: the rerun failed: ${rerun.stderr}`);
+        const summary = JSON.parse(rerun.stdout.trim().split("\n").pop()!);
+        if (summary.resumedRanges > 0) resumed++;
+        outcomes.push(
+          summary.alreadyComplete ? "complete" : `resumed ${summary.resumedRanges ?? 0}`,
+        );
+      }
+      assert.deepEqual(await tableSums(dir), reference, `${what}: table checksums`);
+      assert.deepEqual(checkpointLeft(dir), [], `${what}: checkpoint removed`);
+    }
+    console.log(`kill -9 outcomes by seed: ${outcomes.join(", ")}`);
+    assert.ok(
+      resumed >= Math.min(3, Math.floor(SEEDS / 4)),
+      `too few kills landed mid-backup with something checkpointed: ${outcomes.join(", ")}`,
+    );
+  });
+});
