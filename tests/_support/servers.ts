@@ -6,8 +6,8 @@
  * @module
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -314,4 +314,32 @@ export async function startFakeGcsServer(opts: GcsServerOptions = {}): Promise<G
       await stopChild(child);
     },
   };
+}
+
+/**
+ * A service account for the fake GCS server: writes its public key and its key file (as Google
+ * issues them, outside the default universe so the auth library signs its own tokens offline)
+ * into `dir`. Pass `{ [email]: pubFile }` as the server's `accounts` and `credFile` to tibr.
+ */
+export function gcsServiceAccount(
+  dir: string,
+  email = "tibr-test@tibr-test.iam.gserviceaccount.com",
+): { email: string; pubFile: string; credFile: string } {
+  const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const pubFile = join(dir, "sa.pub.pem");
+  const credFile = join(dir, "sa.json");
+  writeFileSync(pubFile, publicKey.export({ type: "spki", format: "pem" }) as string);
+  writeFileSync(
+    credFile,
+    JSON.stringify({
+      type: "service_account",
+      project_id: "tibr-test",
+      private_key_id: "0123456789abcdef",
+      private_key: privateKey.export({ type: "pkcs8", format: "pem" }),
+      client_email: email,
+      client_id: "100000000000000000002",
+      universe_domain: "tibr-fake-gcs.test",
+    }),
+  );
+  return { email, pubFile, credFile };
 }

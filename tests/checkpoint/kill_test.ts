@@ -14,6 +14,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import { CHECKPOINT_DIR } from "../../src/checkpoint/files.ts";
+import { EncryptionMethod } from "../../src/crypto/cipher.ts";
 import type { Playground } from "../../src/playground/server/mod.ts";
 import { startSmall, tempDir, verifyTableBackup } from "../playground/_helpers.ts";
 import { tibrCommand } from "../_support/tibr.ts";
@@ -46,7 +47,7 @@ after(async () => {
   tmp.cleanup();
 });
 
-function args(dir: string): string[] {
+function args(dir: string, extra: string[] = []): string[] {
   return [
     "backup",
     "full",
@@ -62,6 +63,7 @@ function args(dir: string): string[] {
     "json",
     "--log-file",
     join(dir + ".log"),
+    ...extra,
   ];
 }
 
@@ -73,10 +75,12 @@ interface Ran {
 }
 
 /** Runs a backup to its end (asynchronously: the playground lives in this process). */
-function run(dir: string): Promise<Ran> {
+function run(dir: string, extra: string[] = []): Promise<Ran> {
   const [exe, ...pre] = tibrCommand();
   const t0 = Date.now();
-  const child = spawn(exe!, [...pre, ...args(dir)], { env: { ...process.env, NO_COLOR: "1" } });
+  const child = spawn(exe!, [...pre, ...args(dir, extra)], {
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
@@ -87,14 +91,27 @@ function run(dir: string): Promise<Ran> {
   });
 }
 
-/** Starts a backup and kills it with SIGKILL after `ms`; resolves with its exit code or signal. */
-function runAndKill(dir: string, ms: number): Promise<{ code: number | null; signal: string }> {
+/**
+ * Starts a backup and kills it with SIGKILL after `ms`, or as soon as `until()` holds; resolves
+ * with its exit code or signal.
+ */
+function runAndKill(
+  dir: string,
+  ms: number,
+  extra: string[] = [],
+  until?: () => boolean,
+): Promise<{ code: number | null; signal: string }> {
   const [exe, ...pre] = tibrCommand();
-  const child = spawn(exe!, [...pre, ...args(dir)], {
+  const child = spawn(exe!, [...pre, ...args(dir, extra)], {
     stdio: "ignore",
     env: { ...process.env, NO_COLOR: "1" },
   });
   const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+  const poll = until &&
+    setInterval(() => {
+      if (until()) child.kill("SIGKILL");
+    }, 5);
+  child.on("exit", () => poll && clearInterval(poll));
   return new Promise((resolve, reject) => {
     child.on("error", reject);
     child.on("exit", (code, signal) => {
@@ -113,6 +130,17 @@ async function tableSums(dir: string): Promise<Sums> {
     out[t.name] = `${t.fromFiles.crc64xor}/${t.fromFiles.totalKvs}/${t.fromFiles.totalBytes}`;
   }
   return out;
+}
+
+function hasCheckpointData(dir: string): boolean {
+  const data = join(dir, CHECKPOINT_DIR, "data");
+  return existsSync(data) && readdirSync(data).some((f) => f.endsWith(".cpt"));
+}
+
+function oneLine(stderr: string): string {
+  const lines = stderr.split("\n").filter((l) => l && !l.startsWith("Detail tibr log in"));
+  assert.equal(lines.length, 1, `one error line expected, got:\n${stderr}`);
+  return lines[0]!;
 }
 
 function checkpointLeft(dir: string): string[] {
@@ -173,5 +201,31 @@ describe(`kill -9 a backup at random points and rerun it (${SEEDS} seeds)`, () =
       resumed >= Math.min(3, Math.floor(SEEDS / 4)),
       `too few kills landed mid-backup with something checkpointed: ${outcomes.join(", ")}`,
     );
+  });
+
+  test("a rerun with other options or another crypter key is refused, then resumes with the same", async () => {
+    const dir = join(tmp.path, "changed");
+    const keyA = "11".repeat(32);
+    const enc = (key: string) => ["--crypter.method", "aes256-ctr", "--crypter.key", key];
+    const killed = await runAndKill(dir, 60_000, enc(keyA), () => hasCheckpointData(dir));
+    assert.equal(killed.signal, "SIGKILL", "killed once something was checkpointed");
+
+    const wrongKey = await run(dir, enc("22".repeat(32)));
+    assert.equal(wrongKey.code, 2, wrongKey.stderr);
+    assert.match(oneLine(wrongKey.stderr), /crypter key differs.*pass the same --crypter\.key/);
+    assert.doesNotMatch(wrongKey.stderr, /2222/, "the key is never printed");
+
+    const changed = await run(dir, [...enc(keyA), "--compression", "lz4"]);
+    assert.equal(changed.code, 2, changed.stderr);
+    assert.match(oneLine(changed.stderr), /compression/);
+    assert.match(changed.stderr, /checkpoint clean/, "says how to start afresh");
+
+    const same = await run(dir, enc(keyA));
+    assert.equal(same.code, 0, same.stderr);
+    assert.ok(JSON.parse(same.stdout.trim().split("\n").pop()!).resumedRanges > 0);
+    const cipher = { method: EncryptionMethod.AES256_CTR, key: new Uint8Array(32).fill(0x11) };
+    const v = await verifyTableBackup(dir, pg, cipher);
+    assert.ok(v.tables.length >= 5);
+    assert.deepEqual(checkpointLeft(dir), []);
   });
 });

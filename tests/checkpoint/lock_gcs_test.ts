@@ -4,37 +4,22 @@
  * free lock and on an expired one, and fencing after a takeover.
  * @module
  */
-import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe } from "node:test";
 import { openStorage } from "../../src/storage/registry.ts";
-import { startFakeGcsServer } from "../_support/servers.ts";
+import { gcsServiceAccount, startFakeGcsServer } from "../_support/servers.ts";
 import { lockRaceTests } from "./_race.ts";
 
-const EMAIL = "tibr-lock@tibr-test.iam.gserviceaccount.com";
 const BUCKET = "tibr-checkpoint-lock";
 const dir = mkdtempSync(join(tmpdir(), "tibr-gcs-lock-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-const pubFile = join(dir, "sa.pub.pem");
-const credFile = join(dir, "sa.json");
-writeFileSync(pubFile, publicKey.export({ type: "spki", format: "pem" }) as string);
-writeFileSync(
-  credFile,
-  JSON.stringify({
-    type: "service_account",
-    project_id: "tibr-test",
-    private_key_id: "0123456789abcdef",
-    private_key: privateKey.export({ type: "pkcs8", format: "pem" }),
-    client_email: EMAIL,
-    client_id: "100000000000000000002",
-    // Not googleapis.com: the auth library then signs its own JWTs (this test is offline).
-    universe_domain: "tibr-fake-gcs.test",
-  }),
+const { email, pubFile, credFile } = gcsServiceAccount(
+  dir,
+  "tibr-lock@tibr-test.iam.gserviceaccount.com",
 );
-const server = await startFakeGcsServer({ buckets: [BUCKET], accounts: { [EMAIL]: pubFile } });
+const server = await startFakeGcsServer({ buckets: [BUCKET], accounts: { [email]: pubFile } });
 after(() => server.stop());
 
 let n = 0;
