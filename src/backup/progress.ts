@@ -75,10 +75,11 @@ export function createProgress(
       },
     };
   }
-  const timer = setInterval(() => {
+  const line = () => {
     const pct = total > 0 ? Math.floor((done * 100) / total) : 0;
     process.stderr.write(`${title}: ${done}/${total} ${unit} (${pct}%), ${speed()}\n`);
-  }, 5000);
+  };
+  const timer = setInterval(line, 5000);
   (timer as unknown as { unref?: () => void }).unref?.();
   return {
     start(t, u) {
@@ -93,7 +94,7 @@ export function createProgress(
     },
     stop() {
       clearInterval(timer);
-      process.stderr.write(`${title}: ${done}/${total} ${unit} (100%), ${speed()}\n`);
+      line();
     },
   };
 }
