@@ -10,7 +10,7 @@ import { StorageError } from "../../src/storage/errors.ts";
 import { errno } from "./_fs.ts";
 import { LocalStorage } from "./storage.ts";
 
-export { LocalStorage, STAGING_DIR } from "./storage.ts";
+export { LocalStorage, type LocalStorageOptions, STAGING_DIR } from "./storage.ts";
 
 /** The local plugin. */
 export const plugin: StoragePlugin = definePlugin({

@@ -42,11 +42,28 @@ import type {
   WriteOptions,
 } from "../../src/storage/types.ts";
 import { errno, fsError, lockFile, syncDir, writeAll } from "./_fs.ts";
+import { allocUnfilled, ChunkReader, openFile } from "./_read.ts";
 
 /** The reserved directory for temp files and locks, at the storage root. */
 export const STAGING_DIR = ".tibr-tmp";
-/** Bytes read from disk per chunk of a ranged reader. */
-const READ_CHUNK = 4 << 20;
+/**
+ * Bytes per read call, and per chunk of a ranged reader. With READ_PARALLEL reads in flight,
+ * 3 MiB are asked for at once, inside the kernel's readahead window, so the disk keeps reading
+ * ahead while chunks are copied out. In scripts/bench-storage-local.ts on Deno and Bun, 1 MiB x 3
+ * was as fast as or faster than 0.5 MiB x 4, 2 MiB x 3, 4 MiB x 2 and 4 MiB x 3, and faster than
+ * one read at a time, most of all when the disk rather than the copying is the bottleneck.
+ */
+const READ_CHUNK = 1 << 20;
+/** Reads in flight per object read (see `_read.ts`). */
+const READ_PARALLEL = 3;
+
+/** Tuning of a LocalStorage; the defaults suit real use, tests shrink them. */
+export interface LocalStorageOptions {
+  /** Bytes per read call and per ranged-reader chunk (default 1 MiB). */
+  readChunk?: number;
+  /** Reads in flight per object read (default 3; 1 reads sequentially). */
+  readParallel?: number;
+}
 
 function versionOf(st: BigIntStats): string {
   return `${st.ino.toString(16)}-${st.mtimeNs.toString(16)}-${st.size.toString(16)}`;
@@ -60,12 +77,16 @@ function live(signal: AbortSignal | undefined): void {
 export class LocalStorage implements ExternalStorage {
   readonly #staging: string;
   readonly #locks: string;
+  readonly #chunk: number;
+  readonly #parallel: number;
   #stagingReady: Promise<void> | undefined;
 
   /** `root` must be an absolute directory path that exists. */
-  constructor(readonly root: string) {
+  constructor(readonly root: string, opts: LocalStorageOptions = {}) {
     this.#staging = join(root, STAGING_DIR);
     this.#locks = join(this.#staging, "locks");
+    this.#chunk = Math.max(1, Math.floor(opts.readChunk ?? READ_CHUNK));
+    this.#parallel = Math.max(1, Math.floor(opts.readParallel ?? READ_PARALLEL));
   }
 
   /**
@@ -211,31 +232,31 @@ export class LocalStorage implements ExternalStorage {
   async readFile(name: string, opts?: CallOptions): Promise<Uint8Array> {
     live(opts?.signal);
     const full = this.#path(name, "readFile");
-    let fh: FileHandle;
+    let file: { fh: FileHandle; size: number };
     try {
-      fh = await open(full, "r");
+      file = await openFile(full);
     } catch (err) {
       throw this.#missing(err, "readFile", name);
     }
+    let reader: ChunkReader | undefined;
     try {
       // Objects are replaced by rename, never changed in place, so the size of the open inode
       // is final: read into one buffer of that size instead of growing one.
-      const st = await fh.stat();
-      if (!st.isFile()) throw Object.assign(new Error("not a file"), { code: "EISDIR" });
-      const buf = new Uint8Array(st.size);
+      const buf = allocUnfilled(file.size);
+      reader = new ChunkReader(file.fh, 0, file.size, this.#chunk, this.#parallel, buf);
       let got = 0;
-      while (got < buf.length) {
+      for (let c = await reader.next(); c; c = await reader.next()) {
+        got += c.length;
         live(opts?.signal);
-        const { bytesRead } = await fh.read(buf, got, Math.min(buf.length - got, 64 << 20), got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
       }
-      return got === buf.length ? buf : buf.subarray(0, got);
+      // Shrunk behind our back: copy, so the unfilled tail never leaves this function.
+      return got === buf.length ? buf : buf.slice(0, got);
     } catch (err) {
       if (opts?.signal?.aborted) throw opts.signal.reason;
       throw this.#missing(err, "readFile", name);
     } finally {
-      await fh.close().catch(() => {});
+      await reader?.settle();
+      await file.fh.close().catch(() => {});
     }
   }
 
@@ -308,61 +329,38 @@ export class LocalStorage implements ExternalStorage {
   async open(name: string, opts?: ReadOptions): Promise<StorageReader> {
     live(opts?.signal);
     const full = this.#path(name, "open");
-    let fh: FileHandle;
-    let size: number;
+    let file: { fh: FileHandle; size: number };
     try {
-      fh = await open(full, "r");
+      file = await openFile(full);
     } catch (err) {
       throw this.#missing(err, "open", name);
     }
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw Object.assign(new Error("not a file"), { code: "EISDIR" });
-      size = st.size;
-    } catch (err) {
-      await fh.close().catch(() => {});
-      throw this.#missing(err, "open", name);
-    }
+    const { fh, size } = file;
     const end = Math.min(opts?.end ?? size, size);
-    let pos = Math.min(opts?.start ?? 0, end);
-    let closed = false;
-    const close = async () => {
-      if (closed) return;
-      closed = true;
-      await fh.close().catch(() => {});
-    };
+    const start = Math.min(opts?.start ?? 0, end);
+    const reader = new ChunkReader(fh, start, end, this.#chunk, this.#parallel);
+    let closed: Promise<void> | undefined;
+    const close = () => closed ??= reader.settle().then(() => fh.close().catch(() => {}));
     const signal = opts?.signal;
     const stream = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         try {
           live(signal);
-          if (pos >= end) {
-            await close();
-            controller.close();
+          const chunk = await reader.next();
+          if (chunk) {
+            controller.enqueue(chunk);
             return;
           }
-          const buf = new Uint8Array(Math.min(READ_CHUNK, end - pos));
-          let got = 0;
-          while (got < buf.length) {
-            const { bytesRead } = await fh.read(buf, got, buf.length - got, pos + got);
-            if (bytesRead === 0) break;
-            got += bytesRead;
-          }
-          if (got === 0) {
-            await close();
-            controller.close();
-            return;
-          }
-          pos += got;
-          controller.enqueue(got === buf.length ? buf : buf.subarray(0, got));
+          await close();
+          controller.close();
         } catch (err) {
           await close();
           throw signal?.aborted ? signal.reason : this.#err(err, "open", name);
         }
       },
       cancel: close,
-      // One chunk of read-ahead overlaps the next disk read with the consumer's work.
-    }, { highWaterMark: 1 });
+      // The reader keeps its reads in flight ahead of the consumer; no more buffering here.
+    }, { highWaterMark: 0 });
     return {
       size,
       stream,

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { randomBytes } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -65,3 +67,41 @@ describe("local storage specifics", () => {
     assert.deepEqual(new Set(readdirSync(locks)), before);
   });
 });
+
+describe("local storage reads in chunks", () => {
+  test("readFile and ranged open return exact bytes across many small chunks", async () => {
+    const s = new LocalStorage(dir, { readChunk: 13, readParallel: 3 });
+    const data = randomBytes(10_000);
+    await s.writeFile("chunked/obj", data);
+    assert.deepEqual(await s.readFile("chunked/obj"), new Uint8Array(data));
+    for (const [start, end] of [[0, 10_000], [1, 9_999], [5_000, 5_013], [9_990, 20_000]]) {
+      const r = await s.open("chunked/obj", { start, end });
+      const parts: Uint8Array[] = [];
+      for await (const c of r.stream) parts.push(c);
+      await r.close();
+      assert.equal(r.size, 10_000);
+      assert.deepEqual(
+        Buffer.concat(parts),
+        Buffer.from(data.subarray(start, Math.min(end!, 10_000))),
+        `range ${start}-${end}`,
+      );
+    }
+  });
+
+  test("a reader closed half way releases its file handle", async () => {
+    const s = new LocalStorage(dir, { readChunk: 16, readParallel: 4 });
+    await s.writeFile("chunked/early", randomBytes(1_000));
+    const before = openHandles();
+    const r = await s.open("chunked/early");
+    const it = r.stream.getReader();
+    assert.equal((await it.read()).value?.length, 16);
+    it.releaseLock();
+    await r.close();
+    assert.equal(openHandles(), before);
+  });
+});
+
+/** Open file descriptors of this process (Linux). */
+function openHandles(): number {
+  return readdirSync("/proc/self/fd").length;
+}
