@@ -30,12 +30,15 @@ export function strictBase64(text: string, what: string): Uint8Array {
   return fromBase64(text);
 }
 
-const DIGIT = new Int16Array(128).fill(-1);
+// Indexed by char code or byte: every value past the alphabet is -1, so `|` catches it.
+const DIGIT = new Int16Array(256).fill(-1);
 {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   for (let i = 0; i < 64; i++) DIGIT[alphabet.charCodeAt(i)] = i;
 }
 const CHUNK = 1 << 16;
+// Room `decodeQuoted` keeps free before it knows a string's length: longer keys are rare.
+const QUOTED_ROOM = 1024;
 
 /**
  * Decodes many short base64 strings into shared 64 KiB chunks, returning views: one native
@@ -44,6 +47,8 @@ const CHUNK = 1 << 16;
 export class Base64Arena {
   #buf = new Uint8Array(CHUNK);
   #pos = 0;
+  /** Where the string read by the last successful `decodeQuoted` ends: its closing quote. */
+  end = 0;
 
   /** The bytes of `text` (standard base64, padding optional); throws on anything else. */
   decode(text: string): Uint8Array {
@@ -86,6 +91,103 @@ export class Base64Arena {
     const view = out.subarray(this.#pos, o);
     this.#pos = o;
     return view;
+  }
+
+  /**
+   * The bytes of the base64 text in `src[start, end)`, read as ASCII, when it is canonical
+   * (padded to a multiple of 4, standard alphabet); undefined otherwise, for the caller to fall
+   * back to `decode`, which reports the error.
+   */
+  decodeAscii(src: Uint8Array, start: number, end: number): Uint8Array | undefined {
+    const len = end - start;
+    if (len === 0) return EMPTY;
+    if ((len & 3) !== 0) return undefined;
+    const pad = src[end - 1] !== 61 ? 0 : src[end - 2] !== 61 ? 1 : 2;
+    const n = (len >> 2) * 3 - pad;
+    if (this.#pos + n + 2 > this.#buf.length) {
+      this.#buf = new Uint8Array(Math.max(CHUNK, n + 2));
+      this.#pos = 0;
+    }
+    const out = this.#buf;
+    const begin = this.#pos;
+    let o = begin;
+    let bad = 0;
+    // The last quantum's padding reads as 0 bits here; the two bytes it yields past `n` are
+    // scratch space (reserved above) and dropped from the view.
+    const last = end - 4;
+    let i = start;
+    for (; i < last; i += 4) {
+      const a = DIGIT[src[i]!]!;
+      const b = DIGIT[src[i + 1]!]!;
+      const c = DIGIT[src[i + 2]!]!;
+      const d = DIGIT[src[i + 3]!]!;
+      bad |= a | b | c | d;
+      const v = (a << 18) | (b << 12) | (c << 6) | d;
+      out[o++] = v >> 16;
+      out[o++] = (v >> 8) & 255;
+      out[o++] = v & 255;
+    }
+    const a = DIGIT[src[i]!]!;
+    const b = DIGIT[src[i + 1]!]!;
+    const c = pad === 2 ? 0 : DIGIT[src[i + 2]!]!;
+    const d = pad !== 0 ? 0 : DIGIT[src[i + 3]!]!;
+    bad |= a | b | c | d;
+    const v = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o++] = v >> 16;
+    out[o++] = (v >> 8) & 255;
+    out[o] = v & 255;
+    if (bad < 0) return undefined;
+    this.#pos = begin + n;
+    return out.subarray(begin, begin + n);
+  }
+
+  /**
+   * Decodes the canonical base64 text starting at `src[start]` up to the next `"` in one pass
+   * (the quote's index goes to `end`). Undefined when the text is anything else or longer than
+   * `QUOTED_ROOM` bytes decoded, for the caller to use `decodeAscii` or give up.
+   */
+  decodeQuoted(src: Uint8Array, start: number): Uint8Array | undefined {
+    // A last byte outside the alphabet stops the quantum loop before the end of `src`.
+    if (DIGIT[src[src.length - 1] ?? 0]! >= 0) return undefined;
+    if (this.#pos + QUOTED_ROOM > this.#buf.length) {
+      this.#buf = new Uint8Array(CHUNK);
+      this.#pos = 0;
+    }
+    const out = this.#buf;
+    const begin = this.#pos;
+    const limit = begin + QUOTED_ROOM - 3;
+    let o = begin;
+    let i = start;
+    for (;;) {
+      const a = DIGIT[src[i]!]!;
+      const b = DIGIT[src[i + 1]!]!;
+      const c = DIGIT[src[i + 2]!]!;
+      const d = DIGIT[src[i + 3]!]!;
+      if ((a | b | c | d) < 0) break;
+      if (o > limit) return undefined;
+      const v = (a << 18) | (b << 12) | (c << 6) | d;
+      out[o++] = v >> 16;
+      out[o++] = (v >> 8) & 255;
+      out[o++] = v & 255;
+      i += 4;
+    }
+    if (src[i] !== 34) {
+      // The last quantum: "xx==" or "xxx=", then the quote.
+      const a = DIGIT[src[i]!]!;
+      const b = DIGIT[src[i + 1]!]!;
+      const c = src[i + 2] === 61 ? 0 : DIGIT[src[i + 2]!]!;
+      if ((a | b | c) < 0 || src[i + 3] !== 61 || src[i + 4] !== 34 || o > limit) {
+        return undefined;
+      }
+      const v = (a << 18) | (b << 12) | (c << 6);
+      out[o++] = v >> 16;
+      if (src[i + 2] !== 61) out[o++] = (v >> 8) & 255;
+      i += 4;
+    }
+    this.end = i;
+    if (o === begin) return EMPTY;
+    this.#pos = o;
+    return out.subarray(begin, o);
   }
 }
 

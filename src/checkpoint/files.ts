@@ -36,6 +36,7 @@ import {
   stringifyBig,
   toBase64,
 } from "./_json.ts";
+import { scanDataFile } from "./_scan.ts";
 
 /** The directory of a backup's checkpoint, relative to the backup storage root. */
 export const CHECKPOINT_DIR = "checkpoints/backup";
@@ -335,7 +336,7 @@ function optionalCount(v: unknown, what: string): number | undefined {
 }
 
 function dataHeader(text: string): { root: Record<string, unknown>; metas: unknown[] } {
-  const root = objectField(JSON.parse(text), "a checkpoint data file");
+  const root = scanDataFile(text) ?? objectField(JSON.parse(text), "a checkpoint data file");
   const metas = root["range-group-metas"] ?? [];
   if (!Array.isArray(metas)) throw new SyntaxError("range-group-metas is not an array");
   return { root, metas };

@@ -19,6 +19,7 @@ import { type CipherInfo, decrypt, isEncrypting } from "../crypto/cipher.ts";
 import type { ExternalStorage } from "../storage/types.ts";
 import { log } from "../log.ts";
 import { Base64Arena } from "./_json.ts";
+import { scanRangeGroups } from "./_scan.ts";
 import { CheckpointError } from "./errors.ts";
 import {
   type CheckpointData,
@@ -170,7 +171,8 @@ export async function walkCheckpointData(
       let ranges: CheckpointRange[];
       let groupKey: string;
       try {
-        ({ groupKey, groups: ranges } = decodeRangeGroups(DECODER.decode(plain), arena));
+        ({ groupKey, groups: ranges } = scanRangeGroups(plain, arena) ??
+          decodeRangeGroups(DECODER.decode(plain), arena));
       } catch (err) {
         result.skippedGroups++;
         logger.error("checkpoint group {index} of {name} is malformed ({error}); skipping it", {
