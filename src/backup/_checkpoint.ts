@@ -235,7 +235,7 @@ export class BackupCheckpoint {
 
   /** Backup time of every run so far, ms. */
   dureTimeMs(sinceMs: number): number {
-    return this.#start.previousMs + (Date.now() - sinceMs);
+    return Math.round(this.#start.previousMs + (Date.now() - sinceMs));
   }
 
   /** Last flush before `backupmeta`; the lock stays held. */

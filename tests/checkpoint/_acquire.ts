@@ -1,7 +1,8 @@
 /**
  * A child process for the lock race test: waits until the given instant, tries to take the
  * checkpoint lock of `location` once, prints `{"result":"won","id"}` or
- * `{"result":"lost","code"}` and exits without releasing it.
+ * `{"result":"lost","code"}`, and exits without releasing it once its stdin closes (the parent
+ * closes it when every racer has tried, so no winner is a dead holder meanwhile).
  *
  * Usage: _acquire.ts LOCATION START_AT_MS
  * @module
@@ -23,5 +24,7 @@ try {
   const code = err instanceof CheckpointError ? err.code : String(err);
   process.stdout.write(`${JSON.stringify({ result: "lost", code })}\n`);
 }
+process.stdin.resume();
+await new Promise((r) => process.stdin.on("end", r));
 await storage.close();
 process.exit(0);

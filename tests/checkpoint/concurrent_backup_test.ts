@@ -7,11 +7,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
@@ -26,7 +24,7 @@ import {
   startCephRgw,
   startFakeGcsServer,
 } from "../_support/servers.ts";
-import { tibrCommand } from "../_support/tibr.ts";
+import { errorLine, runTibr, type TibrRun } from "../_support/tibr.ts";
 
 const BUCKET = "tibr-concurrent";
 const dir = mkdtempSync(join(tmpdir(), "tibr-concurrent-"));
@@ -77,16 +75,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function backup(location: string, i: number): Promise<Ran> {
-  const [exe, ...pre] = tibrCommand();
-  const child = spawn(exe!, [
-    ...pre,
+function backup(location: string, i: number): Promise<TibrRun> {
+  return runTibr([
     "backup",
     "full",
     "-u",
@@ -99,21 +89,7 @@ function backup(location: string, i: number): Promise<Ran> {
     "json",
     "--log-file",
     join(dir, `run-${n}-${i}.log`),
-  ], { env: { ...process.env, NO_COLOR: "1" } });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function errorLine(stderr: string): string {
-  const lines = stderr.split("\n").filter((l) => l && !l.startsWith("Detail tibr log in"));
-  assert.equal(lines.length, 1, `one error line expected, got:\n${stderr}`);
-  return lines[0]!;
+  ]);
 }
 
 describe("two backups into one storage at once: exactly one proceeds", () => {
@@ -125,7 +101,7 @@ describe("two backups into one storage at once: exactly one proceeds", () => {
       const losers = runs.filter((r) => r.code !== 0);
       assert.equal(winners.length, 1, runs.map((r) => `${r.code}: ${r.stderr}`).join("\n"));
       for (const r of losers) {
-        const line = errorLine(r.stderr);
+        const line = errorLine(r);
         assert.match(
           line,
           /cannot take the checkpoint lock .* held by run \d+|already holds a backup/,

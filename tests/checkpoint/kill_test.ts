@@ -17,7 +17,7 @@ import { CHECKPOINT_DIR } from "../../src/checkpoint/files.ts";
 import { EncryptionMethod } from "../../src/crypto/cipher.ts";
 import type { Playground } from "../../src/playground/server/mod.ts";
 import { startSmall, tempDir, verifyTableBackup } from "../playground/_helpers.ts";
-import { tibrCommand } from "../_support/tibr.ts";
+import { errorLine, runTibr, tibrCommand, type TibrRun } from "../_support/tibr.ts";
 
 const SEEDS = Number(process.env.TIBR_KILL_SEEDS ?? 20);
 const FIRST_SEED = Number(process.env.TIBR_KILL_FIRST_SEED ?? 1);
@@ -67,28 +67,9 @@ function args(dir: string, extra: string[] = []): string[] {
   ];
 }
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
 /** Runs a backup to its end (asynchronously: the playground lives in this process). */
-function run(dir: string, extra: string[] = []): Promise<Ran> {
-  const [exe, ...pre] = tibrCommand();
-  const t0 = Date.now();
-  const child = spawn(exe!, [...pre, ...args(dir, extra)], {
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - t0 }));
-  });
+function run(dir: string, extra: string[] = []): Promise<TibrRun> {
+  return runTibr(args(dir, extra));
 }
 
 /**
@@ -137,12 +118,6 @@ function hasCheckpointData(dir: string): boolean {
   return existsSync(data) && readdirSync(data).some((f) => f.endsWith(".cpt"));
 }
 
-function oneLine(stderr: string): string {
-  const lines = stderr.split("\n").filter((l) => l && !l.startsWith("Detail tibr log in"));
-  assert.equal(lines.length, 1, `one error line expected, got:\n${stderr}`);
-  return lines[0]!;
-}
-
 function checkpointLeft(dir: string): string[] {
   const cp = join(dir, CHECKPOINT_DIR);
   if (!existsSync(cp)) return [];
@@ -165,7 +140,7 @@ describe(`kill -9 a backup at random points and rerun it (${SEEDS} seeds)`, () =
     // Timed again once everything is warm (the first run also starts the stores' SST workers).
     const again = await run(join(tmp.path, "reference-2"));
     assert.equal(again.code, 0, again.stderr);
-    fullMs = again.ms;
+    fullMs = Math.round(again.ms);
   });
 
   test("every killed backup resumes to the same complete backup", async () => {
@@ -212,12 +187,12 @@ describe(`kill -9 a backup at random points and rerun it (${SEEDS} seeds)`, () =
 
     const wrongKey = await run(dir, enc("22".repeat(32)));
     assert.equal(wrongKey.code, 2, wrongKey.stderr);
-    assert.match(oneLine(wrongKey.stderr), /crypter key differs.*pass the same --crypter\.key/);
+    assert.match(errorLine(wrongKey), /crypter key differs.*pass the same --crypter\.key/);
     assert.doesNotMatch(wrongKey.stderr, /2222/, "the key is never printed");
 
     const changed = await run(dir, [...enc(keyA), "--compression", "lz4"]);
     assert.equal(changed.code, 2, changed.stderr);
-    assert.match(oneLine(changed.stderr), /compression/);
+    assert.match(errorLine(changed), /compression/);
     assert.match(changed.stderr, /checkpoint clean/, "says how to start afresh");
 
     const same = await run(dir, enc(keyA));

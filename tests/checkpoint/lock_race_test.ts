@@ -39,27 +39,39 @@ describe("local storage", () => {
   });
 });
 
-/** Runs `_acquire.ts` in a child process of this runtime; resolves with its one JSON line. */
-function acquireInProcess(location: string, startAt: number): Promise<Record<string, string>> {
+/**
+ * Runs `_acquire.ts` in a child process of this runtime; `result` resolves with its one JSON
+ * line. The child keeps running (holding what it won) until `release()` closes its stdin: a
+ * winner that had exited would be a dead holder on this host, whose lock a later racer may
+ * rightly take over at once.
+ */
+function acquireInProcess(
+  location: string,
+  startAt: number,
+): { result: Promise<Record<string, string>>; release: () => void } {
   const script = join(ROOT, "tests/checkpoint/_acquire.ts");
   const args = process.versions["deno"] !== undefined
     ? ["run", "-A", "--quiet", script, location, String(startAt)]
     : [script, location, String(startAt)];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] });
+  const result = new Promise<Record<string, string>>((resolve, reject) => {
     let out = "";
     let err = "";
-    child.stdout.on("data", (d) => out += d);
-    child.stderr.on("data", (d) => err += d);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      try {
-        resolve(JSON.parse(out.trim()));
-      } catch {
-        reject(new Error(`acquirer exited ${code}: ${out} ${err}`));
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (out.includes("\n")) {
+        try {
+          resolve(JSON.parse(out.trim()));
+        } catch {
+          reject(new Error(`acquirer printed ${out} ${err}`));
+        }
       }
     });
+    child.stderr.on("data", (d) => err += d);
+    child.on("error", reject);
+    child.on("close", (code) => reject(new Error(`acquirer exited ${code}: ${out} ${err}`)));
   });
+  return { result, release: () => child.stdin.end() };
 }
 
 describe("separate processes", () => {
@@ -69,9 +81,10 @@ describe("separate processes", () => {
       const location = join(dir, `procs-${round}`);
       // Every process waits for the same instant after starting, so the acquisitions overlap.
       const startAt = Date.now() + 6000;
-      const results = await Promise.all(
-        Array.from({ length: 8 }, () => acquireInProcess(location, startAt)),
-      );
+      const racers = Array.from({ length: 8 }, () => acquireInProcess(location, startAt));
+      const results = await Promise.all(racers.map((r) => r.result)).finally(() => {
+        for (const r of racers) r.release();
+      });
       const won = results.filter((r) => r.result === "won");
       assert.equal(won.length, 1, JSON.stringify(results));
       for (const r of results) {

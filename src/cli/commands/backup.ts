@@ -97,6 +97,12 @@ function addCommon(cmd: Command): Command {
         "incremental backups)",
       true,
     )
+    .addOption(
+      new Option(
+        "--backoff-budget <seconds>",
+        "give up on a range after this much retrying in the fine-grained phase (BR: 80)",
+      ).argParser(positiveNumber("backoff-budget")).default(80).hideHelp(),
+    )
     .option(
       "--checkpoint-flush-interval <seconds>",
       "how often finished ranges are written to the checkpoint",
@@ -214,6 +220,7 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
       progress: o.progress as "auto" | "bar" | "lines" | "quiet",
       useCheckpoint: parseBool(o.useCheckpoint as string | boolean),
       checkpointFlushIntervalMs: Number(o.checkpointFlushInterval) * 1000,
+      maxBackoffMs: Number(o.backoffBudget) * 1000,
       signal: ac.signal,
     });
     process.stdout.write(
