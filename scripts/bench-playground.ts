@@ -13,13 +13,19 @@
  *
  *   deno run -A --v8-flags=--max-old-space-size=16384 scripts/bench-playground.ts \
  *     [--part scale|backup|all] [--keys 10000000] [--regions 100000] [--gib 1] \
- *     [--compression zstd] [--dir /tmp]
+ *     [--compression zstd] [--dir /tmp] [--runs 1] [--json]
+ *
+ * The backup part also reports the stores' busy window (first backup request to last response,
+ * from the playground's counters), the client's wall time against it, and the client's share of
+ * the CPU (its user+sys from `/usr/bin/time` against the playground process's own). `--runs N`
+ * backs the same data up N times (medians reported); `--json` (with `--part backup`) prints
+ * the figures as one JSON object on the last line.
  *
  * Each part runs in its own process (this script re-runs itself), so RSS figures are its own.
  * @module
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
@@ -32,6 +38,7 @@ import { PdClient } from "../src/pd/client.ts";
 import { createConnection } from "../src/rpc/transport.ts";
 import { createClient } from "@connectrpc/connect";
 import { Backup, CompressionType } from "../src/gen/brpb_pb.ts";
+import { ensureDebianPackages } from "../tests/_support/debian.ts";
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -193,6 +200,99 @@ async function diskFloor(dir: string, bytes: number): Promise<number> {
   return bytes / 1e6 / s;
 }
 
+/** One measured `tibr backup full` against the running playground. */
+interface BackupRun {
+  // deno-lint-ignore no-explicit-any
+  summary: any;
+  kvBytes: number;
+  /** Client process wall time, s. */
+  wall: number;
+  summarySecs: number;
+  mbs: number;
+  /** First backup request to last response at the stores, s. */
+  busy: number;
+  clientCpu: number;
+  clientRssMiB: number;
+  /** The playground process's CPU during the run (the stores' work), s. */
+  playgroundCpu: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+/**
+ * Backs up the whole cluster to `dest` with `tibr backup full` in its own process under
+ * /usr/bin/time, watching the stores' counters (every 10 ms) for their busy window.
+ */
+async function backupOnce(
+  pg: Awaited<ReturnType<typeof startPlayground>>,
+  dest: string,
+  compression: string,
+): Promise<BackupRun> {
+  let firstRequest = 0;
+  let lastResponse = 0;
+  const requests0 = pg.stats.backupRequests;
+  let responses = pg.stats.backupResponses;
+  const sampler = setInterval(() => {
+    const now = performance.now();
+    if (firstRequest === 0 && pg.stats.backupRequests > requests0) firstRequest = now;
+    if (pg.stats.backupResponses !== responses) {
+      responses = pg.stats.backupResponses;
+      lastResponse = now;
+    }
+  }, 10);
+  const timeFile = `${dest}.time`;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const r = await runAsync("/usr/bin/time", [
+    "-f",
+    "%e %U %S %M",
+    "-o",
+    timeFile,
+    "deno",
+    "run",
+    "-A",
+    join(root, "src/cli/main.ts"),
+    "--log-file",
+    `${dest}.log`,
+    "backup",
+    "full",
+    "-u",
+    pg.pdAddress,
+    "-s",
+    `local://${dest}`,
+    "--compression",
+    compression,
+    "--checksum",
+    arg("checksum", "false"),
+    "--output",
+    "json",
+    "--progress",
+    "quiet",
+  ]);
+  const wall = secs(t0);
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+  if (r.status !== 0) throw new Error(`backup failed: ${r.stderr}`);
+  const summary = JSON.parse(r.stdout);
+  const [, cu, cs, crss] = readFileSync(timeFile, "utf8").trim().split("\n").pop()!
+    .split(/\s+/).map(Number);
+  const kvBytes = Number(summary.totalBytes);
+  return {
+    summary,
+    kvBytes,
+    wall,
+    summarySecs: summary.timeTakenMs / 1000,
+    mbs: kvBytes / 1e6 / (summary.timeTakenMs / 1000),
+    busy: (lastResponse - firstRequest) / 1000,
+    clientCpu: (cu ?? 0) + (cs ?? 0),
+    clientRssMiB: (crss ?? 0) / 1024,
+    playgroundCpu: (cpu.user + cpu.system) / 1e6,
+  };
+}
+
 async function backup(): Promise<void> {
   const gib = Number(arg("gib", "1"));
   const compression = arg("compression", "zstd");
@@ -230,39 +330,30 @@ async function backup(): Promise<void> {
   const dir = mkdtempSync(join(workDir, "tibr-bench-backup-"));
   try {
     const diskMBs = await diskFloor(dir, 512 * MiB);
+    ensureDebianPackages(["/usr/bin/time"], ["time"]);
     const pg = await startPlayground({ cluster, electionMs: 0 });
     try {
-      const t2 = performance.now();
-      const r = await runAsync("deno", [
-        "run",
-        "-A",
-        join(root, "src/cli/main.ts"),
-        "--log-file",
-        join(dir, "tibr.log"),
-        "backup",
-        "full",
-        "-u",
-        pg.pdAddress,
-        "-s",
-        `local://${join(dir, "b")}`,
-        "--compression",
-        compression,
-        "--checksum",
-        arg("checksum", "false"),
-        "--output",
-        "json",
-        "--progress",
-        "quiet",
-      ]);
-      const wall = secs(t2);
-      if (r.status !== 0) throw new Error(`backup failed: ${r.stderr}`);
-      const s = JSON.parse(r.stdout);
-      const mbs = Number(s.totalBytes) / 1e6 / (s.timeTakenMs / 1000);
-      console.log(
-        `backup: ${(Number(s.totalBytes) / MiB).toFixed(0)} MiB of KV (${s.totalKvs} kvs, ` +
-          `${s.dataFiles} files, ${(Number(s.backupDataSize) / MiB).toFixed(0)} MiB stored) in ` +
-          `${(s.timeTakenMs / 1000).toFixed(1)} s (process ${wall.toFixed(1)} s)`,
-      );
+      const runs = Math.max(1, Number(arg("runs", "1")));
+      const results: BackupRun[] = [];
+      for (let i = 0; i < runs; i++) {
+        const r = await backupOnce(pg, join(dir, `b${i}`), compression);
+        results.push(r);
+        const s = r.summary;
+        console.log(
+          `run ${i + 1}: ${(r.kvBytes / MiB).toFixed(0)} MiB of KV (${s.totalKvs} kvs, ` +
+            `${s.dataFiles} files, ${(Number(s.backupDataSize) / MiB).toFixed(0)} MiB stored) ` +
+            `in ${r.summarySecs.toFixed(1)} s (process ${r.wall.toFixed(1)} s), ` +
+            `${r.mbs.toFixed(1)} MB/s; stores busy ${r.busy.toFixed(1)} s; cpu client ` +
+            `${r.clientCpu.toFixed(1)} s, playground ${r.playgroundCpu.toFixed(1)} s`,
+        );
+        rmSync(join(dir, `b${i}`), { recursive: true, force: true });
+      }
+      const med = (f: (r: BackupRun) => number) => median(results.map(f));
+      const mbs = med((r) => r.mbs);
+      const wall = med((r) => r.wall);
+      const busy = med((r) => r.busy);
+      const clientCpu = med((r) => r.clientCpu);
+      const playgroundCpu = med((r) => r.playgroundCpu);
       console.log(`aggregate backup speed: ${mbs.toFixed(1)} MB/s (target >= 50 MB/s)`);
       console.log(
         `floors: engine scan ${scanMBs.toFixed(0)} MB/s, disk writes ${diskMBs.toFixed(0)} MB/s; ` +
@@ -272,6 +363,40 @@ async function backup(): Promise<void> {
       console.log(
         `stores answered ${st.backupResponses} responses, ${st.backupFiles} files; ${mem()}`,
       );
+      console.log(
+        `stores busy ${busy.toFixed(1)} s (first request to last response); client wall ` +
+          `${wall.toFixed(1)} s = ${(wall / busy).toFixed(2)}x the stores' busy window`,
+      );
+      console.log(
+        `cpu: client ${clientCpu.toFixed(1)} s (peak RSS ` +
+          `${Math.max(...results.map((r) => r.clientRssMiB)).toFixed(0)} MiB), playground ` +
+          `${playgroundCpu.toFixed(1)} s; client share ` +
+          `${(clientCpu / (clientCpu + playgroundCpu) * 100).toFixed(1)}% (medians of ${runs})`,
+      );
+      if (process.argv.includes("--json")) {
+        const first = results[0]!;
+        console.log(JSON.stringify({
+          bench: "e2e",
+          gib,
+          compression,
+          runs,
+          kvBytes: first.kvBytes,
+          kvs: Number(first.summary.totalKvs),
+          files: first.summary.dataFiles,
+          storedBytes: Number(first.summary.backupDataSize),
+          regions: cluster.regions.size,
+          wallSecs: wall,
+          summarySecs: med((r) => r.summarySecs),
+          storesBusySecs: busy,
+          clientCpuSecs: clientCpu,
+          clientRssMiB: Math.max(...results.map((r) => r.clientRssMiB)),
+          playgroundCpuSecs: playgroundCpu,
+          mbs,
+          scanMBs,
+          diskMBs,
+          walls: results.map((r) => r.wall),
+        }));
+      }
     } finally {
       await pg.stop();
     }

@@ -285,7 +285,9 @@ export class BackupClient {
         if (!(err instanceof ConnectError) && !(err instanceof Error && "code" in err)) throw err;
         const ce = ConnectError.from(err);
         if (ce.code === Code.Canceled && this.#opts.signal?.aborted) throw err;
-        if (ce.code !== Code.Unavailable) {
+        // Canceled without our signal: another stream's reset dropped the shared connection,
+        // which is as retryable as the Unavailable that caused it.
+        if (ce.code !== Code.Unavailable && ce.code !== Code.Canceled) {
           throw new FailedToConnectError(
             `backup stream to store ${storeId} failed: ${ce.rawMessage} (${Code[ce.code]})`,
           );
@@ -299,7 +301,9 @@ export class BackupClient {
           msg: ce.rawMessage,
         });
         await this.#sleep(BACKOFF.reconnect, this.#opts.signal);
-        this.#stores.reset(storeId);
+        // A dropped stream rides on the connection that replaced it; resetting that one too
+        // would drop its siblings in turn.
+        if (ce.code !== Code.Canceled) this.#stores.reset(storeId);
       }
     }
     throw new FailedToConnectError(

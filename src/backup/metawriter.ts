@@ -50,6 +50,15 @@ import { decodeTableId } from "../tidb/tablecodec.ts";
 import { type DBInfo, type TableInfo, toJson } from "../tidb/model.ts";
 import type { ExternalStorage } from "../storage/types.ts";
 import { log } from "../log.ts";
+import { compareBytes } from "../codec/bytes.ts";
+import {
+  ByteWriter,
+  encodeFile,
+  type FileSums,
+  isPackedFile,
+  PackedFile,
+  varintSize,
+} from "./_packed_files.ts";
 
 /** Name of the root metadata file; its presence marks a finished backup. */
 export const BACKUP_META_FILE = "backupmeta";
@@ -145,17 +154,19 @@ export interface MetaWriterStats {
 const ENCODER = new TextEncoder();
 // Field numbers of MetaFile: data_files 2, schemas 3, ddls 5.
 const FIELD: Record<MetaKind, number> = { datafile: 2, schema: 3, ddl: 5 };
-const BLOCK = 1 << 20;
 const logger = () => log("backup");
 
-/** Encoded MetaFile entries of one kind, in 1 MiB blocks so no copy grows with the total. */
+/**
+ * Encoded MetaFile entries of one kind in one buffer of the metafile size limit, allocated on
+ * the first entry: the pages a large buffer never touches cost no memory (the allocator maps
+ * them lazily), and `take` hands the bytes over without a copy.
+ */
 class EntryBuffer {
-  blocks: Uint8Array[] = [];
-  used = 0; // bytes used in the last block
-  size = 0; // bytes in all blocks: the plaintext size of the metafile they will form
+  #buf: Uint8Array | undefined;
+  size = 0; // bytes used: the plaintext size of the metafile they will form
   items = 0;
 
-  constructor(readonly kind: MetaKind) {}
+  constructor(readonly kind: MetaKind, readonly capacity: number) {}
 
   /** The bytes `payload` will take as a length-delimited field. */
   static framedSize(payload: Uint8Array): number {
@@ -163,60 +174,61 @@ class EntryBuffer {
   }
 
   add(payload: Uint8Array): void {
-    const head = [(FIELD[this.kind] << 3) | 2];
-    for (let n = payload.length;; n = Math.floor(n / 128)) {
-      if (n < 128) {
-        head.push(n);
-        break;
-      }
-      head.push((n % 128) | 0x80);
-    }
-    this.#copy(Uint8Array.from(head));
-    this.#copy(payload);
+    const p = this.#frame(payload.length);
+    this.#buf!.set(payload, p);
+    this.size = p + payload.length;
     this.items++;
   }
 
-  #copy(src: Uint8Array): void {
-    let off = 0;
-    while (off < src.length) {
-      let last = this.blocks[this.blocks.length - 1];
-      if (!last || this.used === last.length) {
-        last = new Uint8Array(Math.max(BLOCK, src.length - off));
-        this.blocks.push(last);
-        this.used = 0;
-      }
-      const n = Math.min(last.length - this.used, src.length - off);
-      last.set(src.subarray(off, off + n), this.used);
-      this.used += n;
-      off += n;
+  /** Adds a packed file's encoding, written straight into the buffer. */
+  addPacked(file: PackedFile): void {
+    const p = this.#frame(file.encodedLength());
+    this.size = file.writeEncoded(this.#buf!, p);
+    this.items++;
+  }
+
+  /** Makes room for an entry of `len` bytes and writes its tag and length; returns where its
+   * bytes go. */
+  #frame(len: number): number {
+    const need = 1 + varintSize(len) + len;
+    let buf = this.#buf;
+    if (!buf || this.size + need > buf.length) {
+      // Only a single entry batch larger than the limit gets here with data in the buffer.
+      const next = new Uint8Array(
+        Math.max(this.capacity, this.size + need, (buf?.length ?? 0) * 2),
+      );
+      if (buf) next.set(buf.subarray(0, this.size));
+      this.#buf = buf = next;
     }
-    this.size += src.length;
+    let p = this.size;
+    buf[p++] = (FIELD[this.kind] << 3) | 2;
+    for (let n = len;; n = Math.floor(n / 128)) {
+      if (n < 128) {
+        buf[p++] = n;
+        break;
+      }
+      buf[p++] = (n % 128) | 0x80;
+    }
+    return p;
   }
 
   /** The bytes as one serialized MetaFile, and an emptied buffer. */
   take(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let off = 0;
-    for (const [i, b] of this.blocks.entries()) {
-      const n = i === this.blocks.length - 1 ? this.used : b.length;
-      out.set(b.subarray(0, n), off);
-      off += n;
-    }
-    this.blocks = [];
-    this.used = 0;
+    const out = this.#buf?.subarray(0, this.size) ?? new Uint8Array(0);
+    this.#buf = undefined;
     this.size = 0;
     this.items = 0;
     return out;
   }
 }
 
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
+/** An encoded entry, or a packed file to encode straight into the metafile. */
+type Entry = Uint8Array | PackedFile;
+
+/** Whether two files cover the same key range (they belong to one region's response). */
+function sameRange(a: File, b: File): boolean {
+  if (isPackedFile(a) && isPackedFile(b)) return PackedFile.sameRange(a, b);
+  return compareBytes(a.startKey, b.startKey) === 0 && compareBytes(a.endKey, b.endKey) === 0;
 }
 
 function sha256(data: Uint8Array): Uint8Array {
@@ -239,22 +251,31 @@ function seal(
  * any table (raw KV) count for no table.
  */
 export function addFileChecksum(sums: Map<bigint, TableChecksum>, file: File): void {
-  const add = (id: bigint, crc: bigint, kvs: bigint, bytes: bigint) => {
-    const s = sums.get(id);
-    if (s) {
-      s.crc64xor ^= crc;
-      s.totalKvs += kvs;
-      s.totalBytes += bytes;
-    } else {
-      sums.set(id, { crc64xor: crc, totalKvs: kvs, totalBytes: bytes });
-    }
-  };
   if (file.tableMetas.length > 0) {
-    for (const m of file.tableMetas) add(m.physicalId, m.crc64xor, m.totalKvs, m.totalBytes);
+    for (const m of file.tableMetas) {
+      addSums(sums, m.physicalId, m.crc64xor, m.totalKvs, m.totalBytes);
+    }
     return;
   }
   const id = decodeTableId(file.startKey);
-  if (id !== undefined) add(id, file.crc64xor, file.totalKvs, file.totalBytes);
+  if (id !== undefined) addSums(sums, id, file.crc64xor, file.totalKvs, file.totalBytes);
+}
+
+function addSums(
+  sums: Map<bigint, TableChecksum>,
+  id: bigint,
+  crc: bigint,
+  kvs: bigint,
+  bytes: bigint,
+): void {
+  const s = sums.get(id);
+  if (s) {
+    s.crc64xor ^= crc;
+    s.totalKvs += kvs;
+    s.totalBytes += bytes;
+  } else {
+    sums.set(id, { crc64xor: crc, totalKvs: kvs, totalBytes: bytes });
+  }
 }
 
 /** Streams a backup's metadata into child metafiles and writes `backupmeta` last. */
@@ -264,10 +285,17 @@ export class MetaWriter {
   readonly #limit: number;
   readonly #name: string;
   readonly #signal: AbortSignal | undefined;
-  readonly #buffers: Record<MetaKind, EntryBuffer> = {
-    datafile: new EntryBuffer("datafile"),
-    schema: new EntryBuffer("schema"),
-    ddl: new EntryBuffer("ddl"),
+  readonly #buffers: Record<MetaKind, EntryBuffer>;
+  /** Where a File that is not packed already gets encoded. */
+  readonly #scratch = new ByteWriter(512);
+  /** Reused for each packed file's sums. */
+  readonly #sums: FileSums = {
+    tableId: undefined,
+    crc64xor: 0n,
+    totalKvs: 0n,
+    totalBytes: 0n,
+    size: 0n,
+    hasTableMetas: false,
   };
   readonly #indexes: Record<MetaKind, File[]> = { datafile: [], schema: [], ddl: [] };
   readonly #rawRanges: RawRange[] = [];
@@ -291,25 +319,56 @@ export class MetaWriter {
     this.#limit = limit;
     this.#name = opts.metaFileName ?? BACKUP_META_FILE;
     this.#signal = opts.signal;
+    this.#buffers = {
+      datafile: new EntryBuffer("datafile", limit),
+      schema: new EntryBuffer("schema", limit),
+      ddl: new EntryBuffer("ddl", limit),
+    };
   }
 
   /**
-   * Appends the files of one backed-up range. They stay together in one metafile (BR keeps a
-   * range's write and default SSTs adjacent), and their checksums go to `tableChecksum`.
+   * Appends the data files of backed-up ranges, in order. Consecutive files of the same key
+   * range (a region's write and default SSTs) stay together in one metafile, as BR keeps them;
+   * a metafile may end between ranges. Their checksums go to `tableChecksum`. Files from the
+   * range tree are written from the bytes they were packed into, without a message in between.
    */
   appendDataFiles(files: readonly (File | MessageInitShape<typeof FileSchema>)[]): Promise<void> {
     return this.#run(async () => {
-      const encoded: Uint8Array[] = [];
+      // One region's files at a time; the array is reused, as #append is done with it.
+      const group: Entry[] = [];
       let size = 0;
+      let prev: File | undefined;
       for (const f of files) {
         const file = isMessage(f, FileSchema) ? f : create(FileSchema, f);
-        const bytes = toBinary(FileSchema, file);
-        encoded.push(bytes);
-        size += EntryBuffer.framedSize(bytes);
-        addFileChecksum(this.#checksums, file);
-        this.#archiveSize += file.size;
+        if (prev && !sameRange(prev, file)) {
+          await this.#append("datafile", group, size);
+          group.length = 0;
+          size = 0;
+        }
+        prev = file;
+        let entry: Entry;
+        let length: number;
+        if (isPackedFile(file)) {
+          length = file.encodedLength();
+          entry = file;
+          const sums = file.sums(this.#sums);
+          if (sums.hasTableMetas) addFileChecksum(this.#checksums, file);
+          else if (sums.tableId !== undefined) {
+            addSums(this.#checksums, sums.tableId, sums.crc64xor, sums.totalKvs, sums.totalBytes);
+          }
+          this.#archiveSize += sums.size;
+        } else {
+          this.#scratch.reset();
+          encodeFile(this.#scratch, file);
+          entry = this.#scratch.view().slice();
+          length = entry.length;
+          addFileChecksum(this.#checksums, file);
+          this.#archiveSize += file.size;
+        }
+        group.push(entry);
+        size += 1 + varintSize(length) + length;
       }
-      await this.#append("datafile", encoded, size);
+      if (group.length > 0) await this.#append("datafile", group, size);
       this.#counts.datafile += files.length;
     });
   }
@@ -476,7 +535,7 @@ export class MetaWriter {
     return next;
   }
 
-  async #append(kind: MetaKind, entries: Uint8Array[], size: number): Promise<void> {
+  async #append(kind: MetaKind, entries: Entry[], size: number): Promise<void> {
     const buf = this.#buffers[kind];
     if (buf.items > 0 && buf.size + size > this.#limit) await this.#flush(kind);
     if (size > this.#limit) {
@@ -486,7 +545,10 @@ export class MetaWriter {
         limit: this.#limit,
       });
     }
-    for (const e of entries) buf.add(e);
+    for (const e of entries) {
+      if (e instanceof Uint8Array) buf.add(e);
+      else buf.addPacked(e);
+    }
     if (buf.size >= this.#limit) await this.#flush(kind);
   }
 

@@ -4,6 +4,7 @@
  * @module
  */
 import { redactText } from "../log.ts";
+import { isStorageError } from "../storage/errors.ts";
 
 /** Exit code for bad flags, arguments or URLs. */
 export const EXIT_USAGE = 2;
@@ -17,6 +18,11 @@ export class UsageError extends Error {
 
 /** The one line printed for `err`, secrets masked. */
 export function oneLine(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return redactText(msg.split("\n")[0] ?? msg);
+  let msg = err instanceof Error ? err.message : String(err);
+  msg = msg.split("\n")[0] ?? msg;
+  // Plugins word a refusal their own way (EACCES, AccessDenied, 403); say it plainly too.
+  if (isStorageError(err, "PermissionDenied") && !/permission denied/i.test(msg)) {
+    msg = `permission denied: ${msg}`;
+  }
+  return redactText(msg);
 }

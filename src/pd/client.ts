@@ -24,6 +24,19 @@ export class PdError extends Error {
   override name = "PdError";
 }
 
+/** No PD endpoint answered with a leader (all unreachable, or an election under way). */
+export class PdUnreachableError extends PdError {
+  override name = "PdUnreachableError";
+  constructor(readonly failures: string[]) {
+    super(
+      `cannot reach any PD endpoint (${failures.join("; ")}): check -u/--pd and that PD is up`,
+    );
+  }
+}
+
+/** How long `PdClient.connect` keeps looking for a PD leader before it gives up, ms. */
+export const DEFAULT_DISCOVER_TIMEOUT_MS = 10_000;
+
 /** A region with raw (decoded) key bounds, and its leader. */
 export interface RegionInfo {
   region: Region;
@@ -43,6 +56,11 @@ export interface PdClientOptions {
   timeoutMs?: number;
   /** How many times a call is retried after the leader changed or was unreachable. */
   maxRetries?: number;
+  /**
+   * How long `connect` keeps retrying while no endpoint answers with a leader (PD restarting
+   * or electing), ms; default DEFAULT_DISCOVER_TIMEOUT_MS.
+   */
+  discoverTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -58,6 +76,22 @@ export function encodeRegionKey(raw: Uint8Array): Uint8Array {
   return raw.length === 0 ? raw : encodeBytes(raw);
 }
 
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
+/** `host:port` of an endpoint or URL, to compare endpoints with members' client URLs. */
+function hostPort(endpoint: string): string {
+  return endpoint.trim().replace(/^https?:\/\//, "").replace(/\/+$/, "");
+}
+
 function toInfo(region: Region | undefined, leader: Peer | undefined): RegionInfo | undefined {
   if (!region) return undefined;
   return {
@@ -71,23 +105,48 @@ function toInfo(region: Region | undefined, leader: Peer | undefined): RegionInf
 /** A connected PD client. Create with `PdClient.connect`. */
 export class PdClient {
   #endpoints: string[];
+  /** Client URLs of every PD member, learned from GetMembers: tried after `#endpoints`. */
+  #members: string[] = [];
   #opts: PdClientOptions;
   #conn!: RpcConnection;
   #client!: Client<typeof PD>;
   #clusterId = 0n;
   #leader = "";
+  /** The discovery under way: concurrent calls that lost the leader share it. */
+  #discovering: Promise<void> | undefined;
 
   private constructor(opts: PdClientOptions) {
     this.#opts = opts;
     this.#endpoints = opts.endpoints.map((e) => e.trim()).filter((e) => e.length > 0);
   }
 
-  /** Connects to the PD leader. Fails with one clear line if no endpoint answers. */
+  /**
+   * Connects to the PD leader, retrying for `discoverTimeoutMs` while no endpoint answers with
+   * one (PD restarting, or electing a leader). Fails with one clear line after that, or at
+   * once when the endpoints belong to different clusters.
+   */
   static async connect(opts: PdClientOptions): Promise<PdClient> {
     const pd = new PdClient(opts);
     if (pd.#endpoints.length === 0) throw new PdError("no PD endpoint given: pass -u host:port");
-    await pd.#discover();
-    return pd;
+    const budget = opts.discoverTimeoutMs ?? DEFAULT_DISCOVER_TIMEOUT_MS;
+    const deadline = Date.now() + budget;
+    for (let attempt = 0;; attempt++) {
+      try {
+        await pd.#discover();
+        return pd;
+      } catch (err) {
+        if (!(err instanceof PdUnreachableError)) throw err;
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new PdError(
+            `cannot reach any PD endpoint in ${Math.round(budget / 1000)} s ` +
+              `(${err.failures.join("; ")}): check -u/--pd and that PD is up`,
+          );
+        }
+        log("pd").warn("no PD leader found ({msg}); retrying", { msg: err.failures.join("; ") });
+        await sleep(Math.min(250 * 2 ** attempt, 2000, left), opts.signal);
+      }
+    }
   }
 
   /** The cluster id, learned from GetMembers. */
@@ -117,10 +176,19 @@ export class PdClient {
     }
   }
 
-  /** Asks every endpoint for the members until one answers, then connects to the leader. */
+  /**
+   * Asks the endpoints, then the members learned earlier, for the members until one answers,
+   * then connects to the leader. Learning the members lets the client follow the leader to a
+   * member not given in `-u` after the given ones went away, as PD's own client does.
+   */
   async #discover(): Promise<void> {
     const failures: string[] = [];
-    for (const ep of this.#endpoints) {
+    const given = new Set(this.#endpoints.map(hostPort));
+    const candidates = [
+      ...this.#endpoints,
+      ...this.#members.filter((u) => !given.has(hostPort(u))),
+    ];
+    for (const ep of candidates) {
       const conn = createConnection(ep, this.#opts.tls ? { tls: this.#opts.tls } : {});
       try {
         const members = await createClient(PD, conn.transport).getMembers({}, {
@@ -135,6 +203,8 @@ export class PdClient {
           );
         }
         const url = members.leader?.clientUrls[0];
+        const learned = members.members.flatMap((m) => m.clientUrls);
+        if (learned.length > 0) this.#members = learned;
         if (!url) {
           failures.push(`${ep}: no leader elected`);
           conn.close();
@@ -163,9 +233,7 @@ export class PdClient {
         failures.push(`${ep}: ${ConnectError.from(err).rawMessage}`);
       }
     }
-    throw new PdError(
-      `cannot reach any PD endpoint (${failures.join("; ")}): check -u/--pd and that PD is up`,
-    );
+    throw new PdUnreachableError(failures);
   }
 
   /** Runs `fn` against the leader, re-discovering it after connectivity or leadership errors. */
@@ -177,23 +245,34 @@ export class PdClient {
       } catch (err) {
         if (err instanceof PdError) throw err;
         const ce = ConnectError.from(err);
-        if (ce.code === Code.Canceled) throw err;
+        if (ce.code === Code.Canceled && this.#opts.signal?.aborted) throw err;
+        // Canceled without our signal: another call's rediscovery closed the connection.
+        const dropped = ce.code === Code.Canceled;
         const notLeader = /not leader|mismatch leader/i.test(ce.rawMessage);
         if (ce.code === Code.FailedPrecondition && /cluster id/i.test(ce.rawMessage)) {
           throw new PdError(`PD rejected ${what}: ${ce.rawMessage}`);
         }
-        if (attempt >= max || !(RETRYABLE.has(ce.code) || notLeader)) {
+        if (!(RETRYABLE.has(ce.code) || notLeader || dropped)) {
           throw new PdError(`PD ${what} failed: ${ce.rawMessage} (code ${Code[ce.code]})`);
+        }
+        if (attempt >= max) {
+          throw new PdError(
+            `PD ${what} failed ${attempt + 1} times, last with ${ce.rawMessage} ` +
+              `(code ${Code[ce.code]}): check that PD (${this.#leader || "-u/--pd"}) is up`,
+          );
         }
         log("pd").warn("PD {what} failed ({msg}); finding the leader again", {
           what,
           msg: ce.rawMessage,
         });
-        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
+        await sleep(Math.min(100 * 2 ** attempt, 2000), this.#opts.signal);
         try {
-          await this.#discover();
+          await (this.#discovering ??= this.#discover().finally(() => {
+            this.#discovering = undefined;
+          }));
         } catch (e) {
-          if (attempt >= max) throw e;
+          // Endpoints of another cluster are fatal; no leader yet is retried as the call is.
+          if (!(e instanceof PdUnreachableError) || attempt >= max) throw e;
         }
       }
     }

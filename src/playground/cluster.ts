@@ -184,6 +184,11 @@ export interface StoreFault {
   delayMs: number;
   /** Cap on backup throughput of this store, bytes/s (0 = none). */
   bytesPerSecond: number;
+  /**
+   * The cluster id this store claims to belong to, when it is not the cluster's own: a store
+   * of another cluster, as after a misconfiguration (0 = the cluster's own).
+   */
+  clusterId: bigint;
 }
 
 /** Failing storage writes (backup files written by the stores). */
@@ -216,7 +221,7 @@ export class Faults {
   store(storeId: bigint): StoreFault {
     let f = this.#stores.get(storeId);
     if (f === undefined) {
-      f = { stopped: false, paused: false, delayMs: 0, bytesPerSecond: 0 };
+      f = { stopped: false, paused: false, delayMs: 0, bytesPerSecond: 0, clusterId: 0n };
       this.#stores.set(storeId, f);
     }
     return f;
@@ -234,6 +239,7 @@ export class Faults {
     log("playground", "faults").info("store {storeId} fault state changed", {
       storeId: String(storeId),
       ...f,
+      clusterId: String(f.clusterId),
     });
     for (const fn of this.#listeners) fn(storeId, f);
     return f;

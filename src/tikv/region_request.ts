@@ -12,6 +12,7 @@ import type { ContextSchema } from "../gen/kvrpcpb_pb.ts";
 export type ContextInit = MessageInitShape<typeof ContextSchema>;
 import type { Tikv } from "../gen/tikvpb_pb.ts";
 import type { PdClient, RegionInfo } from "../pd/client.ts";
+import { logKey } from "../log.ts";
 import { type StoreConnections, StoreUnreachableError } from "./stores.ts";
 
 /** A request that could not be served after all retries. */
@@ -68,6 +69,7 @@ export async function sendToRegion<T>(
 ): Promise<{ response: T; region: RegionInfo }> {
   const max = opts.maxAttempts ?? 20;
   let last = "";
+  let hint = "check the cluster's health with pd-ctl";
   for (let attempt = 0; attempt < max; attempt++) {
     if (attempt > 0) await sleep(Math.min(50 * 2 ** attempt, 1000), opts.signal);
     const region = await pd.getRegion(key);
@@ -81,18 +83,26 @@ export async function sendToRegion<T>(
       if (!regionError) return { response, region };
       last = `region error: ${regionError.message || Object.keys(regionError).join(",")}`;
     } catch (err) {
+      const storeId = region.leader.storeId;
       if (err instanceof StoreUnreachableError) {
         last = err.message;
+        hint = `check that store ${storeId} is up`;
         continue;
       }
       const ce = ConnectError.from(err);
-      if (ce.code === Code.Unavailable || ce.code === Code.DeadlineExceeded) {
-        stores.reset(region.leader.storeId);
-        last = `store ${region.leader.storeId}: ${ce.rawMessage}`;
+      // Canceled without our signal: another request's reset dropped the shared connection.
+      const dropped = ce.code === Code.Canceled && !opts.signal?.aborted;
+      if (ce.code === Code.Unavailable || ce.code === Code.DeadlineExceeded || dropped) {
+        stores.reset(storeId);
+        last = `store ${storeId}: ${ce.rawMessage}`;
+        hint = `bring store ${storeId} back, or wait until its regions elect leaders on live ` +
+          `stores`;
         continue;
       }
       throw err;
     }
   }
-  throw new RegionRequestError(`request failed after ${max} attempts: ${last}`);
+  throw new RegionRequestError(
+    `request for key ${logKey(key)} failed after ${max} attempts: ${last}; ${hint}, then try again`,
+  );
 }

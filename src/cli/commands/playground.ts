@@ -39,6 +39,7 @@ async function action(cmd: Command): Promise<void> {
     dir?: string;
     adminPort?: number;
     electionMs: number;
+    instantNoop?: boolean;
   }>();
   const { parseSampleSpec } = await import("../../playground/sample.ts");
   let spec;
@@ -57,6 +58,7 @@ async function action(cmd: Command): Promise<void> {
     ...(o.dir !== undefined ? { dir: o.dir } : {}),
     ...(o.adminPort !== undefined ? { adminPort: o.adminPort } : {}),
     electionMs: o.electionMs,
+    ...(o.instantNoop ? { instantNoop: true } : {}),
   });
   const out = process.stdout;
   const stats = pg.cluster.mvcc.stats();
@@ -122,6 +124,10 @@ export function registerPlayground(program: Command): void {
       "ms before a stopped store's leaders move to live stores (0 = never)",
       intFlag("election-ms", 0, 3_600_000),
       1000,
+    )
+    .option(
+      "--instant-noop",
+      "backups to noop:// skip building SST files (measures the client alone)",
     )
     .action((_o, cmd: Command) => action(cmd));
 }

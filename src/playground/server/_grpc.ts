@@ -7,7 +7,7 @@
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createServer, type Http2Server, type ServerHttp2Session } from "node:http2";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { log } from "../../log.ts";
 
 /** Options of a `GrpcServer`. */
@@ -32,6 +32,8 @@ export class GrpcServer {
   #handler: ReturnType<typeof connectNodeAdapter>;
   #server: Http2Server | undefined;
   #sessions = new Set<ServerHttp2Session>();
+  /** The raw TCP connections under the sessions, to drop them without a GOAWAY. */
+  #sockets = new Set<Socket>();
 
   constructor(opts: GrpcServerOptions) {
     this.name = opts.name;
@@ -68,6 +70,10 @@ export class GrpcServer {
   async start(): Promise<void> {
     if (this.#server) return;
     const server = createServer(this.#handler);
+    server.on("connection", (sock: Socket) => {
+      this.#sockets.add(sock);
+      sock.on("close", () => this.#sockets.delete(sock));
+    });
     server.on("session", (s) => {
       this.#sessions.add(s);
       s.on("close", () => this.#sessions.delete(s));
@@ -111,6 +117,10 @@ export class GrpcServer {
     if (!server) return;
     this.#server = undefined;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // The TCP connections first, so no GOAWAY goes out: a crashed process sends none, and
+    // Deno's HTTP/2 client (2.9) aborts the process on a GOAWAY that finds closed streams.
+    for (const sock of this.#sockets) sock.destroy();
+    this.#sockets.clear();
     for (const s of this.#sessions) s.destroy();
     this.#sessions.clear();
     await closed;

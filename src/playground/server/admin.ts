@@ -19,11 +19,14 @@
  * | POST /stores/{id}/pause, /resume      |                                                |
  * | POST /stores/{id}/slow                | {delayMs}                                      |
  * | POST /stores/{id}/throttle            | {bytesPerSecond} (backup writes)               |
+ * | POST /stores/{id}/cluster-id          | {clusterId}: claims another cluster (0 clears) |
  * | POST /faults/region-errors            | {kind, probability, store?, region?, remaining?}|
  * | DELETE /faults/region-errors[/{id}]   |                                                |
  * | POST /faults/storage                  | {probability, remaining?, temporary?}          |
  * | DELETE /faults/storage                |                                                |
- * | POST /pd/election                      | {ms}: PD is not the leader for that long       |
+ * | POST /pd/election                     | {ms, leader?}: no leader for ms, then member   |
+ * |                                       | `leader` (default: the same one) leads         |
+ * | POST /pd/members/{i}/stop, /restart   | stops or restarts PD member i                  |
  * | POST /gc/safe-point                   | {safePoint}                                    |
  * | POST /workload/start, /workload/stop  | WorkloadOptions (start)                        |
  * | GET  /truth                           | ?start=hex&end=hex&ts=N                        |
@@ -56,8 +59,16 @@ export interface PlaygroundHost {
   /** PD's leadership (for simulated elections). */
   readonly leadership: PdLeadership;
   readonly catalog: Catalog | undefined;
-  /** The PD address (`127.0.0.1:2379`). */
+  /** The PD address (`127.0.0.1:2379`): member 0's. */
   pdAddress(): string;
+  /** Every PD member's address, by index. */
+  pdAddresses(): string[];
+  /** Whether PD member `index` is listening. */
+  pdMemberUp(index: number): boolean;
+  /** Stops PD member `index` (its port closes). */
+  stopPdMember(index: number): Promise<void>;
+  /** Starts PD member `index` again on its port. */
+  restartPdMember(index: number): Promise<void>;
   /** The admin URL, once its server listens. */
   adminUrl(): string;
   /** Stops a store's server (its port closes). */
@@ -191,6 +202,7 @@ export class PlaygroundAdmin {
     return {
       ...c.describe(),
       pd: this.host.pdAddress(),
+      pdMembers: this.pdMembers(),
       admin: this.host.adminUrl(),
       stores: this.stores(),
       regionErrorRules: c.faults.regionErrorRules().map((r) => ({
@@ -214,13 +226,28 @@ export class PlaygroundAdmin {
 
   /** Stores with their addresses, states and fault settings. */
   stores(): Record<string, unknown>[] {
-    return this.#cluster.regions.stores().map((s) => ({
-      id: String(s.id),
-      address: s.address,
-      state: s.state,
-      labels: s.labels,
-      leaders: this.#cluster.regions.all().filter((r) => r.leader.storeId === s.id).length,
-      ...this.#cluster.faults.store(s.id),
+    return this.#cluster.regions.stores().map((s) => {
+      const { clusterId, ...fault } = this.#cluster.faults.store(s.id);
+      return {
+        id: String(s.id),
+        address: s.address,
+        state: s.state,
+        labels: s.labels,
+        leaders: this.#cluster.regions.all().filter((r) => r.leader.storeId === s.id).length,
+        ...fault,
+        ...(clusterId !== 0n ? { clusterId: String(clusterId) } : {}),
+      };
+    });
+  }
+
+  /** PD members: address, whether it leads, whether it is up. */
+  pdMembers(): { index: number; address: string; leader: boolean; up: boolean }[] {
+    const leader = this.host.leadership.leader;
+    return this.host.pdAddresses().map((address, index) => ({
+      index,
+      address,
+      leader: leader === index,
+      up: this.host.pdMemberUp(index),
     }));
   }
 
@@ -286,10 +313,44 @@ export class PlaygroundAdmin {
    * Makes PD lose its leadership for `ms` milliseconds, as during an election: RPCs answer
    * Unavailable `not leader` and GetMembers names no leader until it is over.
    */
-  pdElection(ms: unknown): void {
+  pdElection(ms: unknown, leader?: unknown): void {
     const n = Number(ms);
     if (!(n > 0 && n <= 600_000)) throw new AdminError("ms must be a number from 1 to 600000");
-    this.host.leadership.loseFor(n);
+    if (leader === undefined) {
+      this.host.leadership.loseFor(n);
+      return;
+    }
+    this.host.leadership.loseFor(n, this.#pdMember(leader));
+  }
+
+  #pdMember(index: unknown): number {
+    const i = Number(index);
+    const count = this.host.leadership.members;
+    if (!(Number.isInteger(i) && i >= 0 && i < count)) {
+      throw new AdminError(
+        `PD member ${String(index)} does not exist: members are 0..${count - 1}`,
+      );
+    }
+    return i;
+  }
+
+  /** Stops PD member `index`: its port closes, as when the process dies. */
+  async stopPdMember(index: unknown): Promise<void> {
+    await this.host.stopPdMember(this.#pdMember(index));
+  }
+
+  /** Restarts PD member `index` on the same port. */
+  async restartPdMember(index: unknown): Promise<void> {
+    await this.host.restartPdMember(this.#pdMember(index));
+  }
+
+  /**
+   * Makes a store claim to belong to cluster `clusterId` (0 = its own again): its Backup
+   * service then answers requests of this cluster with `cluster_id_error`, as a store of
+   * another cluster would.
+   */
+  setStoreClusterId(id: unknown, clusterId: unknown): void {
+    this.#cluster.faults.setStore(this.#store(id), { clusterId: toBig(clusterId, "clusterId") });
   }
 
   /** Stops a store: its port closes, in-flight calls fail. */
@@ -472,6 +533,19 @@ export class PlaygroundAdmin {
         case "throttle":
           this.throttleStore(id, body.bytesPerSecond ?? 0);
           return { store: id, bytesPerSecond: Number(body.bytesPerSecond ?? 0) };
+        case "cluster-id":
+          this.setStoreClusterId(id, body.clusterId ?? 0);
+          return { store: id, clusterId: String(body.clusterId ?? 0) };
+      }
+    }
+    if (parts[0] === "pd" && parts[1] === "members" && parts.length === 4 && method === "POST") {
+      switch (parts[3]) {
+        case "stop":
+          await this.stopPdMember(parts[2]);
+          return { stopped: Number(parts[2]) };
+        case "restart":
+          await this.restartPdMember(parts[2]);
+          return { restarted: Number(parts[2]) };
       }
     }
     if (parts[0] === "faults" && parts[1] === "region-errors" && method === "DELETE") {
@@ -506,8 +580,11 @@ export class PlaygroundAdmin {
         this.clearStorageFaults();
         return { failing: false };
       case "POST /pd/election":
-        this.pdElection(body.ms);
-        return { leaderless: Number(body.ms) };
+        this.pdElection(body.ms, body.leader);
+        return {
+          leaderless: Number(body.ms),
+          ...(body.leader !== undefined ? { leader: Number(body.leader) } : {}),
+        };
       case "POST /gc/safe-point":
         return this.setGcSafePoint(body.safePoint);
       case "POST /workload/start":

@@ -86,6 +86,12 @@ export interface BackupServiceOptions {
   defaultConcurrency?: number;
   /** KVs read from the engine per step; the store yields to other work between steps. */
   batchSize?: number;
+  /**
+   * Answer requests whose storage backend is noop without building SST files: each region's
+   * Files carry the names and checksums of the KVs scanned but no bytes (`size` 0, the sha256
+   * of nothing). Measures a backup client with stores costing next to nothing (benchmarks).
+   */
+  instantNoop?: boolean;
 }
 
 /** A storage failure while writing a backup file (injected or real). */
@@ -101,6 +107,9 @@ const COMPRESSION: Record<number, SstCompression> = {
 };
 
 const CF_ID: Record<string, number> = { default: 0, lock: 1, write: 2 };
+
+/** The sha256 of zero bytes: what an instant (noop) File holds, as nothing was written. */
+const EMPTY_SHA256 = new Uint8Array(createHash("sha256").digest());
 
 /** TiKV's default `block-size` of the default and write CFs, which its backup SSTs inherit. */
 const SST_BLOCK_SIZE = 32 * 1024;
@@ -242,6 +251,8 @@ interface RequestContext {
   request: number | undefined;
   /** The request's storage backend, serialized for the workers. */
   backendBytes: Uint8Array;
+  /** Answer with instant Files (`instantNoop` and a noop backend). */
+  instant: boolean;
 }
 
 /** A region of this store to back up, with the raw range to cover in it. */
@@ -321,6 +332,63 @@ export function backupService(
     return undefined;
   }
 
+  /**
+   * The Files of a region as `instantNoop` reports them: scanned and checksummed like the real
+   * ones (so sums and counts hold), named as TiKV names them, but never encoded or written.
+   */
+  function instantFiles(task: RegionTask, req: BackupRequest): FileInit[] {
+    const stem = `${storeId}_${task.region.id}_${task.region.epoch.version}_` +
+      `${sha256Hex(task.start)}_${Date.now()}`;
+    const file = (cf: string, acc: ChecksumAccumulator): FileInit => ({
+      name: `${stem}_${cf}.sst`,
+      sha256: EMPTY_SHA256,
+      startKey: task.start,
+      endKey: task.end,
+      startVersion: req.startVersion,
+      endVersion: req.endVersion,
+      crc64xor: acc.crc64xor,
+      totalKvs: acc.totalKvs,
+      totalBytes: acc.totalBytes,
+      cf,
+      size: 0n,
+    });
+    if (req.isRawKv) {
+      const cf = (req.cf || "default") as RawCf;
+      const acc = new ChecksumAccumulator();
+      let n = 0;
+      for (const batch of cluster.mvcc.rawBatches(task.start, task.end, cf, batchSize)) {
+        for (const kv of batch) acc.add(kv.key, kv.value);
+        n += batch.length;
+      }
+      return n > 0 ? [file(cf, acc)] : [];
+    }
+    const write = new ChecksumAccumulator();
+    const dflt = new ChecksumAccumulator();
+    let writes = 0;
+    let defaults = 0;
+    const scan = cluster.mvcc.backupBatches(task.start, task.end, req.endVersion, {
+      afterTs: req.startVersion,
+      includeDeletes: req.startVersion > 0n,
+      batchSize,
+    });
+    for (const batch of scan) {
+      for (const e of batch) {
+        writes++;
+        if (hasDefaultCfValue(e)) {
+          defaults++;
+          dflt.add(e.key, e.value);
+        } else {
+          write.add(e.key, e.value);
+        }
+      }
+    }
+    const out: FileInit[] = [];
+    // As the real path: default CF first, an empty default-CF file is left out.
+    if (defaults > 0) out.push(file("default", dflt));
+    if (writes > 0) out.push(file("write", write));
+    return out;
+  }
+
   async function backupRegion(task: RegionTask, ctx: RequestContext): Promise<ResponseInit> {
     const { req, storage, limiters, signal } = ctx;
     const range = { startKey: task.start, endKey: task.end };
@@ -336,6 +404,8 @@ export function backupService(
         },
       };
     }
+
+    if (ctx.instant) return { ...range, files: instantFiles(task, req) };
 
     const cipher = cipherOf(req);
     const compression = COMPRESSION[req.compressionType] ?? "lz4";
@@ -446,14 +516,15 @@ export function backupService(
   return {
     async *backup(req: BackupRequest, ctx: HandlerContext) {
       if (opts.stats) opts.stats.backupRequests++;
-      if (req.clusterId !== 0n && req.clusterId !== cluster.clusterId) {
+      const own = cluster.faults.store(storeId).clusterId || cluster.clusterId;
+      if (req.clusterId !== 0n && req.clusterId !== own) {
         yield {
           error: {
-            msg: `cluster id mismatch: this store belongs to cluster ${cluster.clusterId}, the ` +
+            msg: `cluster id mismatch: this store belongs to cluster ${own}, the ` +
               `request is for cluster ${req.clusterId}`,
             detail: {
               case: "clusterIdError",
-              value: { current: cluster.clusterId, request: req.clusterId },
+              value: { current: own, request: req.clusterId },
             },
           },
         } satisfies ResponseInit;
@@ -496,7 +567,8 @@ export function backupService(
       );
       const limiters = [opts.storeLimiter];
       if (req.rateLimit > 0n) limiters.push(new RateLimiter(Number(req.rateLimit)));
-      const started = await opts.workers?.();
+      const instant = opts.instantNoop === true && backendKind(req.storageBackend) === "noop";
+      const started = instant ? undefined : await opts.workers?.();
       const pool = started?.usable ? started : undefined;
       const rctx: RequestContext = {
         req,
@@ -509,6 +581,7 @@ export function backupService(
           StorageBackendSchema,
           req.storageBackend ?? create(StorageBackendSchema),
         ),
+        instant,
       };
       const queue = new AsyncQueue<ResponseInit>();
       const concurrency = Math.max(

@@ -23,7 +23,7 @@ export {
   STORAGE_FAULT_MESSAGES,
 } from "./admin.ts";
 export { ServerStats } from "./_flow.ts";
-export { PdLeadership, pdService, type PdServiceOptions } from "./pd.ts";
+export { PdLeadership, type PdMemberInfo, pdService, type PdServiceOptions } from "./pd.ts";
 export { tikvService } from "./tikv.ts";
 export { backupService, type BackupServiceOptions } from "./backup.ts";
 export { handleCoprocessor, REQ_TYPE_CHECKSUM } from "./coprocessor.ts";

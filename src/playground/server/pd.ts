@@ -1,14 +1,15 @@
 /**
  * The playground's PD: the `pdpb.PD` service over the cluster's region map, stores, TSO and GC
- * safe points. It is always the leader of a one-member PD cluster.
+ * safe points. One service per PD member; by default the playground runs one member, which is
+ * always the leader.
  *
  * As PD does, every RPC but GetMembers checks the header's cluster id and answers a mismatch
  * with gRPC status FailedPrecondition, `mismatch cluster id, need X but got Y`. A zero cluster
  * id is accepted, so tools that have not learned it yet (a bare grpcurl call) still work.
  *
- * During a simulated leader election (`PdLeadership.loseFor`) it answers like a PD that is not
- * the leader: gRPC Unavailable `not leader` for every RPC but GetMembers, which reports no
- * leader until the election is over.
+ * A member that does not lead (a follower, or every member during a simulated election, see
+ * `PdLeadership.loseFor`) answers like PD: gRPC Unavailable `not leader` for every RPC but
+ * GetMembers, which lists every member and names the leader, or none during an election.
  * @module
  */
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
@@ -18,19 +19,58 @@ import type { Cluster } from "../cluster.ts";
 import type { Region } from "../regions.ts";
 import { peerPb, regionPb, storePb } from "./_convert.ts";
 
-/** Whether this PD leads; a lost leadership comes back by itself (an election). */
+/**
+ * Which PD member leads. A lost leadership comes back by itself after the election, on the
+ * member chosen for it.
+ */
 export class PdLeadership {
   #until = 0;
+  #leader = 0;
+  #next = 0;
 
-  /** Loses the leadership for `ms` (wall-clock) milliseconds. */
-  loseFor(ms: number): void {
+  /** `members`: how many PD members there are (1). */
+  constructor(readonly members = 1) {
+    if (!(Number.isInteger(members) && members >= 1)) {
+      throw new RangeError(`a PD cluster has at least one member, got ${members}`);
+    }
+  }
+
+  /**
+   * Starts an election of `ms` (wall-clock) milliseconds with no leader, after which member
+   * `next` (the current leader by default) leads.
+   */
+  loseFor(ms: number, next = this.#leader): void {
+    if (!(Number.isInteger(next) && next >= 0 && next < this.members)) {
+      throw new RangeError(`PD member ${next} does not exist: members are 0..${this.members - 1}`);
+    }
     this.#until = Date.now() + ms;
+    this.#next = next;
   }
 
-  /** Whether this PD is the leader now. */
-  get isLeader(): boolean {
-    return Date.now() >= this.#until;
+  /** The index of the leading member, or undefined during an election. */
+  get leader(): number | undefined {
+    if (Date.now() < this.#until) return undefined;
+    this.#leader = this.#next;
+    return this.#leader;
   }
+
+  /** Whether some member leads now (no election under way). */
+  get isLeader(): boolean {
+    return this.leader !== undefined;
+  }
+
+  /** Whether member `index` leads now. */
+  leads(index: number): boolean {
+    return this.leader === index;
+  }
+}
+
+/** A PD member as GetMembers lists it. */
+export interface PdMemberInfo {
+  /** Member name (`pd-playground`, `pd-1`). */
+  name: string;
+  /** The client URL it is reached at (`http://127.0.0.1:2379`). */
+  clientUrl: string;
 }
 
 /** Options of the PD service. */
@@ -41,13 +81,18 @@ export interface PdServiceOptions {
   name?: string;
   /** Leadership state (always the leader when absent). */
   leadership?: PdLeadership;
+  /** This member's index in `members` (0). */
+  member?: number;
+  /** Every member of the PD cluster, asked per call (just this one when absent). */
+  members?: () => PdMemberInfo[];
 }
 
 /** The `pdpb.PD` implementation over `cluster`. */
 export function pdService(cluster: Cluster, opts: PdServiceOptions): ServiceImpl<typeof PD> {
   const header = () => ({ clusterId: cluster.clusterId });
+  const self = opts.member ?? 0;
   const check = (h: RequestHeader | undefined): void => {
-    if (opts.leadership && !opts.leadership.isLeader) {
+    if (opts.leadership && !opts.leadership.leads(self)) {
       throw new ConnectError("not leader", Code.Unavailable);
     }
     const got = h?.clusterId ?? 0n;
@@ -60,22 +105,24 @@ export function pdService(cluster: Cluster, opts: PdServiceOptions): ServiceImpl
   };
   const regionResponse = (r: Region | undefined) =>
     r ? { header: header(), region: regionPb(r), leader: peerPb(r.leader) } : { header: header() };
-  const member = () => {
-    const url = opts.clientUrl();
-    return {
-      name: opts.name ?? "pd-playground",
-      memberId: cluster.clusterId ^ 0x5044n,
-      peerUrls: [url],
-      clientUrls: [url],
-      binaryVersion: "v8.5.0",
-    };
-  };
+  const memberPb = (m: PdMemberInfo, i: number) => ({
+    name: m.name,
+    // Member 0 keeps the id a one-member playground always had.
+    memberId: cluster.clusterId ^ (0x5044n + (BigInt(i) << 16n)),
+    peerUrls: [m.clientUrl],
+    clientUrls: [m.clientUrl],
+    binaryVersion: "v8.5.0",
+  });
 
   return {
     getMembers() {
-      const m = member();
-      if (opts.leadership && !opts.leadership.isLeader) return { header: header(), members: [m] };
-      return { header: header(), members: [m], leader: m, etcdLeader: m };
+      const infos = opts.members?.() ??
+        [{ name: opts.name ?? "pd-playground", clientUrl: opts.clientUrl() }];
+      const members = infos.map(memberPb);
+      const leading = opts.leadership ? opts.leadership.leader : self;
+      const leader = leading === undefined ? undefined : members[leading];
+      if (!leader) return { header: header(), members };
+      return { header: header(), members, leader, etcdLeader: leader };
     },
 
     async *tso(requests) {

@@ -68,10 +68,20 @@ export interface PlaygroundOptions {
   /** ms after a store stops before its leaders move to live peers (1000; 0 = never). */
   electionMs?: number;
   /**
+   * PD members (1). Member 0 listens on `pdPort` and leads at first; the others take OS-picked
+   * ports, follow, and answer `not leader` as PD followers do (see `POST /pd/election`).
+   */
+  pdMembers?: number;
+  /**
    * Worker threads that build backup SST files (default: one per core beyond the first, at
    * most 4; 0 builds them on the main thread).
    */
   sstWorkers?: number;
+  /**
+   * Backups to noop storage skip building SST files: stores answer each region with Files that
+   * have checksums but no bytes, so a benchmark measures the client (see backup.ts).
+   */
+  instantNoop?: boolean;
   /** Use this cluster instead of creating or loading one (tests, benchmarks). */
   cluster?: Cluster;
   /** The sample catalog of `cluster`, when given with it (the workload needs it). */
@@ -80,8 +90,10 @@ export interface PlaygroundOptions {
 
 /** A running playground. */
 export interface Playground {
-  /** PD's `host:port`, for `tibr backup -u`. */
+  /** PD's `host:port` (member 0, the first leader), for `tibr backup -u`. */
   readonly pdAddress: string;
+  /** Every PD member's `host:port`, by member index (`-u` takes them comma-separated). */
+  readonly pdAddresses: string[];
   /** The admin API's base URL (empty when `adminPort` was -1). */
   readonly adminUrl: string;
   /** The in-process cluster behind the servers. */
@@ -165,17 +177,33 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
   const portOf = (i: number) => opts.storePorts?.[i] ?? (pdPort > 0 ? pdPort + 1 + i : 0);
   const electionMs = opts.electionMs ?? 1000;
 
-  const leadership = new PdLeadership();
-  const pdServer = new GrpcServer({
-    name: "pd",
-    port: pdPort,
-    routes: (router) => {
-      router.service(
-        PD,
-        pdService(cluster, { clientUrl: () => `http://${pdServer.address}`, leadership }),
-      );
-    },
-  });
+  const memberCount = opts.pdMembers ?? 1;
+  const leadership = new PdLeadership(memberCount);
+  const pdServers: GrpcServer[] = [];
+  const pdName = (i: number) => (memberCount === 1 ? "pd-playground" : `pd-${i}`);
+  const pdMembers = () =>
+    pdServers.map((m, i) => ({ name: pdName(i), clientUrl: `http://${m.address}` }));
+  for (let i = 0; i < memberCount; i++) {
+    pdServers.push(
+      new GrpcServer({
+        name: memberCount === 1 ? "pd" : `pd member ${i}`,
+        port: i === 0 ? pdPort : 0,
+        routes: (router) => {
+          router.service(
+            PD,
+            pdService(cluster, {
+              clientUrl: () => `http://${pdServers[i]!.address}`,
+              name: pdName(i),
+              leadership,
+              member: i,
+              members: pdMembers,
+            }),
+          );
+        },
+      }),
+    );
+  }
+  const pdServer = pdServers[0]!;
   const stats = new ServerStats();
   // Started with the first backup, so a playground that never backs up runs no threads.
   let workersStarting: Promise<SstWorkerPool | undefined> | undefined;
@@ -204,6 +232,7 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
             storeLimiter,
             stats,
             workers,
+            ...(opts.instantNoop ? { instantNoop: true } : {}),
           }),
         );
       },
@@ -259,6 +288,7 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
       return catalog;
     },
     pdAddress: () => pdServer.address,
+    pdAddresses: () => pdServers.map((m) => m.address),
     adminUrl: () => adminServer?.url ?? "",
     async stopStore(id) {
       cluster.faults.setStore(id, { stopped: true });
@@ -267,6 +297,13 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
     async restartStore(id) {
       cluster.faults.setStore(id, { stopped: false });
       await stores.get(id)?.transition;
+    },
+    pdMemberUp: (i) => pdServers[i]!.listening,
+    async stopPdMember(i) {
+      await pdServers[i]!.stop();
+    },
+    async restartPdMember(i) {
+      await pdServers[i]!.start();
     },
     async save() {
       if (!opts.dir) return false;
@@ -277,8 +314,10 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
   const admin = new PlaygroundAdmin(host);
 
   try {
-    await pdServer.start();
-    started.push(pdServer);
+    for (const m of pdServers) {
+      await m.start();
+      started.push(m);
+    }
     for (const st of stores.values()) {
       if (cluster.faults.store(st.id).stopped) continue;
       await st.server.start();
@@ -306,6 +345,7 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
   let stopping: Promise<void> | undefined;
   return {
     pdAddress: pdServer.address,
+    pdAddresses: pdServers.map((m) => m.address),
     adminUrl: adminServer?.url ?? "",
     cluster,
     admin,
@@ -323,7 +363,7 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
           await st.transition.catch(() => {});
           await st.server.stop();
         }
-        await pdServer.stop();
+        for (const m of pdServers) await m.stop();
         await adminServer?.close();
         await (await workersStarting)?.close();
         if (opts.dir) await cluster.save(opts.dir, catalog?.serialize());
