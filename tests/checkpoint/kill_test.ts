@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, test } from "node:test";
@@ -202,5 +202,31 @@ describe(`kill -9 a backup at random points and rerun it (${SEEDS} seeds)`, () =
     const v = await verifyTableBackup(dir, pg, cipher);
     assert.ok(v.tables.length >= 5);
     assert.deepEqual(checkpointLeft(dir), []);
+  });
+
+  test("a corrupted checkpoint file is skipped and its ranges are backed up again", async () => {
+    const dir = join(tmp.path, "corrupt");
+    const killed = await runAndKill(dir, 60_000, [], () => hasCheckpointData(dir));
+    assert.equal(killed.signal, "SIGKILL", "killed once something was checkpointed");
+    const data = join(dir, CHECKPOINT_DIR, "data");
+    const cpt = readdirSync(data).filter((f) => f.endsWith(".cpt"));
+    // Flip a byte inside every group's payload: each group then fails its sha256, so nothing of
+    // it may be trusted.
+    const tag = '"RangeGroupsEncriptedData":"';
+    for (const f of cpt) {
+      const p = join(data, f);
+      let text = readFileSync(p, "utf8");
+      for (let i = text.indexOf(tag); i >= 0; i = text.indexOf(tag, i + 1)) {
+        const at = i + tag.length + 12;
+        text = text.slice(0, at) + (text[at] === "A" ? "B" : "A") + text.slice(at + 1);
+      }
+      writeFileSync(p, text);
+    }
+    const again = await run(dir);
+    assert.equal(again.code, 0, again.stderr);
+    const summary = JSON.parse(again.stdout.trim().split("\n").pop()!);
+    assert.equal(summary.resumedRanges ?? 0, 0, "no range of a corrupt group was reused");
+    assert.deepEqual(await tableSums(dir), reference);
+    assert.match(readFileSync(join(dir + ".log"), "utf8"), /sha256|checksum mismatch|skipp/i);
   });
 });
