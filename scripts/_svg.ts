@@ -222,11 +222,14 @@ export function lineChart(opts: {
         `${s.dashed ? ` stroke-dasharray="6 4"` : ""}/>`,
     );
     for (const [a, b] of s.points) {
-      body.push(
-        `<circle cx="${x(a)}" cy="${y(b)}" r="3.5" fill="${color}"/>`,
-        `<text x="${x(a) + 5}" y="${y(b) - 6}" style="${FONT};font-size:10px;fill:${color}">` +
-          `${fmt(b)}</text>`,
-      );
+      body.push(`<circle cx="${x(a)}" cy="${y(b)}" r="3.5" fill="${color}"/>`);
+      // Values of the measured lines only: floors sit close together and are in the tables.
+      if (!s.dashed) {
+        body.push(
+          `<text x="${x(a) + 5}" y="${y(b) - 6}" style="${FONT};font-size:10px;fill:${color}">` +
+            `${fmt(b)}</text>`,
+        );
+      }
     }
   });
   for (const r of refs) {

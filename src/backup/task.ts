@@ -14,7 +14,7 @@ import {
   type TableFilter,
   tablesFilter,
 } from "../filter/mod.ts";
-import { CompressionType, type File } from "../gen/brpb_pb.ts";
+import { CompressionType } from "../gen/brpb_pb.ts";
 import type { Store } from "../gen/metapb_pb.ts";
 import { log } from "../log.ts";
 import { PdClient } from "../pd/client.ts";
@@ -572,18 +572,18 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
           },
         }, done);
         cp?.check();
-        const files: File[] = [];
+        // Range by range into the metadata writer, as BR's metaWriter.Send: no second list of
+        // every file of a large range.
         for (const r of tree.ranges()) {
           for (const f of r.files) {
-            files.push(f);
             totals.kvs += f.totalKvs;
             totals.bytes += f.totalBytes;
             totals.size += f.size;
             ctx.progress.addBytes(f.totalBytes);
           }
+          totals.files += r.files.length;
+          await writer.appendDataFiles(r.files);
         }
-        totals.files += files.length;
-        await writer.appendDataFiles(files);
         ctx.progress.tick();
       }
     };
