@@ -15,20 +15,9 @@ import {
   encodeRangeGroups,
 } from "./files.ts";
 import { walkCheckpointData } from "./loader.ts";
+import { mulberry32 } from "../random.ts";
 
 const ENC = new TextEncoder();
-
-/** A small deterministic PRNG (mulberry32), so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 // Values at the edges of each way the scanner builds an integer (double, split halves, cache).
 const INTS = [
@@ -85,7 +74,7 @@ function randomFile(r: () => number, start: Uint8Array, end: Uint8Array): File {
 }
 
 function randomRanges(seed: number, count: number): CheckpointRange[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const ranges: CheckpointRange[] = [];
   let start = bytes(r, 20);
   for (let i = 0; i < count; i++) {
@@ -158,7 +147,7 @@ describe("scanRangeGroups", () => {
 
   test("never accepts what the general decoder rejects or reads differently (mutations)", () => {
     const base = encodeRangeGroups("grp", randomRanges(99, 3));
-    const r = rng(7);
+    const r = mulberry32(7);
     const alphabet = '0123456789"\\=AQzn{}[],: -.eE+/\u0001\u00e9';
     let taken = 0;
     for (let i = 0; i < 4000; i++) {
@@ -183,7 +172,7 @@ describe("scanRangeGroups", () => {
 });
 
 describe("scanDataFile", () => {
-  const r = rng(3);
+  const r = mulberry32(3);
   const data = {
     dureTimeNs: 123_456_789_012,
     flushTimeMs: 1_767_000_000_000,
@@ -214,7 +203,7 @@ describe("scanDataFile", () => {
   });
 
   test("decodes mutated files exactly as the general parser would, or fails as it does", () => {
-    const rr = rng(11);
+    const rr = mulberry32(11);
     const alphabet = '0123456789"\\=AQz{}[],: \u0001\u00e9n';
     let taken = 0;
     for (let i = 0; i < 3000; i++) {

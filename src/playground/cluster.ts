@@ -31,6 +31,7 @@ import {
   type Store,
 } from "./regions.ts";
 import { type Clock, physicalOf, Tso } from "./tso.ts";
+import { mulberry32 } from "../random.ts";
 
 /** A checksum triple as BR and TiKV report it. */
 export interface Checksum {
@@ -298,18 +299,6 @@ export class Faults {
     if (s.remaining !== undefined && --s.remaining <= 0) this.#storage = undefined;
     return s.message;
   }
-}
-
-/** mulberry32: a small, fast, seedable PRNG. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Options of a new cluster. */

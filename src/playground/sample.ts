@@ -72,7 +72,8 @@ import {
   SchemaState,
 } from "../tidb/types.ts";
 import { log } from "../log.ts";
-import { type Checksum, type Cluster, mulberry32 } from "./cluster.ts";
+import type { Checksum, Cluster } from "./cluster.ts";
+import { mulberry32 } from "../random.ts";
 import type { Mutation, RawCf } from "./mvcc.ts";
 
 /** The shapes of sample tables. */

@@ -15,7 +15,8 @@
  */
 import { clearTimeout, setTimeout } from "node:timers";
 import { log } from "../log.ts";
-import { type Cluster, mulberry32, TxnError } from "./cluster.ts";
+import { type Cluster, TxnError } from "./cluster.ts";
+import { mulberry32 } from "../random.ts";
 import type { Mutation } from "./mvcc.ts";
 import type { Catalog, CatalogTable } from "./sample.ts";
 import { physicalOf } from "./tso.ts";

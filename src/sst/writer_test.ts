@@ -7,21 +7,10 @@ import { SstError } from "./errors.ts";
 import { SstReader } from "./reader.ts";
 import { bytesSource, decryptingSource } from "./source.ts";
 import { type SstSink, SstWriter } from "./writer.ts";
-
-// Deterministic PRNG so a failing case can be replayed from its seed.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../random.ts";
 
 function randomKvs(seed: number, n: number): [Uint8Array, Uint8Array][] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const bytes = (len: number, alphabet: number) =>
     Uint8Array.from({ length: len }, () => Math.floor(r() * alphabet));
   const map = new Map<string, [Uint8Array, Uint8Array]>();
@@ -99,7 +88,7 @@ describe("SstWriter round trip", () => {
     for (const c of ["snappy", "lz4", "zstd"]) {
       assert.ok(sizes[c]! < sizes.none! / 3, `${c}: ${JSON.stringify(sizes)}`);
     }
-    const r = rng(9);
+    const r = mulberry32(9);
     const w = SstWriter.toMemory({ compression: "zstd" });
     await w.add(Uint8Array.of(1), Uint8Array.from({ length: 50000 }, () => Math.floor(r() * 256)));
     const res = await w.finish();

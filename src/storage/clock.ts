@@ -3,6 +3,7 @@
  * instead of sleeping.
  * @module
  */
+import { mulberry32 } from "../random.ts";
 
 /** A source of time and delays. */
 export interface Clock {
@@ -63,14 +64,5 @@ export class ManualClock implements Clock {
   }
 }
 
-/** A seeded pseudo-random generator (mulberry32) returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded pseudo-random generator returning floats in [0, 1) (mulberry32). */
+export const seededRandom: (seed: number) => () => number = mulberry32;

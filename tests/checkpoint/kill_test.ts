@@ -18,21 +18,10 @@ import { EncryptionMethod } from "../../src/crypto/cipher.ts";
 import type { Playground } from "../../src/playground/server/mod.ts";
 import { startSmall, tempDir, verifyTableBackup } from "../playground/_helpers.ts";
 import { errorLine, runTibr, tibrCommand, type TibrRun } from "../_support/tibr.ts";
+import { mulberry32 } from "../../src/random.ts";
 
 const SEEDS = Number(process.env.TIBR_KILL_SEEDS ?? 20);
 const FIRST_SEED = Number(process.env.TIBR_KILL_FIRST_SEED ?? 1);
-
-/** mulberry32: a small seeded PRNG, so a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let pg: Playground;
 const tmp = tempDir("kill");
@@ -147,7 +136,7 @@ describe(`kill -9 a backup at random points and rerun it (${SEEDS} seeds)`, () =
     const outcomes: string[] = [];
     let resumed = 0;
     for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
-      const random = rng(seed);
+      const random = mulberry32(seed);
       const dir = join(tmp.path, `seed-${seed}`);
       // Kill anywhere from process start to a little past a whole backup's time.
       const at = Math.floor(random() * fullMs * 1.1);

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
 import { type BackupConfig, runBackup } from "../../src/backup/task.ts";
 import type { Playground } from "../../src/playground/server/mod.ts";
-import { mulberry32 } from "../../src/playground/cluster.ts";
+import { mulberry32 } from "../../src/random.ts";
 import { startSmall, tempDir, verifyTableBackup } from "./_helpers.ts";
 
 describe("tibr backup under playground faults", () => {

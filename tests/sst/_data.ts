@@ -3,25 +3,14 @@
  * @module
  */
 import { compareBytes } from "../../src/codec/bytes.ts";
-
-/** A seeded PRNG (mulberry32) returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../../src/random.ts";
 
 /**
  * `n` distinct KVs sorted by key: binary keys (some sharing prefixes, some with 0x00/0xff),
  * values from empty to `maxValue` bytes, some compressible.
  */
 export function randomKvs(seed: number, n: number, maxValue = 400): [Uint8Array, Uint8Array][] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const bytes = (len: number, alphabet: number) =>
     Uint8Array.from({ length: len }, () => Math.floor(r() * alphabet));
   const map = new Map<string, [Uint8Array, Uint8Array]>();

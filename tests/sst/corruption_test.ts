@@ -16,7 +16,8 @@ import { SstError } from "../../src/sst/errors.ts";
 import { SstReader } from "../../src/sst/reader.ts";
 import { bytesSource } from "../../src/sst/source.ts";
 import { SstWriter } from "../../src/sst/writer.ts";
-import { randomKvs, rng } from "./_data.ts";
+import { randomKvs } from "./_data.ts";
+import { mulberry32 } from "../../src/random.ts";
 import { ensureRocksdbTools, ldbHex, run } from "./_rocksdb.ts";
 
 let dir = "";
@@ -59,7 +60,7 @@ async function expectDetected(bad: Uint8Array, original: string, at: number, wha
 
 async function tortureFile(name: string, bytes: Uint8Array, seed: number) {
   const original = await readOut(bytes);
-  const r = rng(seed);
+  const r = mulberry32(seed);
   let harmless = 0;
   const flip = async (at: number, mask: number) => {
     const bad = bytes.slice();

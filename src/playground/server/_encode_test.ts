@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { concatBytes } from "../../codec/bytes.ts";
 import { dataKey, encodeWriteValue } from "../../codec/tikv.ts";
-import { mulberry32 } from "../cluster.ts";
+import { mulberry32 } from "../../random.ts";
 import { type MvccEntry, writeRecordOf } from "../mvcc.ts";
 import { mvccDataKey, rawDataKey, writeCfValue } from "./_encode.ts";
 

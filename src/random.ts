@@ -1,0 +1,17 @@
+/**
+ * mulberry32: a small, fast, seedable pseudo-random generator. The playground's sample data,
+ * the storage fault layer and the randomized tests use it so that a seed replays a case exactly.
+ * @module
+ */
+
+/** A generator of floats in [0, 1) determined by `seed`. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
