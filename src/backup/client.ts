@@ -15,6 +15,7 @@ import { log, logKey } from "../log.ts";
 import type { PdClient } from "../pd/client.ts";
 import { type StoreConnections, StoreUnreachableError } from "../tikv/stores.ts";
 import type { LockResolver } from "../txn/lock_resolver.ts";
+import { sleep } from "../sleep.ts";
 
 /** A BackupRequest as an init object; keys and ranges are filled in per call. */
 export type BackupRequestInit = MessageInitShape<typeof BackupRequestSchema>;
@@ -58,17 +59,6 @@ export interface BackupClientOptions {
   /** Sleep, injectable for tests. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   signal?: AbortSignal;
-}
-
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
-  });
 }
 
 /** Storage messages from TiKV that BR retries (the store could not reach storage). */
@@ -250,7 +240,7 @@ export class BackupClient {
     this.#stores = stores;
     this.#resolver = resolver;
     this.#opts = opts;
-    this.#sleep = opts.sleep ?? defaultSleep;
+    this.#sleep = opts.sleep ?? sleep;
   }
 
   #callOpts(): { signal?: AbortSignal } {

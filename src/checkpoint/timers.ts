@@ -6,6 +6,7 @@
  */
 import { clearInterval, setInterval } from "node:timers";
 import type { Clock } from "../storage/clock.ts";
+import { sleep } from "../sleep.ts";
 
 /** A monotonic clock with delays and tickers. */
 export interface Timers extends Clock {
@@ -19,21 +20,8 @@ export interface Timers extends Clock {
 /** Real time: `performance.now()`, `setTimeout` and `setInterval`. */
 export const systemTimers: Timers = {
   now: () => performance.now(),
-  sleep(ms, signal) {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal?.reason);
-      };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
-  },
+  sleep,
+
   every(ms, fn) {
     const timer = setInterval(() => void fn(), ms);
     // A ticker alone must not keep the process alive (say, a lock nobody released).

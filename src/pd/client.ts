@@ -18,6 +18,7 @@ import {
 } from "../gen/pdpb_pb.ts";
 import { log } from "../log.ts";
 import { createConnection, type RpcConnection, type TlsOptions } from "../rpc/transport.ts";
+import { sleep } from "../sleep.ts";
 
 /** A PD failure that is not about connectivity (bad cluster, PD-side error). */
 export class PdError extends Error {
@@ -74,17 +75,6 @@ export function decodeRegionKey(key: Uint8Array): Uint8Array {
 /** Encodes a raw key for PD look-ups; empty stays empty (unbounded). */
 export function encodeRegionKey(raw: Uint8Array): Uint8Array {
   return raw.length === 0 ? raw : encodeBytes(raw);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
-  });
 }
 
 /** `host:port` of an endpoint or URL, to compare endpoints with members' client URLs. */

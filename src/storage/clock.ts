@@ -4,6 +4,7 @@
  * @module
  */
 import { mulberry32 } from "../random.ts";
+import { sleep } from "../sleep.ts";
 
 /** A source of time and delays. */
 export interface Clock {
@@ -16,21 +17,7 @@ export interface Clock {
 /** Real time: `performance.now()` and `setTimeout`. */
 export const systemClock: Clock = {
   now: () => performance.now(),
-  sleep(ms, signal) {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal?.reason);
-      };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
-  },
+  sleep,
 };
 
 /**

@@ -14,6 +14,7 @@ import type { Tikv } from "../gen/tikvpb_pb.ts";
 import type { PdClient, RegionInfo } from "../pd/client.ts";
 import { logKey } from "../log.ts";
 import { type StoreConnections, StoreUnreachableError } from "./stores.ts";
+import { sleep } from "../sleep.ts";
 
 /** A request that could not be served after all retries. */
 export class RegionRequestError extends Error {
@@ -31,16 +32,6 @@ export interface RegionRequestOptions {
   /** Attempts before giving up. */
   maxAttempts?: number;
   signal?: AbortSignal;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
-  });
 }
 
 /** The kvrpcpb.Context addressing a region's leader. */

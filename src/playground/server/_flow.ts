@@ -5,22 +5,8 @@
  * @module
  */
 import type { Faults } from "../cluster.ts";
-
-/** Sleeps `ms`, rejecting with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
+import { sleep } from "../../sleep.ts";
+export { sleep };
 
 /**
  * A token bucket of `rate()` bytes per second (0 or less = unlimited), holding at most one
