@@ -628,17 +628,19 @@ function equalRange(a: Uint8Array, b: Uint8Array, start: number, end: number): b
 
 /**
  * Packed range records (layout at `PackedFile`) in 1 MiB slabs, each found by a number.
- * Records are never freed one by one: a replaced range's bytes stay until the arena goes, which
- * retries and splits make rare and small.
+ * `release` marks a record gone; a slab is dropped once none of its records is left (views
+ * handed out earlier keep their slab alive until they are garbage themselves).
  */
 export class FileArena {
-  readonly #slabs: Uint8Array[] = [];
+  readonly #slabs: (Uint8Array | undefined)[] = [];
+  /** Records not yet released, per slab. */
+  readonly #live: number[] = [];
   #used = SLAB;
   readonly #rec = new ByteWriter(4096);
   readonly #file = new ByteWriter(512);
   readonly #name = new ByteWriter(256);
   readonly #prevName = new ByteWriter(256);
-  /** Bytes stored in slabs. */
+  /** Bytes of the slabs held. */
   bytes = 0;
 
   /** Stores one range and its files; returns the record's position. */
@@ -653,17 +655,34 @@ export class FileArena {
     this.#prevName.reset();
     for (const f of files) this.#addFile(f, startKey, endKey);
     const n = rec.pos;
-    let slab = this.#slabs[this.#slabs.length - 1];
+    let last = this.#slabs.length - 1;
+    let slab = this.#slabs[last];
     if (!slab || this.#used + n > slab.length) {
+      // The slab being left behind goes now if all its records already have.
+      if (last >= 0 && this.#live[last] === 0) this.#drop(last);
       slab = new Uint8Array(Math.max(SLAB, n));
+      this.bytes += slab.length;
       this.#slabs.push(slab);
+      this.#live.push(0);
       this.#used = 0;
+      last++;
     }
     const off = this.#used;
     slab.set(rec.view(), off);
     this.#used += n;
-    this.bytes += n;
-    return (this.#slabs.length - 1) * SPAN + off;
+    this.#live[last]!++;
+    return last * SPAN + off;
+  }
+
+  /** Marks the record at `pos` gone: it must not be read through this arena again. */
+  release(pos: number): void {
+    const i = Math.floor(pos / SPAN);
+    if (--this.#live[i]! === 0 && i !== this.#slabs.length - 1) this.#drop(i);
+  }
+
+  #drop(i: number): void {
+    this.bytes -= this.#slabs[i]!.length;
+    this.#slabs[i] = undefined;
   }
 
   #addFile(f: FileLike, rangeStart: Uint8Array, rangeEnd: Uint8Array): void {
@@ -706,7 +725,9 @@ export class FileArena {
   }
 
   #slab(pos: number): Uint8Array {
-    return this.#slabs[Math.floor(pos / SPAN)]!;
+    const slab = this.#slabs[Math.floor(pos / SPAN)];
+    if (!slab) throw new Error(`packed record ${pos} read after its release`);
+    return slab;
   }
 
   /** The start key of the record at `pos` (a view: do not modify). */

@@ -193,6 +193,46 @@ describe("packed backup files", () => {
     tree.checkDupFiles();
   });
 
+  test("a streaming tree lets go of the slabs of what it handed over", () => {
+    const tree = new RangeTree();
+    const key = (i: number) => new TextEncoder().encode(`k${String(i).padStart(7, "0")}`);
+    const files = (i: number) => [
+      dataFile(`1_${i}_write.sst`, 5n, BigInt(i), BigInt(i + 1), { crc: 3n, kvs: 1n, bytes: 9n }),
+      dataFile(`1_${i}_default.sst`, 5n, BigInt(i), BigInt(i + 1), {
+        crc: BigInt(i),
+        kvs: 2n,
+        bytes: 99n,
+        cf: "default",
+      }),
+    ];
+    const n = 20_000; // about 6 MiB packed
+    let handed = 0;
+    let maxHeld = 0;
+    let prev = -1;
+    tree.stream(key(0), (r) => {
+      const i = Number(new TextDecoder().decode(r.startKey).slice(1));
+      assert.equal(i, prev + 1);
+      prev = i;
+      // The views outlive the release of their record.
+      assertSameFile(r.files[1]!, files(i)[1]!);
+      handed++;
+    });
+    // Two stores answering alternate regions, one running 500 regions behind the other.
+    for (let i = 0; i < n + 500; i++) {
+      if (i < n && i % 2 === 0) tree.put(key(i), key(i + 1), files(i));
+      const j = i - 500;
+      if (j >= 0 && j % 2 === 1) tree.put(key(j), key(j + 1), files(j));
+      maxHeld = Math.max(maxHeld, tree.heldBytes);
+    }
+    assert.equal(handed, n);
+    assert.equal(tree.len, n);
+    assert.ok(maxHeld <= 2 * 1024 * 1024, `held up to ${maxHeld} bytes`);
+    // Without streaming the same puts hold every file.
+    const whole = new RangeTree();
+    for (let i = 0; i < n; i++) whole.put(key(i), key(i + 1), files(i));
+    assert.ok(whole.heldBytes > 4 * 1024 * 1024, `held ${whole.heldBytes} bytes`);
+  });
+
   test("metafiles from packed views equal those from the messages, and so do the sums", async () => {
     const build = async (fromTree: boolean) => {
       const store = new MapStorage();

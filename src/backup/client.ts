@@ -10,7 +10,7 @@ import type { BackupRequestSchema, BackupResponse } from "../gen/brpb_pb.ts";
 import { KeyRangeSchema, type LockInfo } from "../gen/kvrpcpb_pb.ts";
 import type { Store } from "../gen/metapb_pb.ts";
 import { StoreState } from "../gen/metapb_pb.ts";
-import type { KeyRange, RangeTree } from "./rangetree.ts";
+import type { KeyRange, Range, RangeTree } from "./rangetree.ts";
 import { log, logKey } from "../log.ts";
 import type { PdClient } from "../pd/client.ts";
 import { type StoreConnections, StoreUnreachableError } from "../tikv/stores.ts";
@@ -39,11 +39,25 @@ export class BackupError extends Error {
 }
 
 /** The range tree the client fills: BR's rtree (see rangetree.ts). */
-export type RangeTreeLike = Pick<RangeTree, "put" | "getIncompleteRanges" | "ranges">;
+export type RangeTreeLike = Pick<RangeTree, "put" | "getIncompleteRanges" | "ranges" | "stream">;
+
+/** What `backupRange` starts from and where its finished ranges go. */
+export interface BackupRangeOptions {
+  /** The parts a resumed backup already has (from the checkpoint). */
+  done?: RangeTreeLike;
+  /**
+   * Receives the range's finished sub-ranges in key order while the backup runs (the tree
+   * streams, see rangetree.ts), so they need not all be held until the range is done.
+   */
+  sink?: (r: Range) => void;
+}
 
 /** Progress callbacks. */
 export interface ProgressSink {
-  /** One region's response was accepted (put into the range tree): checkpoint it here. */
+  /**
+   * One region's response was accepted (put into the range tree): checkpoint it here. A response
+   * overlapping what the tree already handed over is refused and not reported.
+   */
   region?(resp: BackupResponse): void;
   /** One whole range finished. */
   range?(): void;
@@ -302,16 +316,16 @@ export class BackupClient {
   }
 
   /**
-   * Pushes the range to every store that is Up; returns the tree of what they backed up. Region
-   * and KV errors are left to the fine-grained phase; a cluster id error or an unknown error
-   * fails the backup.
+   * Pushes the range to every store that is Up; puts what they backed up into `tree` (a new one
+   * when not given) and returns it. Region and KV errors are left to the fine-grained phase; a
+   * cluster id error or an unknown error fails the backup.
    */
   async pushBackup(
     req: BackupRequestInit,
     stores: Store[],
     progress: ProgressSink,
+    tree: RangeTreeLike = this.#opts.newTree(),
   ): Promise<RangeTreeLike> {
-    const tree = this.#opts.newTree();
     const sends = stores
       .filter((s) => {
         if (s.state !== StoreState.Up) {
@@ -326,8 +340,7 @@ export class BackupClient {
       .map((s) =>
         this.sendBackup(s.id, req, (resp) => {
           if (!resp.error) {
-            tree.put(resp.startKey, resp.endKey, resp.files);
-            progress.region?.(resp);
+            if (tree.put(resp.startKey, resp.endKey, resp.files) >= 0) progress.region?.(resp);
             return Promise.resolve();
           }
           const d = resp.error.detail;
@@ -365,21 +378,25 @@ export class BackupClient {
   }
 
   /**
-   * Backs up one range completely; returns its tree. `done` holds the parts a resumed backup
-   * already has (from the checkpoint): only the rest is pushed down, as the request's
-   * `sub_ranges` (BR's resume), and a range with nothing left is not sent at all.
+   * Backs up one range completely; returns its tree. `opts.done` holds the parts a resumed
+   * backup already has (from the checkpoint): only the rest is pushed down, as the request's
+   * `sub_ranges` (BR's resume), and a range with nothing left is not sent at all. With
+   * `opts.sink`, finished sub-ranges go there as the backup runs, and the tree returned holds
+   * none of them.
    */
   async backupRange(
     range: KeyRange,
     template: BackupRequestInit,
     stores: Store[],
     progress: ProgressSink,
-    done?: RangeTreeLike,
+    opts: BackupRangeOptions = {},
   ): Promise<RangeTreeLike> {
+    const { done, sink } = opts;
+    const tree = done ?? this.#opts.newTree();
+    if (sink) tree.stream(range.startKey, sink);
     const missing = done?.getIncompleteRanges(range.startKey, range.endKey);
-    let tree: RangeTreeLike;
     if (!done || missing === undefined) {
-      tree = await this.pushBackup(
+      await this.pushBackup(
         {
           ...template,
           clusterId: this.#opts.clusterId,
@@ -388,11 +405,11 @@ export class BackupClient {
         },
         stores,
         progress,
+        tree,
       );
     } else {
-      tree = done;
       if (missing.length > 0) {
-        const pushed = await this.pushBackup(
+        await this.pushBackup(
           {
             ...template,
             clusterId: this.#opts.clusterId,
@@ -404,8 +421,8 @@ export class BackupClient {
           },
           stores,
           progress,
+          tree,
         );
-        for (const r of pushed.ranges()) tree.put(r.startKey, r.endKey, r.files);
       }
     }
     await this.fineGrainedBackup(range, template, tree, progress);
@@ -437,8 +454,7 @@ export class BackupClient {
         while (next < incomplete.length) {
           const rg = incomplete[next++]!;
           const out = await this.#handleFineGrained(rg, template, (resp) => {
-            tree.put(resp.startKey, resp.endKey, resp.files);
-            progress.region?.(resp);
+            if (tree.put(resp.startKey, resp.endKey, resp.files) >= 0) progress.region?.(resp);
           });
           if (out.backoffMs > maxBackoff) {
             maxBackoff = out.backoffMs;

@@ -8,12 +8,19 @@
  * B+ tree keyed by the start key held as a latin1 string (one char per byte), whose `<` order is
  * exactly bytewise order and which costs far less memory than a second byte array per range.
  *
- * Memory: a backup of a million regions keeps two million `File`s here until its range is done.
- * `put` packs File messages into shared slabs (`_packed_files.ts`): about 145 bytes a File
- * instead of 900 or more, and nothing of the response that brought them stays reachable. What
- * `ranges()` and `find()` return holds read-only `File` views decoded field by field, whose
+ * Memory: `put` packs File messages into shared slabs (`_packed_files.ts`): about 145 bytes a
+ * File instead of 900 or more, and nothing of the response that brought them stays reachable.
+ * What `ranges()` and `find()` return holds read-only `File` views decoded field by field, whose
  * keys and files are made when read; other file types (tests, callers' own records) are kept
  * as given.
+ *
+ * Streaming (`stream`): without it a backup of a million regions would keep two million Files
+ * here until its range is done. Once streaming from a key, the tree hands every range of the
+ * contiguous finished prefix from that key to a sink, in key order, and forgets it; stores back
+ * up their regions in key order, so only the ranges past the first gap stay. A handed-over range
+ * is final: a later `put` overlapping it is refused (BR would let the newer response replace
+ * it; both are the same snapshot, and what the refused one covered past the prefix stays a gap
+ * for the fine-grained phase).
  *
  * ```ts
  * import { RangeTree } from "./rangetree.ts";
@@ -141,10 +148,69 @@ class PackedRange<F> implements Range<F> {
 export class RangeTree<F extends { name: string } = File> implements Iterable<Range<F>> {
   readonly #tree = new BTree(undefined, compareStr, NODE_SIZE) as SortedMap<Entry<F>>;
   #arena: FileArena | undefined;
+  /** Streaming: where the handed-over prefix starts and ends, and where ranges go. */
+  #stream: { start: Uint8Array; frontier: Uint8Array; sink: (r: Range<F>) => void } | undefined;
+  /** The handed-over prefix reaches +infinity. */
+  #streamDone = false;
+  #handed = 0;
 
-  /** Number of ranges. */
+  /** Number of ranges, counting those handed over by streaming. */
   get len(): number {
-    return this.#tree.size;
+    return this.#tree.size + this.#handed;
+  }
+
+  /** Bytes of packed files held (slabs still in use). */
+  get heldBytes(): number {
+    return this.#arena?.bytes ?? 0;
+  }
+
+  /** Ranges handed over by streaming. */
+  get handedOver(): number {
+    return this.#handed;
+  }
+
+  /**
+   * From now on hands each range of the finished prefix starting at `start` to `sink`, in key
+   * order, and forgets it (see the module doc); ranges already here are handed over at once
+   * when they form such a prefix. `sink` must not call back into the tree.
+   */
+  stream(start: Uint8Array, sink: (r: Range<F>) => void): void {
+    if (this.#stream) throw new Error("the range tree is already streaming");
+    this.#stream = { start, frontier: start, sink };
+    this.#drain();
+  }
+
+  /** Hands over the ranges that continue the prefix. */
+  #drain(): void {
+    const st = this.#stream!;
+    while (!this.#streamDone) {
+      const pair = this.#tree.getPairOrNextLower(keyString(st.frontier));
+      if (!pair || !this.#holds(pair[1], st.frontier)) return;
+      const [key, e] = pair;
+      this.#tree.delete(key);
+      let range: Range<F>;
+      if (typeof e === "number") {
+        const arena = this.#arena!;
+        range = {
+          startKey: arena.startKey(e).slice(),
+          endKey: arena.endKey(e).slice(),
+          files: arena.files(e) as unknown as F[],
+        };
+        arena.release(e);
+      } else {
+        range = e;
+      }
+      this.#handed++;
+      if (range.endKey.length === 0) this.#streamDone = true;
+      else st.frontier = range.endKey;
+      st.sink(range);
+    }
+  }
+
+  /** Removes an entry (a replaced range). */
+  #delete(key: string, e: Entry<F>): void {
+    this.#tree.delete(key);
+    if (typeof e === "number") this.#arena!.release(e);
   }
 
   /** The entry's end key (for a packed one, a view into the arena: do not keep or modify). */
@@ -165,8 +231,9 @@ export class RangeTree<F extends { name: string } = File> implements Iterable<Ra
   /**
    * Records that `[startKey, endKey)` is backed up by `files`. Ranges it overlaps are removed
    * first (their files with them): the newest response for a key range wins. Returns how many
-   * ranges were replaced. File messages are copied in (packed); later changes to them are not
-   * seen.
+   * ranges were replaced, or -1 when streaming and the range starts before the end of what was
+   * handed over: then nothing is recorded. File messages are copied in (packed); later changes
+   * to them are not seen.
    */
   put(startKey: Uint8Array, endKey: Uint8Array, files: F[]): number {
     if (endKey.length > 0 && compareBytes(startKey, endKey) > 0) {
@@ -177,11 +244,13 @@ export class RangeTree<F extends { name: string } = File> implements Iterable<Ra
           "its end key",
       );
     }
+    const st = this.#stream;
+    if (st && (this.#streamDone || compareBytes(startKey, st.frontier) < 0)) return -1;
     const start = keyString(startKey);
     let replaced = 0;
     const before = this.#tree.getPairOrNextLower(start);
     if (before && this.#holds(before[1], startKey)) {
-      this.#tree.delete(before[0]);
+      this.#delete(before[0], before[1]);
       replaced++;
     }
     // Then every range starting inside [start, end). Usually there is none: one look-up.
@@ -191,7 +260,7 @@ export class RangeTree<F extends { name: string } = File> implements Iterable<Ra
       next !== undefined && (end === undefined || next[0] < end);
       next = this.#tree.nextHigherPair(next[0])
     ) {
-      this.#tree.delete(next[0]);
+      this.#delete(next[0], next[1]);
       replaced++;
     }
     if (files.length > 0 && packable(files)) {
@@ -200,10 +269,11 @@ export class RangeTree<F extends { name: string } = File> implements Iterable<Ra
     } else {
       this.#tree.set(start, { startKey, endKey, files });
     }
+    if (st && compareBytes(startKey, st.frontier) === 0) this.#drain();
     return replaced;
   }
 
-  /** The range containing `key`, if any. */
+  /** The range containing `key`, if any (none once handed over by streaming). */
   find(key: Uint8Array): Range<F> | undefined {
     const pair = this.#tree.getPairOrNextLower(keyString(key));
     return pair && this.#holds(pair[1], key) ? this.#range(pair[1]) : undefined;
@@ -212,8 +282,14 @@ export class RangeTree<F extends { name: string } = File> implements Iterable<Ra
   /**
    * The parts of `[startKey, endKey)` no range covers yet, in key order (BR's
    * `GetIncompleteRange`). An empty request (`startKey` equal to a non-empty `endKey`) has none.
+   * What streaming handed over counts as finished.
    */
   getIncompleteRanges(startKey: Uint8Array, endKey: Uint8Array): KeyRange[] {
+    const st = this.#stream;
+    if (st && compareBytes(startKey, st.start) >= 0) {
+      if (this.#streamDone) return [];
+      if (compareBytes(startKey, st.frontier) < 0) startKey = st.frontier.slice();
+    }
     const bounded = endKey.length > 0;
     if (bounded && compareBytes(startKey, endKey) >= 0) return [];
     const gaps: KeyRange[] = [];
@@ -245,7 +321,7 @@ export class RangeTree<F extends { name: string } = File> implements Iterable<Ra
     return gaps;
   }
 
-  /** Ranges in ascending start-key order. */
+  /** Ranges in ascending start-key order (those not handed over by streaming). */
   *ranges(): IterableIterator<Range<F>> {
     for (const [, e] of this.#tree.entries()) yield this.#range(e);
   }

@@ -158,4 +158,73 @@ describe("RangeTree", () => {
     }
     assert.ok(ms < 5_000, `200k puts + gap scan + dup check took ${ms.toFixed(0)} ms`);
   });
+
+  test("streaming hands the finished prefix over in key order and refuses overlaps", () => {
+    const t = new RangeTree<F>();
+    // Already there before streaming: [2,3) continues the prefix from 2, [5,6) does not.
+    t.put(k(2), k(3), [f("a")]);
+    t.put(k(5), k(6), [f("c")]);
+    const got: string[] = [];
+    t.stream(k(2), (r) => got.push(`${show([r])[0]}:${r.files.map((x) => x.name).join("+")}`));
+    assert.deepEqual(got, ["[2,3):a"]);
+    assert.deepEqual(show(t.getIncompleteRanges(k(2), E)), ["[3,5)", "[6,inf)"]);
+    // A range overlapping the handed-over prefix is refused, even if it reaches past it.
+    assert.equal(t.put(k(2), k(3), [f("again")]), -1);
+    assert.equal(t.put(k(1), k(4), [f("wide")]), -1);
+    assert.deepEqual(show(t.getIncompleteRanges(k(2), E)), ["[3,5)", "[6,inf)"]);
+    // Filling [3,5) hands over [3,5) and the waiting [5,6); the unbounded rest ends it.
+    assert.equal(t.put(k(3), k(5), [f("b")]), 0);
+    assert.deepEqual(got, ["[2,3):a", "[3,5):b", "[5,6):c"]);
+    assert.equal(t.put(k(7), E, [f("e")]), 0);
+    assert.equal(got.length, 3);
+    assert.deepEqual(show(t), ["[7,inf)"]);
+    assert.equal(t.put(k(6), k(7), [f("d")]), 0);
+    assert.deepEqual(got.slice(3), ["[6,7):d", "[7,inf):e"]);
+    assert.deepEqual(t.getIncompleteRanges(k(2), E), []);
+    assert.equal(t.put(k(9), k(10), [f("late")]), -1);
+    assert.equal(t.len, 5);
+    assert.equal(t.handedOver, 5);
+    assert.deepEqual(show(t), []);
+    // Queries before the streamed range are answered from the tree alone.
+    assert.deepEqual(show(t.getIncompleteRanges(k(0), k(3))), ["[0,3)"]);
+    assert.throws(() => t.stream(k(0), () => {}), /already streaming/);
+  });
+
+  test("random responses, repeats and splits stream each key exactly once", () => {
+    let seed = 99;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const N = 60;
+    for (let round = 0; round < 300; round++) {
+      const t = new RangeTree<F>();
+      const start = rnd(10);
+      const handed: { s: number; e: number }[] = [];
+      const sink = (r: KeyRange) =>
+        handed.push({ s: r.startKey[0]!, e: r.endKey.length === 0 ? N : r.endKey[0]! });
+      t.stream(k(start), sink);
+      // Responses for random sub-ranges of [start, N), in random order, some twice, as stores
+      // answering regions that split and moved; then the fine-grained loop fills the gaps.
+      for (let i = 0; i < 25; i++) {
+        const s = start + rnd(N - start);
+        const e = s + 1 + rnd(Math.min(6, N - s));
+        t.put(k(s), e === N ? E : k(e), [f(`${round}-${i}`)]);
+      }
+      for (let guard = 0; guard < N; guard++) {
+        const gaps = t.getIncompleteRanges(k(start), E);
+        if (gaps.length === 0) break;
+        for (const g of gaps) t.put(g.startKey, g.endKey, [f("fill")]);
+      }
+      assert.deepEqual(t.getIncompleteRanges(k(start), E), [], `round ${round}`);
+      assert.deepEqual(show(t), [], `round ${round}: all handed over`);
+      let at = start;
+      for (const r of handed) {
+        assert.equal(r.s, at, `round ${round}: contiguous and in order`);
+        assert.ok(r.e > r.s);
+        at = r.e;
+      }
+      assert.equal(at, N, `round ${round}: reaches the end`);
+    }
+  });
 });

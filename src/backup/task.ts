@@ -41,7 +41,7 @@ import {
 import { MetaReader } from "./metareader.ts";
 import { createProgress, formatBytes } from "./progress.ts";
 import { type BackupPlan, buildBackupPlan } from "./ranges.ts";
-import { type KeyRange, RangeTree } from "./rangetree.ts";
+import { type KeyRange, type Range, RangeTree } from "./rangetree.ts";
 import {
   checkGCSafePoint,
   DEFAULT_GC_TTL_SECONDS,
@@ -565,16 +565,12 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
         const range = ranges[next++]!;
         const done = cp?.doneTree(range);
         if (done) totals.regions += done.len;
-        const tree = await client.backupRange(range, ctx.template, allStores, {
-          region: (resp) => {
-            totals.regions++;
-            cp?.record(range, resp);
-          },
-        }, done);
-        cp?.check();
-        // Range by range into the metadata writer, as BR's metaWriter.Send: no second list of
-        // every file of a large range.
-        for (const r of tree.ranges()) {
+        // Finished sub-ranges go to the metadata writer in key order while the range is backed
+        // up (BR's metaWriter.Send, range by range), so a range of a million regions is never
+        // held whole. The writer queues calls in order; its first failure sticks and is
+        // rethrown below.
+        let sent: Promise<void> = Promise.resolve();
+        const sink = (r: Range) => {
           for (const f of r.files) {
             totals.kvs += f.totalKvs;
             totals.bytes += f.totalBytes;
@@ -582,8 +578,20 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
             ctx.progress.addBytes(f.totalBytes);
           }
           totals.files += r.files.length;
-          await writer.appendDataFiles(r.files);
-        }
+          sent = writer.appendDataFiles(r.files);
+          sent.catch(() => {});
+        };
+        const tree = await client.backupRange(range, ctx.template, allStores, {
+          region: (resp) => {
+            totals.regions++;
+            cp?.record(range, resp);
+          },
+        }, { ...(done ? { done } : {}), sink });
+        cp?.check();
+        // The whole range has been handed over; only a response reaching past the range's end
+        // (TiKV clips them, so normally none) could still be held.
+        for (const r of tree.ranges()) sink(r);
+        await sent;
         ctx.progress.tick();
       }
     };
