@@ -698,9 +698,12 @@ const ABOUT: Record<string, string> = {
     "against the floor of a bare Connect client (the same generated clients and transport) " +
     "that sends the same requests and only counts the responses. Each side runs in its own " +
     "process, measured by /usr/bin/time; the playground runs in a third process (on bun, whose " +
-    "HTTP/2 server streams fastest). The peak RSS shown is the largest of the runs; how much " +
-    "garbage is still uncollected at the peak varies from run to run, and more on the binary " +
-    "(JavaScriptCore collects later than V8).",
+    "HTTP/2 server streams fastest). The client hands each region's files to the metadata " +
+    "writer in key order as soon as every region before it has answered, so its memory holds " +
+    "the regions past the first unanswered one and the metafile being filled (up to 128 MiB, " +
+    "as in BR), not every file of the backup. The peak RSS shown is the largest of the runs; " +
+    "how much garbage is still uncollected at the peak varies from run to run, and more on " +
+    "the binary (JavaScriptCore collects later than V8).",
   B2: "The checkpoint runner's flush cost, and resuming from 1 million checkpointed ranges " +
     "against the floor of reading, decrypting and JSON-parsing the same files.",
   B3: "The storage plugins against the plainest way to move the same bytes: `dd` for local " +
