@@ -31,6 +31,7 @@ import type {
   CreateOptions,
   ExternalStorage,
   ObjectStat,
+  ReadFileOptions,
   ReadOptions,
   StorageBackendInit,
   StorageCapabilities,
@@ -203,7 +204,7 @@ export class AzureStorage implements ExternalStorage {
     }
   }
 
-  async readFile(name: string, opts?: CallOptions): Promise<Uint8Array> {
+  async readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array> {
     checkName(name, "readFile");
     this.#live("readFile");
     throwIfAborted(opts?.signal);

@@ -19,6 +19,7 @@ import type {
   ExternalStorage,
   ObjectStat,
   PluginContext,
+  ReadFileOptions,
   ReadOptions,
   StoragePlugin,
   StorageReader,
@@ -132,7 +133,7 @@ class ShardedStorage implements ExternalStorage {
     }
   }
 
-  async readFile(name: string, opts?: CallOptions): Promise<Uint8Array> {
+  async readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array> {
     opts?.signal?.throwIfAborted();
     try {
       return new Uint8Array(await readFile(this.#file(name, "readFile")));

@@ -27,6 +27,7 @@ import type {
   CreateOptions,
   ExternalStorage,
   ObjectStat,
+  ReadFileOptions,
   ReadOptions,
   StorageBackendInit,
   StorageCapabilities,
@@ -232,7 +233,7 @@ export class GcsStorage implements ExternalStorage {
     return this.#cfg.predefinedAcl as NonNullable<Parameters<File["save"]>[1]>["predefinedAcl"];
   }
 
-  async readFile(name: string, opts?: CallOptions): Promise<Uint8Array> {
+  async readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array> {
     checkName(name, "readFile");
     this.#live("readFile");
     throwIfAborted(opts?.signal);

@@ -88,6 +88,22 @@ describe("local storage reads in chunks", () => {
     }
   });
 
+  test("readFile reads into the caller's buffer when the object fits, else a fresh one", async () => {
+    const s = new LocalStorage(dir, { readChunk: 13, readParallel: 3 });
+    const data = randomBytes(1_000);
+    await s.writeFile("into/obj", data);
+    const into = new Uint8Array(4_096);
+    const got = await s.readFile("into/obj", { into });
+    assert.equal(got.buffer, into.buffer, "a view of the caller's buffer");
+    assert.equal(got.byteOffset, into.byteOffset);
+    assert.deepEqual(got, new Uint8Array(data));
+    const small = new Uint8Array(999);
+    const fresh = await s.readFile("into/obj", { into: small });
+    assert.notEqual(fresh.buffer, small.buffer, "too small: not used");
+    assert.deepEqual(fresh, new Uint8Array(data));
+    assert.deepEqual(small, new Uint8Array(999), "and left untouched");
+  });
+
   test("a reader closed half way releases its file handle", async () => {
     const s = new LocalStorage(dir, { readChunk: 16, readParallel: 4 });
     await s.writeFile("chunked/early", randomBytes(1_000));

@@ -12,6 +12,7 @@ import type {
   CreateOptions,
   ExternalStorage,
   ObjectStat,
+  ReadFileOptions,
   ReadOptions,
   StorageBackendInit,
   StorageCapabilities,
@@ -100,7 +101,7 @@ export class MemoryStorage implements ExternalStorage {
     });
   }
 
-  readFile(name: string, opts?: CallOptions): Promise<Uint8Array> {
+  readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array> {
     return Promise.resolve().then(() => {
       live(opts?.signal);
       return this.#get(name, "readFile").data.slice();

@@ -12,6 +12,7 @@ import type {
   CreateOptions,
   ExternalStorage,
   ObjectStat,
+  ReadFileOptions,
   ReadOptions,
   StorageBackendInit,
   StorageCapabilities,
@@ -50,7 +51,7 @@ export class NoopStorage implements ExternalStorage {
       return { size: data.length, version: "noop" };
     });
   }
-  readFile(name: string, opts?: CallOptions): Promise<Uint8Array> {
+  readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array> {
     return this.#fail(name, "readFile", opts);
   }
   fileExists(name: string, opts?: CallOptions): Promise<boolean> {

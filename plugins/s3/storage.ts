@@ -40,6 +40,7 @@ import type {
   CreateOptions,
   ExternalStorage,
   ObjectStat,
+  ReadFileOptions,
   ReadOptions,
   StorageBackendInit,
   StorageCapabilities,
@@ -270,7 +271,7 @@ export class S3Storage implements ExternalStorage {
     }
   }
 
-  async readFile(name: string, opts?: CallOptions): Promise<Uint8Array> {
+  async readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array> {
     checkName(name, "readFile");
     this.#live("readFile");
     throwIfAborted(opts?.signal);

@@ -8,6 +8,7 @@ import type {
   CreateOptions,
   ExternalStorage,
   ObjectStat,
+  ReadFileOptions,
   ReadOptions,
   StorageBackendInit,
   StorageCapabilities,
@@ -42,7 +43,7 @@ export class ForwardingStorage implements ExternalStorage {
   writeFile(name: string, data: Uint8Array, opts?: WriteOptions): Promise<ObjectStat> {
     return this.inner.writeFile(name, data, opts);
   }
-  readFile(name: string, opts?: CallOptions): Promise<Uint8Array> {
+  readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array> {
     return this.inner.readFile(name, opts);
   }
   fileExists(name: string, opts?: CallOptions): Promise<boolean> {

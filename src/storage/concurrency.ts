@@ -17,6 +17,7 @@ import type {
   CreateOptions,
   ExternalStorage,
   ObjectStat,
+  ReadFileOptions,
   ReadOptions,
   StorageReader,
   StorageWriter,
@@ -99,7 +100,7 @@ class LimitedStorage extends ForwardingStorage {
   override writeFile(name: string, data: Uint8Array, opts?: WriteOptions): Promise<ObjectStat> {
     return this.#gate(name, opts, () => this.inner.writeFile(name, data, opts));
   }
-  override readFile(name: string, opts?: CallOptions): Promise<Uint8Array> {
+  override readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array> {
     return this.#gate(name, opts, () => this.inner.readFile(name, opts));
   }
   override fileExists(name: string, opts?: CallOptions): Promise<boolean> {

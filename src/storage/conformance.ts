@@ -46,6 +46,7 @@ export const CASES = {
   oneByteRoundTrip: "round trip: 1 byte",
   tenMiBRoundTrip: "round trip: 10 MiB",
   overwrite: "writeFile replaces an existing object",
+  readInto: "readFile into a caller's buffer returns exactly the object's bytes",
   missing: "missing object: readFile, stat, open fail with NotFound; fileExists is false",
   stat: "stat reports size and a version that changes on every write",
   streamedWrite: "create streams a large multipart write with bounded memory",
@@ -201,6 +202,20 @@ const CASE_FNS: Array<[ConformanceCase, CaseFn]> = [
     await s.writeFile("ow/x", pattern(3000, 1));
     await s.writeFile("ow/x", pattern(17, 2));
     assertBytes(await s.readFile("ow/x"), pattern(17, 2), "after overwrite");
+  }],
+
+  [CASES.readInto, async ({ s }) => {
+    // Whether or not the plugin uses the buffer, only the returned bytes count.
+    const into = new Uint8Array(64 * 1024).fill(0xee);
+    await s.writeFile("ri/a", pattern(40_000, 3));
+    await s.writeFile("ri/b", pattern(1000, 4));
+    await s.writeFile("ri/big", pattern(100_000, 5));
+    await s.writeFile("ri/empty", new Uint8Array(0));
+    assertBytes(await s.readFile("ri/a", { into }), pattern(40_000, 3), "into a larger buffer");
+    assertBytes(await s.readFile("ri/b", { into }), pattern(1000, 4), "the same buffer reused");
+    assertBytes(await s.readFile("ri/big", { into }), pattern(100_000, 5), "larger than it");
+    assert.equal((await s.readFile("ri/empty", { into })).length, 0, "an empty object");
+    await rejectsWith(s.readFile("ri/missing", { into }), "NotFound", "readFile into");
   }],
 
   [CASES.missing, async ({ s }) => {

@@ -14,6 +14,7 @@ import type {
   CreateOptions,
   ExternalStorage,
   ObjectStat,
+  ReadFileOptions,
   ReadOptions,
   StorageReader,
   StorageWriter,
@@ -163,7 +164,7 @@ class FaultyStorage extends ForwardingStorage {
       () => this.inner.writeFile(name, data, opts),
     );
   }
-  override readFile(name: string, opts?: CallOptions): Promise<Uint8Array> {
+  override readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array> {
     return this.faults.apply("readFile", name, opts?.signal, () => this.inner.readFile(name, opts));
   }
   override fileExists(name: string, opts?: CallOptions): Promise<boolean> {

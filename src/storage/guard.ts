@@ -12,6 +12,7 @@ import type {
   CreateOptions,
   ExternalStorage,
   ObjectStat,
+  ReadFileOptions,
   ReadOptions,
   StorageReader,
   StorageWriter,
@@ -75,7 +76,7 @@ class GuardedStorage extends ForwardingStorage {
       return this.inner.writeFile(name, data, opts);
     });
   }
-  override readFile(name: string, opts?: CallOptions): Promise<Uint8Array> {
+  override readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array> {
     return this.#named("readFile", name, opts, () => this.inner.readFile(name, opts));
   }
   override fileExists(name: string, opts?: CallOptions): Promise<boolean> {

@@ -12,6 +12,7 @@ import type {
   CreateOptions,
   ExternalStorage,
   ObjectStat,
+  ReadFileOptions,
   ReadOptions,
   StorageReader,
   StorageWriter,
@@ -129,7 +130,7 @@ class MeteredStorage extends ForwardingStorage {
       () => ({ written: data.length }),
     );
   }
-  override readFile(name: string, opts?: CallOptions): Promise<Uint8Array> {
+  override readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array> {
     return this.#time("readFile", name, () => this.inner.readFile(name, opts), (d) => ({
       read: d.length,
     }));

@@ -9,10 +9,10 @@ import { type Clock, systemClock } from "./clock.ts";
 import { ForwardingStorage, mapReader, pullThrough } from "./_forward.ts";
 import { laneOf } from "./names.ts";
 import type {
-  CallOptions,
   CreateOptions,
   ExternalStorage,
   ObjectStat,
+  ReadFileOptions,
   ReadOptions,
   StorageReader,
   StorageWriter,
@@ -83,7 +83,7 @@ class RateLimitedStorage extends ForwardingStorage {
     return this.inner.writeFile(name, data, opts);
   }
 
-  override async readFile(name: string, opts?: CallOptions): Promise<Uint8Array> {
+  override async readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array> {
     const data = await this.inner.readFile(name, opts);
     if (laneOf(name, opts?.lane) === "data") await this.bucket.take(data.length, opts?.signal);
     return data;

@@ -21,6 +21,7 @@ import type {
   CreateOptions,
   ExternalStorage,
   ObjectStat,
+  ReadFileOptions,
   ReadOptions,
   StorageReader,
   StorageWriter,
@@ -166,7 +167,7 @@ class RetryingStorage extends ForwardingStorage {
     }
   }
 
-  override readFile(name: string, opts?: CallOptions): Promise<Uint8Array> {
+  override readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array> {
     return this.#run("readFile", name, opts?.signal, () => this.inner.readFile(name, opts));
   }
   override fileExists(name: string, opts?: CallOptions): Promise<boolean> {

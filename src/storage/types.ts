@@ -27,6 +27,17 @@ export interface CallOptions {
   lane?: Lane;
 }
 
+/** Options for `readFile`. */
+export interface ReadFileOptions extends CallOptions {
+  /**
+   * A buffer the object may be read into when it fits, so a caller reading many objects can
+   * reuse one instead of getting fresh memory for each. The result is then a view of `into`'s
+   * first bytes, valid until the caller reuses `into`. A plugin may ignore it and return a
+   * fresh buffer; only the returned bytes count, never what `into` holds afterwards.
+   */
+  into?: Uint8Array;
+}
+
 /** Preconditions for `writeFile`. At most one may be given. */
 export interface WriteOptions extends CallOptions {
   /** Create only if no object has this name; otherwise fail with `ConditionNotMatch`. */
@@ -139,8 +150,11 @@ export interface ExternalStorage {
    * (and with `Unsupported` if the plugin does not declare the capability).
    */
   writeFile(name: string, data: Uint8Array, opts?: WriteOptions): Promise<ObjectStat>;
-  /** Reads the whole object; `NotFound` if missing. */
-  readFile(name: string, opts?: CallOptions): Promise<Uint8Array>;
+  /**
+   * Reads the whole object; `NotFound` if missing. With `opts.into` the bytes may land in the
+   * caller's buffer (see `ReadFileOptions`).
+   */
+  readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array>;
   /** Whether the object exists; never throws `NotFound`. */
   fileExists(name: string, opts?: CallOptions): Promise<boolean>;
   /** Size and version tag; `NotFound` if missing. */

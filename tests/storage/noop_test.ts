@@ -20,6 +20,7 @@ runStorageConformance({
       CASES.oneByteRoundTrip,
       CASES.tenMiBRoundTrip,
       CASES.overwrite,
+      CASES.readInto,
       CASES.missing,
       CASES.stat,
       CASES.streamedWrite,
