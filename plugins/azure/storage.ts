@@ -23,7 +23,7 @@ import {
 } from "@azure/storage-blob";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { AzureBlobStorageSchema } from "../../src/gen/brpb_pb.ts";
-import { StorageError } from "../../src/storage/errors.ts";
+import { existsByStat, StorageError } from "../../src/storage/errors.ts";
 import { log } from "../../src/log.ts";
 import { checkName, compareNames, joinKey, walkPrefix } from "../../src/storage/names.ts";
 import type {
@@ -219,14 +219,8 @@ export class AzureStorage implements ExternalStorage {
     }
   }
 
-  async fileExists(name: string, opts?: CallOptions): Promise<boolean> {
-    try {
-      await this.stat(name, opts);
-      return true;
-    } catch (err) {
-      if (err instanceof StorageError && err.code === "NotFound") return false;
-      throw err;
-    }
+  fileExists(name: string, opts?: CallOptions): Promise<boolean> {
+    return existsByStat(() => this.stat(name, opts));
   }
 
   async stat(name: string, opts?: CallOptions): Promise<ObjectStat> {

@@ -19,7 +19,7 @@ import { type File, Storage, type StorageOptions } from "@google-cloud/storage";
 import { JWT, UserRefreshClient } from "google-auth-library";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { GCSSchema } from "../../src/gen/brpb_pb.ts";
-import { StorageError } from "../../src/storage/errors.ts";
+import { existsByStat, StorageError } from "../../src/storage/errors.ts";
 import { log } from "../../src/log.ts";
 import { checkName, joinKey, walkPrefix } from "../../src/storage/names.ts";
 import type {
@@ -245,14 +245,8 @@ export class GcsStorage implements ExternalStorage {
     }
   }
 
-  async fileExists(name: string, opts?: CallOptions): Promise<boolean> {
-    try {
-      await this.stat(name, opts);
-      return true;
-    } catch (err) {
-      if (err instanceof StorageError && err.code === "NotFound") return false;
-      throw err;
-    }
+  fileExists(name: string, opts?: CallOptions): Promise<boolean> {
+    return existsByStat(() => this.stat(name, opts));
   }
 
   async stat(name: string, opts?: CallOptions): Promise<ObjectStat> {

@@ -33,7 +33,7 @@ import { fromIni, fromTemporaryCredentials } from "@aws-sdk/credential-providers
 import type { Readable } from "node:stream";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { S3Schema } from "../../src/gen/brpb_pb.ts";
-import { StorageError } from "../../src/storage/errors.ts";
+import { existsByStat, StorageError } from "../../src/storage/errors.ts";
 import { checkName, joinKey, walkPrefix } from "../../src/storage/names.ts";
 import type {
   CallOptions,
@@ -288,14 +288,8 @@ export class S3Storage implements ExternalStorage {
     }
   }
 
-  async fileExists(name: string, opts?: CallOptions): Promise<boolean> {
-    try {
-      await this.stat(name, opts);
-      return true;
-    } catch (err) {
-      if (err instanceof StorageError && err.code === "NotFound") return false;
-      throw err;
-    }
+  fileExists(name: string, opts?: CallOptions): Promise<boolean> {
+    return existsByStat(() => this.stat(name, opts));
   }
 
   async stat(name: string, opts?: CallOptions): Promise<ObjectStat> {

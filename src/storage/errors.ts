@@ -81,3 +81,17 @@ export function isStorageError(err: unknown, code?: StorageErrorCode): err is St
   }
   return code === undefined || (err as StorageError).code === code;
 }
+
+/**
+ * `fileExists` for plugins that answer it with `stat`: true when `stat` resolves, false on
+ * `NotFound`; any other error is rethrown.
+ */
+export async function existsByStat(stat: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await stat();
+    return true;
+  } catch (err) {
+    if (isStorageError(err, "NotFound")) return false;
+    throw err;
+  }
+}
