@@ -7,7 +7,12 @@
  */
 
 // Declared loosely so this module type-checks without either runtime's full type package.
-declare const Deno: { version: { deno: string }; mainModule?: string } | undefined;
+declare const Deno: {
+  version: { deno: string };
+  mainModule?: string;
+  permissions?: { querySync?(d: { name: "ffi" }): { state: string } };
+  UnsafePointer?: { of(v: ArrayBufferView): unknown; value(p: unknown): bigint | number };
+} | undefined;
 declare const Bun: { version: string; revision: string; main: string } | undefined;
 
 /** The runtime tibr is executing on. */
@@ -34,4 +39,38 @@ export function runtimeVersion(): string {
 export function isCompiledBinary(): boolean {
   if (typeof Bun === "undefined") return false;
   return Bun.main.startsWith("/$bunfs/") || Bun.main.includes("~BUN");
+}
+
+/** Returns the address of a view's first byte; undefined where the runtime cannot tell. */
+type AddressOf = (view: ArrayBufferView) => number | undefined;
+
+let addressOf: AddressOf | undefined;
+
+function probeAddress(): AddressOf {
+  if (typeof Bun !== "undefined") {
+    // bun:ffi is built into Bun (and into executables it compiles); import.meta.require loads
+    // it synchronously, and Deno, which has no such module, never reaches this line.
+    const req = (import.meta as { require?: (id: string) => unknown }).require;
+    const ffi = req?.("bun:ffi") as { ptr(v: ArrayBufferView): number } | undefined;
+    if (ffi) return (v) => (v.byteLength > 0 ? ffi.ptr(v) : undefined);
+  }
+  if (typeof Deno !== "undefined") {
+    const ptr = Deno.UnsafePointer;
+    // Ask first: without --allow-ffi, using UnsafePointer would prompt on a terminal.
+    const granted = Deno.permissions?.querySync?.({ name: "ffi" }).state === "granted";
+    if (ptr && granted) {
+      return (v) => (v.byteLength > 0 ? Number(ptr.value(ptr.of(v))) : undefined);
+    }
+  }
+  return () => undefined;
+}
+
+/**
+ * The memory address of a view's first byte, where the runtime tells it: always on Bun (bun:ffi),
+ * on Deno when FFI is allowed (`-A` or `--allow-ffi`). Only for choosing alignment; undefined
+ * otherwise, and for an empty view.
+ */
+export function memoryAddress(view: ArrayBufferView): number | undefined {
+  addressOf ??= probeAddress();
+  return addressOf(view);
 }

@@ -1,24 +1,16 @@
 /**
  * Fast object reads for the local plugin: several positioned reads of one handle in flight
- * (Deno and Bun run each on its own I/O thread), into buffers that are not zero-filled first.
+ * (Deno and Bun run each on its own I/O thread), into buffers that are not zero-filled first
+ * (Bun zero-fills in user space, so the buffer would be written twice) and start on a page
+ * boundary where the runtime can tell (`alignedBuffer`, src/storage/buffer.ts).
  *
  * Why several: a read copies out of the page cache and faults in the fresh pages it copies to,
  * which on a VM costs about as much as the copy; with one read at a time the disk idles while
  * that happens, with a few the copying of one chunk overlaps the disk reading the next.
  * @module
  */
-import { Buffer } from "node:buffer";
 import { type FileHandle, open } from "node:fs/promises";
-
-/**
- * A plain Uint8Array of `size` bytes that is not zero-filled first: a caller that overwrites
- * every byte would otherwise write the buffer twice (Bun zero-fills in user space). Such a
- * buffer must be filled, or cut to what was filled, before anyone else sees it.
- */
-export function allocUnfilled(size: number): Uint8Array {
-  const b = Buffer.allocUnsafeSlow(size);
-  return new Uint8Array(b.buffer, b.byteOffset, size);
-}
+import { alignedBuffer } from "../../src/storage/buffer.ts";
 
 /**
  * Opens `path` for reading and returns the handle with the file's size. Rejects with the error
@@ -92,7 +84,7 @@ export class ChunkReader {
     const len = Math.min(this.#chunk, this.#end - at);
     this.#pos += len;
     const into = this.#into;
-    const buf = into ? into.subarray(at - this.#start, at - this.#start + len) : allocUnfilled(len);
+    const buf = into ? into.subarray(at - this.#start, at - this.#start + len) : alignedBuffer(len);
     const read = readExact(this.#fh, buf, at).then((n) =>
       // A fresh buffer read short is copied, so its unfilled tail never leaves this module.
       n === len ? buf : into ? buf.subarray(0, n) : buf.slice(0, n)

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { allocUnfilled, ChunkReader, openFile } from "./_read.ts";
+import { ChunkReader, openFile } from "./_read.ts";
+import { alignedBuffer } from "../../src/storage/buffer.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tibr-local-read-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,7 +59,7 @@ describe("chunked parallel reads", () => {
       const kept = await drain(new ChunkReader(fh, 0, 300, 100, 3), 100);
       assert.equal(new Set(kept.map((c) => c.buffer)).size, 3, "no buffer is reused");
       assert.deepEqual(concat(kept), new Uint8Array(data));
-      const into = allocUnfilled(300);
+      const into = alignedBuffer(300);
       const views = await drain(new ChunkReader(fh, 0, 300, 100, 3, into), 100);
       assert.ok(views.every((v) => v.buffer === into.buffer));
       assert.deepEqual(into, new Uint8Array(data));

@@ -25,6 +25,7 @@ import {
 } from "node:fs/promises";
 import type { BigIntStats } from "node:fs";
 import { dirname, join } from "node:path";
+import { alignedBuffer } from "../../src/storage/buffer.ts";
 import { StorageError } from "../../src/storage/errors.ts";
 import { checkName, cleanSubDir, compareNames, walkPrefix } from "../../src/storage/names.ts";
 import type {
@@ -43,36 +44,40 @@ import type {
   WriteOptions,
 } from "../../src/storage/types.ts";
 import { errno, fsError, lockFile, syncDir, writeAll } from "./_fs.ts";
-import { allocUnfilled, ChunkReader, openFile } from "./_read.ts";
+import { ChunkReader, openFile } from "./_read.ts";
 
 /** The reserved directory for temp files and locks, at the storage root. */
 export const STAGING_DIR = ".tibr-tmp";
 /**
- * Bytes per read call, and per chunk of a ranged reader. With READ_PARALLEL reads in flight,
- * 3 MiB are asked for at once, inside the kernel's readahead window, so the disk keeps reading
- * ahead while chunks are copied out. In scripts/bench-storage-local.ts on Deno and Bun, 1 MiB x 3
- * was as fast as or faster than 0.5 MiB x 4, 2 MiB x 3, 4 MiB x 2 and 4 MiB x 3, and faster than
- * one read at a time, most of all when the disk rather than the copying is the bottleneck.
+ * Bytes per read call, for readFile and per chunk of a ranged reader. With a few reads in
+ * flight, a few MiB are asked for at once, inside the kernel's readahead window, so the disk
+ * keeps reading ahead while chunks are copied out. In scripts/bench-storage-local.ts (and a
+ * same-file variant that drops the page cache before every read) on Deno and Bun, 1 MiB was as
+ * fast as or faster than 0.5, 2 and 4 MiB, and faster than one read at a time, most of all when
+ * the disk rather than the copying is the bottleneck. (An earlier 4 MiB for readFile only won
+ * while buffers sat 16 bytes past a page; see src/storage/buffer.ts.)
  */
 const READ_CHUNK = 1 << 20;
 /**
- * Bytes per read call of `readFile`, which fills one buffer: larger calls cost less per byte
- * there, as no chunk is handed out. In the same benchmark, reading into a reused 64 MiB buffer
- * on Deno, 4 MiB x 3 reached 0.90-0.96x of dd where 1 MiB x 3 reached 0.87-0.90x (Bun: 1.0x
- * both).
+ * Reads in flight per readFile, which fills one buffer the caller has or gets in one piece.
+ * Into a reused page-aligned 64 MiB buffer, cold: 1 MiB x 2 reached 0.98-1.00x of dd on Deno
+ * and 0.98-1.06x on Bun, 1 MiB x 3 0.95-0.98x and 0.96x, 4 MiB x 3 0.79-0.90x and 0.83-0.86x.
  */
-const READ_FILE_CHUNK = 4 << 20;
-/** Reads in flight per object read (see `_read.ts`). */
+const READ_FILE_PARALLEL = 2;
+/**
+ * Reads in flight per ranged reader, whose chunks are fresh memory: one more than readFile, so
+ * the page faults of one chunk overlap the disk reading the next.
+ */
 const READ_PARALLEL = 3;
 
 /** Tuning of a LocalStorage; the defaults suit real use, tests shrink them. */
 export interface LocalStorageOptions {
-  /**
-   * Bytes per read call: per ranged-reader chunk (default 1 MiB) and for readFile (default
-   * 4 MiB); when given, both.
-   */
+  /** Bytes per read call, for readFile and per ranged-reader chunk (default 1 MiB). */
   readChunk?: number;
-  /** Reads in flight per object read (default 3; 1 reads sequentially). */
+  /**
+   * Reads in flight per object read (default 2 for readFile, 3 for a ranged reader; when given,
+   * both; 1 reads sequentially).
+   */
   readParallel?: number;
 }
 
@@ -89,7 +94,7 @@ export class LocalStorage implements ExternalStorage {
   readonly #staging: string;
   readonly #locks: string;
   readonly #chunk: number;
-  readonly #fileChunk: number;
+  readonly #fileParallel: number;
   readonly #parallel: number;
   #stagingReady: Promise<void> | undefined;
 
@@ -98,7 +103,7 @@ export class LocalStorage implements ExternalStorage {
     this.#staging = join(root, STAGING_DIR);
     this.#locks = join(this.#staging, "locks");
     this.#chunk = Math.max(1, Math.floor(opts.readChunk ?? READ_CHUNK));
-    this.#fileChunk = Math.max(1, Math.floor(opts.readChunk ?? READ_FILE_CHUNK));
+    this.#fileParallel = Math.max(1, Math.floor(opts.readParallel ?? READ_FILE_PARALLEL));
     this.#parallel = Math.max(1, Math.floor(opts.readParallel ?? READ_PARALLEL));
   }
 
@@ -258,8 +263,8 @@ export class LocalStorage implements ExternalStorage {
       // when it fits (fresh memory costs a page fault per 4 KiB, as much as the read itself).
       const into = opts?.into;
       const useInto = into !== undefined && into.length >= file.size;
-      const buf = useInto ? into.subarray(0, file.size) : allocUnfilled(file.size);
-      reader = new ChunkReader(file.fh, 0, file.size, this.#fileChunk, this.#parallel, buf);
+      const buf = useInto ? into.subarray(0, file.size) : alignedBuffer(file.size);
+      reader = new ChunkReader(file.fh, 0, file.size, this.#chunk, this.#fileParallel, buf);
       let got = 0;
       for (let c = await reader.next(); c; c = await reader.next()) {
         got += c.length;
