@@ -599,6 +599,10 @@ function b3Section(c: CaseResult, charts: Map<string, string>): string[] {
           "dd plus that cost, measured in the same run."
         : "Reads are served from the page cache (it could not be dropped).",
       "",
+      "Each write and read pass of the plugin has its own dd pass, run file by file side by " +
+        "side; a ratio is the median over runs of each run's ratio, as a shared disk's speed " +
+        "drifts between runs (its floor column is dd's median).",
+      "",
     );
     for (const [rt, local] of runs) {
       const w = local["write"]!;
