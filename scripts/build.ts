@@ -3,7 +3,7 @@
  * commit, branch and build time into it. Usage: `deno task build` (or `npm run build`).
  * @module
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import process from "node:process";
 
@@ -38,4 +38,17 @@ const args = [
   out,
 ];
 for (const [k, v] of Object.entries(defines)) args.push("--define", `${k}=${JSON.stringify(v)}`);
-execFileSync("bun", args, { stdio: "inherit", cwd: new URL("..", import.meta.url).pathname });
+const root = new URL("..", import.meta.url).pathname;
+// Bun reports some failures (e.g. "Failed to generate bytecode") on stderr yet exits 0 and
+// writes a binary that dies at start; so its errors fail the build, and the binary must start.
+const built = spawnSync("bun", args, { stdio: ["ignore", "inherit", "pipe"], cwd: root });
+process.stderr.write(built.stderr);
+if (built.status !== 0 || /^error:/m.test(String(built.stderr))) {
+  console.error(`build failed: bun build exited ${built.status} or printed an error (above)`);
+  process.exit(1);
+}
+const started = spawnSync(out, ["--version"], { cwd: root, encoding: "utf8" });
+if (started.status !== 0) {
+  console.error(`build failed: ${out} --version exited ${started.status}:\n${started.stderr}`);
+  process.exit(1);
+}

@@ -14,6 +14,8 @@ declare const Deno: {
   UnsafePointer?: { of(v: ArrayBufferView): unknown; value(p: unknown): bigint | number };
 } | undefined;
 declare const Bun: { version: string; revision: string; main: string } | undefined;
+// Bun's CommonJS-style loader, which it also defines in ES modules; Deno has none.
+declare const require: ((id: string) => unknown) | undefined;
 
 /** The runtime tibr is executing on. */
 export type RuntimeName = "deno" | "bun" | "node";
@@ -48,11 +50,13 @@ let addressOf: AddressOf | undefined;
 
 function probeAddress(): AddressOf {
   if (typeof Bun !== "undefined") {
-    // bun:ffi is built into Bun (and into executables it compiles); import.meta.require loads
-    // it synchronously, and Deno, which has no such module, never reaches this line.
-    const req = (import.meta as { require?: (id: string) => unknown }).require;
-    const ffi = req?.("bun:ffi") as { ptr(v: ArrayBufferView): number } | undefined;
-    if (ffi) return (v) => (v.byteLength > 0 ? ffi.ptr(v) : undefined);
+    // bun:ffi is built into Bun and into executables it compiles. Bun defines `require` in ES
+    // modules too, and the binary's bytecode build is CommonJS, where `import.meta` would be a
+    // syntax error. Deno, which has neither, never reaches this line.
+    if (typeof require === "function") {
+      const ffi = require("bun:ffi") as { ptr(v: ArrayBufferView): number };
+      return (v) => (v.byteLength > 0 ? ffi.ptr(v) : undefined);
+    }
   }
   if (typeof Deno !== "undefined") {
     const ptr = Deno.UnsafePointer;

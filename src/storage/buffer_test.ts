@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { alignedBuffer, PAGE_SIZE } from "./buffer.ts";
@@ -54,6 +57,33 @@ describe("alignedBuffer", () => {
     for (const [n, at] of got) {
       assert.notEqual(at, -1, "Bun tells addresses through bun:ffi");
       if (n! >= PAGE_SIZE) assert.equal(at, 0, `${n} bytes at ${at} past a page`);
+    }
+  });
+
+  test("in an executable compiled as tibr's is (bytecode, so CommonJS), the same holds", () => {
+    // The bytecode build turns the bundle into CommonJS, where `import.meta` is a syntax error
+    // that Bun reports at build time but still writes a binary that dies at start.
+    const dir = mkdtempSync(join(tmpdir(), "tibr-aligned-"));
+    try {
+      writeFileSync(join(dir, "probe.ts"), PROBE.replaceAll("./src/", `${ROOT}src/`));
+      const exe = join(dir, "probe");
+      execFileSync("bun", [
+        "build",
+        "--compile",
+        "--minify",
+        "--bytecode",
+        join(dir, "probe.ts"),
+        "--outfile",
+        exe,
+      ], { stdio: ["ignore", "ignore", "inherit"] });
+      const got = JSON.parse(execFileSync(exe, { encoding: "utf8" })) as number[][];
+      assert.deepEqual(got.map(([n]) => n), SIZES);
+      for (const [n, at] of got) {
+        assert.notEqual(at, -1, "the executable tells addresses through bun:ffi");
+        if (n! >= PAGE_SIZE) assert.equal(at, 0, `${n} bytes at ${at} past a page`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
