@@ -120,7 +120,9 @@ describe("RangeTree", () => {
     }
   });
 
-  test("200k ranges put out of order stay fast, and their gaps are found", () => {
+  // How fast this is, is B1's business (scripts/bench.ts, 1M regions against a floor); a unit
+  // test checks only the result, as a wall-clock limit fails on a loaded machine.
+  test("200k ranges put out of order are kept in key order, and their gaps are found", () => {
     const n = 200_000;
     const key = (i: number) => {
       const b = new Uint8Array(19);
@@ -139,7 +141,6 @@ describe("RangeTree", () => {
       const j = seed % (i + 1);
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
-    const t0 = performance.now();
     const t = new RangeTree<F>();
     for (const i of order) {
       if (i % 50_000 === 49_999) continue; // leave a few holes
@@ -147,7 +148,6 @@ describe("RangeTree", () => {
     }
     const gaps = t.getIncompleteRanges(key(0), key(n));
     t.checkDupFiles();
-    const ms = performance.now() - t0;
     assert.equal(t.len, n - 4);
     assert.equal(gaps.length, 4);
     assert.deepEqual(gaps[0], { startKey: key(49_999), endKey: key(50_000) });
@@ -156,7 +156,6 @@ describe("RangeTree", () => {
       if (prev) assert.ok(Buffer.compare(prev, r.startKey) < 0);
       prev = r.startKey;
     }
-    assert.ok(ms < 5_000, `200k puts + gap scan + dup check took ${ms.toFixed(0)} ms`);
   });
 
   test("streaming hands the finished prefix over in key order and refuses overlaps", () => {

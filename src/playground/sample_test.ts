@@ -18,7 +18,6 @@ describe("sample loader", () => {
     assert.ok(r.regions >= 200 && r.regions <= 600, `${r.regions} regions`);
     assert.equal(r.rawKeys, 5000);
     assert.equal(c.mvcc.stats().locks, 0);
-    assert.ok(r.ms < 60_000, `loading took ${r.ms} ms`);
     const kinds = new Set(r.catalog.tables.map((t) => t.kind));
     assert.deepEqual([...kinds].sort(), [
       "clustered",
