@@ -92,6 +92,47 @@ function legend(labels: string[], x: number, y: number, dashed: boolean[] = []):
   return out;
 }
 
+/** The plot area of a chart and its y scale. */
+interface Plot {
+  left: number;
+  top: number;
+  plotW: number;
+  plotH: number;
+  y: (v: number) => number;
+}
+
+/** Horizontal grid lines with their y-axis labels, every `step` from 0 to `max`. */
+function yGrid({ left, plotW, y }: Plot, max: number, step: number): string[] {
+  const out: string[] = [];
+  for (let v = 0; v <= max + 1e-9; v += step) {
+    out.push(
+      `<line x1="${left}" y1="${y(v)}" x2="${left + plotW}" y2="${y(v)}" stroke="#e0e0e0"/>`,
+      `<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" style="${FONT};font-size:11px">` +
+        `${fmt(v)}</text>`,
+    );
+  }
+  return out;
+}
+
+/** Dashed red lines for reference values (targets), labelled at the right. */
+function referenceLines({ left, plotW, y }: Plot, refs: Reference[]): string[] {
+  return refs.flatMap((r) => [
+    `<line x1="${left}" y1="${y(r.value)}" x2="${left + plotW}" y2="${y(r.value)}" ` +
+    `stroke="#d93025" stroke-width="1.5" stroke-dasharray="6 4"/>`,
+    `<text x="${left + plotW - 4}" y="${y(r.value) - 5}" text-anchor="end" ` +
+    `style="${FONT};font-size:11px;fill:#d93025">${esc(r.label)}</text>`,
+  ]);
+}
+
+/** The x and y axis lines. */
+function axes({ left, top, plotW, plotH }: Plot): string[] {
+  return [
+    `<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#444"/>`,
+    `<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" ` +
+    `stroke="#444"/>`,
+  ];
+}
+
 /** Vertical grouped bars with value labels, a y axis in `unit`, and optional references. */
 export function barChart(opts: {
   title: string;
@@ -114,13 +155,8 @@ export function barChart(opts: {
   const { max, step } = niceScale(Math.max(...values, ...refs.map((r) => r.value)) * 1.08);
   const y = (v: number) => top + plotH - (v / max) * plotH;
   const body: string[] = [];
-  for (let v = 0; v <= max + 1e-9; v += step) {
-    body.push(
-      `<line x1="${left}" y1="${y(v)}" x2="${left + plotW}" y2="${y(v)}" stroke="#e0e0e0"/>`,
-      `<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" style="${FONT};font-size:11px">` +
-        `${fmt(v)}</text>`,
-    );
-  }
+  const plot = { left, top, plotW, plotH, y };
+  body.push(...yGrid(plot, max, step));
   body.push(
     `<text x="16" y="${top + plotH / 2}" transform="rotate(-90 16 ${top + plotH / 2})" ` +
       `text-anchor="middle" style="${FONT};font-size:12px">${esc(opts.unit)}</text>`,
@@ -145,18 +181,9 @@ export function barChart(opts: {
         `text-anchor="middle" style="${FONT};font-size:12px">${esc(g.label)}</text>`,
     );
   });
-  for (const r of refs) {
-    body.push(
-      `<line x1="${left}" y1="${y(r.value)}" x2="${left + plotW}" y2="${y(r.value)}" ` +
-        `stroke="#d93025" stroke-width="1.5" stroke-dasharray="6 4"/>`,
-      `<text x="${left + plotW - 4}" y="${y(r.value) - 5}" text-anchor="end" ` +
-        `style="${FONT};font-size:11px;fill:#d93025">${esc(r.label)}</text>`,
-    );
-  }
   body.push(
-    `<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#444"/>`,
-    `<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" ` +
-      `stroke="#444"/>`,
+    ...referenceLines(plot, refs),
+    ...axes(plot),
   );
   if (seriesLabels.length > 1) body.push(...legend(seriesLabels, left, height - 16));
   return frame(width, height, opts.title, body);
@@ -194,13 +221,8 @@ export function lineChart(opts: {
   const { max, step } = niceScale(Math.max(...ys, ...refs.map((r) => r.value)) * 1.1);
   const y = (v: number) => top + plotH - (v / max) * plotH;
   const body: string[] = [];
-  for (let v = 0; v <= max + 1e-9; v += step) {
-    body.push(
-      `<line x1="${left}" y1="${y(v)}" x2="${left + plotW}" y2="${y(v)}" stroke="#e0e0e0"/>`,
-      `<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" style="${FONT};font-size:11px">` +
-        `${fmt(v)}</text>`,
-    );
-  }
+  const plot = { left, top, plotW, plotH, y };
+  body.push(...yGrid(plot, max, step));
   for (const v of xs) {
     body.push(
       `<line x1="${x(v)}" y1="${top}" x2="${x(v)}" y2="${top + plotH}" stroke="#f0f0f0"/>`,
@@ -232,18 +254,9 @@ export function lineChart(opts: {
       }
     }
   });
-  for (const r of refs) {
-    body.push(
-      `<line x1="${left}" y1="${y(r.value)}" x2="${left + plotW}" y2="${y(r.value)}" ` +
-        `stroke="#d93025" stroke-width="1.5" stroke-dasharray="6 4"/>`,
-      `<text x="${left + plotW - 4}" y="${y(r.value) - 5}" text-anchor="end" ` +
-        `style="${FONT};font-size:11px;fill:#d93025">${esc(r.label)}</text>`,
-    );
-  }
   body.push(
-    `<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#444"/>`,
-    `<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" ` +
-      `stroke="#444"/>`,
+    ...referenceLines(plot, refs),
+    ...axes(plot),
     ...legend(
       opts.series.map((s) => s.label),
       left,

@@ -28,11 +28,7 @@ import { CheckpointRunner } from "../src/checkpoint/runner.ts";
 import { ManualTimers } from "../src/checkpoint/timers.ts";
 import { openStorage } from "../src/storage/registry.ts";
 import type { ExternalStorage } from "../src/storage/types.ts";
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+import { arg, median } from "./_bench_util.ts";
 
 const RANGES = Number(arg("ranges", "1000000"));
 const PER_FLUSH = Number(arg("per-flush", "10000"));
@@ -41,11 +37,6 @@ const RUNS = Number(arg("runs", "5"));
 const base = mkdtempSync(join(arg("dir", tmpdir()), "tibr-bench-checkpoint-"));
 const cipher = { method: EncryptionMethod.AES256_CTR, key: new Uint8Array(32).fill(0x3c) };
 const ENC = new TextEncoder();
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 /** A range key like TiDB's record keys: t{id}_r{handle}, memcomparable-ish length. */
 function rangeKey(n: number): Uint8Array {

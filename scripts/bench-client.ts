@@ -38,11 +38,7 @@ import { Backup, CompressionType } from "../src/gen/brpb_pb.ts";
 import { PdClient } from "../src/pd/client.ts";
 import { createConnection } from "../src/rpc/transport.ts";
 import { ensureDebianPackages } from "../tests/_support/debian.ts";
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+import { arg, median } from "./_bench_util.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -226,11 +222,6 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const t = setTimeout(() => child.kill("SIGKILL"), 10_000);
   await exited;
   clearTimeout(t);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
 }
 
 /** The medians of one side at one size. */

@@ -39,11 +39,7 @@ import { createConnection } from "../src/rpc/transport.ts";
 import { createClient } from "@connectrpc/connect";
 import { Backup, CompressionType } from "../src/gen/brpb_pb.ts";
 import { ensureDebianPackages } from "../tests/_support/debian.ts";
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
+import { arg, median } from "./_bench_util.ts";
 
 const part = arg("part", "all");
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -215,11 +211,6 @@ interface BackupRun {
   clientRssMiB: number;
   /** The playground process's CPU during the run (the stores' work), s. */
   playgroundCpu: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
 }
 
 /**

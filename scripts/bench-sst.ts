@@ -21,11 +21,7 @@ import { SstReader } from "../src/sst/reader.ts";
 import { fileSource } from "../src/sst/source.ts";
 import { SstWriter } from "../src/sst/writer.ts";
 import type { SstCompression } from "../src/sst/_compression.ts";
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
+import { arg, median } from "./_bench_util.ts";
 
 const sizeMiB = Number(arg("size-mib", "256"));
 const runs = Number(arg("runs", "3"));
@@ -36,11 +32,6 @@ if (spawnSync("sh", ["-c", "command -v sst_dump"]).status !== 0) {
     "sst_dump not found: install Debian's rocksdb-tools (apt-get install rocksdb-tools)",
   );
   process.exit(1);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 /** Deterministic TiKV-like data: `z` + table/row key + 8-byte ts, half-random values. */

@@ -25,20 +25,14 @@ import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-bl
 import { parseAzureConfig } from "../plugins/azure/_config.ts";
 import { AzureStorage } from "../plugins/azure/storage.ts";
 import { type AzureServer, startAzurite } from "../tests/_support/servers.ts";
+import { alternate, median, positiveArg } from "./_bench_util.ts";
 
 const MiB = 1024 * 1024;
 
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
-  return v;
-}
-
-const size = Math.round(flag("size-mib", 1024) * MiB);
-const partSize = Math.round(flag("part-mib", 8) * MiB);
-const concurrency = flag("concurrency", 4);
-const runs = flag("runs", 3);
+const size = Math.round(positiveArg("size-mib", 1024) * MiB);
+const partSize = Math.round(positiveArg("part-mib", 8) * MiB);
+const concurrency = positiveArg("concurrency", 4);
+const runs = positiveArg("runs", 3);
 const json = process.argv.includes("--json");
 const CHUNK = MiB;
 
@@ -95,10 +89,8 @@ async function viaSdk(name: string, bytes = size): Promise<void> {
   );
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rate = (ms: number) => size / MiB / (ms / 1000);
 
-const times: Record<"plugin" | "sdk", number[]> = { plugin: [], sdk: [] };
 console.log(
   `uploading ${size / MiB} MiB to ${endpoint} in ${partSize / MiB} MiB blocks, ` +
     `${concurrency} at a time, ${runs} runs each, load average ${loadavg()[0]!.toFixed(2)}`,
@@ -109,21 +101,12 @@ try {
     await fn("warmup", Math.min(size, 64 * MiB));
     await containerClient.deleteBlob(`${prefix}/warmup`);
   }
-  for (let r = 0; r < runs; r++) {
-    for (const [side, fn] of [["plugin", viaPlugin], ["sdk", viaSdk]] as const) {
-      const name = `${side}-${r}`;
-      const t0 = performance.now();
-      await fn(name);
-      const ms = performance.now() - t0;
-      times[side].push(ms);
-      console.log(
-        `  run ${r + 1} ${side.padEnd(6)} ${(ms / 1000).toFixed(2)} s  ${
-          rate(ms).toFixed(0)
-        } MiB/s`,
-      );
-      await containerClient.deleteBlob(`${prefix}/${name}`);
-    }
-  }
+  const times = await alternate(
+    [["plugin", viaPlugin], ["sdk", viaSdk]],
+    runs,
+    size,
+    (name) => containerClient.deleteBlob(`${prefix}/${name}`),
+  );
   const plugin = rate(median(times.plugin));
   const floor = rate(median(times.sdk));
   console.log(`plugin create():       ${plugin.toFixed(0)} MiB/s (median of ${runs})`);

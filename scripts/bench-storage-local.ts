@@ -46,11 +46,7 @@ import process from "node:process";
 import { openStorage } from "../src/storage/registry.ts";
 import { alignedBuffer } from "../src/storage/buffer.ts";
 import { runtimeVersion } from "../src/runtime.ts";
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+import { arg, median } from "./_bench_util.ts";
 
 const FILE = 64 << 20;
 const files = Number(arg("files", "16"));
@@ -67,11 +63,6 @@ function dropCaches(): boolean {
   } catch {
     return false;
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
 }
 
 /** Runs dd and returns the seconds it reports for its copy (fsync included with conv=fsync). */

@@ -21,20 +21,14 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { parseS3Config } from "../plugins/s3/_config.ts";
 import { makeS3Client, S3Storage } from "../plugins/s3/storage.ts";
 import { type S3Server, startCephRgw } from "../tests/_support/servers.ts";
+import { alternate, median, positiveArg } from "./_bench_util.ts";
 
 const MiB = 1024 * 1024;
 
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
-  return v;
-}
-
-const size = flag("size-mib", 1024) * MiB;
-const partSize = flag("part-mib", 8) * MiB;
-const concurrency = flag("concurrency", 4);
-const runs = flag("runs", 3);
+const size = positiveArg("size-mib", 1024) * MiB;
+const partSize = positiveArg("part-mib", 8) * MiB;
+const concurrency = positiveArg("concurrency", 4);
+const runs = positiveArg("runs", 3);
 const CHUNK = MiB;
 
 /** One 1 MiB block of random bytes, sent over and over (neither side can compress it). */
@@ -89,10 +83,8 @@ async function viaLibStorage(key: string, bytes = size): Promise<void> {
   await up.done();
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rate = (ms: number) => size / MiB / (ms / 1000);
 
-const times: Record<"plugin" | "libStorage", number[]> = { plugin: [], libStorage: [] };
 console.log(
   `uploading ${size / MiB} MiB to ${endpoint} in ${partSize / MiB} MiB parts, ` +
     `${concurrency} at a time, ${runs} runs each`,
@@ -103,20 +95,12 @@ try {
     await fn("warmup", 128 * MiB);
     await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: "bench/warmup" }));
   }
-  for (let r = 0; r < runs; r++) {
-    for (const [name, fn] of [["plugin", viaPlugin], ["libStorage", viaLibStorage]] as const) {
-      const key = `${name}-${r}`;
-      const t0 = performance.now();
-      await fn(key);
-      const ms = performance.now() - t0;
-      times[name].push(ms);
-      console.log(
-        `  run ${r + 1} ${name.padEnd(10)} ${(ms / 1000).toFixed(2)} s  ` +
-          `${rate(ms).toFixed(0)} MiB/s`,
-      );
-      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: `bench/${key}` }));
-    }
-  }
+  const times = await alternate(
+    [["plugin", viaPlugin], ["libStorage", viaLibStorage]],
+    runs,
+    size,
+    (key) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: `bench/${key}` })),
+  );
   const plugin = rate(median(times.plugin));
   const floor = rate(median(times.libStorage));
   console.log(`plugin create():       ${plugin.toFixed(0)} MiB/s (median of ${runs})`);

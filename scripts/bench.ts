@@ -28,13 +28,9 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { barChart, lineChart } from "./_svg.ts";
+import { arg } from "./_bench_util.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
 
 const QUICK = process.argv.includes("--quick");
 const RUNS = Number(arg("runs", QUICK ? "1" : "3"));

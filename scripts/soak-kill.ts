@@ -10,11 +10,7 @@
  */
 import { spawnSync } from "node:child_process";
 import process from "node:process";
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+import { arg } from "./_bench_util.ts";
 
 const seeds = arg("seeds", "200");
 const first = arg("first", "1000");

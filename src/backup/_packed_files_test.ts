@@ -90,6 +90,19 @@ function assertSameFile(got: File, want: File): void {
   );
 }
 
+/** Region i's write and default SST, as a store reports them for a backup at ts 5. */
+function regionFiles(i: number): File[] {
+  return [
+    dataFile(`1_${i}_write.sst`, 5n, BigInt(i), BigInt(i + 1), { crc: 3n, kvs: 1n, bytes: 9n }),
+    dataFile(`1_${i}_default.sst`, 5n, BigInt(i), BigInt(i + 1), {
+      crc: BigInt(i),
+      kvs: 2n,
+      bytes: 99n,
+      cf: "default",
+    }),
+  ];
+}
+
 describe("packed backup files", () => {
   test("encodeFile writes the same bytes as protobuf-es toBinary", () => {
     const w = new ByteWriter(8);
@@ -158,15 +171,7 @@ describe("packed backup files", () => {
     const key = (i: number) => new TextEncoder().encode(`k${String(i).padStart(6, "0")}`);
     const want = new Map<number, File[]>();
     for (let i = 0; i < 500; i++) {
-      const files = [
-        dataFile(`1_${i}_write.sst`, 5n, BigInt(i), BigInt(i + 1), { crc: 3n, kvs: 1n, bytes: 9n }),
-        dataFile(`1_${i}_default.sst`, 5n, BigInt(i), BigInt(i + 1), {
-          crc: BigInt(i),
-          kvs: 2n,
-          bytes: 99n,
-          cf: "default",
-        }),
-      ];
+      const files = regionFiles(i);
       tree.put(key(i), key(i + 1), files);
       want.set(i, files);
     }
@@ -196,15 +201,6 @@ describe("packed backup files", () => {
   test("a streaming tree lets go of the slabs of what it handed over", () => {
     const tree = new RangeTree();
     const key = (i: number) => new TextEncoder().encode(`k${String(i).padStart(7, "0")}`);
-    const files = (i: number) => [
-      dataFile(`1_${i}_write.sst`, 5n, BigInt(i), BigInt(i + 1), { crc: 3n, kvs: 1n, bytes: 9n }),
-      dataFile(`1_${i}_default.sst`, 5n, BigInt(i), BigInt(i + 1), {
-        crc: BigInt(i),
-        kvs: 2n,
-        bytes: 99n,
-        cf: "default",
-      }),
-    ];
     const n = 20_000; // about 6 MiB packed
     let handed = 0;
     let maxHeld = 0;
@@ -214,14 +210,14 @@ describe("packed backup files", () => {
       assert.equal(i, prev + 1);
       prev = i;
       // The views outlive the release of their record.
-      assertSameFile(r.files[1]!, files(i)[1]!);
+      assertSameFile(r.files[1]!, regionFiles(i)[1]!);
       handed++;
     });
     // Two stores answering alternate regions, one running 500 regions behind the other.
     for (let i = 0; i < n + 500; i++) {
-      if (i < n && i % 2 === 0) tree.put(key(i), key(i + 1), files(i));
+      if (i < n && i % 2 === 0) tree.put(key(i), key(i + 1), regionFiles(i));
       const j = i - 500;
-      if (j >= 0 && j % 2 === 1) tree.put(key(j), key(j + 1), files(j));
+      if (j >= 0 && j % 2 === 1) tree.put(key(j), key(j + 1), regionFiles(j));
       maxHeld = Math.max(maxHeld, tree.heldBytes);
     }
     assert.equal(handed, n);
@@ -229,7 +225,7 @@ describe("packed backup files", () => {
     assert.ok(maxHeld <= 2 * 1024 * 1024, `held up to ${maxHeld} bytes`);
     // Without streaming the same puts hold every file.
     const whole = new RangeTree();
-    for (let i = 0; i < n; i++) whole.put(key(i), key(i + 1), files(i));
+    for (let i = 0; i < n; i++) whole.put(key(i), key(i + 1), regionFiles(i));
     assert.ok(whole.heldBytes > 4 * 1024 * 1024, `held ${whole.heldBytes} bytes`);
   });
 

@@ -35,6 +35,18 @@ describe("tibr backup fails in one line and leaves its storage resumable", () =>
   const fresh = () => join(tmp.path, `b${++n}`);
   const backup = (dir: string, ...extra: string[]) =>
     runTibr([...backupArgs("full", pg.pdAddress, dir, log), ...extra]);
+  /** A failed run: exit 1, its one error line matches `line`, and `dir` is left resumable. */
+  const assertFailed = async (run: TibrRun, dir: string, line: RegExp) => {
+    assert.equal(run.code, EXIT_FAILURE, run.stderr);
+    assert.match(errorLine(run), line);
+    await assertResumable(dir);
+  };
+  /** Once the problem is gone, a backup into a fresh location passes and holds the data. */
+  const assertBacksUpAgain = async () => {
+    const again = fresh();
+    assert.equal(summaryOf(await backup(again)).checksum, "passed");
+    await verifyTableBackup(again, pg);
+  };
 
   before(async () => {
     pg = await startSmall({ electionMs: 300 });
@@ -90,20 +102,16 @@ describe("tibr backup fails in one line and leaves its storage resumable", () =>
   test("a store of another cluster is fatal at once and says to check -u", async () => {
     pg.admin.setStoreClusterId(2n, 777);
     const dir = fresh();
-    const run = await backup(dir);
-    assert.equal(run.code, EXIT_FAILURE, run.stderr);
-    assert.match(
-      errorLine(run),
+    await assertFailed(
+      await backup(dir),
+      dir,
       new RegExp(
         `^Error: store 2 belongs to cluster 777, not ${pg.cluster.clusterId}: PD and this store ` +
           `are of different clusters; check -u/--pd names the PD of the cluster to back up$`,
       ),
     );
-    await assertResumable(dir);
     pg.admin.setStoreClusterId(2n, 0);
-    const again = fresh();
-    assert.equal(summaryOf(await backup(again)).checksum, "passed");
-    await verifyTableBackup(again, pg);
+    await assertBacksUpAgain();
   });
 
   test("storage the CLI may not write: permission denied, naming the location", async () => {
@@ -141,20 +149,16 @@ describe("tibr backup fails in one line and leaves its storage resumable", () =>
     // TiKV writes the data files itself: a refusal comes back in the stores' responses.
     pg.admin.failStorageWrites({ probability: 1, temporary: false });
     const dir = fresh();
-    const run = await backup(dir);
-    assert.equal(run.code, EXIT_FAILURE, run.stderr);
-    assert.match(
-      errorLine(run),
+    await assertFailed(
+      await backup(dir),
+      dir,
       new RegExp(
         `^Error: store \\d could not write the backup to local://${dir}: .*permission denied.*; ` +
           `make that storage writable by every TiKV store, or choose another$`,
       ),
     );
-    await assertResumable(dir);
     pg.admin.clearStorageFaults();
-    const again = fresh();
-    assert.equal(summaryOf(await backup(again)).checksum, "passed");
-    await verifyTableBackup(again, pg);
+    await assertBacksUpAgain();
   });
 
   test("a lock that outlives the retry budget fails naming the key and its transaction", async () => {
@@ -172,10 +176,9 @@ describe("tibr backup fails in one line and leaves its storage resumable", () =>
     assert.deepEqual(prewrite.errors, []);
     try {
       const dir = fresh();
-      const run = await backup(dir);
-      assert.equal(run.code, EXIT_FAILURE, run.stderr);
-      assert.match(
-        errorLine(run),
+      await assertFailed(
+        await backup(dir),
+        dir,
         new RegExp(
           `^Error: backup of range \\[.*\\) gave up after \\d+ s of its 80 s retry budget: key ` +
             `[0-9A-F]+ is locked by transaction ${startTs} \\(primary key [0-9A-F]+\\), whose ` +
@@ -183,12 +186,9 @@ describe("tibr backup fails in one line and leaves its storage resumable", () =>
             `\\(or end the session holding it\\), then run the backup again$`,
         ),
       );
-      await assertResumable(dir);
     } finally {
       assert.deepEqual(pg.cluster.mvcc.rollback([key], startTs), {});
     }
-    const again = fresh();
-    assert.equal(summaryOf(await backup(again)).checksum, "passed");
-    await verifyTableBackup(again, pg);
+    await assertBacksUpAgain();
   });
 });
