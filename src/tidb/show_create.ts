@@ -66,6 +66,11 @@ export interface ShowCreateTableOptions {
   dbName?: string;
   /** Quote names with `"` as TiDB does in the ANSI_QUOTES SQL mode (backquotes otherwise). */
   ansiQuotes?: boolean;
+  /**
+   * TiDB's `TiDBStrictIntegerDisplayWidth` (off by default): integer types lose their display
+   * width (`int`, not `int(11)`) except with ZEROFILL and for `tinyint(1)`, as in MySQL 8.0.
+   */
+  strictIntegerDisplayWidth?: boolean;
 }
 
 /** Options of {@linkcode showCreateDatabase}. */
@@ -243,7 +248,9 @@ export function showCreateTable(table: TableInfo, options: ShowCreateTableOption
     const col = cols[i];
     if (col === undefined || col.hidden) continue;
     if (needComma) out.push(",\n");
-    out.push(`  ${q(col.name.O)} ${columnTypeDesc(col.type)}`);
+    out.push(
+      `  ${q(col.name.O)} ${columnTypeDesc(col.type, options.strictIntegerDisplayWidth)}`,
+    );
     const ft = col.type;
     if (_hasCharset(ft)) {
       if (ft.Charset !== tblCharset) out.push(` CHARACTER SET ${ft.Charset}`);
@@ -406,9 +413,9 @@ export function showCreateDatabase(db: DBInfo, options: ShowCreateDatabaseOption
  * A column's type as `SHOW CREATE TABLE` prints it (`ColumnInfo.GetTypeDesc`):
  * `FieldType.CompactStr` plus ` unsigned` and ` zerofill` where they apply.
  */
-export function columnTypeDesc(ft: FieldType): string {
+export function columnTypeDesc(ft: FieldType, strictIntegerDisplayWidth = false): string {
   const tp = ft.Array ? MysqlType.JSON : ft.Tp;
-  let desc = compactStr(ft);
+  let desc = compactStr(ft, strictIntegerDisplayWidth);
   if ((ft.Flag & ColumnFlag.Unsigned) && tp !== MysqlType.Bit && tp !== MysqlType.Year) {
     desc += " unsigned";
   }
@@ -417,7 +424,7 @@ export function columnTypeDesc(ft: FieldType): string {
 }
 
 /** `FieldType.CompactStr`: the type name with its length, decimals or elements. */
-export function compactStr(ft: FieldType): string {
+export function compactStr(ft: FieldType, strictIntegerDisplayWidth = false): string {
   const tp = ft.Array ? MysqlType.JSON : ft.Tp;
   const ts = _typeToStr(tp, ft.Charset);
   const [defFlen, defDecimal] = DEFAULT_LENGTH_DECIMAL[tp] ?? [UNSPECIFIED, UNSPECIFIED];
@@ -442,13 +449,17 @@ export function compactStr(ft: FieldType): string {
     case MysqlType.Varchar:
     case MysqlType.String:
     case MysqlType.VarString:
+      return `${ts}(${flen})`;
     case MysqlType.Tiny:
+      // tinyint(1) keeps its width even in the strict mode: connectors read it as BOOL.
+      return !strictIntegerDisplayWidth || (ft.Flag & ColumnFlag.Zerofill) || flen === 1
+        ? `${ts}(${flen})`
+        : ts;
     case MysqlType.Short:
     case MysqlType.Int24:
     case MysqlType.Long:
     case MysqlType.Longlong:
-      // TiDB keeps integer display widths (tidb_strict_integer_display_width is off by default).
-      return `${ts}(${flen})`;
+      return !strictIntegerDisplayWidth || (ft.Flag & ColumnFlag.Zerofill) ? `${ts}(${flen})` : ts;
     case MysqlType.Year:
       return `${ts}(${ft.Flen})`;
     case TYPE_VECTOR_FLOAT32:

@@ -823,6 +823,140 @@ describe(`SHOW CREATE TABLE with placement and partitions (${SHOW_TEST})`, () =>
   });
 });
 
+describe(`SHOW CREATE TABLE allocator values, quoting, display widths (${SHOW_TEST})`, () => {
+  // TestAutoRandomBase
+  const c = cols(
+    ["a", T.Longlong, { flen: 20, flag: F.NotNull | F.PriKey | F.NoDefaultValue }],
+    ["b", T.Long, { flen: 11, flag: F.NotNull | F.UniqueKey | F.AutoIncrement }],
+  );
+  const t = table("t", c, {
+    pk_is_handle: true,
+    auto_random_bits: 5,
+    indexes: [idx(1, "b", c, [{ name: "b" }], { is_unique: true })],
+  });
+  const body = "CREATE TABLE `t` (\n" +
+    "  `a` bigint(20) NOT NULL /*T![auto_rand] AUTO_RANDOM(5) */,\n" +
+    "  `b` int(11) NOT NULL AUTO_INCREMENT,\n" +
+    "  PRIMARY KEY (`a`) /*T![clustered_index] CLUSTERED */,\n" +
+    "  UNIQUE KEY `b` (`b`)\n" + TAIL;
+
+  test("AUTO_INCREMENT and AUTO_RANDOM_BASE come from the allocators", () => {
+    assert.equal(
+      showCreateTable(t, { autoIncrement: 100, autoRandomBase: 100 }),
+      body + " AUTO_INCREMENT=100 /*T![auto_rand_base] AUTO_RANDOM_BASE=100 */",
+    );
+    assert.equal(
+      showCreateTable(t, { autoIncrement: 5100n, autoRandomBase: 6001n }),
+      body + " AUTO_INCREMENT=5100 /*T![auto_rand_base] AUTO_RANDOM_BASE=6001 */",
+    );
+    assert.equal(showCreateTable(t), body);
+  });
+
+  test("names with quote characters, with backquotes and with ANSI_QUOTES (TestShowEscape)", () => {
+    const e = table(
+      't`abl"e',
+      cols(['c`olum"n', T.Long, { flen: 11, flag: F.NotNull | F.PriKey | F.NoDefaultValue }]),
+      { pk_is_handle: true },
+    );
+    assert.equal(
+      showCreateTable(e),
+      'CREATE TABLE `t``abl"e` (\n' +
+        '  `c``olum"n` int(11) NOT NULL,\n' +
+        '  PRIMARY KEY (`c``olum"n`) /*T![clustered_index] CLUSTERED */\n' + TAIL,
+    );
+    assert.equal(
+      showCreateTable(e, { ansiQuotes: true }),
+      'CREATE TABLE "t`abl""e" (\n' +
+        '  "c`olum""n" int(11) NOT NULL,\n' +
+        '  PRIMARY KEY ("c`olum""n") /*T![clustered_index] CLUSTERED */\n' + TAIL,
+    );
+  });
+
+  test("strict integer display width drops widths but for zerofill and tinyint(1)", () => {
+    const strict = { strictIntegerDisplayWidth: true };
+    // create table t(a int1(1), b int2(2), c int3, d int4, e int8)
+    const ints = table(
+      "t",
+      cols(
+        ["a", T.Tiny, { flen: 1 }],
+        ["b", T.Short, { flen: 2 }],
+        ["c", T.Int24, { flen: 9 }],
+        ["d", T.Long, INT],
+        ["e", T.Longlong, { flen: 20 }],
+      ),
+    );
+    assert.equal(
+      showCreateTable(ints, strict),
+      "CREATE TABLE `t` (\n" +
+        "  `a` tinyint(1) DEFAULT NULL,\n" +
+        "  `b` smallint DEFAULT NULL,\n" +
+        "  `c` mediumint DEFAULT NULL,\n" +
+        "  `d` int DEFAULT NULL,\n" +
+        "  `e` bigint DEFAULT NULL\n" + TAIL,
+    );
+    // create table t(id int primary key, c1 bool, c2 int(10) zerofill)
+    const zf = table(
+      "t",
+      cols(
+        ["id", T.Long, { flen: 11, flag: F.NotNull | F.PriKey | F.NoDefaultValue }],
+        ["c1", T.Tiny, { flen: 1 }],
+        ["c2", T.Long, { flen: 10, flag: F.Unsigned | F.Zerofill }],
+      ),
+      { pk_is_handle: true },
+    );
+    assert.equal(
+      showCreateTable(zf, strict),
+      "CREATE TABLE `t` (\n" +
+        "  `id` int NOT NULL,\n" +
+        "  `c1` tinyint(1) DEFAULT NULL,\n" +
+        "  `c2` int(10) unsigned zerofill DEFAULT NULL,\n" +
+        "  PRIMARY KEY (`id`) /*T![clustered_index] CLUSTERED */\n" + TAIL,
+    );
+    const t5 = table("t", cols(["a", T.Tiny, { flen: 5 }], ["b", T.Varchar, { flen: 2 }]));
+    assert.equal(
+      showCreateTable(t5, strict),
+      "CREATE TABLE `t` (\n  `a` tinyint DEFAULT NULL,\n  `b` varchar(2) DEFAULT NULL\n" + TAIL,
+    );
+  });
+
+  test("every type of TestShow2's test_full_column prints its SHOW COLUMNS type", () => {
+    const ascii = { charset: "ascii", collate: "ascii_bin" };
+    const D = F.Binary;
+    const full: [string, number, ColOpts, string][] = [
+      ["c_int", T.Long, INT, "int(11)"],
+      ["c_float", T.Float, { flen: 12, decimal: -1 }, "float"],
+      ["c_bit", T.Bit, { flen: 1, flag: F.Unsigned }, "bit(1)"],
+      ["c_bool", T.Tiny, { flen: 1 }, "tinyint(1)"],
+      ["c_char", T.String, { flen: 1, ...ascii }, "char(1)"],
+      ["c_binary", T.String, { flen: 1, flag: D, ...BIN }, "binary(1)"],
+      ["c_varchar", T.Varchar, { flen: 1, ...ascii }, "varchar(1)"],
+      ["c_varbinary", T.Varchar, { flen: 1, flag: D, ...BIN }, "varbinary(1)"],
+      ["c_year", T.Year, { flen: 4, flag: F.Unsigned | F.Zerofill }, "year(4)"],
+      ["c_date", T.Date, { flen: 10, flag: D }, "date"],
+      ["c_time", T.Duration, { flen: 10, flag: D }, "time"],
+      ["c_datetime", T.Datetime, { flen: 19, flag: D }, "datetime"],
+      ["c_datetime_default_2", T.Datetime, { flen: 22, decimal: 2, flag: D }, "datetime(2)"],
+      ["c_timestamp", T.Timestamp, { flen: 19, flag: D }, "timestamp"],
+      ["c_timestamp_default_3", T.Timestamp, { flen: 23, decimal: 3, flag: D }, "timestamp(3)"],
+      ["c_blob", T.Blob, { flen: 65535, flag: D, ...BIN }, "blob"],
+      ["c_tinyblob", T.TinyBlob, { flen: 255, flag: D, ...BIN }, "tinyblob"],
+      ["c_mediumblob", T.MediumBlob, { flen: 16777215, flag: D, ...BIN }, "mediumblob"],
+      ["c_longblob", T.LongBlob, { flen: 4294967295, flag: D, ...BIN }, "longblob"],
+      ["c_text", T.Blob, { flen: 65535, ...ascii }, "text"],
+      ["c_tinytext", T.TinyBlob, { flen: 255, ...ascii }, "tinytext"],
+      ["c_mediumtext", T.MediumBlob, { flen: 16777215, ...ascii }, "mediumtext"],
+      ["c_longtext", T.LongBlob, { flen: 4294967295, ...ascii }, "longtext"],
+      ["c_json", T.JSON, { flen: 4294967295, flag: D, ...BIN }, "json"],
+      ["c_enum", T.Enum, { elems: ["1"], ...ascii }, "enum('1')"],
+      ["c_set", T.Set, { elems: ["1"], ...ascii }, "set('1')"],
+    ];
+    for (const [name, tp, o, expected] of full) {
+      const [c] = cols([name, tp, o]);
+      assert.equal(columnTypeDesc(c!.type), expected, name);
+    }
+  });
+});
+
 describe("column types as TiDB prints them (FieldType.CompactStr, ColumnInfo.GetTypeDesc)", () => {
   // [stored type, flen, decimal, flag, charset, expected]; flen/decimal as TiDB's DDL stores
   // them for the column definition in the comment.
