@@ -482,9 +482,12 @@ export function partitionClause(pi: PartitionInfo, ansiQuotes = false): string {
       d.name.O === `p${i}` && !d.comment && !d.policy_ref_info
     );
     if (plain) {
+      // TiDB always sets num for HASH and KEY; a TableInfo built without it still has its
+      // partitions listed.
+      const num = pi.num || pi.definitions.length;
       return pi.type === PartitionType.Hash
-        ? `\nPARTITION BY HASH (${pi.expr}) PARTITIONS ${pi.num}`
-        : `\nPARTITION BY KEY (${columnList()}) PARTITIONS ${pi.num}`;
+        ? `\nPARTITION BY HASH (${pi.expr}) PARTITIONS ${num}`
+        : `\nPARTITION BY KEY (${columnList()}) PARTITIONS ${num}`;
     }
   }
   let s: string;

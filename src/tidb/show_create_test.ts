@@ -957,6 +957,272 @@ describe(`SHOW CREATE TABLE allocator values, quoting, display widths (${SHOW_TE
   });
 });
 
+// pingcap/tidb's executor test TestShow (the cases of tidb issues 3747, 4411, 4424, 4425,
+// 4426 and 4740, range/hash partitions, COMPRESSION, YEAR, ZEROFILL).
+describe("SHOW CREATE TABLE of TiDB's executor TestShow", () => {
+  test("AUTO_INCREMENT=4 from the allocator after `auto_increment=4` (issue 3747)", () => {
+    const t = table(
+      "show_auto_increment",
+      cols(["id", T.Long, { flen: 11, flag: F.NotNull | F.PriKey | F.AutoIncrement }]),
+      { pk_is_handle: true },
+    );
+    const body = "CREATE TABLE `show_auto_increment` (\n" +
+      "  `id` int(11) NOT NULL AUTO_INCREMENT,\n" +
+      "  PRIMARY KEY (`id`) /*T![clustered_index] CLUSTERED */\n" + TAIL;
+    assert.equal(showCreateTable(t, { autoIncrement: 4 }), body + " AUTO_INCREMENT=4");
+    assert.equal(showCreateTable(t, { autoIncrement: 30021 }), body + " AUTO_INCREMENT=30021");
+  });
+
+  test("comments and defaults escape CR, LF and NUL but not TAB (issues 4411, 4424, 4425)", () => {
+    const special = "a\nb\rc\td\0e";
+    const esc = "a\\nb\\rc\td\\0e";
+    assert.equal(
+      showCreateTable(
+        table("show_escape_character", cols(["id", T.Long, { ...INT, comment: "a\rb\nc\td\0ef" }])),
+      ),
+      "CREATE TABLE `show_escape_character` (\n" +
+        "  `id` int(11) DEFAULT NULL COMMENT 'a\\rb\\nc\td\\0ef'\n" + TAIL,
+    );
+    assert.equal(
+      showCreateTable(
+        table("show_test", cols(["a", T.Varchar, { flen: 10, comment: special }]), {
+          comment: special,
+        }),
+      ),
+      `CREATE TABLE \`show_test\` (\n  \`a\` varchar(10) DEFAULT NULL COMMENT '${esc}'\n` + TAIL +
+        ` COMMENT='${esc}'`,
+    );
+    assert.equal(
+      showCreateTable(table("show_test", cols(["a", T.Varchar, { flen: 10, default: special }]))),
+      `CREATE TABLE \`show_test\` (\n  \`a\` varchar(10) DEFAULT '${esc}'\n` + TAIL,
+    );
+  });
+
+  test("BIT defaults print as b'...' without leading zeros (issue 4426)", () => {
+    // b bit(32) DEFAULT 0b0, c bit(1) DEFAULT 0b1, d bit(10) DEFAULT 0b1010: the value's bytes.
+    const bit = (name: string, flen: number, bytes?: number[]) =>
+      [name, T.Bit, {
+        flen,
+        flag: F.Unsigned,
+        default: bytes ? String.fromCharCode(...bytes) : undefined,
+        defaultBit: bytes ? btoa(String.fromCharCode(...bytes)) : undefined,
+      }] as [string, number, ColOpts];
+    const t = table(
+      "show_test",
+      cols(bit("a", 1), bit("b", 32, [0]), bit("c", 1, [1]), bit("d", 10, [0x0a])),
+    );
+    assert.equal(
+      showCreateTable(t),
+      "CREATE TABLE `show_test` (\n  `a` bit(1) DEFAULT NULL,\n  `b` bit(32) DEFAULT b'0',\n" +
+        "  `c` bit(1) DEFAULT b'1',\n  `d` bit(10) DEFAULT b'1010'\n" + TAIL,
+    );
+  });
+
+  test("int1..int8 print their default display widths (issue 4740)", () => {
+    const t = table(
+      "t",
+      cols(
+        ["a", T.Tiny, { flen: 4 }],
+        ["b", T.Short, { flen: 6 }],
+        ["c", T.Int24, { flen: 9 }],
+        ["d", T.Long, INT],
+        ["e", T.Longlong, { flen: 20 }],
+      ),
+    );
+    assert.equal(
+      showCreateTable(t),
+      "CREATE TABLE `t` (\n" +
+        "  `a` tinyint(4) DEFAULT NULL,\n" +
+        "  `b` smallint(6) DEFAULT NULL,\n" +
+        "  `c` mediumint(9) DEFAULT NULL,\n" +
+        "  `d` int(11) DEFAULT NULL,\n" +
+        "  `e` bigint(20) DEFAULT NULL\n" + TAIL,
+    );
+  });
+
+  test("RANGE, RANGE COLUMNS over three columns, HASH PARTITIONS 4", () => {
+    const a = table("t", cols(["a", T.Long, INT]), {
+      partition: partition(PartitionType.Range, [
+        { name: "p0", less_than: ["10"] },
+        { name: "p1", less_than: ["20"] },
+        { name: "p2", less_than: ["MAXVALUE"] },
+      ], { expr: "`a`" }),
+    });
+    assert.equal(
+      showCreateTable(a),
+      "CREATE TABLE `t` (\n  `a` int(11) DEFAULT NULL\n" + TAIL +
+        "\nPARTITION BY RANGE (`a`)\n(PARTITION `p0` VALUES LESS THAN (10),\n" +
+        " PARTITION `p1` VALUES LESS THAN (20),\n PARTITION `p2` VALUES LESS THAN (MAXVALUE))",
+    );
+    const rc = table(
+      "t",
+      cols(["a", T.Long, INT], ["b", T.Long, INT], ["c", T.Varchar, { flen: 25 }], [
+        "d",
+        T.Long,
+        INT,
+      ]),
+      {
+        partition: partition(PartitionType.Range, [
+          { name: "p0", less_than: ["5", "10", "'ggg'"] },
+          { name: "p1", less_than: ["10", "20", "'mmm'"] },
+          { name: "p2", less_than: ["15", "30", "'sss'"] },
+          { name: "p3", less_than: ["50", "MAXVALUE", "MAXVALUE"] },
+        ], { columns: [ciStr("a"), ciStr("d"), ciStr("c")] }),
+      },
+    );
+    assert.equal(
+      showCreateTable(rc),
+      "CREATE TABLE `t` (\n" +
+        "  `a` int(11) DEFAULT NULL,\n" +
+        "  `b` int(11) DEFAULT NULL,\n" +
+        "  `c` varchar(25) DEFAULT NULL,\n" +
+        "  `d` int(11) DEFAULT NULL\n" + TAIL + "\n" +
+        "PARTITION BY RANGE COLUMNS(`a`,`d`,`c`)\n" +
+        "(PARTITION `p0` VALUES LESS THAN (5,10,'ggg'),\n" +
+        " PARTITION `p1` VALUES LESS THAN (10,20,'mmm'),\n" +
+        " PARTITION `p2` VALUES LESS THAN (15,30,'sss'),\n" +
+        " PARTITION `p3` VALUES LESS THAN (50,MAXVALUE,MAXVALUE))",
+    );
+    const h = table("t", cols(["a", T.Long, INT]), {
+      partition: partition(
+        PartitionType.Hash,
+        [0, 1, 2, 3].map((i) => ({ name: `p${i}` })),
+        { expr: "`a`" },
+      ),
+    });
+    assert.equal(
+      showCreateTable(h),
+      "CREATE TABLE `t` (\n  `a` int(11) DEFAULT NULL\n" + TAIL +
+        "\nPARTITION BY HASH (`a`) PARTITIONS 4",
+    );
+  });
+
+  test("COMPRESSION, YEAR with a NONCLUSTERED primary key, tinyint zerofill", () => {
+    assert.equal(
+      showCreateTable(table("t1", cols(["c1", T.Long, INT]), { compression: "zlib" })),
+      "CREATE TABLE `t1` (\n  `c1` int(11) DEFAULT NULL\n" + TAIL + " COMPRESSION='zlib'",
+    );
+    const c = cols(
+      ["y", T.Year, {
+        flen: 4,
+        flag: F.NotNull | F.PriKey | F.Unsigned | F.Zerofill | F.NoDefaultValue,
+      }],
+      ["x", T.Long, INT],
+    );
+    const y = table("t", c, {
+      indexes: [idx(1, "PRIMARY", c, [{ name: "y" }], { is_primary: true, is_unique: true })],
+    });
+    assert.equal(
+      showCreateTable(y),
+      "CREATE TABLE `t` (\n  `y` year(4) NOT NULL,\n  `x` int(11) DEFAULT NULL,\n" +
+        "  PRIMARY KEY (`y`) /*T![clustered_index] NONCLUSTERED */\n" + TAIL,
+    );
+    const z = table(
+      "t",
+      cols(["id", T.Long, { flen: 11, flag: F.NotNull | F.PriKey | F.NoDefaultValue }], [
+        "val",
+        T.Tiny,
+        { flen: 10, flag: F.Unsigned | F.Zerofill },
+      ]),
+      { pk_is_handle: true },
+    );
+    assert.equal(
+      showCreateTable(z),
+      "CREATE TABLE `t` (\n  `id` int(11) NOT NULL,\n" +
+        "  `val` tinyint(10) unsigned zerofill DEFAULT NULL,\n" +
+        "  PRIMARY KEY (`id`) /*T![clustered_index] CLUSTERED */\n" + TAIL,
+    );
+  });
+});
+
+describe("partitioned tables (pkg/ddl/tests/partition/reorg_partition_test.go)", () => {
+  // TestPartitionByExtensivePart / TestReorgPartExtensivePart: `(a varchar(255) collate
+  // utf8mb4_unicode_ci, b varchar(255) collate utf8mb4_general_ci, c int, d datetime,
+  // e timestamp, f double, g text, primary key (a), key (b), key (c,b), key (d,c), key(e))`
+  const c = cols(
+    ["a", T.Varchar, {
+      flen: 255,
+      collate: "utf8mb4_unicode_ci",
+      flag: F.NotNull | F.PriKey | F.NoDefaultValue,
+    }],
+    ["b", T.Varchar, { flen: 255, collate: "utf8mb4_general_ci", flag: F.MultipleKey }],
+    ["c", T.Long, { flen: 11, flag: F.MultipleKey }],
+    ["d", T.Datetime, { flen: 19, flag: F.Binary | F.MultipleKey }],
+    ["e", T.Timestamp, { flen: 19, flag: F.Binary | F.MultipleKey }],
+    ["f", T.Double, { flen: 22, decimal: -1 }],
+    ["g", T.Blob, { flen: 65535 }],
+  );
+  const pk = idx(1, "PRIMARY", c, [{ name: "a" }], { is_primary: true, is_unique: true });
+  const keys = [
+    idx(2, "b", c, [{ name: "b" }]),
+    idx(3, "c", c, [{ name: "c" }, { name: "b" }]),
+    idx(4, "d", c, [{ name: "d" }, { name: "c" }]),
+    idx(5, "e", c, [{ name: "e" }]),
+  ];
+  const cs = "CREATE TABLE `t` (\n" +
+    "  `a` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL,\n" +
+    "  `b` varchar(255) COLLATE utf8mb4_general_ci DEFAULT NULL,\n" +
+    "  `c` int(11) DEFAULT NULL,\n" +
+    "  `d` datetime DEFAULT NULL,\n" +
+    "  `e` timestamp NULL DEFAULT NULL,\n" +
+    "  `f` double DEFAULT NULL,\n" +
+    "  `g` text DEFAULT NULL,\n" +
+    "  PRIMARY KEY (`a`) /*T![clustered_index] CLUSTERED */";
+  const showCreateStr = cs + ",\n" +
+    "  KEY `b` (`b`),\n" +
+    "  KEY `c` (`c`,`b`),\n" +
+    "  KEY `d` (`d`,`c`),\n" +
+    "  KEY `e` (`e`)\n" + TAIL + "\n";
+  const t = (partition: PartitionInfo | null, indexes = [pk, ...keys]) =>
+    table("t", c, { is_common_handle: true, common_handle_version: 1, indexes, partition });
+
+  test("RANGE COLUMNS over a string with an empty-string bound", () => {
+    const range = (bounds: [string, string][]) =>
+      partition(
+        PartitionType.Range,
+        bounds.map(([name, b]) => ({ name, less_than: [b] })),
+        { columns: [ciStr("a")] },
+      );
+    assert.equal(
+      showCreateTable(t(range([["pH", "'H'"], ["pLast", "MAXVALUE"]]))),
+      showCreateStr + "PARTITION BY RANGE COLUMNS(`a`)\n" +
+        "(PARTITION `pH` VALUES LESS THAN ('H'),\n" +
+        " PARTITION `pLast` VALUES LESS THAN (MAXVALUE))",
+    );
+    assert.equal(
+      showCreateTable(
+        t(range([["pNull", "''"], ["pG", "'G'"], ["pR", "'R'"], ["pLast", "MAXVALUE"]])),
+      ),
+      showCreateStr + "PARTITION BY RANGE COLUMNS(`a`)\n" +
+        "(PARTITION `pNull` VALUES LESS THAN (''),\n" +
+        " PARTITION `pG` VALUES LESS THAN ('G'),\n" +
+        " PARTITION `pR` VALUES LESS THAN ('R'),\n" +
+        " PARTITION `pLast` VALUES LESS THAN (MAXVALUE))",
+    );
+    assert.equal(
+      showCreateTable(t(range([["pNull", "''"], ["pM", "'M'"], ["pLast", "MAXVALUE"]]), [pk])),
+      cs + "\n" + TAIL + "\nPARTITION BY RANGE COLUMNS(`a`)\n" +
+        "(PARTITION `pNull` VALUES LESS THAN (''),\n" +
+        " PARTITION `pM` VALUES LESS THAN ('M'),\n" +
+        " PARTITION `pLast` VALUES LESS THAN (MAXVALUE))",
+    );
+  });
+
+  test("KEY partitioning with default partition names", () => {
+    for (const n of [7, 3]) {
+      const p = partition(
+        PartitionType.Key,
+        Array.from({ length: n }, (_, i) => ({ name: `p${i}` })),
+        { columns: [ciStr("a")] },
+      );
+      assert.equal(
+        showCreateTable(t(p)),
+        showCreateStr + `PARTITION BY KEY (\`a\`) PARTITIONS ${n}`,
+      );
+    }
+  });
+});
+
 describe("column types as TiDB prints them (FieldType.CompactStr, ColumnInfo.GetTypeDesc)", () => {
   // [stored type, flen, decimal, flag, charset, expected]; flen/decimal as TiDB's DDL stores
   // them for the column definition in the comment.
@@ -1143,6 +1409,55 @@ describe("defaults and comments tibr must escape like TiDB", () => {
       showCreateTable(t),
       "CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  `b` varchar(32) NOT NULL,\n" +
         "  PRIMARY KEY (`a`,`b`) /*T![clustered_index] CLUSTERED */\n" + TAIL,
+    );
+  });
+});
+
+describe("partition values and numeric defaults, as TiDB's code formats them", () => {
+  test("bounds that are not printable become escapes or hex (ddl.hexIfNonPrint)", () => {
+    const t = table("t", cols(["a", T.Varchar, { flen: 10, ...BIN, flag: F.Binary }]), {
+      partition: partition(PartitionType.Range, [
+        { name: "p0", less_than: ["'a\tb'"] },
+        { name: "p1", less_than: ["'a\x01'"] },
+        { name: "p2", less_than: ["'\u00e9t\u00e9'"] },
+        { name: "p3", less_than: ["MAXVALUE"] },
+      ], { columns: [ciStr("a")] }),
+    });
+    assert.match(
+      showCreateTable(t),
+      /\(PARTITION `p0` VALUES LESS THAN \('a\\tb'\),\n PARTITION `p1` VALUES LESS THAN \(0x6101\),\n PARTITION `p2` VALUES LESS THAN \('\u00e9t\u00e9'\),\n/,
+    );
+  });
+
+  test("a LIST partition without values, or with the DEFAULT value, is the DEFAULT partition", () => {
+    const t = table("t", cols(["a", T.Long, INT]), {
+      partition: partition(PartitionType.List, [
+        { name: "p0", in_values: [["1"], ["2"]] },
+        { name: "pDef", in_values: [["DEFAULT"]] },
+      ], { expr: "`a`" }),
+    });
+    assert.match(
+      showCreateTable(t),
+      /\nPARTITION BY LIST \(`a`\)\n\(PARTITION `p0` VALUES IN \(1,2\),\n PARTITION `pDef` DEFAULT\)$/,
+    );
+    t.partition!.definitions[1]!.in_values = null;
+    assert.match(showCreateTable(t), / PARTITION `pDef` DEFAULT\)$/);
+  });
+
+  test("a number in the default prints as Go's %v does", () => {
+    const t = table(
+      "t",
+      cols(
+        ["a", T.Double, { flen: 22, decimal: -1, default: 1e6 }],
+        ["b", T.Long, { ...INT, default: 123456 }],
+        ["c", T.Double, { flen: 22, decimal: -1, default: 0.5 }],
+        ["d", T.Double, { flen: 22, decimal: -1, default: 0.00001 }],
+      ),
+    );
+    assert.equal(
+      showCreateTable(t),
+      "CREATE TABLE `t` (\n  `a` double DEFAULT '1e+06',\n  `b` int(11) DEFAULT '123456',\n" +
+        "  `c` double DEFAULT '0.5',\n  `d` double DEFAULT '1e-05'\n" + TAIL,
     );
   });
 });
