@@ -21,6 +21,8 @@
  * without them the clauses are left out, as TiDB leaves them out for a fresh table.
  *
  * Timestamp defaults are printed as stored (UTC), which is what TiDB prints in a UTC session.
+ * Views and sequences (TableInfos with `view` or `sequence`) print as TiDB's `SHOW CREATE TABLE`
+ * prints them: `CREATE ALGORITHM=... VIEW ...` and `CREATE SEQUENCE ...`.
  *
  * @example
  * ```ts
@@ -230,6 +232,8 @@ const TIME_UNIT = [
  */
 export function showCreateTable(table: TableInfo, options: ShowCreateTableOptions = {}): string {
   const q = (name: string) => _escapeName(name, options.ansiQuotes ?? false);
+  if (table.view) return _showCreateView(table, q);
+  if (table.sequence) return _showCreateSequence(table, q);
   const tblCharset = table.charset || DEFAULT_CHARSET;
   const tblCollate = table.collate || (CHARSET_DEFAULT_COLLATION[tblCharset] ?? "utf8mb4_bin");
   const out: string[] = [];
@@ -545,6 +549,32 @@ const OUTPUT_FORMAT_ESCAPES: Readonly<Record<string, string>> = {
   "\r": "\\r",
   "\\": "\\\\",
 };
+
+// fetchShowCreateTable4View: the definer is the authenticated user when TiDB recorded one.
+function _showCreateView(table: TableInfo, q: (n: string) => string): string {
+  const v = table.view!;
+  const d = v.view_definer;
+  const [user, host] = d && d.AuthUsername !== "" && d.AuthHostname !== ""
+    ? [d.AuthUsername, d.AuthHostname]
+    : [d?.Username ?? "", d?.Hostname ?? ""];
+  const algorithm = ["UNDEFINED", "MERGE", "TEMPTABLE"][v.view_algorithm] ?? "UNDEFINED";
+  const security = v.view_security === 1 ? "INVOKER" : "DEFINER";
+  const cols = table.cols.map((c) => q(c.name.O)).join(", ");
+  return `CREATE ALGORITHM=${algorithm} DEFINER=${q(user)}@${q(host)} SQL SECURITY ${security} ` +
+    `VIEW ${q(table.name.O)} (${cols}) AS ${v.view_select}`;
+}
+
+// ConstructResultOfShowCreateSequence.
+function _showCreateSequence(table: TableInfo, q: (n: string) => string): string {
+  const s = table.sequence!;
+  let out = `CREATE SEQUENCE ${q(table.name.O)} start with ${s.sequence_start} ` +
+    `minvalue ${s.sequence_min_value} maxvalue ${s.sequence_max_value} ` +
+    `increment by ${s.sequence_increment} ` +
+    (s.sequence_cache ? `cache ${s.sequence_cache_value} ` : "nocache ") +
+    (s.sequence_cycle ? "cycle " : "nocycle ") + "ENGINE=InnoDB";
+  if (s.sequence_comment) out += ` COMMENT='${outputFormat(s.sequence_comment)}'`;
+  return out;
+}
 
 /** Public columns by offset, as `TableInfo.Cols()` returns them (holes left undefined). */
 function publicColumns(table: TableInfo): (ColumnInfo | undefined)[] {

@@ -1462,6 +1462,71 @@ describe("partition values and numeric defaults, as TiDB's code formats them", (
   });
 });
 
+describe(`views and sequences (${SHOW_RESULT})`, () => {
+  test("a view prints CREATE ALGORITHM ... VIEW with the definer and its columns", () => {
+    const v = table("v1", cols(["a", T.Long, INT], ["b", T.Long, INT]), {
+      view: {
+        view_algorithm: 0,
+        view_definer: {
+          Username: "root",
+          Hostname: "127.0.0.1",
+          CurrentUser: false,
+          AuthUsername: "",
+          AuthHostname: "",
+        },
+        view_security: 0,
+        view_select:
+          "SELECT `executor__show`.`t1`.`a` AS `a`,`executor__show`.`t1`.`b` AS `b` FROM `executor__show`.`t1`",
+        view_checkoption: 1,
+        view_cols: null,
+      },
+    });
+    assert.equal(
+      showCreateTable(v),
+      "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`127.0.0.1` SQL SECURITY DEFINER VIEW `v1` (`a`, `b`) AS SELECT `executor__show`.`t1`.`a` AS `a`,`executor__show`.`t1`.`b` AS `b` FROM `executor__show`.`t1`",
+    );
+    const one = table("v1", cols(["1", T.Longlong, { flen: 1 }]), {
+      view: {
+        view_algorithm: 0,
+        view_definer: {
+          Username: "root",
+          Hostname: "localhost",
+          CurrentUser: true,
+          AuthUsername: "root",
+          AuthHostname: "%",
+        },
+        view_security: 0,
+        view_select: "SELECT 1 AS `1`",
+        view_checkoption: 1,
+        view_cols: null,
+      },
+    });
+    assert.equal(
+      showCreateTable(one),
+      "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`%` SQL SECURITY DEFINER VIEW `v1` (`1`) AS SELECT 1 AS `1`",
+    );
+  });
+
+  test("a sequence prints CREATE SEQUENCE with its bounds", () => {
+    const seq = table("seq", [], {
+      sequence: {
+        sequence_start: 1,
+        sequence_cache: true,
+        sequence_cycle: false,
+        sequence_min_value: 1,
+        sequence_max_value: 9223372036854775806n,
+        sequence_increment: 1,
+        sequence_cache_value: 1000,
+        sequence_comment: "",
+      },
+    });
+    assert.equal(
+      showCreateTable(seq),
+      "CREATE SEQUENCE `seq` start with 1 minvalue 1 maxvalue 9223372036854775806 increment by 1 cache 1000 nocycle ENGINE=InnoDB",
+    );
+  });
+});
+
 describe("SHOW CREATE DATABASE (ConstructResultOfShowCreateDatabase)", () => {
   test("charset always, collation only when not the charset's default", () => {
     const db = newDatabase(1, "shop");
