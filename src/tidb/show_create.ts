@@ -18,7 +18,10 @@
  * Two values TiDB prints come from its ID allocators, not from the TableInfo: the next
  * AUTO_INCREMENT value and the next AUTO_RANDOM base. Callers pass them in
  * {@linkcode ShowCreateTableOptions} (the allocator's `NextGlobalAutoID`: the stored base + 1);
- * without them the clauses are left out, as TiDB leaves them out for a fresh table.
+ * without them the clauses are left out, as TiDB leaves them out for a fresh table. A live
+ * cluster has the bases under `DB:{db}` (`TID:{id}`, or `IID:{id}` with AUTO_ID_CACHE=1;
+ * `TARID:{id}` for AUTO_RANDOM); a BR backup's TableInfo carries the next values themselves in
+ * `auto_inc_id` and `auto_rand_id` (BR writes base + 1 there).
  *
  * Timestamp defaults are printed as stored (UTC), which is what TiDB prints in a UTC session.
  * Views and sequences (TableInfos with `view` or `sequence`) print as TiDB's `SHOW CREATE TABLE`
