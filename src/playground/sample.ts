@@ -803,13 +803,13 @@ export function buildTable(
       datetime(3, 2),
       varchar(4, "payload", 3, 1024),
     ];
-    return newTable({
+    return withDdlFlags(newTable({
       id,
       name,
       columns: cols,
       indexes: [idx(1, "idx_name", [cols[0]!])],
       updateTs,
-    });
+    }));
   }
   if (kind === "clustered") {
     const cols = [
@@ -833,7 +833,7 @@ export function buildTable(
       datetime(4, 3),
       varchar(5, "payload", 4, 1024),
     ];
-    return newTable({
+    return withDdlFlags(newTable({
       id,
       name,
       columns: cols,
@@ -843,7 +843,7 @@ export function buildTable(
         idx(2, "idx_amount", [cols[2]!]),
       ],
       updateTs,
-    });
+    }));
   }
   const cols = [
     newColumn({
@@ -873,8 +873,50 @@ export function buildTable(
       Array.from({ length: partitions }, (_, i) => ({ id: genId(), name: `p${i}` })),
     )
     : null;
-  return newTable({ id, name, columns: cols, indexes, pkIsHandle: true, partition, updateTs });
+  return withDdlFlags(
+    newTable({ id, name, columns: cols, indexes, pkIsHandle: true, partition, updateTs }),
+  );
 }
+
+/**
+ * The column flags TiDB's CREATE TABLE adds beyond the column definition: NO_DEFAULT_VALUE on a
+ * NOT NULL column without a default (not AUTO_INCREMENT or TIMESTAMP), BINARY on date and time
+ * types, and the key flags of public indexes (PRI_KEY on primary-key columns; on an index's first
+ * column UNIQUE_KEY for a one-column unique index, MULTIPLE_KEY otherwise). They change no row
+ * encoding, but a table created from its SHOW CREATE TABLE text gets them, so the sample has
+ * them too.
+ */
+function withDdlFlags(t: TableInfo): TableInfo {
+  for (const c of t.cols) {
+    const ft = c.type;
+    if (
+      (ft.Flag & NN) && c.default === null &&
+      !(ft.Flag & ColumnFlag.AutoIncrement) && ft.Tp !== MysqlType.Timestamp
+    ) {
+      ft.Flag |= ColumnFlag.NoDefaultValue;
+    }
+    if (DATE_TIME_TYPES.has(ft.Tp)) ft.Flag |= ColumnFlag.Binary;
+  }
+  for (const ix of t.index_info ?? []) {
+    if (ix.state !== SchemaState.Public) continue;
+    if (ix.is_primary) {
+      for (const ic of ix.idx_cols) t.cols[ic.offset]!.type.Flag |= ColumnFlag.PriKey;
+      continue;
+    }
+    const first = t.cols[ix.idx_cols[0]!.offset]!;
+    first.type.Flag |= ix.is_unique && ix.idx_cols.length === 1
+      ? ColumnFlag.UniqueKey
+      : ColumnFlag.MultipleKey;
+  }
+  return t;
+}
+
+const DATE_TIME_TYPES: ReadonlySet<number> = new Set([
+  MysqlType.Date,
+  MysqlType.Datetime,
+  MysqlType.Timestamp,
+  MysqlType.Duration,
+]);
 
 /** One ALTER of a `history` table: the DDL job type, its query and the TableInfo after it. */
 export interface HistoryStep {

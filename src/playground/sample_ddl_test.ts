@@ -79,6 +79,48 @@ describe("the default sample's schemas as SHOW CREATE TABLE prints them", () => 
     }
   });
 
+  test("column flags are those TiDB's CREATE TABLE / ALTER TABLE give the columns", () => {
+    // TiDB stores NOT NULL | PRI_KEY | NO_DEFAULT_VALUE = 4099 for a NOT NULL primary-key column
+    // without a default, MULTIPLE_KEY (8) on an index's first column, BINARY (128) on DATETIME
+    // (as in the TableInfo JSON of a real cluster that pingcap/tiflash's RegionBlockReader test
+    // holds); AUTO_INCREMENT columns get no NO_DEFAULT_VALUE.
+    const flags = (db: string, name: string) =>
+      catalog.table(db, name)!.info.cols.map((c) => [c.name.O, c.type.Flag]);
+    assert.deepEqual(flags("shop", "users"), [
+      ["id", 515],
+      ["name", 4101],
+      ["age", 8],
+      ["score", 0],
+      ["created", 128],
+      ["payload", 0],
+    ]);
+    assert.deepEqual(flags("shop", "orders"), [
+      ["tenant", 4099],
+      ["code", 4099],
+      ["amount", 8],
+      ["created", 128],
+      ["payload", 0],
+    ]);
+    assert.deepEqual(flags("shop", "order_items"), [
+      ["name", 4105],
+      ["age", 0],
+      ["created", 128],
+      ["payload", 0],
+    ]);
+    // No unique key on the partitioned kind; the write-reorganization index sets no flag yet.
+    assert.equal(flags("shop", "events")[1]![1], 4097);
+    assert.equal(flags("shop", "inventory")[3]![1], 0);
+    assert.deepEqual(flags("crm", "accounts"), [
+      ["tier", 1],
+      ["id", 515],
+      ["name", 4097],
+      ["email", 9],
+      ["balance", 0],
+      ["created", 136],
+      ["note", 0],
+    ]);
+  });
+
   test("an empty table has no AUTO_INCREMENT clause (nothing allocated yet)", () => {
     const t = catalog.table("logs", "empty_table")!;
     assert.equal(t.autoIdBase, 0n);
