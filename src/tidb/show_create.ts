@@ -25,7 +25,9 @@
  *
  * Timestamp defaults are printed as stored (UTC), which is what TiDB prints in a UTC session.
  * Views and sequences (TableInfos with `view` or `sequence`) print as TiDB's `SHOW CREATE TABLE`
- * prints them: `CREATE ALGORITHM=... VIEW ...` and `CREATE SEQUENCE ...`.
+ * prints them: `CREATE ALGORITHM=... VIEW ...` and `CREATE SEQUENCE ...`. Newer TiDB
+ * features tibr's model does not carry are not rendered: vector, full-text and columnar indexes,
+ * partial-index conditions, SPLIT region policies and AFFINITY.
  *
  * @example
  * ```ts
