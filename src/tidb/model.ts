@@ -391,6 +391,7 @@ export interface ColumnOptions {
   defaultValue?: unknown;
 }
 
+// TiDB's typesNeedCharset: the types that take the table's charset and collation.
 const STRING_TYPES: ReadonlySet<number> = new Set([
   MysqlType.Varchar,
   MysqlType.String,
@@ -399,6 +400,8 @@ const STRING_TYPES: ReadonlySet<number> = new Set([
   MysqlType.TinyBlob,
   MysqlType.MediumBlob,
   MysqlType.LongBlob,
+  MysqlType.Enum,
+  MysqlType.Set,
 ]);
 
 /** A column with TiDB's defaults: strings in utf8mb4_bin, other types in binary. */

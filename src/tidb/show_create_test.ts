@@ -1018,6 +1018,40 @@ describe("SHOW CREATE TABLE of TiDB's executor TestShow", () => {
     );
   });
 
+  test("defaults as TiDB stores them (SHOW COLUMNS of the same test) print quoted", () => {
+    // c1 int default b'010' is stored '2', c2 bigint default x'A7' '167', c4 varchar default
+    // b'00110001' '1', c5 '\'C6\'', the SET default normalised to 'a,c', the ENUM's 2 to '3'.
+    const t = table(
+      "t",
+      cols(
+        ["c1", T.Long, { ...INT, default: "2" }],
+        ["c2", T.Longlong, { flen: 20, default: "167" }],
+        ["c4", T.Varchar, { flen: 6, default: "1" }],
+        ["c5", T.Varchar, { flen: 6, default: "'C6'" }],
+        ["c7", T.Set, { elems: ["a", "b", "c", "d"], default: "a,c" }],
+        ["c8", T.Datetime, {
+          flen: 19,
+          flag: F.Binary | F.OnUpdateNow,
+          default: "CURRENT_TIMESTAMP",
+        }],
+        ["c9", T.Year, { flen: 4, flag: F.Unsigned | F.Zerofill, default: "2014" }],
+        ["c10", T.Enum, { elems: ["2", "3", "4"], default: "3" }],
+      ),
+    );
+    assert.equal(
+      showCreateTable(t),
+      "CREATE TABLE `t` (\n" +
+        "  `c1` int(11) DEFAULT '2',\n" +
+        "  `c2` bigint(20) DEFAULT '167',\n" +
+        "  `c4` varchar(6) DEFAULT '1',\n" +
+        "  `c5` varchar(6) DEFAULT '''C6''',\n" +
+        "  `c7` set('a','b','c','d') DEFAULT 'a,c',\n" +
+        "  `c8` datetime DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,\n" +
+        "  `c9` year(4) DEFAULT '2014',\n" +
+        "  `c10` enum('2','3','4') DEFAULT '3'\n" + TAIL,
+    );
+  });
+
   test("int1..int8 print their default display widths (issue 4740)", () => {
     const t = table(
       "t",
