@@ -449,8 +449,8 @@ function wrongPrefix(what: string, key: Uint8Array, prefix: Uint8Array): Downloa
 
 /**
  * The bounds of `meta.range` (new key space) in the file's key space (old prefix), as TiKV
- * maps them before it scans: a start must carry the new prefix; an end past every key of the
- * new prefix stops at the end of the old one.
+ * maps them before it scans: a given start or end must carry the new prefix (BR appends 0xff
+ * bytes to the prefix for that reason); no end stops at the end of the old prefix.
  */
 function oldSpaceBounds(
   meta: SSTMeta,
@@ -465,10 +465,9 @@ function oldSpaceBounds(
     start = { key: swapPrefix(rs, newPrefix, oldPrefix), inclusive: true };
   }
   let end: Bound;
-  if (re.length > 0 && startsWith(re, newPrefix)) {
+  if (re.length > 0) {
+    if (!startsWith(re, newPrefix)) throw wrongPrefix("SST end range", re, newPrefix);
     end = { key: swapPrefix(re, newPrefix, oldPrefix), inclusive: !meta.endKeyExclusive };
-  } else if (re.length > 0 && compareBytes(re, newPrefix) < 0) {
-    throw wrongPrefix("SST end range", re, newPrefix);
   } else if (oldPrefix.length > 0) {
     const next = prefixNext(oldPrefix);
     end = next.length > 0 ? { key: next, inclusive: false } : undefined;
