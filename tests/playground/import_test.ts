@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { clone, create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { MetaReader } from "../../src/backup/metareader.ts";
 import { runBackup } from "../../src/backup/task.ts";
 import { compareBytes, concatBytes, encodeBytes, hex } from "../../src/codec/bytes.ts";
@@ -93,7 +94,7 @@ describe("the playground's import service", () => {
   const rawDir = join(tmp.path, "raw");
   let backupTs = 0n;
   let tables: TableInfo[] = [];
-  let files: File[] = [];
+  const files: File[] = [];
 
   before(async () => {
     a = await startSmall({ sstWorkers: 0 });
@@ -181,7 +182,12 @@ describe("the playground's import service", () => {
     },
   ): Promise<number> {
     let ingested = 0;
-    for (const pair of pairs) {
+    // Eight pairs in flight, as a restore keeps several files going per store.
+    const queue = [...pairs];
+    const worker = async () => {
+      for (let pair = queue.shift(); pair; pair = queue.shift()) await one(pair);
+    };
+    const one = async (pair: { write?: File; default?: File }) => {
       const present = [pair.default, pair.write].filter((f): f is File => f !== undefined);
       const first = present[0]!;
       const r = opts.ruleOf?.(first);
@@ -216,7 +222,7 @@ describe("the playground's import service", () => {
             meta = sstMeta(f, { ...rg, regionEpoch: rg.regionEpoch }, rule.newKeyPrefix!);
           }
           let leaderRange: { start: Uint8Array; end: Uint8Array } | undefined;
-          for (const peer of rg.peers) {
+          await Promise.all(rg.peers.map(async (peer) => {
             const resp = await cb.importSst(peer.storeId).download({
               sst: meta,
               name: f.name,
@@ -227,7 +233,7 @@ describe("the playground's import service", () => {
             });
             assert.equal(resp.error, undefined, `download ${f.name}: ${resp.error?.message}`);
             if (peer.storeId === leader!.storeId && !resp.isEmpty) leaderRange = resp.range;
-          }
+          }));
           if (!leaderRange) continue;
           metas.push(
             opts.raw
@@ -243,7 +249,8 @@ describe("the playground's import service", () => {
         assert.equal(resp.error, undefined, `ingest: ${resp.error?.message}`);
         ingested += metas.length;
       }
-    }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
     return ingested;
   }
 
@@ -566,5 +573,40 @@ describe("the playground's import service", () => {
     assert.equal(b.imports.store(sid).speedLimit, 1 << 20);
     await imp.setDownloadSpeedLimit({ speedLimit: 0n });
     assert.equal(b.imports.store(sid).speedLimit, 0);
+  });
+
+  test("a store stopped during an import refuses its Downloads and keeps what it staged", async () => {
+    const s = await stageOne();
+    const follower = s.region.peers.find((p) => p.storeId !== s.leader.storeId)!.storeId;
+    const stagedBefore = b.imports.store(follower).staged.size;
+    assert.ok(stagedBefore > 0);
+    await b.admin.stopStore(String(follower));
+    try {
+      await assert.rejects(
+        cb.importSst(follower).download({
+          sst: s.meta,
+          name: s.f.name,
+          rewriteRule: s.rule,
+          storageBackend: localBackend(dir),
+          cipherInfo: CIPHER_PB,
+        }, { timeoutMs: 3000 }),
+        (err: unknown) => ConnectError.from(err).code === Code.Unavailable,
+      );
+    } finally {
+      await b.admin.restartStore(String(follower));
+    }
+    // TiKV's import directory survives a restart: the staged copy is still there to ingest.
+    assert.equal(b.imports.store(follower).staged.size, stagedBefore);
+    const fresh = new Clients(b);
+    try {
+      const ok = await fresh.importSst(s.leader.storeId).multiIngest({
+        context: s.context,
+        ssts: [s.ingestMeta],
+      });
+      assert.equal(ok.error, undefined);
+    } finally {
+      fresh.close();
+    }
+    assert.equal(b.imports.store(follower).staged.size, stagedBefore - 1);
   });
 });

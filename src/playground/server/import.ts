@@ -506,35 +506,42 @@ async function rewriteFile(
   const entries: { key: Uint8Array; value: Uint8Array }[] = [];
   let size = 0;
   let any = false;
-  try {
-    for await (const e of reader.entries()) {
-      any = true;
-      const origin = e.key.subarray(1);
-      if (beforeStart(origin, start)) continue;
-      if (afterEnd(origin, end)) break;
-      if (!startsWith(origin, oldPrefix)) throw wrongPrefix("Key in SST", origin, oldPrefix);
-      let key = concatBytes(Uint8Array.of(e.key[0]!), swapPrefix(origin, oldPrefix, newPrefix));
-      let value: Uint8Array = e.value.slice();
-      if (newTs !== 0n) {
-        if (key.length < 9) {
-          throw new DownloadError(`bad format key ${hex(origin).toUpperCase()}: no timestamp`);
-        }
-        key = concatBytes(key.subarray(0, key.length - 8), encodeUintDesc(newTs));
-        if (meta.cfName === "write") {
-          let w;
-          try {
-            w = decodeWriteValue(value);
-          } catch (err) {
-            throw new DownloadError(
-              `bad format write ${hex(origin).toUpperCase()}: ${firstLine(err)}`,
-            );
-          }
-          value = encodeWriteValue({ ...w, startTs: newTs });
-        }
+  const tsBytes = newTs !== 0n ? encodeUintDesc(newTs) : undefined;
+  const visit = (k: Uint8Array, v: Uint8Array): boolean => {
+    any = true;
+    const origin = k.subarray(1);
+    if (beforeStart(origin, start)) return true;
+    if (afterEnd(origin, end)) return false;
+    if (!startsWith(origin, oldPrefix)) throw wrongPrefix("Key in SST", origin, oldPrefix);
+    const tail = origin.subarray(oldPrefix.length);
+    let key: Uint8Array;
+    let value = v;
+    if (tsBytes) {
+      if (tail.length < 8) {
+        throw new DownloadError(`bad format key ${hex(origin).toUpperCase()}: no timestamp`);
       }
-      entries.push({ key, value });
-      size += key.length + value.length;
+      key = concatBytes(k.subarray(0, 1), newPrefix, tail.subarray(0, tail.length - 8), tsBytes);
+      if (meta.cfName === "write") {
+        let w;
+        try {
+          w = decodeWriteValue(v);
+        } catch (err) {
+          throw new DownloadError(
+            `bad format write ${hex(origin).toUpperCase()}: ${firstLine(err)}`,
+          );
+        }
+        value = encodeWriteValue({ ...w, startTs: newTs });
+      }
+    } else {
+      key = concatBytes(k.subarray(0, 1), newPrefix, tail);
     }
+    entries.push({ key, value });
+    size += key.length + value.length;
+    return true;
+  };
+  try {
+    // The scan starts at the range's first data key, as TiKV seeks to it.
+    await reader.scan(visit, start ? { start: concatBytes(Uint8Array.of(0x7a), start.key) } : {});
   } finally {
     await reader.close();
   }
