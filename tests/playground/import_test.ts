@@ -340,6 +340,27 @@ describe("the playground's import service", () => {
         }
       }
     }
+    // A key outside the rule's new prefix is TiKV's "Wrong prefix expect" error.
+    const t0 = BigInt(physicalTableIds(tables[0]!)[0]!) + SHIFT;
+    const rg = recordRange(t0);
+    const scan = await cb.pd.getRegion({ header: cb.header, regionKey: encodeBytes(rg.start) });
+    const bad = await cb.tikv(scan.leader!.storeId).coprocessor({
+      context: {
+        regionId: scan.region!.id,
+        regionEpoch: scan.region!.regionEpoch,
+        peer: scan.leader,
+      },
+      tp: 105n,
+      data: toBinary(
+        ChecksumRequestSchema,
+        create(ChecksumRequestSchema, {
+          rule: { oldPrefix: tablePrefix(1n), newPrefix: tablePrefix(t0 + 1n) },
+        }),
+      ),
+      startTs: ts,
+      ranges: [{ start: rg.start, end: rg.end }],
+    });
+    assert.equal(bad.otherError, `Wrong prefix expect: [${tablePrefix(t0 + 1n).join(", ")}]`);
     // Ingest consumed every staged copy, on the leaders and the followers.
     for (
       const s of Object.values(b.imports.status().stores as Record<string, { stagedFiles: number }>)
