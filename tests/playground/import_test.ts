@@ -317,6 +317,7 @@ describe("the playground's import service", () => {
     });
     assert.ok(ingested >= files.length, `${ingested} files ingested, ${files.length} backed up`);
     assert.equal(b.imports.stats.ingestErrors, 0);
+    assert.equal(b.imports.stats.missingOnFollowers, 0);
     const ts = b.cluster.ts();
     for (const t of tables) {
       const want = a.cluster.tableChecksum(t, backupTs);

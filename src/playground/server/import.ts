@@ -123,6 +123,12 @@ export interface ImportStats {
   ingestErrors: number;
   ingestedFiles: number;
   ingestedKvs: number;
+  /**
+   * Files ingested while a live follower of the region had not downloaded them: TiKV's
+   * follower would fail to apply the IngestSst command (it panics), so a restore client must
+   * download every file to every peer first. Tests expect 0.
+   */
+  missingOnFollowers: number;
 }
 
 /** The import state of every store of a cluster: modes, limits, staged files, faults. */
@@ -138,6 +144,7 @@ export class ImportState {
     ingestErrors: 0,
     ingestedFiles: 0,
     ingestedKvs: 0,
+    missingOnFollowers: 0,
   };
   readonly #now: () => number;
   readonly #stores = new Map<bigint, StoreImport>();
@@ -372,6 +379,19 @@ export class ImportState {
       versions = txnVersions(files.filter((f) => !f.file.raw).map((f) => f.file));
     } catch (err) {
       return fail({ message: (err as Error).message });
+    }
+    for (const peer of region.peers) {
+      if (peer.storeId === storeId || this.cluster.faults.store(peer.storeId).stopped) continue;
+      const staged = this.store(peer.storeId).staged;
+      for (const { path } of files) {
+        if (staged.has(path)) continue;
+        this.stats.missingOnFollowers++;
+        log("playground", "import").warn(
+          "store {store} has not downloaded {path}, which region {region} ingests: TiKV's " +
+            "follower could not apply it; download every file to every peer first",
+          { store: String(peer.storeId), path, region: String(region.id) },
+        );
+      }
     }
     // One synchronous step: no request sees part of the ingest.
     this.cluster.mvcc.ingest(versions);
