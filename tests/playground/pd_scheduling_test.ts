@@ -139,6 +139,9 @@ describe("PD scheduling in the playground", () => {
       (await http("GET", "/schedulers?status=paused")).body.sort(),
       ["balance-leader-scheduler", "balance-region-scheduler"],
     );
+    const times = (await http("GET", "/schedulers?status=paused&timestamp")).body;
+    assert.equal(times.length, 2);
+    assert.match(times[0].resume_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     const ttl = await http("POST", "/config?ttlSecond=1", {
       "schedule.max-merge-region-keys": 0,
       "schedule.enable-location-replacement": "false",

@@ -7,7 +7,7 @@
  * | GET  /pd/api/v1/version                           | `{"version": "v8.5.0"}`                  |
  * | GET  /pd/api/v1/config/cluster-version            | `"8.5.0"`                                |
  * | GET  /pd/api/v1/schedulers                        | names; `?status=paused` only the paused, |
- * |                                                   | `&timestamp=true` with pause/resume times|
+ * |                                                   | `&timestamp` with pause/resume times|
  * | POST /pd/api/v1/schedulers/{name}                 | `{"delay": s}` pauses for s seconds, 0   |
  * |                                                   | resumes; `all` names every scheduler     |
  * | GET  /pd/api/v1/config/schedule                   | the persisted schedule config            |
@@ -84,15 +84,17 @@ export function pdHttpHandler(
       let names = scheduling.schedulers();
       if (status === "paused") names = names.filter((n) => scheduling.isPaused(n));
       else if (status === "disabled") names = [];
-      if (status === "paused" && q.get("timestamp") === "true") {
+      if (status === "paused" && q.has("timestamp")) {
+        // Go renders a whole-second time.Time as RFC 3339 without a fraction.
+        const rfc3339 = (s: number) => new Date(s * 1000).toISOString().replace(".000Z", "Z");
         return [
           200,
           names.map((name) => {
             const t = scheduling.pauseTimes(name);
             return {
               name,
-              paused_at: new Date(t.pausedAt * 1000).toISOString(),
-              resume_at: new Date(t.resumeAt * 1000).toISOString(),
+              paused_at: rfc3339(t.pausedAt),
+              resume_at: rfc3339(t.resumeAt),
             };
           }),
         ];
