@@ -126,7 +126,13 @@ describe("PD scheduling in the playground", () => {
       body: "The config is updated.",
     });
     assert.equal((await http("GET", "/config/schedule")).body["leader-schedule-limit"], 16);
-    assert.equal((await http("POST", "/config/schedule", { "no-such-item": 1 })).status, 400);
+    // PD decodes the body into its config struct: unknown fields are dropped, not refused.
+    assert.equal((await http("POST", "/config/schedule", { "no-such-item": 1 })).status, 200);
+    assert.equal((await http("GET", "/config/schedule")).body["no-such-item"], undefined);
+    assert.deepEqual(await http("POST", "/config", { "schedule.no-such-item": 1 }), {
+      status: 400,
+      body: "config item no-such-item not found",
+    });
     const members = await c.pd.getMembers({});
     assert.ok(members.leader, "gRPC still answers on the same port");
   });
@@ -146,7 +152,15 @@ describe("PD scheduling in the playground", () => {
       "schedule.max-merge-region-keys": 0,
       "schedule.enable-location-replacement": "false",
     });
-    assert.deepEqual(ttl, { status: 200, body: "The ttl config is updated." });
+    assert.deepEqual(ttl, { status: 200, body: "The config is updated." });
+    assert.deepEqual(
+      await http("POST", "/config/schedule", { "max-merge-region-keys": 1 }),
+      { status: 400, body: "need to clean up TTL first for schedule.max-merge-region-keys" },
+    );
+    assert.deepEqual(
+      await http("POST", "/config?ttlSecond=1", { "schedule.split-merge-interval": "1h" }),
+      { status: 400, body: "unsupported ttl config schedule.split-merge-interval" },
+    );
     assert.equal(pg.scheduling.effective("max-merge-region-keys"), 0);
     // As PD, the persisted config does not show TTL'd values.
     assert.equal((await http("GET", "/config/schedule")).body["max-merge-region-keys"], 540000);

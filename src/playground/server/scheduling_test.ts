@@ -43,6 +43,9 @@ describe("PD scheduling state", () => {
     s.setScheduleTtl({ "max-merge-region-size": 0 }, 0);
     assert.equal(s.effective("max-merge-region-size"), 54);
     assert.throws(() => s.setSchedule({ "no-such": 1 }), /config item no-such not found/);
+    s.setScheduleTtl({ "leader-schedule-limit": 64 }, 60);
+    assert.throws(() => s.setSchedule({ "leader-schedule-limit": 8 }), /clean up TTL first/);
+    assert.throws(() => s.setScheduleTtl({ "split-merge-interval": "1h" }, 60), /unsupported ttl/);
   });
 
   test("scatter evens peers and leaders of a group over the live stores", () => {
