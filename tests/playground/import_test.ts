@@ -577,6 +577,8 @@ describe("the playground's import service", () => {
     b.imports.clearDownloadFaults(slow);
   });
 
+  // As tikv's components/sst_importer/src/import_mode.rs test_import_mode_timeout, with the
+  // same 300 ms timeout.
   test("Import mode lapses after its timeout unless renewed; the speed limit is per store", async () => {
     const sid = b.cluster.regions.stores()[0]!.id;
     const imp = cb.importSst(sid);

@@ -43,12 +43,13 @@ import { type StorageBackend, StorageBackendSchema } from "../../gen/brpb_pb.ts"
 import type { Context } from "../../gen/kvrpcpb_pb.ts";
 import {
   type DownloadRequest,
+  type DownloadResponseSchema,
   type ImportSST,
   type RewriteRule,
   type SSTMeta,
   SwitchMode,
 } from "../../gen/import_sstpb_pb.ts";
-import { toBinary } from "@bufbuild/protobuf";
+import { type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { log } from "../../log.ts";
 import { SstReader } from "../../sst/reader.ts";
 import { bytesSource } from "../../sst/source.ts";
@@ -270,7 +271,11 @@ export class ImportState {
   }
 
   /** Serves one Download on `storeId`. */
-  async download(storeId: bigint, req: DownloadRequest, signal?: AbortSignal) {
+  async download(
+    storeId: bigint,
+    req: DownloadRequest,
+    signal?: AbortSignal,
+  ): Promise<MessageInitShape<typeof DownloadResponseSchema>> {
     this.stats.downloads++;
     const fault = this.#pickDownloadFault(storeId);
     if (fault.delayMs > 0) await sleep(fault.delayMs, signal);
@@ -525,10 +530,10 @@ async function rewriteFile(
   const reader = await SstReader.open(bytesSource(bytes, name));
   const entries: { key: Uint8Array; value: Uint8Array }[] = [];
   let size = 0;
-  let any = false;
+  // Whether the file holds no entry at all (not just none in the range).
+  const emptyFile = reader.properties.numEntries === 0;
   const tsBytes = newTs !== 0n ? encodeUintDesc(newTs) : undefined;
   const visit = (k: Uint8Array, v: Uint8Array): boolean => {
-    any = true;
     const origin = k.subarray(1);
     if (beforeStart(origin, start)) return true;
     if (afterEnd(origin, end)) return false;
@@ -565,7 +570,7 @@ async function rewriteFile(
   } finally {
     await reader.close();
   }
-  if (!any && compareBytes(oldPrefix, newPrefix) === 0 && newTs === 0n) {
+  if (emptyFile && compareBytes(oldPrefix, newPrefix) === 0 && newTs === 0n) {
     // TiKV moves an empty, unrewritten file into place and answers the requested range.
     return {
       entries,
