@@ -23,6 +23,9 @@
  *   an IngestSst command; then every file of the request is applied to the MVCC engine in one
  *   step and its staged copy is consumed on every store, as the Raft log applies it on each peer.
  *
+ * With `instant` (benchmarks), Download reads nothing and answers the range's first key (with
+ * a ts for MVCC files) as both bounds, and Ingest checks everything but applies nothing.
+ *
  * Playground differences: staged files live in memory; a write-CF put whose long value lives
  * in the default CF must be ingested in the same request as that default-CF file (BR always
  * ingests a range's two files together); DownloadRequest's keyspace rewrite mode and batch
@@ -301,7 +304,14 @@ export class ImportState {
     const rule = req.rewriteRule;
     if (this.instant) {
       st.staged.set(path, { cf, raw: req.isRawKv, entries: [], bytes: 0, instant: true });
-      return { range: { start: meta.range?.start ?? new Uint8Array(0), end: meta.range?.end } };
+      // Nothing is read, so the answer is the range's first key as both bounds (with a ts for
+      // an MVCC file, as TiKV's answer has): a key inside the region that a client can pass to
+      // Ingest after cutting the ts, as it does with a real answer.
+      const start = meta.range?.start ?? new Uint8Array(0);
+      const key = req.isRawKv
+        ? start
+        : concatBytes(start, encodeUintDesc(rule?.newTimestamp ?? 0n));
+      return { range: { start: key, end: key } };
     }
     const tempPath = `import/.temp/${path}`;
     let bytes: Uint8Array;
@@ -313,7 +323,10 @@ export class ImportState {
     } catch (err) {
       return fail(`Cannot read ${url}/${req.name} into ${tempPath}: ${firstLine(err)}`);
     }
-    await st.limiter.take(bytes.length, signal);
+    // Paced in 64 KiB steps, as TiKV's limiter paces its reads.
+    for (let off = 0; off < bytes.length; off += 64 * 1024) {
+      await st.limiter.take(Math.min(64 * 1024, bytes.length - off), signal);
+    }
     this.stats.downloadedBytes += bytes.length;
     if (meta.length > 0n && BigInt(bytes.length) !== meta.length) {
       return fail(
