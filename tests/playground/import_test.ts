@@ -488,7 +488,7 @@ describe("the playground's import service", () => {
       context: s.context,
       ssts: [s.ingestMeta],
     });
-    assert.ok(r1.error?.serverIsBusy);
+    assert.equal(r1.error?.serverIsBusy?.reason, "too many sst files are ingesting");
     const r2 = await cb.importSst(s.leader.storeId).multiIngest({
       context: s.context,
       ssts: [s.ingestMeta],

@@ -373,6 +373,11 @@ export class ImportState {
       return e;
     };
     const check = checkContext(this.cluster, storeId, ctx, [], stats, "ingest");
+    if (check.error?.serverIsBusy) {
+      // TiKV's ingest says why it is busy: its write-stall check and its snapshot both do.
+      const why = "too many sst files are ingesting";
+      return fail({ message: why, serverIsBusy: { reason: why } });
+    }
     if (check.error) return fail(check.error);
     const region = check.scope.region;
     const st = this.store(storeId);
