@@ -74,7 +74,7 @@ export interface ImportOptions {
   importModeTimeoutMs?: number;
   /**
    * Download reads nothing and Ingest writes nothing: each call is checked as usual and answers
-   * at once (Download with the requested range), so a benchmark measures the client alone.
+   * at once (Download with the range's first key), so a benchmark measures the client alone.
    */
   instant?: boolean;
   /** ms clock (Date.now by default). */
@@ -267,10 +267,17 @@ export class ImportState {
       p = storageFromBackend(backend);
       // A failed open is not kept: the next Download tries again.
       p.catch(() => this.#storages.delete(key));
-      if (this.#storages.size >= 16) this.#storages.clear();
+      if (this.#storages.size >= 16) void this.close();
       this.#storages.set(key, p);
     }
     return p;
+  }
+
+  /** Closes the storages Downloads opened (the playground is stopping). */
+  async close(): Promise<void> {
+    const opened = [...this.#storages.values()];
+    this.#storages.clear();
+    for (const p of opened) await (await p.catch(() => undefined))?.close();
   }
 
   /** Serves one Download on `storeId`. */
