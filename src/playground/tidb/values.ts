@@ -612,7 +612,7 @@ export function defaultValueText(col: ColumnInfo, e: Expr): { value: string | nu
     if (fsp !== Math.max(0, col.type.Decimal)) {
       throw new SqlError(1067, "42000", `Invalid default value for '${col.name.O}'`);
     }
-    return { value: fsp > 0 ? `CURRENT_TIMESTAMP(${fsp})` : "CURRENT_TIMESTAMP", isExpr: false };
+    return { value: "CURRENT_TIMESTAMP", isExpr: false };
   }
   if (e.k === "func" || e.k === "binary" || e.k === "col") {
     throw notSupported(`DEFAULT expression on column '${col.name.O}'`);
