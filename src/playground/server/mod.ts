@@ -27,4 +27,5 @@ export { PdLeadership, type PdMemberInfo, pdService, type PdServiceOptions } fro
 export { tikvService } from "./tikv.ts";
 export { backupService, type BackupServiceOptions } from "./backup.ts";
 export { handleCoprocessor, REQ_TYPE_CHECKSUM } from "./coprocessor.ts";
+export { etcdKvService, EtcdStore, TIDB_TOPOLOGY_PATH } from "./etcd.ts";
 export { startTidbServer, type TidbServer, type TidbServerOptions } from "../tidb/server.ts";
