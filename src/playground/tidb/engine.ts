@@ -232,7 +232,13 @@ export class TidbEngine {
     const version = this.schemaVersion() + 1;
     const startTs = this.cluster.ts();
     if (table) table.update_timestamp = startTs;
-    if (table && o.type !== ActionType.DropTable) w.updateTable(o.db.id, table);
+    // CREATE / TRUNCATE wrote the TableInfo themselves; DROP removed it.
+    const written: number[] = [
+      ActionType.DropTable,
+      ActionType.CreateTable,
+      ActionType.TruncateTable,
+    ];
+    if (table && !written.includes(o.type)) w.updateTable(o.db.id, table);
     w.addHistoryJob(newJob({
       id: jobId,
       type: o.type,
@@ -508,9 +514,19 @@ export class TidbEngine {
     }
     if (table.is_common_handle) {
       const pk = (table.index_info ?? []).find((i) => i.is_primary)!;
-      return commonHandle(
-        pk.idx_cols.map((ic) => indexDatum(table.cols[ic.offset]!, datums[ic.offset]!, ic.length)),
-      );
+      try {
+        return commonHandle(
+          pk.idx_cols.map((ic) =>
+            indexDatum(table.cols[ic.offset]!, datums[ic.offset]!, ic.length)
+          ),
+        );
+      } catch (err) {
+        throw new SqlError(
+          1235,
+          "42000",
+          `This version of TiDB doesn't yet support 'clustered key: ${(err as Error).message}'`,
+        );
+      }
     }
     if (rowId === undefined) throw new SqlError(1105, "HY000", "row id missing");
     return rowId;
@@ -619,8 +635,21 @@ export class TidbEngine {
         indexDatum(table.cols[ic.offset]!, datums[ic.offset]!, ic.length)
       );
       const distinct = idx.is_unique && values.every((v) => v.kind !== "null");
+      let key: Uint8Array;
+      try {
+        key = encodeIndexKey(pid, BigInt(idx.id), values, distinct ? undefined : handle);
+      } catch (err) {
+        // Sort keys of the _ci collations are not modelled (src/tidb/datum.ts collationKey).
+        throw new SqlError(
+          1235,
+          "42000",
+          `This version of TiDB doesn't yet support 'index ${idx.idx_name.O}: ${
+            (err as Error).message
+          }'`,
+        );
+      }
       out.push({
-        key: encodeIndexKey(pid, BigInt(idx.id), values, distinct ? undefined : handle),
+        key,
         value: encodeIndexValue(handle, distinct),
         index: idx,
       });

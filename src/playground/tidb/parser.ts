@@ -583,6 +583,9 @@ class _Parser {
       } else if (this.acceptKw("collate")) {
         this.acceptEq();
         o.collate = this.nameOrString().toLowerCase();
+      } else if (this.acceptKw("force")) {
+        if (!this.isKw("auto_increment") && !this.isKw("auto_random_base")) this.fail();
+        o.force = true;
       } else if (this.acceptKw("auto_increment")) {
         this.acceptEq();
         o.autoIncrement = this.bigint();
@@ -774,7 +777,7 @@ class _Parser {
       this.isKw("auto_increment") || this.isKw("auto_random_base") || this.isKw("comment") ||
       this.isKw("shard_row_id_bits") || this.isKw("auto_id_cache") || this.isKw("engine") ||
       this.isKw("charset") || this.isKw("character") || this.isKw("default") ||
-      this.isKw("pre_split_regions")
+      this.isKw("pre_split_regions") || this.isKw("force")
     ) {
       return { k: "options", options: this.tableOptions() };
     }
@@ -919,6 +922,12 @@ class _Parser {
     if (this.acceptKw("databases") || this.acceptKw("schemas")) {
       if (this.isKw("like") || this.isKw("where")) throw notSupported("SHOW DATABASES LIKE/WHERE");
       return { k: "showDatabases" };
+    }
+    this.acceptKw("global") || this.acceptKw("session");
+    if (this.acceptKw("variables")) {
+      if (this.acceptKw("like")) return { k: "showVariables", like: this.stringLit() };
+      if (this.acceptKw("where")) return { k: "showVariables", where: this.expr() };
+      return { k: "showVariables" };
     }
     const full = this.acceptKw("full");
     if (this.acceptKw("tables")) {

@@ -285,6 +285,26 @@ export class Session {
           .sort();
         return { kind: "rows", columns: [strCol("Database")], rows: names.map((n) => [n]) };
       }
+      case "showVariables": {
+        const all = Object.entries({ ...SYSVARS, tidb_version: tidbVersionText() }).sort();
+        const hits = all.filter(([name, value]) => {
+          if (s.like !== undefined) return likeMatch(name, s.like.toLowerCase());
+          if (s.where) {
+            const v = evalExpr(s.where, (n) => {
+              if (n === "variable_name") return { t: "str", v: name };
+              if (n === "value") return { t: "str", v: value };
+              throw new SqlError(1054, "42S22", `Unknown column '${n}' in 'where clause'`);
+            });
+            return v !== null && v.t === "int" && v.v !== 0n;
+          }
+          return true;
+        });
+        return {
+          kind: "rows",
+          columns: [strCol("Variable_name"), strCol("Value")],
+          rows: hits.map(([n, v]) => [n, v]),
+        };
+      }
       case "showTables": {
         const db = this.#schemaDb(s.db);
         const names = db.tables.map((t) => t.name.O).sort();
@@ -411,7 +431,7 @@ export class Session {
           const want = o.autoIncrement - 1n;
           e.alterTable(db.info, table, MoreActions.RebaseAutoID, sql, (t, _d, w) => {
             t.auto_inc_id = Number(o.autoIncrement);
-            e.forceBase(w, db.info.id, t, kind, want > cur ? want : cur);
+            e.forceBase(w, db.info.id, t, kind, o.force || want > cur ? want : cur);
           });
         }
         if (o.autoRandomBase !== undefined) {
@@ -425,7 +445,7 @@ export class Session {
           const cur = e.autoIdBase(db.info.id, table.id, "random");
           const want = o.autoRandomBase - 1n;
           e.alterTable(db.info, table, MoreActions.RebaseAutoRandomBase, sql, (t, _d, w) => {
-            e.forceBase(w, db.info.id, t, "random", want > cur ? want : cur);
+            e.forceBase(w, db.info.id, t, "random", o.force || want > cur ? want : cur);
           });
         }
         if (o.autoIdCache !== undefined) {
@@ -594,6 +614,7 @@ export class Session {
         col.type.Flag |= ColumnFlag.NoDefaultValue;
       }
       col.origin_default = originDefault(col, new Date());
+      if (col.default_bit !== null) col.origin_default_bit = col.default_bit;
       t.cols.splice(pos, 0, col);
       renumber(t);
     });
@@ -638,7 +659,12 @@ export class Session {
           );
         }
         given.add(c.offset);
-        datums[c.offset] = this.#datum(c, evalExpr(expr), rowIdx);
+        const v = evalExpr(expr);
+        const auto = (c.type.Flag & ColumnFlag.AutoIncrement) !== 0 ||
+          (table.auto_random_bits > 0 && (c.type.Flag & ColumnFlag.PriKey) !== 0);
+        // NULL into an AUTO_INCREMENT / AUTO_RANDOM column asks for the next id.
+        if (v === null && auto) return;
+        datums[c.offset] = this.#datum(c, v, rowIdx);
       });
       let autoId: bigint | undefined;
       for (const c of cols) {
@@ -1014,6 +1040,31 @@ export class Session {
       ),
     };
   }
+}
+
+/** SQL LIKE with `%` and `_` (and `\` escapes), case-insensitive on lower-case input. */
+export function likeMatch(s: string, pattern: string): boolean {
+  const p: { ch: string; wild?: "%" | "_" }[] = [];
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === "\\" && i + 1 < pattern.length) p.push({ ch: pattern[++i]! });
+    else if (c === "%" || c === "_") p.push({ ch: c, wild: c });
+    else p.push({ ch: c });
+  }
+  // can[j]: the first i characters of s match the first j pattern items.
+  let can = new Array<boolean>(p.length + 1).fill(false);
+  can[0] = true;
+  for (let j = 1; j <= p.length; j++) can[j] = can[j - 1]! && p[j - 1]!.wild === "%";
+  for (const ch of s) {
+    const next = new Array<boolean>(p.length + 1).fill(false);
+    for (let j = 1; j <= p.length; j++) {
+      const item = p[j - 1]!;
+      if (item.wild === "%") next[j] = next[j - 1]! || can[j]!;
+      else next[j] = can[j - 1]! && (item.wild === "_" || item.ch === ch);
+    }
+    can = next;
+  }
+  return can[p.length]!;
 }
 
 function renumber(t: TableInfo): void {
