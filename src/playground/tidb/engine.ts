@@ -448,12 +448,22 @@ export class TidbEngine {
   // ---- rows ----
 
   /** Every row of a table at a fresh ts, in key order per partition. */
-  scanRows(table: TableInfo): StoredRow[] {
+  scanRows(table: TableInfo, max = 0): StoredRow[] {
     const out: StoredRow[] = [];
     const now = new Date();
     for (const pid of physicalTableIds(table)) {
+      if (max > 0 && out.length >= max) break;
       const r = recordRange(BigInt(pid));
-      for (const p of this.#scan(r.start, r.end)) {
+      const pairs = this.cluster.mvcc.scan(
+        r.start,
+        r.end,
+        this.cluster.ts(),
+        max > 0 ? max - out.length : 0,
+      );
+      if (pairs.some((p) => p.error)) {
+        throw new SqlError(9007, "HY000", "Write conflict: a lock blocks the scan");
+      }
+      for (const p of pairs) {
         out.push({
           physicalId: pid,
           handle: table.is_common_handle ? p.key.slice(11) : decodeRecordKey(p.key).handle,
@@ -655,6 +665,35 @@ export class TidbEngine {
       });
     }
     return out;
+  }
+
+  /** The rows stored under the given handles (point reads in every partition). */
+  getRows(table: TableInfo, handles: Handle[]): StoredRow[] {
+    const out: StoredRow[] = [];
+    const now = new Date();
+    const seen = new Set<string>();
+    for (const pid of physicalTableIds(table)) {
+      for (const h of handles) {
+        const key = encodeRecordKey(BigInt(pid), h);
+        const k = keyStr(key);
+        if (seen.has(k)) continue;
+        seen.add(k);
+        const value = this.#get(key);
+        if (value === null) continue;
+        out.push({ physicalId: pid, handle: h, datums: this.decodeRecord(table, key, value, now) });
+      }
+    }
+    return out;
+  }
+
+  /** How many rows a table holds (its record keys, not decoded). */
+  countRows(table: TableInfo): number {
+    let n = 0;
+    for (const pid of physicalTableIds(table)) {
+      const r = recordRange(BigInt(pid));
+      n += this.cluster.mvcc.scan(r.start, r.end, this.cluster.ts(), 0, { keyOnly: true }).length;
+    }
+    return n;
   }
 
   /** Whether a key exists now. */

@@ -40,6 +40,7 @@ import {
 } from "./values.ts";
 import { ActionType, type ColumnInfo, type DBInfo, type TableInfo } from "../../tidb/model.ts";
 import type { Datum } from "../../tidb/datum.ts";
+import type { Handle } from "../../tidb/tablecodec.ts";
 import {
   ColumnFlag,
   DEFAULT_CHARSET,
@@ -775,8 +776,65 @@ export class Session {
     return id;
   }
 
-  #matching(table: TableInfo, where: Expr | undefined): StoredRow[] {
-    const rows = this.engine.scanRows(table);
+  /**
+   * The handles a WHERE pins down through the clustered key (`pk = v`, `pk IN (...)`, ANDed
+   * with anything), or undefined when it needs a scan.
+   */
+  #pointHandles(table: TableInfo, where: Expr | undefined): Handle[] | undefined {
+    if (!where || (!table.pk_is_handle && !table.is_common_handle)) return undefined;
+    const eq = new Map<string, Expr[]>();
+    const walk = (e: Expr) => {
+      if (e.k === "binary" && e.op === "and") {
+        walk(e.l);
+        walk(e.r);
+      } else if (e.k === "binary" && e.op === "=") {
+        const [c, v] = e.l.k === "col" ? [e.l, e.r] : [e.r, e.l];
+        if (c.k === "col" && isLiteral(v)) eq.set(c.name.toLowerCase(), [v]);
+      } else if (e.k === "in" && !e.not && e.e.k === "col" && e.list.every(isLiteral)) {
+        eq.set(e.e.name.toLowerCase(), e.list);
+      }
+    };
+    walk(where);
+    const convert = (c: ColumnInfo, v: Expr): Datum | undefined => {
+      try {
+        return toDatum(c, evalExpr(v));
+      } catch {
+        return undefined; // a value the column cannot hold matches no row
+      }
+    };
+    if (table.pk_is_handle) {
+      const c = table.cols.find((x) => x.type.Flag & ColumnFlag.PriKey)!;
+      const vals = eq.get(c.name.L);
+      if (!vals) return undefined;
+      const out: Handle[] = [];
+      for (const v of vals) {
+        const d = convert(c, v);
+        if (d && (d.kind === "int" || d.kind === "uint")) {
+          const datums: Datum[] = table.cols.map(() => ({ kind: "null" }));
+          datums[c.offset] = d;
+          out.push(this.engine.handleOf(table, datums));
+        }
+      }
+      return out;
+    }
+    const pk = (table.index_info ?? []).find((i) => i.is_primary)!;
+    if (!pk.idx_cols.every((ic) => eq.get(ic.name.L)?.length === 1)) return undefined;
+    const datums: Datum[] = table.cols.map(() => ({ kind: "null" }));
+    for (const ic of pk.idx_cols) {
+      const c = table.cols[ic.offset]!;
+      const d = convert(c, eq.get(ic.name.L)![0]!);
+      if (!d) return [];
+      datums[c.offset] = d;
+    }
+    return [this.engine.handleOf(table, datums)];
+  }
+
+  #matching(table: TableInfo, where: Expr | undefined, max = 0): StoredRow[] {
+    const handles = this.#pointHandles(table, where);
+    // Without WHERE, LIMIT bounds the scan.
+    const rows = handles
+      ? this.engine.getRows(table, handles)
+      : this.engine.scanRows(table, where ? 0 : max);
     return rows.filter((r) => {
       this.engine.fillVirtual(table, r.datums);
       if (!where) return true;
@@ -888,9 +946,16 @@ export class Session {
     if (dbName.toLowerCase() === "information_schema") return this.#infoSchema(s, s.from.name);
     const { db, table } = this.#table(s.from);
     const cols = publicCols(table);
-    let rows = this.#matching(table, s.where);
     const count = s.fields.length === 1 && s.fields[0]!.expr?.k === "func" &&
       s.fields[0]!.expr.name === "count";
+    const star = count && (s.fields[0]!.expr as Expr & { k: "func" }).star;
+    if (count && star && !s.where) {
+      const f = s.fields[0]!;
+      const n = this.engine.countRows(table);
+      return { kind: "rows", columns: [intCol(f.alias ?? f.text)], rows: [[String(n)]] };
+    }
+    const max = !count && s.limit !== undefined ? (s.offset ?? 0) + s.limit : 0;
+    let rows = this.#matching(table, s.where, max);
     if (count) {
       const f = s.fields[0]!;
       const fe = f.expr as Expr & { k: "func" };
@@ -1072,6 +1137,11 @@ function renumber(t: TableInfo): void {
   for (const idx of t.index_info ?? []) {
     for (const ic of idx.idx_cols) ic.offset = t.cols.findIndex((c) => c.name.L === ic.name.L);
   }
+}
+
+function isLiteral(e: Expr): boolean {
+  if (e.k === "unary" && e.op === "-") return isLiteral(e.e);
+  return e.k === "num" || e.k === "str" || e.k === "hex" || e.k === "bit" || e.k === "bool";
 }
 
 function keyString(k: Uint8Array): string {
