@@ -376,8 +376,10 @@ describe("the playground's TiDB server", () => {
     }
     const every = pg.tidb!.engine.table("types", "every_type")!.table;
     assert.equal(every.cols.find((c) => c.name.L === "bt")!.default_bit, btoa("\x00\x05"));
-    await conn.query("INSERT INTO every_type (i64, vc, c, i32) VALUES (NULL, 'ABC', 'x', 41)");
-    const got = await rows(conn, "SELECT i64, u8, d, e, st, dt, gv, gs FROM every_type");
+    await conn.query(
+      `INSERT INTO every_type (i64, vc, c, i32, j) VALUES (NULL, 'ABC', 'x', 41, '{"k": [1, 2.5]}')`,
+    );
+    const got = await rows(conn, "SELECT i64, u8, d, e, st, dt, gv, gs, j FROM every_type");
     assert.deepEqual(got, [{
       i64: "500",
       u8: 3,
@@ -387,6 +389,7 @@ describe("the playground's TiDB server", () => {
       dt: "2024-02-29",
       gv: 42,
       gs: "abc",
+      j: { k: [1, 2.5] },
     }]);
     await conn.query(
       "ALTER TABLE rnd FORCE AUTO_RANDOM_BASE = 10; ALTER TABLE every_type FORCE AUTO_INCREMENT = 2",

@@ -17,6 +17,7 @@ import {
 import type { ColumnInfo } from "../../tidb/model.ts";
 import { decodeIntColumn, decodeUintColumn } from "../../tidb/rowcodec.ts";
 import { ColumnFlag, MysqlType } from "../../tidb/types.ts";
+import { decodeJson, encodeJson } from "./json.ts";
 
 /** An evaluated value: NULL, integer, float, exact decimal text, string or bytes. */
 export type Value =
@@ -504,7 +505,14 @@ export function toDatum(col: ColumnInfo, v: Value): Datum {
     if (n < 0n || n >= 1n << BigInt(col.type.Flen)) throw outOfRange(col);
     return { kind: "uint", value: n };
   }
-  if (tp === MysqlType.JSON) throw notSupported("JSON values");
+  if (tp === MysqlType.JSON) {
+    const text = v.t === "bytes" ? utf8d.decode(v.v) : valueText(v);
+    try {
+      return { kind: "bytes", value: encodeJson(text) };
+    } catch (err) {
+      throw new SqlError(3140, "22032", `${(err as Error).message} for column '${col.name.O}'`);
+    }
+  }
   if (isStringCol(col)) {
     const bytes = v.t === "bytes" ? v.v : utf8.encode(valueText(v));
     const binary = col.type.Charset === "binary";
@@ -559,6 +567,7 @@ export function datumToText(col: ColumnInfo, d: Datum): string | null {
       return formatDuration(col, d.value);
     case "string":
     case "bytes":
+      if (col.type.Tp === MysqlType.JSON) return decodeJson(d.value);
       return utf8d.decode(d.value);
   }
 }
