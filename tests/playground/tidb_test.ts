@@ -391,6 +391,20 @@ describe("the playground's TiDB server", () => {
       gs: "abc",
       j: { k: [1, 2.5] },
     }]);
+    // KEY partitioning places rows by crc32 (IEEE) of the value's text, as TiDB's
+    // LocateKeyPartition does; the expected split was computed with Python's zlib.crc32.
+    await conn.query(
+      "INSERT INTO k (a, b) VALUES (1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0)",
+    );
+    const kt = pg.tidb!.engine.table("types", "k")!.table;
+    const placed = pg.tidb!.engine.scanRows(kt).map((r) => [
+      kt.partition!.definitions.findIndex((d) => d.id === r.physicalId),
+      Number(r.handle),
+    ]);
+    assert.deepEqual(
+      placed.sort((x, y) => x[1]! - y[1]!).map((x) => x[0]),
+      [1, 1, 1, 0, 0, 0, 0, 1],
+    );
     await conn.query(
       "ALTER TABLE rnd FORCE AUTO_RANDOM_BASE = 10; ALTER TABLE every_type FORCE AUTO_INCREMENT = 2",
     );

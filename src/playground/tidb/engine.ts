@@ -9,7 +9,7 @@
  * @module
  */
 import { prefixNext } from "../../codec/bytes.ts";
-import type { Datum } from "../../tidb/datum.ts";
+import { collationKey, type Datum } from "../../tidb/datum.ts";
 import {
   autoIncrementIdKey,
   autoRandomIdKey,
@@ -55,7 +55,15 @@ import {
 } from "../../tidb/types.ts";
 import type { Cluster } from "../cluster.ts";
 import type { Mutation } from "../mvcc.ts";
-import { datumValue, decodeColumn, defaultDatum, evalExpr, toDatum, type Value } from "./values.ts";
+import {
+  datumToText,
+  datumValue,
+  decodeColumn,
+  defaultDatum,
+  evalExpr,
+  toDatum,
+  type Value,
+} from "./values.ts";
 import { parse } from "./parser.ts";
 import { SqlError } from "./errors.ts";
 
@@ -620,10 +628,27 @@ export class TidbEngine {
         return noPartition();
       }
     }
+    if (pi.type === PartitionType.Key) {
+      // TiDB's LocateKeyPartition: crc32 (IEEE) over each column's hash key (a 0 byte for NULL,
+      // else the collation key of the value's string form), modulo the partition count.
+      let crc = 0xffffffff;
+      for (const name of pi.columns ?? []) {
+        const c = table.cols.find((x) => x.name.L === name.L)!;
+        const d = datums[c.offset]!;
+        let bytes: Uint8Array;
+        if (d.kind === "null") bytes = Uint8Array.of(0);
+        else if (d.kind === "string") bytes = collationKey(d.value, d.collation);
+        else if (d.kind === "bytes") bytes = d.value;
+        else bytes = utf8.encode(datumToText(c, d) ?? "");
+        crc = crc32Update(crc, bytes);
+      }
+      const sum = (crc ^ 0xffffffff) >>> 0;
+      return pi.definitions[sum % pi.definitions.length]!.id;
+    }
     throw new SqlError(
       1235,
       "42000",
-      "This version of TiDB doesn't yet support 'writing rows into KEY partitioned tables'",
+      `This version of TiDB doesn't yet support 'partition type ${pi.type}'`,
     );
   }
 
@@ -757,6 +782,22 @@ function lit(v: Exclude<Value, null>): import("./ast.ts").Expr {
     case "bytes":
       return { k: "hex", text: "", bytes: v.v };
   }
+}
+
+const CRC32_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** Feeds bytes into a running CRC-32 (IEEE, reflected; start at 0xffffffff, xor at the end). */
+function crc32Update(crc: number, bytes: Uint8Array): number {
+  for (const b of bytes) crc = CRC32_TABLE[(crc ^ b) & 0xff]! ^ (crc >>> 8);
+  return crc >>> 0;
 }
 
 /** A column value as an index key holds it: string prefixes cut to `length` characters. */
