@@ -34,15 +34,15 @@ async function action(cmd: Command): Promise<void> {
   const o = cmd.opts<{
     stores: number;
     pdPort: number;
-    tidbPort?: number;
-    tidbStatusPort?: number;
-    tidbPassword: string;
     data: string;
     regions?: number;
     dir?: string;
     adminPort?: number;
     electionMs: number;
     instantNoop?: boolean;
+    tidbPort?: number;
+    tidbStatusPort?: number;
+    tidbPassword: string;
   }>();
   const { parseSampleSpec } = await import("../../playground/sample.ts");
   let spec;
@@ -57,15 +57,15 @@ async function action(cmd: Command): Promise<void> {
     stores: o.stores,
     pdPort: o.pdPort,
     data: spec,
-    // Like the stores and the admin API, TiDB follows --pd-port 0 onto OS-picked ports.
-    tidbPort: o.tidbPort ?? (o.pdPort === 0 ? 0 : 4000),
-    tidbStatusPort: o.tidbStatusPort ?? (o.pdPort === 0 ? 0 : 10080),
-    tidbPassword: o.tidbPassword,
     ...(o.regions !== undefined ? { regions: o.regions } : {}),
     ...(o.dir !== undefined ? { dir: o.dir } : {}),
     ...(o.adminPort !== undefined ? { adminPort: o.adminPort } : {}),
     electionMs: o.electionMs,
     ...(o.instantNoop ? { instantNoop: true } : {}),
+    // Like the stores and the admin API, TiDB follows --pd-port 0 onto OS-picked ports.
+    tidbPort: o.tidbPort ?? (o.pdPort === 0 ? 0 : 4000),
+    tidbStatusPort: o.tidbStatusPort ?? (o.pdPort === 0 ? 0 : 10080),
+    tidbPassword: o.tidbPassword,
   });
   const out = process.stdout;
   const stats = pg.cluster.mvcc.stats();

@@ -12,8 +12,6 @@
  * @module
  */
 export { type Playground, type PlaygroundOptions, startPlayground } from "./playground.ts";
-export { etcdKvService, EtcdStore, TIDB_TOPOLOGY_PATH } from "./etcd.ts";
-export { startTidbServer, type TidbServer, type TidbServerOptions } from "../tidb/server.ts";
 export {
   AdminError,
   type AdminServer,
@@ -29,3 +27,5 @@ export { PdLeadership, type PdMemberInfo, pdService, type PdServiceOptions } fro
 export { tikvService } from "./tikv.ts";
 export { backupService, type BackupServiceOptions } from "./backup.ts";
 export { handleCoprocessor, REQ_TYPE_CHECKSUM } from "./coprocessor.ts";
+export { etcdKvService, EtcdStore, TIDB_TOPOLOGY_PATH } from "./etcd.ts";
+export { startTidbServer, type TidbServer, type TidbServerOptions } from "../tidb/server.ts";

@@ -108,14 +108,6 @@ export interface Playground {
   readonly pdAddresses: string[];
   /** The admin API's base URL (empty when `adminPort` was -1). */
   readonly adminUrl: string;
-  /** The TiDB SQL server's `host:port` ("" when none was started). */
-  readonly tidbAddress: string;
-  /** The TiDB status API's `host:port` ("" when none). */
-  readonly tidbStatusAddress: string;
-  /** The TiDB server, when started. */
-  readonly tidb: TidbServer | undefined;
-  /** PD's embedded etcd (served as etcd v3 `KV.Range` on PD's port). */
-  readonly etcd: EtcdStore;
   /** The in-process cluster behind the servers. */
   readonly cluster: Cluster;
   /** The admin API in-process. */
@@ -128,6 +120,14 @@ export interface Playground {
   readonly loaded: boolean;
   /** What the stores answered (region errors by kind, backup responses and files). */
   readonly stats: ServerStats;
+  /** The TiDB SQL server's `host:port` ("" when none was started). */
+  readonly tidbAddress: string;
+  /** The TiDB status API's `host:port` ("" when none). */
+  readonly tidbStatusAddress: string;
+  /** The TiDB server, when started. */
+  readonly tidb: TidbServer | undefined;
+  /** PD's embedded etcd (served as etcd v3 `KV.Range` on PD's port). */
+  readonly etcd: EtcdStore;
   /** Store id → `host:port`. */
   storeAddresses(): Map<bigint, string>;
   /** Stops every server (saving the state to `dir` first when given). Idempotent. */
@@ -388,20 +388,21 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
     pdAddress: pdServer.address,
     pdAddresses: pdServers.map((m) => m.address),
     adminUrl: adminServer?.url ?? "",
-    tidbAddress: tidb?.address ?? "",
-    tidbStatusAddress: tidb?.statusAddress ?? "",
-    tidb,
-    etcd,
     cluster,
     admin,
     catalog,
     sample,
     loaded,
     stats,
+    tidbAddress: tidb?.address ?? "",
+    tidbStatusAddress: tidb?.statusAddress ?? "",
+    tidb,
+    etcd,
     storeAddresses: () => new Map([...stores.values()].map((s) => [s.id, s.server.address])),
     stop() {
       stopping ??= (async () => {
         unsubscribe();
+        await tidb?.stop();
         admin.stopWorkload();
         for (const st of stores.values()) {
           clearTimeout(st.election);
@@ -409,7 +410,6 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
           await st.server.stop();
         }
         for (const m of pdServers) await m.stop();
-        await tidb?.stop();
         await adminServer?.close();
         await (await workersStarting)?.close();
         if (opts.dir) await cluster.save(opts.dir, catalog?.serialize());
