@@ -525,6 +525,8 @@ describe("the playground's TiDB server", () => {
         "0",
         "--admin-port",
         "0",
+        "--tidb-password",
+        "s3cret",
       ],
       { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
     );
@@ -543,10 +545,23 @@ describe("the playground's TiDB server", () => {
         child.on("exit", (code) => reject(new Error(`playground exited ${code}: ${out}`)));
       });
       assert.match(out, /Data:\s+empty/);
+      assert.ok(!out.includes("s3cret"), "the password is never printed");
+      const tidbPort = Number(address.split(":")[1]);
+      await assert.rejects(
+        mysql.createConnection({
+          host: "127.0.0.1",
+          port: tidbPort,
+          user: "root",
+          password: "wrong",
+        }),
+        (err: { errno?: number; sqlMessage?: string }) =>
+          err.errno === 1045 && /Access denied for user 'root'/.test(err.sqlMessage ?? ""),
+      );
       const c = await mysql.createConnection({
         host: "127.0.0.1",
-        port: Number(address.split(":")[1]),
+        port: tidbPort,
         user: "root",
+        password: "s3cret",
       });
       try {
         assert.deepEqual(
