@@ -133,6 +133,11 @@ describe("the playground's TiDB server", () => {
     assert.deepEqual(dbs, ["INFORMATION_SCHEMA", "cli", "mysql", "test"]);
     await conn.query("USE cli");
     assert.deepEqual(await rows(conn, "SHOW TABLES"), [{ Tables_in_cli: "people" }]);
+    assert.deepEqual(await rows(conn, "DESC people"), [
+      { Field: "id", Type: "int(11)", Null: "NO", Key: "PRI", Default: null, Extra: "" },
+      { Field: "name", Type: "varchar(32)", Null: "NO", Key: "", Default: null, Extra: "" },
+      { Field: "born", Type: "date", Null: "YES", Key: "", Default: null, Extra: "" },
+    ]);
     assert.deepEqual(await rows(conn, "SELECT DATABASE() AS d"), [{ d: "cli" }]);
   });
 

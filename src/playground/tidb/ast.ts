@@ -160,6 +160,7 @@ export type Stmt =
     offset?: number;
   }
   | { k: "showDatabases" }
+  | { k: "showColumns"; table: TableName; full: boolean }
   | { k: "showVariables"; like?: string; where?: Expr }
   | { k: "showTables"; db?: string; full: boolean }
   | { k: "showCreateTable"; table: TableName }

@@ -304,6 +304,18 @@ class _Parser {
         return this.select();
       case "show":
         return this.show();
+      case "desc":
+      case "describe":
+      case "explain": {
+        this.i++;
+        if (
+          this.isKw("select") || this.isKw("insert") || this.isKw("update") ||
+          this.isKw("delete") || this.isKw("analyze") || this.isKw("format")
+        ) {
+          throw notSupported("EXPLAIN");
+        }
+        return { k: "showColumns", table: this.tableName(), full: false };
+      }
       case "use":
         this.i++;
         return { k: "use", db: this.ident() };
@@ -930,6 +942,13 @@ class _Parser {
       return { k: "showVariables" };
     }
     const full = this.acceptKw("full");
+    if (this.acceptKw("columns") || this.acceptKw("fields")) {
+      if (!this.acceptKw("from")) this.kw("in");
+      const table = this.tableName();
+      if (this.acceptKw("from") || this.acceptKw("in")) table.db = this.ident();
+      if (this.isKw("like") || this.isKw("where")) throw notSupported("SHOW COLUMNS LIKE/WHERE");
+      return { k: "showColumns", table, full };
+    }
     if (this.acceptKw("tables")) {
       let db: string | undefined;
       if (this.acceptKw("from") || this.acceptKw("in")) db = this.ident();

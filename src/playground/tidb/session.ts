@@ -49,7 +49,7 @@ import {
   PartitionType,
   SchemaState,
 } from "../../tidb/types.ts";
-import { showCreateDatabase, showCreateTable } from "../../tidb/show_create.ts";
+import { columnTypeDesc, showCreateDatabase, showCreateTable } from "../../tidb/show_create.ts";
 import type { Mutation } from "../mvcc.ts";
 
 /** TiDB's release this playground answers as. */
@@ -315,6 +315,53 @@ export class Session {
           kind: "rows",
           columns: cols,
           rows: names.map((n) => (s.full ? [n, "BASE TABLE"] : [n])),
+        };
+      }
+      case "showColumns": {
+        const { table } = this.#table(s.table);
+        const cols = [
+          strCol("Field"),
+          strCol("Type"),
+          ...(s.full ? [strCol("Collation")] : []),
+          strCol("Null"),
+          strCol("Key"),
+          strCol("Default"),
+          strCol("Extra"),
+          ...(s.full ? [strCol("Privileges"), strCol("Comment")] : []),
+        ];
+        return {
+          kind: "rows",
+          columns: cols,
+          rows: publicCols(table).map((c) => {
+            const f = c.type.Flag;
+            const key = f & ColumnFlag.PriKey
+              ? "PRI"
+              : f & ColumnFlag.UniqueKey
+              ? "UNI"
+              : f & ColumnFlag.MultipleKey
+              ? "MUL"
+              : "";
+            const extra = [
+              f & ColumnFlag.AutoIncrement ? "auto_increment" : "",
+              table.auto_random_bits > 0 && f & ColumnFlag.PriKey && table.pk_is_handle
+                ? "auto_random"
+                : "",
+              String(c.default ?? "").startsWith("CURRENT_TIMESTAMP") ? "DEFAULT_GENERATED" : "",
+              f & ColumnFlag.OnUpdateNow ? "on update CURRENT_TIMESTAMP" : "",
+              isGenerated(c) ? (c.generated_stored ? "STORED GENERATED" : "VIRTUAL GENERATED") : "",
+            ].filter((x) => x !== "").join(" ");
+            const collation = c.type.Collate && c.type.Charset !== "binary" ? c.type.Collate : null;
+            return [
+              c.name.O,
+              columnTypeDesc(c.type),
+              ...(s.full ? [collation] : []),
+              f & ColumnFlag.NotNull ? "NO" : "YES",
+              key,
+              c.default === null || c.default === undefined ? null : String(c.default),
+              extra,
+              ...(s.full ? ["select,insert,update,references", c.comment] : []),
+            ];
+          }),
         };
       }
       case "showCreateTable": {
