@@ -289,6 +289,30 @@ describe("the playground's TiDB server", () => {
     );
   });
 
+  test("information_schema.columns describes every column", async () => {
+    assert.deepEqual(
+      await rows(
+        conn,
+        "SELECT COLUMN_NAME, ORDINAL_POSITION, COLUMN_TYPE, COLUMN_KEY, IS_NULLABLE, COLUMN_DEFAULT " +
+          "FROM information_schema.columns WHERE TABLE_SCHEMA = 'ids' AND TABLE_NAME = 't'",
+      ),
+      [
+        ["d", 1, "int(11)", "", "NO", "7"],
+        ["id", 2, "int(11)", "PRI", "NO", null],
+        ["a", 3, "int(11)", "", "YES", null],
+        ["e", 4, "varchar(5)", "MUL", "YES", "new"],
+        ["c", 5, "int(11)", "MUL", "YES", null],
+      ].map(([n, p, t, k, nl, df]) => ({
+        COLUMN_NAME: n,
+        ORDINAL_POSITION: String(p),
+        COLUMN_TYPE: t,
+        COLUMN_KEY: k,
+        IS_NULLABLE: nl,
+        COLUMN_DEFAULT: df,
+      })),
+    );
+  });
+
   test("the status API serves /status and the schema as TiDB's JSON", async () => {
     const base = `http://${pg.tidbStatusAddress}`;
     const status = await (await fetch(`${base}/status`)).json();

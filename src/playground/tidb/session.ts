@@ -334,22 +334,8 @@ export class Session {
           columns: cols,
           rows: publicCols(table).map((c) => {
             const f = c.type.Flag;
-            const key = f & ColumnFlag.PriKey
-              ? "PRI"
-              : f & ColumnFlag.UniqueKey
-              ? "UNI"
-              : f & ColumnFlag.MultipleKey
-              ? "MUL"
-              : "";
-            const extra = [
-              f & ColumnFlag.AutoIncrement ? "auto_increment" : "",
-              table.auto_random_bits > 0 && f & ColumnFlag.PriKey && table.pk_is_handle
-                ? "auto_random"
-                : "",
-              String(c.default ?? "").startsWith("CURRENT_TIMESTAMP") ? "DEFAULT_GENERATED" : "",
-              f & ColumnFlag.OnUpdateNow ? "on update CURRENT_TIMESTAMP" : "",
-              isGenerated(c) ? (c.generated_stored ? "STORED GENERATED" : "VIRTUAL GENERATED") : "",
-            ].filter((x) => x !== "").join(" ");
+            const key = columnKey(c);
+            const extra = columnExtra(table, c);
             const collation = c.type.Collate && c.type.Charset !== "binary" ? c.type.Collate : null;
             return [
               c.name.O,
@@ -1179,6 +1165,26 @@ export function likeMatch(s: string, pattern: string): boolean {
   return can[p.length]!;
 }
 
+/** PRI, UNI or MUL as SHOW COLUMNS and information_schema.columns print a column's key. */
+function columnKey(c: ColumnInfo): string {
+  const f = c.type.Flag;
+  if (f & ColumnFlag.PriKey) return "PRI";
+  if (f & ColumnFlag.UniqueKey) return "UNI";
+  return f & ColumnFlag.MultipleKey ? "MUL" : "";
+}
+
+/** The Extra column of SHOW COLUMNS. */
+function columnExtra(table: TableInfo, c: ColumnInfo): string {
+  const f = c.type.Flag;
+  return [
+    f & ColumnFlag.AutoIncrement ? "auto_increment" : "",
+    table.auto_random_bits > 0 && f & ColumnFlag.PriKey && table.pk_is_handle ? "auto_random" : "",
+    String(c.default ?? "").startsWith("CURRENT_TIMESTAMP") ? "DEFAULT_GENERATED" : "",
+    f & ColumnFlag.OnUpdateNow ? "on update CURRENT_TIMESTAMP" : "",
+    isGenerated(c) ? (c.generated_stored ? "STORED GENERATED" : "VIRTUAL GENERATED") : "",
+  ].filter((x) => x !== "").join(" ");
+}
+
 function renumber(t: TableInfo): void {
   t.cols.forEach((c, i) => (c.offset = i));
   for (const idx of t.index_info ?? []) {
@@ -1306,6 +1312,52 @@ function virtualTable(
         intCols: new Set(["VERSION", "TABLE_ROWS", "AUTO_INCREMENT", "TIDB_TABLE_ID"]),
         rows,
       };
+    }
+    case "columns": {
+      const columns = [
+        "TABLE_CATALOG",
+        "TABLE_SCHEMA",
+        "TABLE_NAME",
+        "COLUMN_NAME",
+        "ORDINAL_POSITION",
+        "COLUMN_DEFAULT",
+        "IS_NULLABLE",
+        "DATA_TYPE",
+        "CHARACTER_SET_NAME",
+        "COLLATION_NAME",
+        "COLUMN_TYPE",
+        "COLUMN_KEY",
+        "EXTRA",
+        "COLUMN_COMMENT",
+        "GENERATION_EXPRESSION",
+      ];
+      const rows: Value[][] = [];
+      for (const d of schema.dbs) {
+        for (const t of d.tables) {
+          t.cols.filter((c) => c.state === SchemaState.Public).forEach((c, i) => {
+            const type = columnTypeDesc(c.type);
+            const binary = c.type.Charset === "binary";
+            rows.push([
+              str("def"),
+              str(d.info.db_name.O),
+              str(t.name.O),
+              str(c.name.O),
+              int(i + 1),
+              c.default === null || c.default === undefined ? null : str(String(c.default)),
+              str(c.type.Flag & ColumnFlag.NotNull ? "NO" : "YES"),
+              str(type.split(/[(\s]/)[0]!),
+              binary ? null : str(c.type.Charset),
+              binary ? null : str(c.type.Collate),
+              str(type),
+              str(columnKey(c)),
+              str(columnExtra(t, c)),
+              str(c.comment),
+              str(c.generated_expr_string),
+            ]);
+          });
+        }
+      }
+      return { columns, intCols: new Set(["ORDINAL_POSITION"]), rows };
     }
     case "partitions": {
       const columns = [
