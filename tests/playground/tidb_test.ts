@@ -164,6 +164,17 @@ describe("the playground's TiDB server", () => {
       assert.equal(e.sqlState, "42000", sql);
       assert.match(e.message, want, sql);
     }
+    // Prepared statements and commands mysql2's server does not dispatch answer errors too.
+    await assert.rejects(
+      conn.execute("SELECT ?", [1]),
+      (e: { errno?: number }) => e.errno === 1235,
+    );
+    await assert.rejects(
+      conn.changeUser({ user: "root" }),
+      (e: { errno?: number; sqlMessage?: string }) =>
+        e.errno === 1235 && /command 0x11/.test(e.sqlMessage ?? ""),
+    );
+    await conn.ping();
     const syntax = await sqlError(conn, "CREATE TABLE cli.z (a INT");
     assert.equal(syntax.errno, 1064);
     assert.equal((await sqlError(conn, "SELECT * FROM cli.nope")).errno, 1146);

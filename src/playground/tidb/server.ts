@@ -250,6 +250,23 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
         fail(err);
       }
     });
+    // Commands mysql2 does not dispatch would otherwise get no answer and hang the client.
+    conn.on("packet", (_packet, known, code) => {
+      if (known) return;
+      newCommand();
+      if (code === 0x1f) {
+        // COM_RESET_CONNECTION (connection pools): nothing of the session needs resetting.
+        conn.writeOk();
+        return;
+      }
+      fail(
+        new SqlError(
+          1235,
+          "42000",
+          `This version of TiDB doesn't yet support 'command 0x${Number(code).toString(16)}'`,
+        ),
+      );
+    });
     conn.on("ping", () => {
       newCommand();
       conn.writeOk();
