@@ -243,14 +243,14 @@ class _Parser {
 
   int(): number {
     const t = this.t;
-    if (t.kind !== "number" || !/^\d+$/.test(t.text)) this.fail();
+    if (t.kind !== "number" || ![...t.text].every((c) => c >= "0" && c <= "9")) this.fail();
     this.i++;
     return Number(t.text);
   }
 
   bigint(): bigint {
     const t = this.t;
-    if (t.kind !== "number" || !/^\d+$/.test(t.text)) this.fail();
+    if (t.kind !== "number" || ![...t.text].every((c) => c >= "0" && c <= "9")) this.fail();
     this.i++;
     return BigInt(t.text);
   }
@@ -1112,7 +1112,8 @@ class _Parser {
       case "sysvar": {
         this.i++;
         let name = t.text;
-        if (t.kind === "sysvar" && /^(global|session|local)\./i.test(name)) {
+        const scope = name.slice(0, name.indexOf(".")).toLowerCase();
+        if (t.kind === "sysvar" && ["global", "session", "local"].includes(scope)) {
           name = name.slice(name.indexOf(".") + 1);
         }
         return { k: "var", name, system: t.kind === "sysvar" };

@@ -222,14 +222,19 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
     conn.on("stmt_prepare", (sql) => {
       newCommand();
       const q = String(sql);
-      if (/^\s*set\b/i.test(q)) runQuery(q);
-      else {fail(
-          new SqlError(
-            1235,
-            "42000",
-            "This version of TiDB doesn't yet support 'prepared statements'",
-          ),
-        );}
+      // Undo mysql2's routing with its own test (the first space-separated word): a text SET
+      // runs as a query; anything else is a real COM_STMT_PREPARE and is refused.
+      if (q.split(" ")[0]!.toUpperCase() === "SET") {
+        runQuery(q);
+        return;
+      }
+      fail(
+        new SqlError(
+          1235,
+          "42000",
+          "This version of TiDB doesn't yet support 'prepared statements'",
+        ),
+      );
     });
     conn.on("stmt_execute", () => {
       newCommand();
