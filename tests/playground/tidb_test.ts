@@ -335,6 +335,13 @@ describe("the playground's TiDB server", () => {
     const t = await (await fetch(`${base}/schema/ids/t`)).json() as { id: number; cols: unknown[] };
     assert.equal(t.id, pg.tidb!.engine.table("ids", "t")!.table.id);
     assert.equal(t.cols.length, 5);
+    const byId = await (await fetch(`${base}/schema?table_id=${t.id}`)).json() as {
+      name: { O: string };
+    };
+    assert.equal(byId.name.O, "t");
+    assert.deepEqual(await (await fetch(`${base}/schema/ids?id_name_only=true`)).json(), [
+      { id: t.id, name: { O: "t", L: "t" } },
+    ]);
     const missing = await fetch(`${base}/schema/ids/nope`);
     assert.equal(missing.status, 404);
     await missing.body?.cancel();

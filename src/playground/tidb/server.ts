@@ -319,9 +319,20 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
         }
         if (parts[0] === "schema") {
           const schema = engine.schema();
+          const tableId = url.searchParams.get("table_id");
+          if (parts.length === 1 && tableId !== null) {
+            // `/schema?table_id=N`: one table by id, as TiDB's schema handler serves it.
+            const t = schema.dbs.flatMap((d) => d.tables).find((x) => String(x.id) === tableId);
+            return t
+              ? send(200, t)
+              : send(404, `[schema:1146]Table which ID = ${tableId} does not exist.`);
+          }
           if (parts.length === 1) return send(200, schema.dbs.map((d) => d.info));
           const db = engine.db(parts[1]!);
           if (!db) return send(404, `[schema:1049]Unknown database '${parts[1]}'`);
+          if (parts.length === 2 && url.searchParams.get("id_name_only") === "true") {
+            return send(200, db.tables.map((t) => ({ id: t.id, name: t.name })));
+          }
           if (parts.length === 2) return send(200, db.tables);
           const t = db.tables.find((x) => x.name.L === parts[2]!.toLowerCase());
           if (!t || parts.length > 3) {
