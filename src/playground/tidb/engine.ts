@@ -92,6 +92,15 @@ export interface InfoSchema {
   dbs: SchemaDb[];
 }
 
+/** One KV pair of a row: the record (no `index`) or an index entry. */
+export interface RowKv {
+  key: Uint8Array;
+  value: Uint8Array;
+  index?: IndexInfo;
+  /** A unique index entry without NULLs: its key must not exist yet. */
+  distinct?: boolean;
+}
+
 /** A stored row: its handle, its physical table and its datums by column offset. */
 export interface StoredRow {
   physicalId: number;
@@ -658,9 +667,9 @@ export class TidbEngine {
     datums: Datum[],
     handle: Handle,
     physicalId: number,
-  ): { key: Uint8Array; value: Uint8Array; index?: IndexInfo }[] {
+  ): RowKv[] {
     const pid = BigInt(physicalId);
-    const out: { key: Uint8Array; value: Uint8Array; index?: IndexInfo }[] = [
+    const out: RowKv[] = [
       { key: encodeRecordKey(pid, handle), value: encodeTableRow(table, datums) },
     ];
     for (const idx of table.index_info ?? []) {
@@ -687,6 +696,7 @@ export class TidbEngine {
         key,
         value: encodeIndexValue(handle, distinct),
         index: idx,
+        distinct,
       });
     }
     return out;

@@ -752,7 +752,7 @@ export class Session {
         const isRecord = i === 0;
         const unique = isRecord
           ? (table.pk_is_handle || table.is_common_handle)
-          : kv.index!.is_unique && kv.key.length > 0 && kv.value.length !== 1;
+          : kv.distinct === true;
         if (unique) {
           const k = keyString(kv.key);
           if (written.has(k) || e.exists(kv.key)) {
@@ -921,7 +921,7 @@ export class Session {
       for (const [i, kv] of newKvs.entries()) {
         const unique = i === 0
           ? (table.pk_is_handle || table.is_common_handle)
-          : kv.index!.is_unique && kv.value.length !== 1;
+          : kv.distinct === true;
         if (unique && !oldKeys.has(keyString(kv.key)) && e.exists(kv.key)) {
           throw new SqlError(
             1062,
