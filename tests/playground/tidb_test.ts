@@ -197,6 +197,12 @@ describe("the playground's TiDB server", () => {
       "Duplicate entry 'x-1' for key 'u.PRIMARY'",
     );
     assert.deepEqual(await rows(conn, "SELECT COUNT(*) AS n FROM cli.u"), [{ n: "2" }]);
+    // Statements before a failing one ran and stay; none after it runs.
+    await sqlError(
+      conn,
+      "INSERT INTO cli.u VALUES ('v', 9, 9); INSERT INTO cli.u VALUES ('x', 1, 0); INSERT INTO cli.u VALUES ('q', 8, 8)",
+    );
+    assert.deepEqual(await rows(conn, "SELECT a FROM cli.u WHERE b > 5"), [{ a: "v" }]);
   });
 
   test("DDL writes TiDB's meta: global ids, a schema version and SchemaDiff per job, the job history", async () => {
