@@ -501,13 +501,32 @@ describe("the playground's TiDB server", () => {
         await conn.query(`USE \`${db.info.db_name.O}\`; ${ddl}`);
         const copy = pg.tidb!.engine.table(db.info.db_name.O, t.name.O)!;
         assert.notEqual(copy.table.id, t.id);
-        assert.deepEqual(comparable(copy.table), comparable(t), `${db.info.db_name.O}.${t.name.O}`);
+        // A table with a history (columns dropped, or added FIRST/AFTER) keeps its column ids and
+        // origin defaults only in its meta: a copy made from SQL text numbers columns 1..n, which
+        // is why restore re-encodes such tables. Everything else must be equal.
+        const history = t.cols.some((c, i) => c.id !== i + 1);
+        const forgetHistory = (x: TableInfo) => {
+          const c = comparable(x) as TableInfo;
+          if (!history) return c;
+          c.cols.forEach((col, i) => {
+            col.id = i + 1;
+            col.origin_default = null;
+          });
+          c.max_col_id = c.cols.length;
+          return c;
+        };
+        assert.deepEqual(
+          forgetHistory(copy.table),
+          forgetHistory(t),
+          `${db.info.db_name.O}.${t.name.O}`,
+        );
+        if (history) assert.notDeepEqual(copy.table.cols.map((c) => c.id), t.cols.map((c) => c.id));
         const again = await rows(conn, `SHOW CREATE TABLE \`${t.name.O}\``);
         assert.equal(again[0]!["Create Table"], ddl);
         n++;
       }
     }
-    assert.equal(n, 20);
+    assert.equal(n, 21);
   });
 
   test("a backup of tables created and filled through SQL holds exactly the rows inserted", async () => {

@@ -199,6 +199,13 @@ export function buildColumn(
   } else if (spec.binary) {
     flag |= ColumnFlag.Binary;
   }
+  // TiDB's CREATE TABLE marks date and time columns BINARY too (they compare as binary strings).
+  if (
+    spec.tp === MysqlType.Date || spec.tp === MysqlType.Datetime ||
+    spec.tp === MysqlType.Timestamp || spec.tp === MysqlType.Duration
+  ) {
+    flag |= ColumnFlag.Binary;
+  }
   const col = newColumn({
     id,
     name: def.name,
