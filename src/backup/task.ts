@@ -39,6 +39,14 @@ import {
   type TableChecksum,
 } from "./metawriter.ts";
 import { MetaReader } from "./metareader.ts";
+import {
+  checkFiles,
+  filesProblemMessage,
+  type ListedFile,
+  orphanFiles,
+  StoredFiles,
+} from "./files_check.ts";
+import { physicalMs } from "../checkpoint/lock.ts";
 import { createProgress, formatBytes } from "./progress.ts";
 import { type BackupPlan, buildBackupPlan } from "./ranges.ts";
 import { type KeyRange, type Range, RangeTree } from "./rangetree.ts";
@@ -98,6 +106,10 @@ export interface BackupConfig {
   useCheckpoint?: boolean;
   /** Checkpoint flush interval, ms (default 30 s). */
   checkpointFlushIntervalMs?: number;
+  /** Also compare the sha256 of every data file before `backupmeta` (`--verify-files`). */
+  verifyFiles?: boolean;
+  /** Deadline of loading the storage plugin and of its `open()`, ms (`--storage-timeout`). */
+  storageTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -120,6 +132,15 @@ export interface BackupSummary {
   averageSpeed: string;
   /** Ranges an earlier, interrupted run had finished (present when resumed). */
   resumedRanges?: number;
+  /**
+   * Checkpointed ranges whose files were missing or damaged in the storage, backed up again
+   * (present when there were some).
+   */
+  redoneRanges?: number;
+  /** Whether every data file's sha256 was read back and compared (`--verify-files`). */
+  filesVerified?: boolean;
+  /** Files of earlier runs that no range kept, removed before `backupmeta` (when some). */
+  orphansRemoved?: number;
   /**
    * An earlier run had written the whole backup and was stopped while removing its checkpoint;
    * this run only removed the leftovers (present and true then).
@@ -259,7 +280,7 @@ export function checkpointConfig(cfg: BackupConfig): CheckpointConfig {
 /** Whether a run checkpoints: by default yes, except to noop storage and for incrementals. */
 function checkpointWanted(cfg: BackupConfig, storage: ExternalStorage): boolean {
   if (cfg.useCheckpoint === false) return false;
-  if (storage.uri().startsWith("noop:")) return false;
+  if (discardsWrites(storage)) return false;
   return !(cfg.lastBackupTs !== undefined && cfg.lastBackupTs > 0n);
 }
 
@@ -281,10 +302,16 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
   }
   const givenTs = parseBackupTs(cfg.backupTs);
   const timeAgo = parseTimeAgo(cfg.timeAgo);
+  if (givenTs !== undefined && timeAgo > 0) {
+    throw new BackupConfigError(
+      "--timeago and --backupts both set the backup ts: give only one of them",
+    );
+  }
 
   const storage = await openStorage(cfg.storage, {
     ...(cfg.storageFlags ? { flags: cfg.storageFlags } : {}),
     ...(cfg.storagePlugins ? { plugins: cfg.storagePlugins } : {}),
+    ...(cfg.storageTimeoutMs ? { timeoutMs: cfg.storageTimeoutMs } : {}),
     ...(signal ? { signal } : {}),
   });
   const backend = toStorageBackend(storage, cfg.sendCredentials);
@@ -316,6 +343,7 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
         ...(cfg.checkpointFlushIntervalMs
           ? { flushIntervalMs: cfg.checkpointFlushIntervalMs }
           : {}),
+        verifyFiles: cfg.verifyFiles ?? false,
         ...(signal ? { signal } : {}),
       };
       if (
@@ -329,6 +357,9 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
     } else if (cfg.useCheckpoint !== false && !storage.uri().startsWith("noop:")) {
       log("backup").info("incremental backup: no checkpoint, as BR");
     }
+    // PD time of this run's start: files the stores name with an earlier time are not this
+    // run's (see orphanFiles).
+    const runStartMs = physicalMs(await pd.getTS());
     let backupTs: bigint;
     const resumedTs = checkpoint?.start.backupTs;
     if (resumedTs !== undefined) {
@@ -394,6 +425,7 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
       filter,
       progress,
       checkpoint,
+      runStartMs,
     });
     const result = keeper ? await Promise.race([work, keeper.failed]) : await work;
     progress.stop();
@@ -422,10 +454,23 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
       timeTakenMs: took,
       averageSpeed: `${formatBytes(Number(result.bytes) / secs)}/s`,
       ...(checkpoint?.resumed ? { resumedRanges: checkpoint.resumedRanges } : {}),
+      ...(checkpoint?.redoneRanges ? { redoneRanges: checkpoint.redoneRanges } : {}),
+      ...(result.verified ? { filesVerified: true } : {}),
+      ...(result.orphans > 0 ? { orphansRemoved: result.orphans } : {}),
     };
   } catch (err) {
     progress.stop();
-    await checkpoint?.abandon();
+    const saved = await checkpoint?.abandon();
+    if (signal?.aborted && saved) {
+      // Interrupted (Ctrl-C, SIGTERM): say whether the rerun can resume.
+      process.stderr.write(
+        saved.saved
+          ? `Checkpoint saved at ${storage.uri()} (${saved.ranges} ranges done): rerun the ` +
+            "same command to resume\n"
+          : `Could not save the checkpoint at ${storage.uri()} (see the log); a rerun of the ` +
+            "same command resumes from the last flush\n",
+      );
+    }
     throw err;
   } finally {
     keeper?.stop();
@@ -490,6 +535,8 @@ interface BackupContext {
   filter: TableFilter | undefined;
   progress: ReturnType<typeof createProgress>;
   checkpoint: BackupCheckpoint | undefined;
+  /** PD physical time this run started, ms. */
+  runStartMs: number;
 }
 
 interface BackupTotals {
@@ -501,6 +548,10 @@ interface BackupTotals {
   files: number;
   tables: number;
   checksummed: boolean;
+  /** Whether every file's sha256 was compared. */
+  verified: boolean;
+  /** Orphan files removed. */
+  orphans: number;
 }
 
 async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTotals> {
@@ -538,7 +589,7 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
 
     const cp = ctx.checkpoint;
     if (cp) {
-      await cp.begin(backupTs, ranges);
+      await cp.begin(backupTs, ranges, ctx.runStartMs);
       await claimStorage(storage, true);
     }
     const allStores = (await pd.getAllStores()).filter(isTiKV);
@@ -557,7 +608,12 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
       files: 0,
       tables: plan?.tables.length ?? 0,
       checksummed: false,
+      verified: false,
+      orphans: 0,
     };
+    // Every file the metadata lists, for the check before backupmeta (the sha256 only when it
+    // is compared).
+    const listed = new Map<string, ListedFile>();
     ctx.progress.start(ranges.length, "ranges");
     let next = 0;
     const worker = async () => {
@@ -578,6 +634,13 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
             ctx.progress.addBytes(f.totalBytes);
           }
           totals.files += r.files.length;
+          for (const f of r.files) {
+            listed.set(f.name, {
+              name: f.name,
+              size: f.size,
+              ...(cfg.verifyFiles ? { sha256: f.sha256.slice() } : {}),
+            });
+          }
           sent = writer.appendDataFiles(r.files);
           sent.catch(() => {});
         };
@@ -634,8 +697,18 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
       for (const db of plan.emptyDatabases) await writer.appendSchema({ db });
       totals.checksummed = doChecksum;
     }
-    // The last checkpoint flush, then backupmeta only while this run still holds the lock.
+    // The last checkpoint flush, then backupmeta only while this run still holds the lock and
+    // every listed file is in the storage as the stores wrote it.
     await cp?.flush();
+    if (!discardsWrites(storage)) {
+      const check = await confirmFiles(storage, listed, {
+        verify: cfg.verifyFiles ?? false,
+        sinceMs: cp ? cp.startMs : ctx.runStartMs,
+        ...(cfg.signal ? { signal: cfg.signal } : {}),
+      });
+      totals.verified = cfg.verifyFiles ?? false;
+      totals.orphans = check.orphans;
+    }
     await writer.finish({
       clusterId: pd.clusterId,
       clusterVersion: await clusterVersion(pd),
@@ -663,6 +736,45 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
     writer.abort();
     throw err;
   }
+}
+
+/**
+ * Confirms every listed file in the storage (one listing; with `verify` also its sha256) and
+ * removes the orphans of this backup's runs (TiKV-named files written since `sinceMs` that no
+ * range kept). Throws a BackupError naming the missing or damaged files.
+ */
+async function confirmFiles(
+  storage: ExternalStorage,
+  listed: ReadonlyMap<string, ListedFile>,
+  opts: { verify: boolean; sinceMs: number | undefined; signal?: AbortSignal },
+): Promise<{ orphans: number }> {
+  const t0 = performance.now();
+  const stored = await StoredFiles.list(storage, opts.signal);
+  const problems = await checkFiles(storage, stored, listed.values(), opts.verify, opts.signal);
+  log("backup").info("checked {n} data files at {uri} ({how}, {ms} ms): {bad} missing or damaged", {
+    n: listed.size,
+    uri: storage.uri(),
+    how: `${stored.listed ? "one listing" : "a stat per file"}${opts.verify ? " + sha256" : ""}`,
+    ms: Math.round(performance.now() - t0),
+    bad: problems.length,
+  });
+  if (problems.length > 0) {
+    throw new BackupError(filesProblemMessage(storage.uri(), problems, listed.size));
+  }
+  if (opts.sinceMs === undefined) return { orphans: 0 };
+  const orphans = orphanFiles(stored, listed, opts.sinceMs);
+  if (orphans.length > 0) {
+    await storage.deleteFiles(orphans, opts.signal ? { signal: opts.signal } : {});
+    log("backup").info("removed {n} files no range kept (earlier runs' or retries')", {
+      n: orphans.length,
+    });
+  }
+  return { orphans: orphans.length };
+}
+
+/** Whether the storage discards what is written (noop://): no file can be checked there. */
+function discardsWrites(storage: ExternalStorage): boolean {
+  return storage.uri().startsWith("noop:");
 }
 
 /** Fails the backup when the files' sums differ from the cluster's, naming the table. */
