@@ -247,8 +247,8 @@ export async function claimStorage(storage: ExternalStorage, resuming = false): 
 function lockFileError(storage: ExternalStorage): BackupConfigError {
   return new BackupConfigError(
     `${storage.uri()}/${BACKUP_LOCK_FILE} exists: another backup uses that storage, or an ` +
-      `earlier one failed there without a checkpoint; choose another location or remove its ` +
-      `files`,
+      `earlier one failed there; choose another location, or if no backup runs there, start ` +
+      `afresh with 'tibr checkpoint clean -s ${storage.uri()}'`,
   );
 }
 

@@ -258,13 +258,14 @@ async function action(mode: BackupMode, cmd: Command): Promise<void> {
 
   const ac = new AbortController();
   const onSignal = (sig: string) => {
+    if (ac.signal.aborted) return;
     process.stderr.write(`\nReceived ${sig}: stopping and saving the checkpoint\n`);
     ac.abort(new Error(`interrupted by ${sig}`));
   };
-  const onInt = () => onSignal("SIGINT");
-  const onTerm = () => onSignal("SIGTERM");
-  process.once("SIGINT", onInt);
-  process.once("SIGTERM", onTerm);
+  // Kept until the process exits: a second signal while the checkpoint is saved is ignored
+  // (the save has its own deadline).
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
   try {
     const summary = await runBackup({ ...parsed.config, signal: ac.signal });
     process.stdout.write(
@@ -279,9 +280,6 @@ async function action(mode: BackupMode, cmd: Command): Promise<void> {
       throw new UsageError((err as Error).message);
     }
     throw err;
-  } finally {
-    process.off("SIGINT", onInt);
-    process.off("SIGTERM", onTerm);
   }
 }
 
