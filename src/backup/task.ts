@@ -39,6 +39,8 @@ import {
   type TableChecksum,
 } from "./metawriter.ts";
 import { MetaReader } from "./metareader.ts";
+import { BackupConfigError } from "./errors.ts";
+import { claimStorage, lockFileError, refuseFinishedBackup } from "./marker.ts";
 import {
   checkFiles,
   filesProblemMessage,
@@ -148,10 +150,7 @@ export interface BackupSummary {
   alreadyComplete?: boolean;
 }
 
-/** A configuration error: printed as one line, exit code 2. */
-export class BackupConfigError extends Error {
-  override name = "BackupConfigError";
-}
+export { BackupConfigError };
 
 const COMPRESSION: Record<BackupConfig["compression"], CompressionType> = {
   lz4: CompressionType.LZ4,
@@ -161,8 +160,6 @@ const COMPRESSION: Record<BackupConfig["compression"], CompressionType> = {
 
 /** Tables checksummed at a time (BR's `--checksum-concurrency` default). */
 const CHECKSUM_CONCURRENCY = 4;
-
-const LOCK_TEXT = "DO NOT DELETE\nThis file exists to remind other backup jobs won't use this path";
 
 /** Parses a raw-mode key in BR's `--format` (hex, raw, escaped). */
 export function parseRawKey(value: string, format: RawOptions["format"]): Uint8Array {
@@ -221,37 +218,6 @@ function isTiKV(store: Store): boolean {
   return !store.labels.some((l) => l.key === "engine" && l.value === "tiflash");
 }
 
-/** Refuses a storage that already holds a finished backup. */
-export async function refuseFinishedBackup(storage: ExternalStorage): Promise<void> {
-  if (await storage.fileExists(BACKUP_META_FILE)) {
-    throw new BackupConfigError(
-      `${storage.uri()}/${BACKUP_META_FILE} exists: that storage already holds a backup; ` +
-        `choose an empty directory or prefix`,
-    );
-  }
-}
-
-/**
- * Claims the storage: refuses one that holds a finished backup, or another run's `backup.lock`
- * unless `resuming` (the checkpoint being resumed proves the lock is this backup's own).
- */
-export async function claimStorage(storage: ExternalStorage, resuming = false): Promise<void> {
-  await refuseFinishedBackup(storage);
-  if (await storage.fileExists(BACKUP_LOCK_FILE)) {
-    if (resuming) return;
-    throw lockFileError(storage);
-  }
-  await storage.writeFile(BACKUP_LOCK_FILE, new TextEncoder().encode(LOCK_TEXT));
-}
-
-function lockFileError(storage: ExternalStorage): BackupConfigError {
-  return new BackupConfigError(
-    `${storage.uri()}/${BACKUP_LOCK_FILE} exists: another backup uses that storage, or an ` +
-      `earlier one failed there; choose another location, or if no backup runs there, start ` +
-      `afresh with 'tibr checkpoint clean -s ${storage.uri()}'`,
-  );
-}
-
 /**
  * The options that change what a backup contains, hashed into the checkpoint: a rerun with
  * other values cannot resume it. Concurrency, rate limit and checksum do not change the data.
@@ -285,9 +251,20 @@ function checkpointWanted(cfg: BackupConfig, storage: ExternalStorage): boolean 
 }
 
 /** Runs a backup and returns its summary. */
-export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
+export async function runBackup(outer: BackupConfig): Promise<BackupSummary> {
   const started = Date.now();
-  const signal = cfg.signal;
+  // The run's one cancellation: the caller's signal (SIGINT/SIGTERM) or the first fatal error
+  // anywhere (a range, a checksum, the GC keeper, the checkpoint) aborts it, and every request,
+  // retry sleep and storage call of the run takes it, so nothing new is sent after it fires.
+  const run = new AbortController();
+  const fail = (err: unknown) => {
+    if (!run.signal.aborted) run.abort(err);
+  };
+  const onOuter = () => fail(outer.signal!.reason);
+  if (outer.signal?.aborted) onOuter();
+  else outer.signal?.addEventListener("abort", onOuter, { once: true });
+  const signal = run.signal;
+  const cfg: BackupConfig = { ...outer, signal };
   if (cfg.cipher) validateCipher(cfg.cipher);
   if (cfg.lastBackupTs !== undefined && cfg.lastBackupTs > 0n && cfg.mode === "raw") {
     throw new BackupConfigError("--lastbackupts does not apply to raw backups");
@@ -308,26 +285,7 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
     );
   }
 
-  const storage = await openStorage(cfg.storage, {
-    ...(cfg.storageFlags ? { flags: cfg.storageFlags } : {}),
-    ...(cfg.storagePlugins ? { plugins: cfg.storagePlugins } : {}),
-    ...(cfg.storageTimeoutMs ? { timeoutMs: cfg.storageTimeoutMs } : {}),
-    ...(signal ? { signal } : {}),
-  });
-  const backend = toStorageBackend(storage, cfg.sendCredentials);
-  let pd: PdClient;
-  try {
-    pd = await PdClient.connect({
-      endpoints: cfg.pd,
-      ...(cfg.tls ? { tls: cfg.tls } : {}),
-      ...(signal ? { signal } : {}),
-    });
-  } catch (err) {
-    await storage.close();
-    throw err;
-  }
-  const stores = new StoreConnections(pd, cfg.tls);
-  const resolver = new LockResolver(pd, stores, signal ? { signal } : {});
+  const { storage, backend, pd, stores, resolver } = await connect(cfg);
   let keeper: GcKeeper | undefined;
   let checkpoint: BackupCheckpoint | undefined;
   const progress = createProgress(
@@ -360,26 +318,7 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
     // PD time of this run's start: files the stores name with an earlier time are not this
     // run's (see orphanFiles).
     const runStartMs = physicalMs(await pd.getTS());
-    let backupTs: bigint;
-    const resumedTs = checkpoint?.start.backupTs;
-    if (resumedTs !== undefined) {
-      backupTs = resumedTs;
-      try {
-        await checkGCSafePoint(pd, backupTs);
-      } catch (err) {
-        throw new BackupConfigError(
-          `cannot resume the checkpoint at ${storage.uri()}: ${(err as Error).message}; or ` +
-            `start afresh with 'tibr checkpoint clean -s ${storage.uri()}'`,
-        );
-      }
-    } else {
-      backupTs = await resolveBackupTs(pd, givenTs, timeAgo);
-    }
-    if (lastTs > 0n && lastTs >= backupTs) {
-      throw new BackupConfigError(
-        `--lastbackupts ${lastTs} must be before the backup ts ${backupTs}`,
-      );
-    }
+    const backupTs = await chooseBackupTs(pd, storage, checkpoint, givenTs, timeAgo, lastTs);
     if (cfg.mode !== "raw") {
       keeper = await startGcKeeper(
         pd,
@@ -426,8 +365,16 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
       progress,
       checkpoint,
       runStartMs,
+      fail,
     });
-    const result = keeper ? await Promise.race([work, keeper.failed]) : await work;
+    keeper?.failed.catch(fail);
+    let result: BackupTotals;
+    try {
+      result = await work;
+    } catch (err) {
+      // What stopped the run is its first fatal error, not the cancellations it caused.
+      throw signal.aborted ? signal.reason : err;
+    }
     progress.stop();
     const took = checkpoint ? checkpoint.dureTimeMs(started) : Date.now() - started;
     const secs = Math.max(took / 1000, 0.001);
@@ -461,7 +408,7 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
   } catch (err) {
     progress.stop();
     const saved = await checkpoint?.abandon();
-    if (signal?.aborted && saved) {
+    if (outer.signal?.aborted && saved) {
       // Interrupted (Ctrl-C, SIGTERM): say whether the rerun can resume.
       process.stderr.write(
         saved.saved
@@ -473,11 +420,81 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
     }
     throw err;
   } finally {
+    outer.signal?.removeEventListener("abort", onOuter);
     keeper?.stop();
     stores.close();
     pd.close();
     await storage.close();
   }
+}
+
+/** Phase: opens the storage, then connects to PD; the stores are reached through PD. */
+async function connect(cfg: BackupConfig): Promise<{
+  storage: ExternalStorage;
+  backend: ReturnType<typeof toStorageBackend>;
+  pd: PdClient;
+  stores: StoreConnections;
+  resolver: LockResolver;
+}> {
+  const signal = cfg.signal;
+  const storage = await openStorage(cfg.storage, {
+    ...(cfg.storageFlags ? { flags: cfg.storageFlags } : {}),
+    ...(cfg.storagePlugins ? { plugins: cfg.storagePlugins } : {}),
+    ...(cfg.storageTimeoutMs ? { timeoutMs: cfg.storageTimeoutMs } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  let backend;
+  let pd: PdClient;
+  try {
+    backend = toStorageBackend(storage, cfg.sendCredentials);
+    pd = await PdClient.connect({
+      endpoints: cfg.pd,
+      ...(cfg.tls ? { tls: cfg.tls } : {}),
+      ...(signal ? { signal } : {}),
+    });
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  const stores = new StoreConnections(pd, cfg.tls);
+  const resolver = new LockResolver(pd, stores, signal ? { signal } : {});
+  return { storage, backend, pd, stores, resolver };
+}
+
+/**
+ * Phase: the backup ts: the resumed checkpoint's (if GC has not passed it), else `--backupts`,
+ * `--timeago` or a fresh TSO (never above PD's current TSO, never at or below the GC safe
+ * point); an incremental backup's `--lastbackupts` must be before it.
+ */
+async function chooseBackupTs(
+  pd: PdClient,
+  storage: ExternalStorage,
+  checkpoint: BackupCheckpoint | undefined,
+  givenTs: bigint | undefined,
+  timeAgo: number,
+  lastTs: bigint,
+): Promise<bigint> {
+  let backupTs: bigint;
+  const resumedTs = checkpoint?.start.backupTs;
+  if (resumedTs !== undefined) {
+    backupTs = resumedTs;
+    try {
+      await checkGCSafePoint(pd, backupTs);
+    } catch (err) {
+      throw new BackupConfigError(
+        `cannot resume the checkpoint at ${storage.uri()}: ${(err as Error).message}; or ` +
+          `start afresh with 'tibr checkpoint clean -s ${storage.uri()}'`,
+      );
+    }
+  } else {
+    backupTs = await resolveBackupTs(pd, givenTs, timeAgo);
+  }
+  if (lastTs > 0n && lastTs >= backupTs) {
+    throw new BackupConfigError(
+      `--lastbackupts ${lastTs} must be before the backup ts ${backupTs}`,
+    );
+  }
+  return backupTs;
 }
 
 /**
@@ -537,6 +554,8 @@ interface BackupContext {
   checkpoint: BackupCheckpoint | undefined;
   /** PD physical time this run started, ms. */
   runStartMs: number;
+  /** Stops the run with its first fatal error (aborts `cfg.signal`). */
+  fail: (err: unknown) => void;
 }
 
 interface BackupTotals {
@@ -554,51 +573,23 @@ interface BackupTotals {
   orphans: number;
 }
 
+/**
+ * The backup loop, as its phases: plan the ranges (and, for an incremental backup, the DDL
+ * jobs), start the checkpoint and BR's marker, push the ranges down to the stores, check the
+ * tables' checksums, and write the metadata with `backupmeta` last.
+ */
 async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTotals> {
-  const { pd, stores, resolver, storage, backupTs, lastTs } = ctx;
-  const writer = new MetaWriter(storage, {
+  const writer = new MetaWriter(ctx.storage, {
     ...(cfg.cipher ? { cipher: cfg.cipher } : {}),
     ...(cfg.signal ? { signal: cfg.signal } : {}),
   });
-  let plan: BackupPlan | undefined;
-  let ranges: KeyRange[];
   try {
-    if (cfg.mode === "raw") {
-      const raw = cfg.raw ?? { start: "", end: "", format: "hex", cf: "default" };
-      const start = parseRawKey(raw.start, raw.format);
-      const end = parseRawKey(raw.end, raw.format);
-      if (end.length > 0 && compareBytes(start, end) >= 0) {
-        throw new BackupConfigError("--start must be before --end");
-      }
-      ranges = [{ startKey: start, endKey: end }];
-      writer.appendRawRange({ startKey: start, endKey: end, cf: raw.cf });
-    } else if (cfg.mode === "txn") {
-      ranges = [{ startKey: new Uint8Array(), endKey: new Uint8Array() }];
-    } else {
-      const reader = new SchemaReader(new TikvSnapshot(pd, stores, resolver, cfg.signal), backupTs);
-      plan = await buildBackupPlan(reader, ctx.filter!);
-      if (plan.tables.length === 0 && plan.emptyDatabases.length === 0) {
-        throw new BackupConfigError(
-          "no database or table matches the filter: check --db/--table/--filter (names are " +
-            "case-insensitive unless --case-sensitive)",
-        );
-      }
-      ranges = plan.ranges;
-      if (lastTs > 0n) await writeDdlJobs(writer, reader, lastTs, pd, stores, resolver, cfg);
-    }
-
+    const { ranges, plan } = await planRanges(cfg, ctx, writer);
     const cp = ctx.checkpoint;
     if (cp) {
-      await cp.begin(backupTs, ranges, ctx.runStartMs);
-      await claimStorage(storage, true);
+      await cp.begin(ctx.backupTs, ranges, ctx.runStartMs);
+      await claimStorage(ctx.storage, true);
     }
-    const allStores = (await pd.getAllStores()).filter(isTiKV);
-    const client = new BackupClient(pd, stores, resolver, {
-      clusterId: pd.clusterId,
-      newTree: () => new RangeTree(),
-      ...(cfg.maxBackoffMs !== undefined ? { maxBackoffMs: cfg.maxBackoffMs } : {}),
-      ...(cfg.signal ? { signal: cfg.signal } : {}),
-    });
     const totals: BackupTotals = {
       ranges: ranges.length,
       regions: 0,
@@ -611,131 +602,244 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
       verified: false,
       orphans: 0,
     };
-    // Every file the metadata lists, for the check before backupmeta (the sha256 only when it
-    // is compared).
-    const listed = new Map<string, ListedFile>();
-    ctx.progress.start(ranges.length, "ranges");
-    let next = 0;
-    const worker = async () => {
-      while (next < ranges.length) {
-        const range = ranges[next++]!;
-        const done = cp?.doneTree(range);
-        if (done) totals.regions += done.len;
-        // Finished sub-ranges go to the metadata writer in key order while the range is backed
-        // up (BR's metaWriter.Send, range by range), so a range of a million regions is never
-        // held whole. The writer queues calls in order; its first failure sticks and is
-        // rethrown below.
-        let sent: Promise<void> = Promise.resolve();
-        const sink = (r: Range) => {
-          for (const f of r.files) {
-            totals.kvs += f.totalKvs;
-            totals.bytes += f.totalBytes;
-            totals.size += f.size;
-            ctx.progress.addBytes(f.totalBytes);
-          }
-          totals.files += r.files.length;
-          for (const f of r.files) {
-            listed.set(f.name, {
-              name: f.name,
-              size: f.size,
-              ...(cfg.verifyFiles ? { sha256: f.sha256.slice() } : {}),
-            });
-          }
-          sent = writer.appendDataFiles(r.files);
-          sent.catch(() => {});
-        };
-        const tree = await client.backupRange(range, ctx.template, allStores, {
-          region: (resp) => {
-            totals.regions++;
-            cp?.record(range, resp);
-          },
-        }, { ...(done ? { done } : {}), sink });
-        cp?.check();
-        // The whole range has been handed over; only a response reaching past the range's end
-        // (TiKV clips them, so normally none) could still be held.
-        for (const r of tree.ranges()) sink(r);
-        await sent;
-        ctx.progress.tick();
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(ctx.concurrency, ranges.length) }, worker));
-
-    if (plan) {
-      const doChecksum = cfg.checksum && lastTs === 0n;
-      const tables = plan.tables;
-      // The cluster's checksums, CHECKSUM_CONCURRENCY tables at a time (BR's
-      // --checksum-concurrency); the schemas are then written in plan order.
-      const fromCluster: (TableChecksum | undefined)[] = new Array(tables.length);
-      if (doChecksum) {
-        let nextTable = 0;
-        const checksumWorker = async () => {
-          while (nextTable < tables.length) {
-            const i = nextTable++;
-            const t = tables[i]!;
-            if (t.ranges.length === 0) continue;
-            const id = BigInt(t.table.id);
-            let sum = cp?.savedChecksum(id);
-            if (!sum) {
-              const t0 = performance.now();
-              sum = await coprocessorChecksum(pd, stores, resolver, t.ranges, backupTs, cfg.signal);
-              await cp?.saveChecksum(id, sum, (performance.now() - t0) / 1000);
-            }
-            fromCluster[i] = sum;
-          }
-        };
-        await Promise.all(
-          Array.from({ length: Math.min(CHECKSUM_CONCURRENCY, tables.length) }, checksumWorker),
-        );
-      }
-      for (let i = 0; i < tables.length; i++) {
-        const t = tables[i]!;
-        const fromFiles = writer.tableChecksum(...t.physicalIds);
-        const sum = fromCluster[i];
-        if (sum) checkTableChecksum(`${t.db.db_name.O}.${t.table.name.O}`, fromFiles, sum);
-        await writer.appendSchema({ db: t.db, table: t.table, ...fromFiles });
-      }
-      for (const db of plan.emptyDatabases) await writer.appendSchema({ db });
-      totals.checksummed = doChecksum;
-    }
-    // The last checkpoint flush, then backupmeta only while this run still holds the lock and
-    // every listed file is in the storage as the stores wrote it.
-    await cp?.flush();
-    if (!discardsWrites(storage)) {
-      const check = await confirmFiles(storage, listed, {
-        verify: cfg.verifyFiles ?? false,
-        sinceMs: cp ? cp.startMs : ctx.runStartMs,
-        ...(cfg.signal ? { signal: cfg.signal } : {}),
-      });
-      totals.verified = cfg.verifyFiles ?? false;
-      totals.orphans = check.orphans;
-    }
-    await writer.finish({
-      clusterId: pd.clusterId,
-      clusterVersion: await clusterVersion(pd),
-      brVersion: `tibr v${VERSION}`,
-      startVersion: lastTs,
-      endVersion: backupTs,
-      isRawKv: cfg.mode === "raw",
-      isTxnKv: cfg.mode === "txn",
-      newCollationsEnabled: "True",
-    }, cp ? { beforeWrite: () => cp.assertHeld() } : {});
-    if (cp) {
-      try {
-        await cp.complete();
-      } catch (err) {
-        // The backup is complete; only the checkpoint's leftovers remain.
-        log("backup").warn(
-          "the backup finished, but its checkpoint files could not be removed ({error}); " +
-            "remove them with 'tibr checkpoint clean -s {uri}'",
-          { error: (err as Error).message, uri: storage.uri() },
-        );
-      }
-    }
+    const listed = await pushDown(cfg, ctx, writer, ranges, totals);
+    if (plan) totals.checksummed = await tableChecksums(cfg, ctx, writer, plan);
+    await writeMetadata(cfg, ctx, writer, listed, totals);
     return totals;
   } catch (err) {
     writer.abort();
     throw err;
   }
+}
+
+/** Phase: the key ranges to back up, from the schema at the backup ts (or the raw range). */
+async function planRanges(
+  cfg: BackupConfig,
+  ctx: BackupContext,
+  writer: MetaWriter,
+): Promise<{ ranges: KeyRange[]; plan?: BackupPlan }> {
+  const { pd, stores, resolver, backupTs, lastTs } = ctx;
+  let plan: BackupPlan | undefined;
+  let ranges: KeyRange[];
+  if (cfg.mode === "raw") {
+    const raw = cfg.raw ?? { start: "", end: "", format: "hex", cf: "default" };
+    const start = parseRawKey(raw.start, raw.format);
+    const end = parseRawKey(raw.end, raw.format);
+    if (end.length > 0 && compareBytes(start, end) >= 0) {
+      throw new BackupConfigError("--start must be before --end");
+    }
+    ranges = [{ startKey: start, endKey: end }];
+    writer.appendRawRange({ startKey: start, endKey: end, cf: raw.cf });
+  } else if (cfg.mode === "txn") {
+    ranges = [{ startKey: new Uint8Array(), endKey: new Uint8Array() }];
+  } else {
+    const reader = new SchemaReader(new TikvSnapshot(pd, stores, resolver, cfg.signal), backupTs);
+    plan = await buildBackupPlan(reader, ctx.filter!);
+    if (plan.tables.length === 0 && plan.emptyDatabases.length === 0) {
+      throw new BackupConfigError(
+        "no database or table matches the filter: check --db/--table/--filter (names are " +
+          "case-insensitive unless --case-sensitive)",
+      );
+    }
+    ranges = plan.ranges;
+    if (lastTs > 0n) await writeDdlJobs(writer, reader, lastTs, pd, stores, resolver, cfg);
+  }
+  return plan ? { ranges, plan } : { ranges };
+}
+
+/**
+ * Phase: every range pushed down to the stores, `concurrency` at a time; finished sub-ranges go
+ * to the metadata writer and the checkpoint as they come. Returns every listed file.
+ */
+async function pushDown(
+  cfg: BackupConfig,
+  ctx: BackupContext,
+  writer: MetaWriter,
+  ranges: KeyRange[],
+  totals: BackupTotals,
+): Promise<Map<string, ListedFile>> {
+  const { pd, stores, resolver } = ctx;
+  const cp = ctx.checkpoint;
+  const allStores = (await pd.getAllStores()).filter(isTiKV);
+  const client = new BackupClient(pd, stores, resolver, {
+    clusterId: pd.clusterId,
+    newTree: () => new RangeTree(),
+    ...(cfg.maxBackoffMs !== undefined ? { maxBackoffMs: cfg.maxBackoffMs } : {}),
+    ...(cfg.signal ? { signal: cfg.signal } : {}),
+  });
+  // Every file the metadata lists, for the check before backupmeta (the sha256 only when it
+  // is compared).
+  const listed = new Map<string, ListedFile>();
+  ctx.progress.start(ranges.length, "ranges");
+  let next = 0;
+  const stopped = cfg.signal;
+  const worker = async () => {
+    while (next < ranges.length && !stopped?.aborted) {
+      const range = ranges[next++]!;
+      const done = cp?.doneTree(range);
+      if (done) totals.regions += done.len;
+      // Finished sub-ranges go to the metadata writer in key order while the range is backed
+      // up (BR's metaWriter.Send, range by range), so a range of a million regions is never
+      // held whole. The writer queues calls in order; its first failure sticks and is
+      // rethrown below.
+      let sent: Promise<void> = Promise.resolve();
+      const sink = (r: Range) => {
+        for (const f of r.files) {
+          totals.kvs += f.totalKvs;
+          totals.bytes += f.totalBytes;
+          totals.size += f.size;
+          ctx.progress.addBytes(f.totalBytes);
+        }
+        totals.files += r.files.length;
+        for (const f of r.files) {
+          listed.set(f.name, {
+            name: f.name,
+            size: f.size,
+            ...(cfg.verifyFiles ? { sha256: f.sha256.slice() } : {}),
+          });
+        }
+        sent = writer.appendDataFiles(r.files);
+        sent.catch(() => {});
+      };
+      const tree = await client.backupRange(range, ctx.template, allStores, {
+        region: (resp) => {
+          totals.regions++;
+          cp?.record(range, resp);
+        },
+      }, { ...(done ? { done } : {}), sink });
+      cp?.check();
+      // The whole range has been handed over; only a response reaching past the range's end
+      // (TiKV clips them, so normally none) could still be held.
+      for (const r of tree.ranges()) sink(r);
+      await sent;
+      ctx.progress.tick();
+    }
+  };
+  await allStopping(ctx.fail, Math.min(ctx.concurrency, ranges.length), worker);
+  return listed;
+}
+
+/**
+ * Phase: each table's checksum from the cluster (CHECKSUM_CONCURRENCY tables at a time, BR's
+ * --checksum-concurrency; reused from the checkpoint) compared with its files', then the
+ * schemas written in plan order. Returns whether the checksums were compared.
+ */
+async function tableChecksums(
+  cfg: BackupConfig,
+  ctx: BackupContext,
+  writer: MetaWriter,
+  plan: BackupPlan,
+): Promise<boolean> {
+  const { pd, stores, resolver, backupTs, lastTs } = ctx;
+  const cp = ctx.checkpoint;
+  const stopped = cfg.signal;
+  const doChecksum = cfg.checksum && lastTs === 0n;
+  const tables = plan.tables;
+  // The cluster's checksums, CHECKSUM_CONCURRENCY tables at a time (BR's
+  // --checksum-concurrency); the schemas are then written in plan order.
+  const fromCluster: (TableChecksum | undefined)[] = new Array(tables.length);
+  if (doChecksum) {
+    let nextTable = 0;
+    const checksumWorker = async () => {
+      while (nextTable < tables.length && !stopped?.aborted) {
+        const i = nextTable++;
+        const t = tables[i]!;
+        if (t.ranges.length === 0) continue;
+        const id = BigInt(t.table.id);
+        let sum = cp?.savedChecksum(id);
+        if (!sum) {
+          const t0 = performance.now();
+          sum = await coprocessorChecksum(pd, stores, resolver, t.ranges, backupTs, cfg.signal);
+          await cp?.saveChecksum(id, sum, (performance.now() - t0) / 1000);
+        }
+        fromCluster[i] = sum;
+      }
+    };
+    await allStopping(
+      ctx.fail,
+      Math.min(CHECKSUM_CONCURRENCY, tables.length),
+      checksumWorker,
+    );
+  }
+  for (let i = 0; i < tables.length; i++) {
+    const t = tables[i]!;
+    const fromFiles = writer.tableChecksum(...t.physicalIds);
+    const sum = fromCluster[i];
+    if (sum) checkTableChecksum(`${t.db.db_name.O}.${t.table.name.O}`, fromFiles, sum);
+    await writer.appendSchema({ db: t.db, table: t.table, ...fromFiles });
+  }
+  for (const db of plan.emptyDatabases) await writer.appendSchema({ db });
+  return doChecksum;
+}
+
+/**
+ * Phase: the last checkpoint flush, the data files confirmed in the storage (orphans removed),
+ * then `backupmeta` only while this run still holds the lock; then the checkpoint is removed.
+ */
+async function writeMetadata(
+  cfg: BackupConfig,
+  ctx: BackupContext,
+  writer: MetaWriter,
+  listed: ReadonlyMap<string, ListedFile>,
+  totals: BackupTotals,
+): Promise<void> {
+  const { pd, storage, backupTs, lastTs } = ctx;
+  const cp = ctx.checkpoint;
+  // The last checkpoint flush, then backupmeta only while this run still holds the lock and
+  // every listed file is in the storage as the stores wrote it.
+  await cp?.flush();
+  if (!discardsWrites(storage)) {
+    const check = await confirmFiles(storage, listed, {
+      verify: cfg.verifyFiles ?? false,
+      sinceMs: cp ? cp.startMs : ctx.runStartMs,
+      ...(cfg.signal ? { signal: cfg.signal } : {}),
+    });
+    totals.verified = cfg.verifyFiles ?? false;
+    totals.orphans = check.orphans;
+  }
+  await writer.finish({
+    clusterId: pd.clusterId,
+    clusterVersion: await clusterVersion(pd),
+    brVersion: `tibr v${VERSION}`,
+    startVersion: lastTs,
+    endVersion: backupTs,
+    isRawKv: cfg.mode === "raw",
+    isTxnKv: cfg.mode === "txn",
+    newCollationsEnabled: "True",
+  }, cp ? { beforeWrite: () => cp.assertHeld() } : {});
+  if (cp) {
+    try {
+      await cp.complete();
+    } catch (err) {
+      // The backup is complete; only the checkpoint's leftovers remain.
+      log("backup").warn(
+        "the backup finished, but its checkpoint files could not be removed ({error}); " +
+          "remove them with 'tibr checkpoint clean -s {uri}'",
+        { error: (err as Error).message, uri: storage.uri() },
+      );
+    }
+  }
+}
+
+/**
+ * Runs `n` workers; the first failure stops the run (`fail`), so the others take nothing new,
+ * and this settles only once every worker has: nothing started here still runs when the caller
+ * sees the error (the first one, rethrown).
+ */
+async function allStopping(
+  fail: (err: unknown) => void,
+  n: number,
+  worker: () => Promise<void>,
+): Promise<void> {
+  const results = await Promise.allSettled(
+    Array.from({ length: n }, () =>
+      worker().catch((err) => {
+        fail(err);
+        throw err;
+      })),
+  );
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
 /**

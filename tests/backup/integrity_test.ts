@@ -295,6 +295,51 @@ describe("backup integrity against the playground", () => {
     await assertComplete(dir);
   });
 
+  test("after a fatal error no backup request starts, and the process exits within 1 s, resumable", async () => {
+    const dir = join(tmp.path, "fatal");
+    const faults = pg.cluster.faults;
+    const pick = faults.pickStorageFailure.bind(faults);
+    let requestsAtError = -1;
+    let errorAt = 0;
+    faults.pickStorageFailure = () => {
+      const failure = pick();
+      if (failure !== undefined && errorAt === 0) {
+        requestsAtError = pg.stats.backupRequests;
+        errorAt = performance.now();
+      }
+      return failure;
+    };
+    const base = pg.stats.backupRequests;
+    try {
+      const run = await runAndAct(
+        dir,
+        [...FAST_FLUSH, "--concurrency", "4"],
+        () => pg.stats.backupRequests >= base + 4,
+        () => {
+          // One permanent storage failure: the store reports it and the backup must stop.
+          pg.admin.failStorageWrites({ probability: 1, remaining: 1, temporary: false });
+          return false;
+        },
+      );
+      const exitedAt = performance.now();
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /permission denied \(injected by the playground\)/);
+      assert.ok(errorAt > 0, "the fault fired");
+      // Requests the other workers had sent before the error reached the client may still be
+      // counted (at most one per worker); none of the remaining ranges is started.
+      const after = pg.stats.backupRequests - requestsAtError;
+      assert.ok(after <= 3, `${after} backup requests started after the fatal error`);
+      assert.ok(exitedAt - errorAt < 1000, `exited ${Math.round(exitedAt - errorAt)} ms after it`);
+    } finally {
+      faults.pickStorageFailure = pick;
+      pg.admin.clearStorageFaults();
+    }
+    assert.ok(!existsSync(join(dir, "backupmeta")));
+    const again = await backup(dir);
+    assert.equal(again.code, 0, again.stderr);
+    await assertComplete(dir);
+  });
+
   test("a backup ts above PD's current TSO is refused", async () => {
     const dir = join(tmp.path, "future");
     for (const ts of ["18446744073709551615", "2099-01-01 00:00:00"]) {
