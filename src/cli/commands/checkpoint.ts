@@ -8,8 +8,19 @@ import process from "node:process";
 import { startLogging } from "../logging.ts";
 import { addStorageFlags, openStorageFromFlags, storageFlags } from "../storage_flags.ts";
 
-function open(opts: Record<string, unknown>) {
-  return openStorageFromFlags(storageFlags(opts));
+/** `tibr checkpoint status` flags (besides the storage flags, see storage_flags.ts). */
+interface StatusFlags {
+  output: "table" | "json";
+}
+
+/** `tibr checkpoint clean` flags (besides the storage flags). */
+interface CleanFlags {
+  force: boolean;
+  lockOnly: boolean;
+}
+
+function open(cmd: Command) {
+  return openStorageFromFlags(storageFlags(cmd.opts()));
 }
 
 /** Registers `tibr checkpoint` with `status` and `clean`. */
@@ -27,10 +38,11 @@ export function registerCheckpoint(program: Command): void {
       new Option("--output <format>", "output format").choices(["table", "json"]).default("table"),
     );
   addStorageFlags(status);
-  status.action(async (opts: Record<string, unknown>, cmd: Command) => {
+  status.action(async (_o: unknown, cmd: Command) => {
+    const opts = cmd.opts<StatusFlags>();
     await startLogging(cmd);
     const { checkpointStatus, formatStatus } = await import("../../checkpoint/status.ts");
-    const storage = await open(opts);
+    const storage = await open(cmd);
     try {
       const s = await checkpointStatus(storage);
       process.stdout.write(
@@ -51,18 +63,19 @@ export function registerCheckpoint(program: Command): void {
     .option("--force", "remove even though the lock is live (its run must be gone)", false)
     .option("--lock-only", "remove only checkpoint.lock, keeping the checkpoint to resume", false);
   addStorageFlags(clean);
-  clean.action(async (opts: Record<string, unknown>, cmd: Command) => {
+  clean.action(async (_o: unknown, cmd: Command) => {
+    const opts = cmd.opts<CleanFlags>();
     await startLogging(cmd);
     const { cleanStorage } = await import("../../backup/clean.ts");
-    const storage = await open(opts);
+    const storage = await open(cmd);
     try {
       const r = await cleanStorage(storage, {
-        force: opts.force === true,
-        lockOnly: opts.lockOnly === true,
+        force: opts.force,
+        lockOnly: opts.lockOnly,
       });
       const uri = storage.uri();
       let text: string;
-      if (opts.lockOnly === true) {
+      if (opts.lockOnly) {
         text = r.checkpointFiles === 0
           ? `No lock file to remove at ${uri}\n`
           : `Removed 1 lock file from ${uri}\n`;
