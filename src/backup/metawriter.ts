@@ -57,8 +57,8 @@ import {
   type FileSums,
   isPackedFile,
   PackedFile,
-  varintSize,
 } from "./_packed_files.ts";
+import { varintSize } from "../codec/varint.ts";
 
 /** Name of the root metadata file; its presence marks a finished backup. */
 export const BACKUP_META_FILE = "backupmeta";

@@ -24,6 +24,7 @@
  * ```
  * @module
  */
+import { physicalOf } from "../codec/tso.ts";
 import { hostname } from "node:os";
 import process from "node:process";
 import { isStorageError, StorageError } from "../storage/errors.ts";
@@ -42,8 +43,6 @@ export const LOCK_RENEW_MS = 4 * 60_000;
 export const FENCE_MARGIN_MS = 60_000;
 /** How long the fallback protocol waits before re-reading the lock (BR's 3 s). */
 export const SETTLE_MS = 3000;
-
-const LOGICAL_BITS = 18n;
 
 /** Options of `CheckpointLock.acquire`. */
 export interface LockOptions {
@@ -76,9 +75,7 @@ export interface LockState {
 }
 
 /** PD physical time of a TSO, ms since epoch. */
-export function physicalMs(ts: bigint): number {
-  return Number(ts >> LOGICAL_BITS);
-}
+export const physicalMs: (ts: bigint) => number = physicalOf;
 
 /** `2026-11-21 12:05:31 UTC`. */
 export function formatUtc(ms: number): string {

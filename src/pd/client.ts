@@ -6,6 +6,7 @@
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { decodeBytes, encodeBytes } from "../codec/bytes.ts";
+import { composeTs } from "../codec/tso.ts";
 import type { Peer, Region, Store } from "../gen/metapb_pb.ts";
 import { StoreState } from "../gen/metapb_pb.ts";
 import {
@@ -310,7 +311,7 @@ export class PdClient {
         this.#checkHeader(res.header, "Tso");
         const ts = res.timestamp;
         if (!ts) throw new PdError("PD Tso answered without a timestamp");
-        return (ts.physical << 18n) | ts.logical;
+        return composeTs(ts.physical, ts.logical);
       }
       throw new PdError("PD closed the Tso stream without answering");
     });

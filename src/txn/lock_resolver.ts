@@ -15,6 +15,7 @@ import { Backoffer, BO } from "../backoff.ts";
 import type { Clock } from "../storage/clock.ts";
 import type { StoreConnections } from "../tikv/stores.ts";
 import { compareBytes } from "../codec/bytes.ts";
+import { physicalOf } from "../codec/tso.ts";
 
 /** A transaction with more keys than this is "big": its locks are resolved region-wide. */
 export const BIG_TXN_THRESHOLD = 16n;
@@ -34,8 +35,8 @@ interface TxnStatus {
 }
 
 /** Milliseconds of PD's physical clock in a TSO. */
-export function physicalMs(ts: bigint): bigint {
-  return ts >> 18n;
+function physicalMs(ts: bigint): bigint {
+  return BigInt(physicalOf(ts));
 }
 
 /** Options for the resolver. */
