@@ -24,6 +24,7 @@ import {
 import { create, isMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { type File, FileSchema, type TableMeta, TableMetaSchema } from "../gen/brpb_pb.ts";
 import { decodeInt } from "../codec/bytes.ts";
+import type { KvChecksum } from "../codec/crc64.ts";
 
 const ENCODER = new TextEncoder();
 const DECODER = new TextDecoder();
@@ -270,12 +271,9 @@ function copyField(dst: Uint8Array, p: number, no: number, src: Uint8Array, from
  * What the metadata writer reads of a file in one pass. Bigints are filled in only for files
  * whose start key is in a table (others count for no table's checksum).
  */
-export interface FileSums {
+export interface FileSums extends KvChecksum {
   /** The table of the start key, if any. */
   tableId: bigint | undefined;
-  crc64xor: bigint;
-  totalKvs: bigint;
-  totalBytes: bigint;
   /** Stored bytes (`size`). */
   size: bigint;
   /** Whether the file splits its sums by table (then read `tableMetas`). */
