@@ -5,6 +5,7 @@
  * instead of checksumming them again.
  * @module
  */
+import { controlLane } from "../storage/lane.ts";
 import type { ExternalStorage } from "../storage/types.ts";
 import { log } from "../log.ts";
 import { Pool } from "../pool.ts";
@@ -39,7 +40,7 @@ export class ChecksumRunner {
   readonly #queued = new Set<Promise<void>>();
 
   constructor(storage: ExternalStorage, opts: ChecksumRunnerOptions = {}) {
-    this.#storage = storage;
+    this.#storage = controlLane(storage);
     this.#maxCost = opts.maxTotalCostS ?? MAX_CHECKSUM_TOTAL_COST_S;
     this.#writes = new Pool({ concurrency: opts.concurrency ?? CHECKSUM_WRITERS });
     this.#beforeWrite = opts.beforeWrite;

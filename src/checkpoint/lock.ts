@@ -24,6 +24,7 @@
  * ```
  * @module
  */
+import { controlLane } from "../storage/lane.ts";
 import { physicalOf } from "../codec/tso.ts";
 import { hostname } from "node:os";
 import process from "node:process";
@@ -111,6 +112,7 @@ export async function readLock(
   storage: ExternalStorage,
   signal?: AbortSignal,
 ): Promise<LockState | undefined> {
+  storage = controlLane(storage);
   // stat, read, stat: the content belongs to the version only if nothing wrote in between.
   for (let attempt = 0; attempt < 5; attempt++) {
     let before: ObjectStat;
@@ -179,7 +181,7 @@ export class CheckpointLock {
   #assert: Promise<void> | undefined;
 
   private constructor(storage: ExternalStorage, opts: LockOptions, id: bigint) {
-    this.#storage = storage;
+    this.#storage = controlLane(storage);
     this.#now = opts.now;
     this.#ttl = opts.ttlMs ?? LOCK_TTL_MS;
     if (!(this.#ttl > 0)) throw new RangeError(`lock TTL must be positive, got ${this.#ttl}`);
