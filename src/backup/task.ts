@@ -27,6 +27,8 @@ import { JobState } from "../tidb/model.ts";
 import { TikvSnapshot } from "../tikv/snapshot.ts";
 import { StoreConnections } from "../tikv/stores.ts";
 import { LockResolver } from "../txn/lock_resolver.ts";
+import { forEachPool, Pool } from "../pool.ts";
+import { RunScope } from "../run_scope.ts";
 import { VERSION } from "../version.ts";
 import type { BackupConfig as CheckpointConfig } from "../checkpoint/meta.ts";
 import { BackupCheckpoint, finishLeftover } from "./_checkpoint.ts";
@@ -246,24 +248,19 @@ export function checkpointConfig(cfg: BackupConfig): CheckpointConfig {
 /** Whether a run checkpoints: by default yes, except to noop storage and for incrementals. */
 function checkpointWanted(cfg: BackupConfig, storage: ExternalStorage): boolean {
   if (cfg.useCheckpoint === false) return false;
-  if (discardsWrites(storage)) return false;
+  if (storage.capabilities().discardsWrites) return false;
   return !(cfg.lastBackupTs !== undefined && cfg.lastBackupTs > 0n);
 }
 
 /** Runs a backup and returns its summary. */
 export async function runBackup(outer: BackupConfig): Promise<BackupSummary> {
   const started = Date.now();
-  // The run's one cancellation: the caller's signal (SIGINT/SIGTERM) or the first fatal error
-  // anywhere (a range, a checksum, the GC keeper, the checkpoint) aborts it, and every request,
-  // retry sleep and storage call of the run takes it, so nothing new is sent after it fires.
-  const run = new AbortController();
-  const fail = (err: unknown) => {
-    if (!run.signal.aborted) run.abort(err);
-  };
-  const onOuter = () => fail(outer.signal!.reason);
-  if (outer.signal?.aborted) onOuter();
-  else outer.signal?.addEventListener("abort", onOuter, { once: true });
-  const signal = run.signal;
+  // The run's one cancellation (src/run_scope.ts): the caller's signal (SIGINT/SIGTERM) or the
+  // first fatal error anywhere (a range, a checksum, the GC keeper, the checkpoint) aborts it,
+  // and every request, retry sleep and storage call of the run takes it, so nothing new is sent
+  // after it fires.
+  const scope = new RunScope(outer.signal);
+  const signal = scope.signal;
   const cfg: BackupConfig = { ...outer, signal };
   if (cfg.cipher) validateCipher(cfg.cipher);
   if (cfg.lastBackupTs !== undefined && cfg.lastBackupTs > 0n && cfg.mode === "raw") {
@@ -312,7 +309,7 @@ export async function runBackup(outer: BackupConfig): Promise<BackupSummary> {
       }
       await refuseFinishedBackup(storage);
       checkpoint = await BackupCheckpoint.open(storage, pd, cpOpts);
-    } else if (cfg.useCheckpoint !== false && !storage.uri().startsWith("noop:")) {
+    } else if (cfg.useCheckpoint !== false && !storage.capabilities().discardsWrites) {
       log("backup").info("incremental backup: no checkpoint, as BR");
     }
     // PD time of this run's start: files the stores name with an earlier time are not this
@@ -339,7 +336,7 @@ export async function runBackup(outer: BackupConfig): Promise<BackupSummary> {
       uri: storage.uri(),
     });
 
-    const work = doBackup(cfg, {
+    const work = doBackup({ ...cfg, signal }, {
       pd,
       stores,
       resolver,
@@ -365,16 +362,10 @@ export async function runBackup(outer: BackupConfig): Promise<BackupSummary> {
       progress,
       checkpoint,
       runStartMs,
-      fail,
     });
-    keeper?.failed.catch(fail);
-    let result: BackupTotals;
-    try {
-      result = await work;
-    } catch (err) {
-      // What stopped the run is its first fatal error, not the cancellations it caused.
-      throw signal.aborted ? signal.reason : err;
-    }
+    // A failed keeper aborts the run; the backup's workers stop and settle before the first
+    // error is thrown.
+    const result = await scope.run(work, ...(keeper ? [keeper.failed] : []));
     progress.stop();
     const took = checkpoint ? checkpoint.dureTimeMs(started) : Date.now() - started;
     const secs = Math.max(took / 1000, 0.001);
@@ -420,7 +411,7 @@ export async function runBackup(outer: BackupConfig): Promise<BackupSummary> {
     }
     throw err;
   } finally {
-    outer.signal?.removeEventListener("abort", onOuter);
+    scope.close();
     keeper?.stop();
     stores.close();
     pd.close();
@@ -554,8 +545,6 @@ interface BackupContext {
   checkpoint: BackupCheckpoint | undefined;
   /** PD physical time this run started, ms. */
   runStartMs: number;
-  /** Stops the run with its first fatal error (aborts `cfg.signal`). */
-  fail: (err: unknown) => void;
 }
 
 interface BackupTotals {
@@ -661,61 +650,60 @@ async function pushDown(
   const { pd, stores, resolver } = ctx;
   const cp = ctx.checkpoint;
   const allStores = (await pd.getAllStores()).filter(isTiKV);
+  // After the first failed range no range starts, and the ones running see the pool's signal.
+  const rangePool = new Pool({
+    concurrency: ctx.concurrency,
+    ...(cfg.signal ? { signal: cfg.signal } : {}),
+  });
   const client = new BackupClient(pd, stores, resolver, {
     clusterId: pd.clusterId,
     newTree: () => new RangeTree(),
     ...(cfg.maxBackoffMs !== undefined ? { maxBackoffMs: cfg.maxBackoffMs } : {}),
-    ...(cfg.signal ? { signal: cfg.signal } : {}),
+    signal: rangePool.signal,
   });
   // Every file the metadata lists, for the check before backupmeta (the sha256 only when it
   // is compared).
   const listed = new Map<string, ListedFile>();
   ctx.progress.start(ranges.length, "ranges");
-  let next = 0;
-  const stopped = cfg.signal;
-  const worker = async () => {
-    while (next < ranges.length && !stopped?.aborted) {
-      const range = ranges[next++]!;
-      const done = cp?.doneTree(range);
-      if (done) totals.regions += done.len;
-      // Finished sub-ranges go to the metadata writer in key order while the range is backed
-      // up (BR's metaWriter.Send, range by range), so a range of a million regions is never
-      // held whole. The writer queues calls in order; its first failure sticks and is
-      // rethrown below.
-      let sent: Promise<void> = Promise.resolve();
-      const sink = (r: Range) => {
-        for (const f of r.files) {
-          totals.kvs += f.totalKvs;
-          totals.bytes += f.totalBytes;
-          totals.size += f.size;
-          ctx.progress.addBytes(f.totalBytes);
-        }
-        totals.files += r.files.length;
-        for (const f of r.files) {
-          listed.set(f.name, {
-            name: f.name,
-            size: f.size,
-            ...(cfg.verifyFiles ? { sha256: f.sha256.slice() } : {}),
-          });
-        }
-        sent = writer.appendDataFiles(r.files);
-        sent.catch(() => {});
-      };
-      const tree = await client.backupRange(range, ctx.template, allStores, {
-        region: (resp) => {
-          totals.regions++;
-          cp?.record(range, resp);
-        },
-      }, { ...(done ? { done } : {}), sink });
-      cp?.check();
-      // The whole range has been handed over; only a response reaching past the range's end
-      // (TiKV clips them, so normally none) could still be held.
-      for (const r of tree.ranges()) sink(r);
-      await sent;
-      ctx.progress.tick();
-    }
-  };
-  await allStopping(ctx.fail, Math.min(ctx.concurrency, ranges.length), worker);
+  await rangePool.forEach(ranges, async (range) => {
+    const done = cp?.doneTree(range);
+    if (done) totals.regions += done.len;
+    // Finished sub-ranges go to the metadata writer in key order while the range is backed
+    // up (BR's metaWriter.Send, range by range), so a range of a million regions is never
+    // held whole. The writer queues calls in order; its first failure sticks and is
+    // rethrown below.
+    let sent: Promise<void> = Promise.resolve();
+    const sink = (r: Range) => {
+      for (const f of r.files) {
+        totals.kvs += f.totalKvs;
+        totals.bytes += f.totalBytes;
+        totals.size += f.size;
+        ctx.progress.addBytes(f.totalBytes);
+      }
+      totals.files += r.files.length;
+      for (const f of r.files) {
+        listed.set(f.name, {
+          name: f.name,
+          size: f.size,
+          ...(cfg.verifyFiles ? { sha256: f.sha256.slice() } : {}),
+        });
+      }
+      sent = writer.appendDataFiles(r.files);
+      sent.catch(() => {});
+    };
+    const tree = await client.backupRange(range, ctx.template, allStores, {
+      region: (resp) => {
+        totals.regions++;
+        cp?.record(range, resp);
+      },
+    }, { ...(done ? { done } : {}), sink });
+    cp?.check();
+    // The whole range has been handed over; only a response reaching past the range's end
+    // (TiKV clips them, so normally none) could still be held.
+    for (const r of tree.ranges()) sink(r);
+    await sent;
+    ctx.progress.tick();
+  });
   return listed;
 }
 
@@ -732,34 +720,27 @@ async function tableChecksums(
 ): Promise<boolean> {
   const { pd, stores, resolver, backupTs, lastTs } = ctx;
   const cp = ctx.checkpoint;
-  const stopped = cfg.signal;
   const doChecksum = cfg.checksum && lastTs === 0n;
   const tables = plan.tables;
   // The cluster's checksums, CHECKSUM_CONCURRENCY tables at a time (BR's
   // --checksum-concurrency); the schemas are then written in plan order.
   const fromCluster: (TableChecksum | undefined)[] = new Array(tables.length);
   if (doChecksum) {
-    let nextTable = 0;
-    const checksumWorker = async () => {
-      while (nextTable < tables.length && !stopped?.aborted) {
-        const i = nextTable++;
-        const t = tables[i]!;
-        if (t.ranges.length === 0) continue;
-        const id = BigInt(t.table.id);
-        let sum = cp?.savedChecksum(id);
-        if (!sum) {
-          const t0 = performance.now();
-          sum = await coprocessorChecksum(pd, stores, resolver, t.ranges, backupTs, cfg.signal);
-          await cp?.saveChecksum(id, sum, (performance.now() - t0) / 1000);
-        }
-        fromCluster[i] = sum;
-      }
+    const poolOpts = {
+      concurrency: CHECKSUM_CONCURRENCY,
+      ...(cfg.signal ? { signal: cfg.signal } : {}),
     };
-    await allStopping(
-      ctx.fail,
-      Math.min(CHECKSUM_CONCURRENCY, tables.length),
-      checksumWorker,
-    );
+    await forEachPool(tables, poolOpts, async (t, i, signal) => {
+      if (t.ranges.length === 0) return;
+      const id = BigInt(t.table.id);
+      let sum = cp?.savedChecksum(id);
+      if (!sum) {
+        const t0 = performance.now();
+        sum = await coprocessorChecksum(pd, stores, resolver, t.ranges, backupTs, signal);
+        await cp?.saveChecksum(id, sum, (performance.now() - t0) / 1000);
+      }
+      fromCluster[i] = sum;
+    });
   }
   for (let i = 0; i < tables.length; i++) {
     const t = tables[i]!;
@@ -788,7 +769,7 @@ async function writeMetadata(
   // The last checkpoint flush, then backupmeta only while this run still holds the lock and
   // every listed file is in the storage as the stores wrote it.
   await cp?.flush();
-  if (!discardsWrites(storage)) {
+  if (!storage.capabilities().discardsWrites) {
     const check = await confirmFiles(storage, listed, {
       verify: cfg.verifyFiles ?? false,
       sinceMs: cp ? cp.startMs : ctx.runStartMs,
@@ -819,27 +800,6 @@ async function writeMetadata(
       );
     }
   }
-}
-
-/**
- * Runs `n` workers; the first failure stops the run (`fail`), so the others take nothing new,
- * and this settles only once every worker has: nothing started here still runs when the caller
- * sees the error (the first one, rethrown).
- */
-async function allStopping(
-  fail: (err: unknown) => void,
-  n: number,
-  worker: () => Promise<void>,
-): Promise<void> {
-  const results = await Promise.allSettled(
-    Array.from({ length: n }, () =>
-      worker().catch((err) => {
-        fail(err);
-        throw err;
-      })),
-  );
-  const failed = results.find((r) => r.status === "rejected");
-  if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
 /**
@@ -874,11 +834,6 @@ async function confirmFiles(
     });
   }
   return { orphans: orphans.length };
-}
-
-/** Whether the storage discards what is written (noop://): no file can be checked there. */
-function discardsWrites(storage: ExternalStorage): boolean {
-  return storage.uri().startsWith("noop:");
 }
 
 /** Fails the backup when the files' sums differ from the cluster's, naming the table. */

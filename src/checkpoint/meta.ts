@@ -12,6 +12,7 @@
  * Also the checkpoint-wide storage operations: starting a fresh checkpoint and removing one.
  * @module
  */
+import { controlLane } from "../storage/lane.ts";
 import { createHash, createHmac } from "node:crypto";
 import { isStorageError } from "../storage/errors.ts";
 import type { ExternalStorage } from "../storage/types.ts";
@@ -323,6 +324,7 @@ export async function loadCheckpointMeta(
   storage: ExternalStorage,
   signal?: AbortSignal,
 ): Promise<CheckpointMeta | undefined> {
+  storage = controlLane(storage);
   let data: Uint8Array;
   try {
     data = await storage.readFile(META_PATH, { signal });
@@ -348,6 +350,7 @@ export async function saveCheckpointMeta(
   meta: CheckpointMeta,
   lock: CheckpointLock,
 ): Promise<void> {
+  storage = controlLane(storage);
   await lock.assertHeld();
   await storage.writeFile(META_PATH, encodeMeta(meta));
 }
@@ -361,6 +364,7 @@ export async function startCheckpoint(
   meta: CheckpointMeta,
   lock: CheckpointLock,
 ): Promise<void> {
+  storage = controlLane(storage);
   await lock.assertHeld();
   const removed = await removeCheckpointData(storage, { keepLock: true });
   if (removed > 0) {
@@ -387,6 +391,7 @@ export async function removeCheckpointData(
   storage: ExternalStorage,
   opts: RemoveOptions = {},
 ): Promise<number> {
+  storage = controlLane(storage);
   const batch = Math.max(1, storage.capabilities().maxDeleteBatch) * 10;
   let names: string[] = [];
   let removed = 0;
