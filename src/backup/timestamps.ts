@@ -7,9 +7,9 @@
 import { randomUUID } from "node:crypto";
 import { log } from "../log.ts";
 import type { PdClient } from "../pd/client.ts";
+import { composeTs, LOGICAL_BITS, logicalOf, physicalOf } from "../codec/tso.ts";
 
-/** Bits of the logical part of a TSO. */
-export const LOGICAL_BITS = 18n;
+export { composeTs, LOGICAL_BITS };
 /** BR's default service safe point TTL, seconds. */
 export const DEFAULT_GC_TTL_SECONDS = 300;
 
@@ -18,14 +18,15 @@ export class TimestampError extends Error {
   override name = "TimestampError";
 }
 
-/** physical ms and logical → TSO. */
-export function composeTs(physicalMs: bigint, logical: bigint): bigint {
-  return (physicalMs << LOGICAL_BITS) | logical;
-}
-
 /** The wall-clock time of a TSO. */
 export function tsToDate(ts: bigint): Date {
-  return new Date(Number(ts >> LOGICAL_BITS));
+  return new Date(physicalOf(ts));
+}
+
+/** A TSO's time as ISO 8601, or a note when it is beyond what a date can hold. */
+export function tsText(ts: bigint): string {
+  const ms = Number(ts >> LOGICAL_BITS);
+  return ms <= 8.64e15 ? new Date(ms).toISOString() : "beyond any date";
 }
 
 /**
@@ -84,13 +85,23 @@ export async function resolveBackupTs(
 ): Promise<bigint> {
   let ts: bigint;
   if (given !== undefined) {
+    // A snapshot above PD's current TSO is no snapshot: transactions that commit later may get
+    // smaller commit ts than it and would be missing from the backup.
+    const now = await pd.getTS();
+    if (given > now) {
+      throw new TimestampError(
+        `--backupts ${given} (${tsText(given)}) is after PD's current TSO ${now} ` +
+          `(${tsText(now)}): a backup ts must not be in the future; give an earlier one or leave ` +
+          "--backupts out",
+      );
+    }
     ts = given;
   } else {
     const now = await pd.getTS();
     if (timeAgoMs < 0) throw new TimestampError("negative --timeago is not allowed");
     if (timeAgoMs > 0) {
-      const physical = now >> LOGICAL_BITS;
-      const logical = now & ((1n << LOGICAL_BITS) - 1n);
+      const physical = BigInt(physicalOf(now));
+      const logical = logicalOf(now);
       const ago = BigInt(Math.round(timeAgoMs));
       if (ago >= physical) {
         throw new TimestampError("--timeago reaches before 1970: choose a smaller --timeago");
@@ -109,8 +120,8 @@ export async function checkGCSafePoint(pd: PdClient, ts: bigint): Promise<void> 
   const safePoint = await pd.getGCSafePoint();
   if (ts <= safePoint) {
     throw new TimestampError(
-      `backup ts ${ts} (${tsToDate(ts).toISOString()}) is not after the GC safe point ` +
-        `${safePoint} (${tsToDate(safePoint).toISOString()}): data at that time may already ` +
+      `backup ts ${ts} (${tsText(ts)}) is not after the GC safe point ` +
+        `${safePoint} (${tsText(safePoint)}): data at that time may already ` +
         `be garbage-collected; choose a later --backupts or a smaller --timeago`,
     );
   }

@@ -12,6 +12,7 @@
  * Also the checkpoint-wide storage operations: starting a fresh checkpoint and removing one.
  * @module
  */
+import { controlLane } from "../storage/lane.ts";
 import { createHash, createHmac } from "node:crypto";
 import { isStorageError } from "../storage/errors.ts";
 import type { ExternalStorage } from "../storage/types.ts";
@@ -58,6 +59,11 @@ export interface CheckpointMeta {
   cipherMethod?: number;
   /** Key check value; absent without encryption and in BR's files. */
   cipherCheck?: Uint8Array;
+  /**
+   * PD physical time (ms) when the first run started; files the stores name with an earlier
+   * time were not written by this backup. Absent in BR's files.
+   */
+  startMs?: number;
 }
 
 const SECRETISH = /(secret|password|passwd|token|credential|crypter\.key|key-file|sas|^key$)/i;
@@ -215,6 +221,8 @@ export interface NewMetaInput {
   ranges?: readonly MetaRange[];
   config: BackupConfig;
   cipher?: CipherInfo;
+  /** PD physical time of the first run's start, ms. */
+  startMs?: number;
 }
 
 /** A meta for a fresh checkpoint: hashes the config and derives the key check. */
@@ -228,6 +236,7 @@ export function newCheckpointMeta(input: NewMetaInput): CheckpointMeta {
     config: configValues(input.config),
     cipherMethod: methodOf(input.cipher),
     ...(check ? { cipherCheck: check } : {}),
+    ...(input.startMs === undefined ? {} : { startMs: input.startMs }),
   };
 }
 
@@ -245,6 +254,7 @@ export function encodeMeta(meta: CheckpointMeta): Uint8Array {
   }
   if (meta.cipherMethod !== undefined) s += `,"cipher-method":${meta.cipherMethod}`;
   if (meta.cipherCheck) s += `,"cipher-check":"${toBase64(meta.cipherCheck)}"`;
+  if (meta.startMs !== undefined) s += `,"tibr-start-ms":${Math.trunc(meta.startMs)}`;
   return new TextEncoder().encode(s + "}");
 }
 
@@ -287,6 +297,13 @@ export function decodeMeta(data: Uint8Array): CheckpointMeta {
   if (root["cipher-check"] !== undefined) {
     meta.cipherCheck = b64(root["cipher-check"], "cipher-check");
   }
+  const start = root["tibr-start-ms"];
+  if (start !== undefined) {
+    if (typeof start !== "number" || !Number.isInteger(start)) {
+      throw new SyntaxError("tibr-start-ms is not an integer");
+    }
+    meta.startMs = start;
+  }
   return meta;
 }
 
@@ -307,6 +324,7 @@ export async function loadCheckpointMeta(
   storage: ExternalStorage,
   signal?: AbortSignal,
 ): Promise<CheckpointMeta | undefined> {
+  storage = controlLane(storage);
   let data: Uint8Array;
   try {
     data = await storage.readFile(META_PATH, { signal });
@@ -332,6 +350,7 @@ export async function saveCheckpointMeta(
   meta: CheckpointMeta,
   lock: CheckpointLock,
 ): Promise<void> {
+  storage = controlLane(storage);
   await lock.assertHeld();
   await storage.writeFile(META_PATH, encodeMeta(meta));
 }
@@ -345,6 +364,7 @@ export async function startCheckpoint(
   meta: CheckpointMeta,
   lock: CheckpointLock,
 ): Promise<void> {
+  storage = controlLane(storage);
   await lock.assertHeld();
   const removed = await removeCheckpointData(storage, { keepLock: true });
   if (removed > 0) {
@@ -371,6 +391,7 @@ export async function removeCheckpointData(
   storage: ExternalStorage,
   opts: RemoveOptions = {},
 ): Promise<number> {
+  storage = controlLane(storage);
   const batch = Math.max(1, storage.capabilities().maxDeleteBatch) * 10;
   let names: string[] = [];
   let removed = 0;
