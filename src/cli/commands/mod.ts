@@ -8,6 +8,7 @@ import { registerBackup } from "./backup.ts";
 import { registerCheckpoint } from "./checkpoint.ts";
 import { registerPlayground } from "./playground.ts";
 import { registerStorage } from "./storage.ts";
+import { registerDebug, registerVerify } from "./verify.ts";
 
 /** Registers a subcommand on the root program. */
 export type RegisterCommand = (program: Command) => void;
@@ -18,4 +19,6 @@ export const COMMANDS: RegisterCommand[] = [
   registerCheckpoint,
   registerStorage,
   registerPlayground,
+  registerVerify,
+  registerDebug,
 ];
