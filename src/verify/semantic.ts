@@ -77,6 +77,8 @@ interface Collected {
   actual: Map<string, string>;
 }
 
+const EMPTY = new Uint8Array(0);
+
 function fnv(seed: number, a: Uint8Array, b: Uint8Array): number {
   let h = seed >>> 0;
   for (let i = 0; i < a.length; i++) h = Math.imul(h ^ a[i]!, 0x01000193);
@@ -157,7 +159,8 @@ export class SemanticChecker {
   ): void {
     const h1 = fnv(0x811c9dc5, key, handle);
     const h2 = fnv(0x9e3779b9, key, handle);
-    const b = h1 % BUCKETS;
+    // The bucket follows the key alone, so rows that claim one unique key meet in one bucket.
+    const b = fnv(0x2545f491, key, EMPTY) % BUCKETS;
     if (this.#targets) {
       const t = this.#targets.get(`${ps.physicalId}/${idx.info.id}`);
       if (!t || !t.buckets.has(b)) return;
@@ -387,7 +390,7 @@ export function handleInValue(value: Uint8Array, common: boolean): Uint8Array | 
   const tailLen = value[0]!;
   if (tailLen > value.length - 1) throw new Error("the index value's tail overruns it");
   const version1 = (tailLen === 0 || tailLen === 1) && value[1] === 125;
-  let body = value.subarray(version1 ? 3 : 1, value.length - tailLen);
+  const body = value.subarray(version1 ? 3 : 1, value.length - tailLen);
   const tail = value.subarray(value.length - tailLen);
   if (body.length > 0 && body[0] === 127) {
     const len = (body[1]! << 8) | body[2]!;
@@ -395,7 +398,6 @@ export function handleInValue(value: Uint8Array, common: boolean): Uint8Array | 
     return body.subarray(3, 3 + len);
   }
   if (!version1 && tail.length >= 8 && !common) return intHandleBytes(tail.subarray(0, 8));
-  body = body.subarray(0);
   return undefined;
 }
 
