@@ -24,7 +24,7 @@ import { compareBytes, hex } from "../codec/bytes.ts";
 import { ChecksumAccumulator } from "../codec/crc64.ts";
 import type { CipherInfo } from "../crypto/cipher.ts";
 import type { BackupMeta, File } from "../gen/brpb_pb.ts";
-import { checksumBackupFiles, decodeBackupFile } from "../sst/backup.ts";
+import { decodeBackupFile } from "../sst/backup.ts";
 import { SstError } from "../sst/errors.ts";
 import { SstReader } from "../sst/reader.ts";
 import { bytesSource, decryptingSource } from "../sst/source.ts";
@@ -581,13 +581,6 @@ function missing(f: File): VerifyProblem {
 function inRange(key: Uint8Array, f: File): boolean {
   return compareBytes(key, f.startKey) >= 0 &&
     (f.endKey.length === 0 || compareBytes(key, f.endKey) < 0);
-}
-
-/** `a < b` where an empty end means +infinity. */
-function endBefore(a: Uint8Array, b: Uint8Array): number {
-  if (a.length === 0) return b.length === 0 ? 0 : 1;
-  if (b.length === 0) return -1;
-  return compareBytes(a, b);
 }
 
 /**

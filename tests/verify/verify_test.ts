@@ -19,6 +19,7 @@ import { MetaReader } from "../../src/backup/metareader.ts";
 import type { Playground } from "../../src/playground/server/mod.ts";
 import { openStorage } from "../../src/storage/registry.ts";
 import { decodeInt } from "../../src/codec/bytes.ts";
+import type { TableInfo } from "../../src/tidb/model.ts";
 import { decodeRow, encodeRow } from "../../src/tidb/rowcodec.ts";
 
 /** The row value with column 2 (name) replaced, every other column's bytes kept. */
@@ -81,7 +82,7 @@ async function dataFiles(dir: string): Promise<File[]> {
 }
 
 /** Table id of `shop.users` in the backup. */
-async function tableId(dir: string, name: string): Promise<{ id: bigint; info: any }> {
+async function tableId(dir: string, name: string): Promise<{ id: bigint; info: TableInfo }> {
   const storage = await openStorage(`local://${dir}`);
   try {
     const r = await MetaReader.open(storage);
