@@ -17,6 +17,8 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { log } from "../log.ts";
+import { availableParallelism } from "node:os";
 import { BACKUP_LOCK_FILE, BACKUP_META_FILE } from "../backup/metawriter.ts";
 import { BackupMetaError, MetaReader, readBackupMeta } from "../backup/metareader.ts";
 import type { Progress } from "../backup/progress.ts";
@@ -24,7 +26,9 @@ import { compareBytes, hex } from "../codec/bytes.ts";
 import { ChecksumAccumulator } from "../codec/crc64.ts";
 import type { CipherInfo } from "../crypto/cipher.ts";
 import type { BackupMeta, File } from "../gen/brpb_pb.ts";
-import { decodeBackupFile } from "../sst/backup.ts";
+import { decodeBackupFile, type KvChecksum } from "../sst/backup.ts";
+import { decodePair, type StoredBytes } from "./_decode.ts";
+import { DecodePool } from "./_decode_pool.ts";
 import { SstError } from "../sst/errors.ts";
 import { SstReader } from "../sst/reader.ts";
 import { bytesSource, decryptingSource } from "../sst/source.ts";
@@ -96,6 +100,8 @@ export interface VerifyOptions {
   concurrency?: number;
   signal?: AbortSignal;
   progress?: Progress;
+  /** Decode worker threads at the data level (default: min(concurrency, cores)); 0: none. */
+  workers?: number;
   /** Most problems listed per code (default 20); the count of the rest is noted. */
   maxProblemsPerCode?: number;
 }
@@ -107,7 +113,7 @@ interface TableEntry {
   crc64xor: bigint;
   totalKvs: bigint;
   totalBytes: bigint;
-  acc: ChecksumAccumulator;
+  acc: KvChecksum;
   files: number;
   failed: boolean;
 }
@@ -231,7 +237,7 @@ export async function verifyBackup(
         crc64xor: raw.crc64xor,
         totalKvs: raw.totalKvs,
         totalBytes: raw.totalBytes,
-        acc: new ChecksumAccumulator(),
+        acc: newSum(),
         files: 0,
         failed: false,
       };
@@ -248,12 +254,23 @@ export async function verifyBackup(
   const spans = new Map<bigint | "all", Span[]>();
   const names = new Set<string>();
   const sem = new Semaphore(concurrency);
+  // Decoding is CPU work: at the data level it runs in worker threads (the semantic check needs
+  // every KV on this thread, so it decodes here).
+  const workers = opts.workers ?? Math.min(concurrency, availableParallelism());
+  const pool = level === "data" && out.kind !== "raw" && workers > 0
+    ? await DecodePool.start(workers)
+    : undefined;
+  log("verify").info("verifying {storage} at level {level}: decoding {where}", {
+    storage: storage.uri(),
+    level,
+    where: pool ? `in ${workers} worker threads` : "on the main thread",
+  });
   const inFlight = new Set<Promise<void>>();
   let firstError: unknown;
   const pending = new Map<string, { write?: File; default?: File }>();
   let listedFiles = 0;
   let listedSize = 0n;
-  const total = new ChecksumAccumulator();
+  const total = newSum();
   const progress = opts.progress;
 
   const tableOf = (f: File): TableEntry | undefined => {
@@ -361,7 +378,7 @@ export async function verifyBackup(
           if (!outside && !inRange(raw, main)) outside = raw.slice();
           acc.add(raw, v);
         });
-        total.merge(acc);
+        addSum(total, acc);
         compareFile(main, acc);
         if (outside) keyOutside(main, outside);
         return;
@@ -375,25 +392,36 @@ export async function verifyBackup(
         });
         return;
       }
-      const write = await open(pair.write, bytes.get(pair.write)!);
-      const dflt = pair.default ? await open(pair.default, bytes.get(pair.default)!) : undefined;
-      const files = { write, ...(dflt ? { default: dflt } : {}) };
-      const inW = new ChecksumAccumulator();
-      const inD = new ChecksumAccumulator();
-      let outside: Uint8Array | undefined;
-      for await (const kv of decodeBackupFile(files)) {
-        (kv.fromDefault ? inD : inW).add(kv.rawKey, kv.value);
-        if (!outside && !inRange(kv.rawKey, pair.write)) outside = kv.rawKey.slice();
-        if (semantic && kv.type === "put") semantic.add(kv.rawKey, kv.value);
-      }
+      const stored = (f: File): StoredBytes => ({
+        name: f.name,
+        bytes: bytes.get(f)!,
+        iv: f.cipherIv,
+      });
+      const range = { start: pair.write.startKey, end: pair.write.endKey };
+      const w = stored(pair.write);
+      const d = pair.default ? stored(pair.default) : undefined;
+      const { sums, outside } = pool
+        ? await pool.decode({
+          write: w,
+          ...(d ? { default: d } : {}),
+          ...range,
+          ...(opts.cipher ? { cipher: opts.cipher } : {}),
+        })
+        : await decodePair(
+          w,
+          d,
+          range,
+          opts.cipher,
+          semantic ? (raw, value, isPut) => isPut && semantic.add(raw, value) : undefined,
+        );
+      bytes.clear();
+      const inW = sums.write;
+      const inD = sums.default;
       compareFile(pair.write, inW);
       if (pair.default) compareFile(pair.default, inD);
       if (outside) keyOutside(pair.write, outside);
-      const both = new ChecksumAccumulator();
-      both.merge(inW);
-      both.merge(inD);
-      total.merge(both);
-      t?.acc.merge(both);
+      addSum(total, sums.total);
+      if (t) addSum(t.acc, sums.total);
     } catch (err) {
       if (!(err instanceof SstError)) throw err;
       const f = [pair.write, pair.default].find((x) => x?.name === err.file) ?? main;
@@ -406,7 +434,7 @@ export async function verifyBackup(
     }
   };
 
-  const compareFile = (f: File, acc: ChecksumAccumulator) => {
+  const compareFile = (f: File, acc: KvChecksum) => {
     if (
       acc.crc64xor !== f.crc64xor || acc.totalKvs !== f.totalKvs || acc.totalBytes !== f.totalBytes
     ) {
@@ -468,11 +496,13 @@ export async function verifyBackup(
     pending.clear();
   } catch (err) {
     await Promise.allSettled([...inFlight]);
+    await pool?.close();
     if (!(err instanceof BackupMetaError)) throw err;
     report({ level: "meta", code: `Metafile${err.code}`, message: err.message });
     return finish();
   }
   await Promise.allSettled([...inFlight]);
+  await pool?.close();
   if (firstError) throw firstError;
   out.files = listedFiles;
   out.size = String(listedSize);
@@ -567,6 +597,16 @@ export async function verifyBackup(
     result: t.failed ? "failed" : "ok",
   }));
   return finish();
+}
+
+function newSum(): KvChecksum {
+  return { crc64xor: 0n, totalKvs: 0n, totalBytes: 0n };
+}
+
+function addSum(into: KvChecksum, s: KvChecksum): void {
+  into.crc64xor ^= s.crc64xor;
+  into.totalKvs += s.totalKvs;
+  into.totalBytes += s.totalBytes;
 }
 
 function missing(f: File): VerifyProblem {

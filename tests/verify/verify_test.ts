@@ -2,6 +2,7 @@
 // compression, encrypted, raw, txn) pass every level; each kind of damage is found and named at
 // the lowest level that can see it, and not below.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import {
   appendFileSync,
   readdirSync,
@@ -42,10 +43,20 @@ import { copyBackup, forgeFile, rewriteMeta } from "./_forge.ts";
 const KEY = new Uint8Array(32).fill(7);
 const CIPHER = { method: EncryptionMethod.AES256_CTR, key: KEY };
 
-async function verify(dir: string, level: VerifyLevel, cipher = false): Promise<VerifyReport> {
+/** Verifies in-thread: under `deno test` every worker start type-checks its module (seconds). */
+async function verify(
+  dir: string,
+  level: VerifyLevel,
+  cipher = false,
+  workers = 0,
+): Promise<VerifyReport> {
   const storage = await openStorage(`local://${dir}`);
   try {
-    return await verifyBackup(storage, { level, ...(cipher ? { cipher: CIPHER } : {}) });
+    return await verifyBackup(storage, {
+      level,
+      workers,
+      ...(cipher ? { cipher: CIPHER } : {}),
+    });
   } finally {
     await storage.close();
   }
@@ -147,6 +158,29 @@ describe("tibr verify", () => {
         );
       }
     }
+  });
+
+  test("decode workers find what the main thread finds", async () => {
+    const inThread = await verify(clean, "data");
+    const workers = await verify(clean, "data", false, 2);
+    assert.deepEqual(workers, inThread);
+    const dir = join(tmp.path, "flip-workers");
+    copyBackup(clean, dir);
+    const f = (await dataFiles(dir)).find((x) => x.cf === "write")!;
+    const storage = await openStorage(`local://${dir}`);
+    // Damage the file and record the damaged bytes' sha256: only decoding can see it.
+    const b = readFileSync(join(dir, f.name));
+    b[Math.floor(b.length / 2)]! ^= 0x01;
+    writeFileSync(join(dir, f.name), b);
+    await storage.close();
+    const files = await dataFiles(dir);
+    const g = files.find((x) => x.name === f.name)!;
+    g.sha256 = new Uint8Array(createHash("sha256").update(b).digest());
+    await rewriteMeta(dir, files);
+    const r = await verify(dir, "data", false, 2);
+    assert.deepEqual(codes(r), ["SstCorrupt"]);
+    assert.equal(r.problems[0]!.file, f.name);
+    assert.match(r.problems[0]!.message, /checksum mismatch/);
   });
 
   test("encrypted backups and every compression pass every level", async () => {
