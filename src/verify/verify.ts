@@ -272,6 +272,13 @@ export async function verifyBackup(
   let listedSize = 0n;
   const total = newSum();
   const progress = opts.progress;
+  // By kB read when files are read (backupmeta's backup_size is their total, metadata included);
+  // by file when they are only stat'ed (their count is not known before the metadata is read).
+  const byBytes = levelAtLeast(level, "files");
+  progress?.start(
+    byBytes ? Math.ceil(Number(meta.backupSize) / 1000) : 0,
+    byBytes ? "kB" : "files",
+  );
 
   const tableOf = (f: File): TableEntry | undefined => {
     const id = decodeTableId(f.startKey);
@@ -356,7 +363,7 @@ export async function verifyBackup(
     if (levelAtLeast(level, "data") && bytes.size === files.length) {
       await checkData(pair, bytes);
     }
-    progress?.tick(files.length);
+    for (const f of files) progress?.tick(Math.round(Number(f.size) / 1000));
   };
 
   const open = (f: File, data: Uint8Array) =>

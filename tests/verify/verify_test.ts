@@ -39,6 +39,7 @@ import { verifyBackup, type VerifyLevel, type VerifyReport } from "../../src/ver
 import { startSmall, tempDir } from "../playground/_helpers.ts";
 import { filesUnder, runTibr } from "../backup/_cli.ts";
 import { copyBackup, forgeFile, rewriteMeta } from "./_forge.ts";
+import { decodeMetaFile, encodeMetaFile } from "../../src/debug/debug.ts";
 
 const KEY = new Uint8Array(32).fill(7);
 const CIPHER = { method: EncryptionMethod.AES256_CTR, key: KEY };
@@ -189,6 +190,17 @@ describe("tibr verify", () => {
     assert.deepEqual(r.problems, []);
     const wrong = await verify(enc, "meta");
     assert.deepEqual(codes(wrong), ["MetaUndecodable"]);
+    // debug decode/encode of encrypted metadata: decrypted to JSON, re-encrypted to the same bytes.
+    const storage = await openStorage(`local://${enc}`);
+    try {
+      for (const file of ["backupmeta", readdirSync(enc).find((x) => x.includes(".datafile."))!]) {
+        const d = await decodeMetaFile(storage, file, CIPHER);
+        assert.ok(d.cipherIv, file);
+        assert.deepEqual(encodeMetaFile(d, CIPHER), new Uint8Array(readFileSync(join(enc, file))));
+      }
+    } finally {
+      await storage.close();
+    }
     const snappy = await backup({ compression: "snappy" });
     assert.deepEqual((await verify(snappy, "semantic")).problems, []);
   });

@@ -43,27 +43,12 @@ async function verifyAction(cmd: Command): Promise<void> {
   );
   try {
     const level = o.level as "meta" | "files" | "data" | "semantic";
-    let started = false;
     const report = await verifyBackup(storage, {
       level,
       ...(cipher ? { cipher } : {}),
       concurrency: Number(o.concurrency),
       signal: ac.signal,
-      progress: {
-        start: (t, u) => {
-          started = true;
-          progress.start(t, u);
-        },
-        tick: (n) => {
-          if (!started) {
-            started = true;
-            progress.start(0, "files");
-          }
-          progress.tick(n);
-        },
-        addBytes: (n) => progress.addBytes(n),
-        stop: () => progress.stop(),
-      },
+      progress: { ...progress, stop: () => {} },
     });
     progress.stop();
     process.stdout.write(
