@@ -28,13 +28,14 @@
  * - Table kinds: `int` (BIGINT primary key as the handle, a unique and a plain index),
  *   `rowid` (no primary key: `_tidb_rowid` handle), `clustered` (composite clustered primary
  *   key, common handle), `partitioned` (hash-partitioned int table), `nonpublic-index` (like
- *   `int` plus an index in write-reorganization state: its entries exist but BR skips them).
+ *   `int` plus an index in write-reorganization state: its entries exist but BR skips them),
+ *   `types` (a column of every TiDB type and edge-value rows, see sample_types.ts).
  * - `payload` is the mean length of each row's text column (bytes).
  * - `rawKv: null` (or keys 0) writes no raw KV.
  * - Regions are split at every table (`splitTables`) and wherever a region holds more than
  *   `maxBytes` / `maxKeys`; leaders are then spread over the stores.
  *
- * `default` is a few databases with 20 tables of every kind (about 50 MB of rows and indexes
+ * `default` is a few databases with 21 tables of every kind (about 50 MB of rows and indexes
  * over a few hundred regions) and some raw KV; `empty` is nothing at all.
  * @module
  */
@@ -74,10 +75,18 @@ import {
 import { log } from "../log.ts";
 import type { Checksum, Cluster } from "./cluster.ts";
 import { mulberry32 } from "../random.ts";
+import { buildTypesTable, typesRow } from "./sample_types.ts";
 import type { Mutation, RawCf } from "./mvcc.ts";
 
 /** The shapes of sample tables. */
-export const TABLE_KINDS = ["int", "rowid", "clustered", "partitioned", "nonpublic-index"] as const;
+export const TABLE_KINDS = [
+  "int",
+  "rowid",
+  "clustered",
+  "partitioned",
+  "nonpublic-index",
+  "types",
+] as const;
 /** One of `TABLE_KINDS`. */
 export type TableKind = (typeof TABLE_KINDS)[number];
 
@@ -128,7 +137,7 @@ export interface SampleSpec {
 /** No user data at all. */
 export const EMPTY_SAMPLE: SampleSpec = { databases: [], rawKv: null };
 
-/** The default sample: 5 databases (one empty), 20 tables of every kind, ~50 MB, raw KV. */
+/** The default sample: 5 databases (one empty), 21 tables of every kind, ~50 MB, raw KV. */
 export const DEFAULT_SAMPLE: SampleSpec = {
   seed: 1,
   databases: [
@@ -169,6 +178,7 @@ export const DEFAULT_SAMPLE: SampleSpec = {
         { name: "audit_trail", kind: "int", rows: 8_000 },
         { name: "errors", kind: "partitioned", rows: 3_000, partitions: 4 },
         { name: "tiny", kind: "int", rows: 10 },
+        { name: "all_types", kind: "types", rows: 2_000 },
         { name: "empty_table", kind: "int", rows: 0 },
       ],
     },
@@ -397,6 +407,8 @@ export class Catalog {
     const secs = BASE_TIME_S + Number(id) * 37 + version * 86_400;
     const created = timeDatum(timeParts(secs));
     switch (t.kind) {
+      case "types":
+        return typesRow(this.seed, t.info.id, id, version).datums;
       case "rowid":
         return [
           stringDatum(`${t.info.name.O}_${id}`),
@@ -639,6 +651,7 @@ export function buildTable(
   updateTs: bigint,
 ): TableInfo {
   const id = genId();
+  if (kind === "types") return buildTypesTable(id, name, updateTs);
   const idx = (iid: number, iname: string, cols: ColumnInfo[], o: Partial<IndexInfo> = {}) =>
     newIndex({
       id: iid,

@@ -83,7 +83,8 @@ class _Buf {
 
 function _append(b: _Buf, v: JsonValue): number {
   if (v === null || typeof v === "boolean") {
-    b.buf[b.grow(1)] = v === null ? LITERAL_NULL : v ? LITERAL_TRUE : LITERAL_FALSE;
+    const at = b.grow(1); // grow first: it may replace b.buf
+    b.buf[at] = v === null ? LITERAL_NULL : v ? LITERAL_TRUE : LITERAL_FALSE;
     return JsonTypeCode.Literal;
   }
   if (v instanceof JsonDouble) v = v.value;
@@ -99,7 +100,8 @@ function _append(b: _Buf, v: JsonValue): number {
   }
   if (typeof v === "number") {
     if (!Number.isFinite(v)) throw new Error(`JSON cannot hold ${v}`);
-    b.dv.setFloat64(b.grow(8), v, true);
+    const at = b.grow(8);
+    b.dv.setFloat64(at, v, true);
     return JsonTypeCode.Float64;
   }
   if (typeof v === "string") {
@@ -127,7 +129,8 @@ function _append(b: _Buf, v: JsonValue): number {
     if (k.length > 0xffff) throw new Error("JSON object key is longer than 65535 bytes");
     b.dv.setUint32(doc + HEADER + i * KEY_ENTRY, b.len - doc, true);
     b.dv.setUint16(doc + HEADER + i * KEY_ENTRY + 4, k.length, true);
-    b.buf.set(k, b.grow(k.length));
+    const at = b.grow(k.length);
+    b.buf.set(k, at);
   });
   const valuesAt = doc + HEADER + n * KEY_ENTRY;
   fields.forEach(([, e], i) => _appendElem(b, doc, valuesAt + i * VALUE_ENTRY, e));
@@ -158,7 +161,8 @@ function _cmp(a: Uint8Array, b: Uint8Array): number {
 export function encodeJson(v: JsonValue): Uint8Array {
   const b = new _Buf();
   b.grow(1);
-  b.buf[0] = _append(b, v);
+  const type = _append(b, v);
+  b.buf[0] = type;
   return b.buf.slice(0, b.len);
 }
 

@@ -14,7 +14,7 @@ import {
   timeDatum,
   uintDatum,
 } from "./datum.ts";
-import { encodeJson, encodeJsonText, jsonToText } from "./json_binary.ts";
+import { encodeJson, encodeJsonText, jsonToText, type JsonValue } from "./json_binary.ts";
 import { type ColumnInfo, newColumn, newIndex, newTable } from "./model.ts";
 import { decodeRecord, RowDecoder } from "./row_decode.ts";
 import { encodeRow } from "./rowcodec.ts";
@@ -362,6 +362,14 @@ describe("binary JSON", () => {
       "03" + "02000000" + "12000000" + "0401000000" + "0400000000",
     );
     assert.equal(hex(encodeJson("ab")), "0c" + "02" + "6162");
+  });
+
+  test("round-trips documents larger than the encoder's first buffer", () => {
+    const doc: JsonValue = {
+      list: Array.from({ length: 500 }, (_, i) => (i % 2 ? `s${i}` : i * 1.25)),
+      nested: { deep: [{ a: null }, { b: true }], text: "ü".repeat(300) },
+    };
+    assert.deepEqual(JSON.parse(jsonToText(encodeJson(doc))), doc);
   });
 
   test("prints documents as TiDB does", () => {
