@@ -61,11 +61,13 @@ export function buildTypesTable(id: number, name: string, updateTs: bigint): Tab
     return newColumn({ id: n, name: cname, offset: n - 1, tp, ...o });
   };
   const bin = { charset: "binary", collate: "binary" };
+  const utf8 = { charset: "utf8mb4", collate: "utf8mb4_bin" };
+  const B = ColumnFlag.Binary;
   const U = ColumnFlag.Unsigned;
   const cols: ColumnInfo[] = [
     c("id", MysqlType.Longlong, {
       flen: 20,
-      flag: ColumnFlag.NotNull | ColumnFlag.PriKey,
+      flag: ColumnFlag.NotNull | ColumnFlag.PriKey | ColumnFlag.NoDefaultValue,
     }),
     c("c_tinyint", MysqlType.Tiny, { flen: 4 }),
     c("c_smallint_u", MysqlType.Short, { flen: 5, flag: U }),
@@ -82,14 +84,14 @@ export function buildTypesTable(id: number, name: string, updateTs: bigint): Tab
     c("c_binary", MysqlType.String, { flen: 8, flag: ColumnFlag.Binary, ...bin }),
     c("c_varbinary", MysqlType.Varchar, { flen: 64, flag: ColumnFlag.Binary, ...bin }),
     c("c_blob", MysqlType.Blob, { flen: 65535, flag: ColumnFlag.Binary, ...bin }),
-    c("c_enum", MysqlType.Enum, { flag: ColumnFlag.Enum }),
-    c("c_set", MysqlType.Set, { flag: ColumnFlag.Set }),
+    c("c_enum", MysqlType.Enum, { ...utf8 }),
+    c("c_set", MysqlType.Set, { ...utf8 }),
     c("c_bit", MysqlType.Bit, { flen: 10, flag: U }),
     c("c_json", MysqlType.JSON, { ...bin, flag: ColumnFlag.Binary }),
-    c("c_date", MysqlType.Date, { flen: 10, ...bin }),
-    c("c_datetime", MysqlType.Datetime, { flen: 26, decimal: 6, ...bin }),
-    c("c_timestamp", MysqlType.Timestamp, { flen: 23, decimal: 3, ...bin }),
-    c("c_time", MysqlType.Duration, { flen: 13, decimal: 2, ...bin }),
+    c("c_date", MysqlType.Date, { flen: 10, flag: B, ...bin }),
+    c("c_datetime", MysqlType.Datetime, { flen: 26, decimal: 6, flag: B, ...bin }),
+    c("c_timestamp", MysqlType.Timestamp, { flen: 23, decimal: 3, flag: B, ...bin }),
+    c("c_time", MysqlType.Duration, { flen: 13, decimal: 2, flag: B, ...bin }),
     c("c_year", MysqlType.Year, { flen: 4, flag: U | ColumnFlag.Zerofill }),
     c("c_latin1", MysqlType.Varchar, { flen: 32, charset: "latin1", collate: "latin1_bin" }),
     c("c_gen", MysqlType.Longlong, { flen: 20 }),

@@ -22,6 +22,7 @@ export * from "./model.ts";
 export * from "./json_binary.ts";
 export * from "./row_decode.ts";
 export * from "./rowcodec.ts";
+export * from "./show_create.ts";
 export * from "./table.ts";
 export * from "./tablecodec.ts";
 export * from "./types.ts";
