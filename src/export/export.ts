@@ -2,7 +2,9 @@
  * `tibr export`: the rows of backed-up tables, read from the backup's files alone (no cluster),
  * written in Dumpling's layout to any storage:
  *
- * - `{db}-schema-create.sql`, `{db}.{table}-schema.sql` (SHOW CREATE text);
+ * - `{db}-schema-create.sql`, `{db}.{table}-schema.sql` (SHOW CREATE text from
+ *   src/tidb/show_create.ts; `-schema-view.sql` / `-schema-sequence.sql` for views and
+ *   sequences);
  * - `{db}.{table}.{NNNNNNNNN}.sql|csv` data files, a new one past `fileSize` bytes;
  * - `metadata` naming the backup ts, written last: its presence means the export finished.
  *
@@ -34,7 +36,7 @@ import type { DBInfo, TableInfo } from "../tidb/model.ts";
 import { physicalTableIds } from "../tidb/model.ts";
 import { RowDecoder, type SqlValue, valueClass } from "../tidb/row_decode.ts";
 import { recordRange } from "../tidb/tablecodec.ts";
-import { createDatabaseText, createTableText } from "./_show_create.ts";
+import { showCreateDatabase, showCreateTable } from "../tidb/show_create.ts";
 import { committedRecords } from "./records.ts";
 import {
   type ColumnKind,
@@ -129,6 +131,7 @@ export async function runExport(cfg: ExportConfig): Promise<ExportSummary> {
     const backupTs = reader.meta.endVersion;
     const dbs = new Map<string, DBInfo>();
     const tables: { db: DBInfo; info: TableInfo; files: File[] }[] = [];
+    const views: { db: DBInfo; info: TableInfo }[] = [];
     for await (const t of reader.tables()) {
       const dbName = t.db.db_name.O;
       if (_skipSchema(dbName, cfg)) continue;
@@ -136,10 +139,10 @@ export async function runExport(cfg: ExportConfig): Promise<ExportSummary> {
         if (filter.matchSchema(dbName)) dbs.set(dbName, t.db);
         continue;
       }
-      if (t.table.view || t.table.sequence) continue;
       if (!filter.matchTable(dbName, t.table.name.O)) continue;
       dbs.set(dbName, t.db);
-      tables.push({ db: t.db, info: t.table, files: t.files });
+      if (t.table.view || t.table.sequence) views.push({ db: t.db, info: t.table });
+      else tables.push({ db: t.db, info: t.table, files: t.files });
     }
     if (tables.length === 0 && (cfg.table || cfg.db || cfg.filter?.length)) {
       const what = cfg.table ? `table ${cfg.db}.${cfg.table}` : cfg.db ? `database ${cfg.db}` : "";
@@ -156,7 +159,16 @@ export async function runExport(cfg: ExportConfig): Promise<ExportSummary> {
     const summaries: TableExportSummary[] = [];
     try {
       for (const db of dbs.values()) {
-        await _writeText(out, `${_fn(db.db_name.O)}-schema-create.sql`, createDatabaseText(db));
+        await _writeText(out, `${_fn(db.db_name.O)}-schema-create.sql`, showCreateDatabase(db));
+      }
+      // Views and sequences hold no rows: their DDL only, named as Dumpling names it.
+      for (const v of views) {
+        const kind = v.info.view ? "view" : "sequence";
+        await _writeText(
+          out,
+          `${_fn(v.db.db_name.O)}.${_fn(v.info.name.O)}-schema-${kind}.sql`,
+          showCreateTable(v.info),
+        );
       }
       for (const t of tables) {
         cfg.signal?.throwIfAborted();
@@ -272,7 +284,9 @@ async function _exportTable(
   tick: () => void,
 ): Promise<TableExportSummary> {
   const base = `${_fn(t.db.db_name.O)}.${_fn(t.info.name.O)}`;
-  await _writeText(out, `${base}-schema.sql`, createTableText(t.info));
+  // BR keeps the next AUTO_INCREMENT value in the backed-up TableInfo.
+  const ddl = showCreateTable(t.info, { autoIncrement: t.info.auto_inc_id });
+  await _writeText(out, `${base}-schema.sql`, ddl);
   const decoder = new RowDecoder(t.info, { tz: cfg.tz ?? "UTC" });
   // Generated columns are computed on load (a server refuses values for them).
   const keep: number[] = [];
