@@ -51,6 +51,8 @@ const SPEC: SampleSpec = {
   regions: { maxBytes: 16 * 1024, maxKeys: 0, splitTables: true },
 };
 
+const KEY = "0123456789abcdef0123456789abcdef";
+
 /** Commits an update of each id and a delete of each id, through the catalog (as TiDB would). */
 function change(pg: Playground, updates: bigint[], deletes: bigint[], inserts = 0): void {
   const cat = pg.catalog as Catalog;
@@ -101,6 +103,7 @@ describe("tibr export", () => {
   let pg: Playground;
   const tmp = tempDir("export");
   const backupDir = join(tmp.path, "backup");
+  const encryptedDir = join(tmp.path, "encrypted");
   const log = join(tmp.path, "tibr.log");
   let truth: TableTruth[];
   let backupTs: string;
@@ -141,6 +144,27 @@ describe("tibr export", () => {
     ]);
     assert.equal(run.code, 0, run.stderr);
     backupTs = JSON.parse(run.stdout).backupTs;
+    const enc = await runTibr([
+      "--log-file",
+      log,
+      "backup",
+      "table",
+      "--db",
+      "kinds",
+      "--table",
+      "all_types",
+      "-u",
+      pg.pdAddress,
+      "-s",
+      `local://${encryptedDir}`,
+      "--crypter.method",
+      "aes128-ctr",
+      "--crypter.key",
+      KEY,
+      "--progress",
+      "quiet",
+    ]);
+    assert.equal(enc.code, 0, enc.stderr);
     // After the backup: none of this may show in an export of it.
     change(pg, [1n, 2n, 4n, 8n, 9n], [10n, 12n], 3);
   });
@@ -297,6 +321,38 @@ describe("tibr export", () => {
       JSON.parse(run.stdout).tables.map((t: { table: string }) => t.table).sort(),
       ["events", "orders", "users"],
     );
+  });
+
+  test("decrypts an encrypted backup with its key, and says so in one line without it", async () => {
+    const t = truth.find((x) => x.table === "all_types")!;
+    const args = (out: string, ...extra: string[]) => [
+      "--log-file",
+      log,
+      "export",
+      "-s",
+      encryptedDir,
+      "-o",
+      out,
+      "--progress",
+      "quiet",
+      "--format",
+      "csv",
+      ...extra,
+    ];
+    const out = join(tmp.path, "decrypted");
+    let run = await runTibr(args(out, "--crypter.method", "aes128-ctr", "--crypter.key", KEY));
+    assert.equal(run.code, 0, run.stderr);
+    const [, ...rows] = parseCsv(readFileSync(join(out, "kinds.all_types.000000000.csv")));
+    assert.deepEqual(sortedRows(canonRows(rows, t)), sortedRows(truthRows(t)));
+    run = await runTibr(args(join(tmp.path, "x3")));
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(errorLine(run), /give its crypter key \(--crypter\.key\)/);
+    const wrong = KEY.replace("0123", "3210");
+    run = await runTibr(
+      args(join(tmp.path, "x4"), "--crypter.method", "aes128-ctr", "--crypter.key", wrong),
+    );
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(errorLine(run), /the crypter key is wrong/);
   });
 
   test("fails in one line on an unknown table, a non-backup and an unwritable output", async () => {
