@@ -37,7 +37,7 @@ import { physicalTableIds } from "../tidb/model.ts";
 import { RowDecoder, type SqlValue, valueClass } from "../tidb/row_decode.ts";
 import { recordRange } from "../tidb/tablecodec.ts";
 import { showCreateDatabase, showCreateTable } from "../tidb/show_create.ts";
-import { committedRecords } from "./records.ts";
+import { SnapshotFilter } from "./records.ts";
 import {
   type ColumnKind,
   columnKind,
@@ -320,15 +320,18 @@ async function _exportTable(
         const write = await openSst(p.write);
         const dflt = p.default ? await openSst(p.default) : undefined;
         const records = decodeBackupFile(dflt ? { write, default: dflt } : { write });
-        for await (const kv of committedRecords(records, backupTs, range.start, range.end)) {
-          const all = decoder.decode(kv.key, kv.value);
+        const visible = new SnapshotFilter(backupTs, range.start, range.end);
+        for await (const kv of records) {
+          if (!visible.accept(kv)) continue;
+          const all = decoder.decode(kv.rawKey, kv.value);
           const vals: SqlValue[] = keep.length === all.length ? all : keep.map((i) => all[i]!);
           // YEAR is a string to clients, always 4 digits: '0' would load as 2000, '0000' as 0.
           for (const i of years) {
             const v = vals[i];
             if (typeof v === "bigint") vals[i] = String(v).padStart(4, "0");
           }
-          await writer.row(vals, kinds, f32);
+          const pending = writer.row(vals, kinds, f32);
+          if (pending) await pending;
           rows++;
         }
       }
@@ -394,8 +397,9 @@ class _DataWriter {
     this.#tzLine = `/*!40103 SET TIME_ZONE='${offset}' */;\n`;
   }
 
-  async row(vals: SqlValue[], kinds: ColumnKind[], f32: boolean[]): Promise<void> {
-    if (!this.#w) await this.#begin();
+  /** Adds a row; returns a promise only when it has to open, flush or close a file. */
+  row(vals: SqlValue[], kinds: ColumnKind[], f32: boolean[]): Promise<void> | undefined {
+    if (!this.#w) return this.#begin().then(() => this.row(vals, kinds, f32));
     const b = this.#buf;
     const before = b.len;
     if (this.#format === "sql") {
@@ -421,8 +425,9 @@ class _DataWriter {
       b.text(this.#csv.opts.lineTerminator);
     }
     this.#fileBytes += b.len - before;
-    if (this.#fileBytes >= this.#fileSize) await this.#end();
-    else if (b.len >= FLUSH_AT) await this.#flush();
+    if (this.#fileBytes >= this.#fileSize) return this.#end();
+    if (b.len >= FLUSH_AT) return this.#flush();
+    return undefined;
   }
 
   async finish(): Promise<void> {

@@ -23,6 +23,37 @@ function _same(a: Uint8Array | undefined, b: Uint8Array): boolean {
 }
 
 /**
+ * Decides, record by record in file order, which records are rows visible at `ts` within
+ * `[start, end)` (`end` empty = unbounded). Stateful: feed one file's records in order.
+ */
+export class SnapshotFilter {
+  #decided: Uint8Array | undefined;
+  readonly #ts: bigint;
+  readonly #start: Uint8Array;
+  readonly #end: Uint8Array;
+
+  constructor(
+    ts: bigint,
+    start: Uint8Array = new Uint8Array(0),
+    end: Uint8Array = new Uint8Array(0),
+  ) {
+    this.#ts = ts;
+    this.#start = start;
+    this.#end = end;
+  }
+
+  /** True when `r` is the visible version of a key in range. */
+  accept(r: BackupKv): boolean {
+    if (_same(this.#decided, r.rawKey)) return false;
+    if (r.commitTs > this.#ts || r.type === "lock" || r.type === "rollback") return false;
+    this.#decided = r.rawKey;
+    if (r.type !== "put") return false;
+    if (compareBytes(r.rawKey, this.#start) < 0) return false;
+    return this.#end.length === 0 || compareBytes(r.rawKey, this.#end) < 0;
+  }
+}
+
+/**
  * The keys of `records` in `[start, end)` visible at `ts`, with their values, in the records'
  * key order. `end` empty = unbounded.
  */
@@ -32,14 +63,8 @@ export async function* committedRecords(
   start: Uint8Array = new Uint8Array(0),
   end: Uint8Array = new Uint8Array(0),
 ): AsyncGenerator<VisibleRecord> {
-  let decided: Uint8Array | undefined;
+  const filter = new SnapshotFilter(ts, start, end);
   for await (const r of records) {
-    if (_same(decided, r.rawKey)) continue;
-    if (r.commitTs > ts || r.type === "lock" || r.type === "rollback") continue;
-    decided = r.rawKey;
-    if (r.type !== "put") continue;
-    if (compareBytes(r.rawKey, start) < 0) continue;
-    if (end.length > 0 && compareBytes(r.rawKey, end) >= 0) continue;
-    yield { key: r.rawKey, value: r.value, commitTs: r.commitTs };
+    if (filter.accept(r)) yield { key: r.rawKey, value: r.value, commitTs: r.commitTs };
   }
 }
