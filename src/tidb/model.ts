@@ -88,7 +88,85 @@ export interface PartitionDefinition {
   name: CIStr;
   less_than: string[] | null;
   in_values: string[][] | null;
-  policy_ref_info: unknown;
+  policy_ref_info: PolicyRefInfo | null;
+  /** Absent in JSON TiDB wrote without a comment (`omitempty`). */
+  comment?: string;
+}
+
+/** A reference to a placement policy (`model.PolicyRefInfo` JSON). */
+export interface PolicyRefInfo {
+  id: number;
+  name: CIStr;
+}
+
+/** A foreign key (`model.FKInfo` JSON); `on_delete`/`on_update` are `ast.ReferOptionType`. */
+export interface FKInfo {
+  id: number;
+  fk_name: CIStr;
+  ref_schema: CIStr;
+  ref_table: CIStr;
+  ref_cols: CIStr[];
+  cols: CIStr[];
+  on_delete: number;
+  on_update: number;
+  state: number;
+  version: number;
+}
+
+/** A CHECK constraint (`model.ConstraintInfo` JSON). */
+export interface ConstraintInfo {
+  id: number;
+  constraint_name: CIStr;
+  tbl_name: CIStr;
+  constraint_cols: CIStr[];
+  enforced: boolean;
+  in_column: boolean;
+  expr_string: string;
+  state: number;
+}
+
+/** A user as TiDB records it (`auth.UserIdentity` JSON; Go field names, no tags). */
+export interface UserIdentity {
+  Username: string;
+  Hostname: string;
+  CurrentUser: boolean;
+  AuthUsername: string;
+  AuthHostname: string;
+  AuthPlugin?: string;
+}
+
+/**
+ * A view (`model.ViewInfo` JSON): algorithm 0 UNDEFINED, 1 MERGE, 2 TEMPTABLE; security 0
+ * DEFINER, 1 INVOKER; check option 0 LOCAL, 1 CASCADED.
+ */
+export interface ViewInfo {
+  view_algorithm: number;
+  view_definer: UserIdentity | null;
+  view_security: number;
+  view_select: string;
+  view_checkoption: number;
+  view_cols: CIStr[] | null;
+}
+
+/** A sequence (`model.SequenceInfo` JSON); values beyond 2^53 parse as bigint. */
+export interface SequenceInfo {
+  sequence_start: number | bigint;
+  sequence_cache: boolean;
+  sequence_cycle: boolean;
+  sequence_min_value: number | bigint;
+  sequence_max_value: number | bigint;
+  sequence_increment: number | bigint;
+  sequence_cache_value: number | bigint;
+  sequence_comment: string;
+}
+
+/** A table's TTL (`model.TTLInfo` JSON); `interval_time_unit` is `ast.TimeUnitType`. */
+export interface TTLInfo {
+  column_name: CIStr;
+  interval_expr: string;
+  interval_time_unit: number;
+  enable: boolean;
+  job_interval: string;
 }
 
 /** Partitioning of a table (`model.PartitionInfo` JSON). */
@@ -120,8 +198,8 @@ export interface TableInfo {
   collate: string;
   cols: ColumnInfo[];
   index_info: IndexInfo[] | null;
-  constraint_info: unknown;
-  fk_info: unknown;
+  constraint_info: ConstraintInfo[] | null;
+  fk_info: FKInfo[] | null;
   state: number;
   pk_is_handle: boolean;
   is_common_handle: boolean;
@@ -143,18 +221,18 @@ export interface TableInfo {
   pre_split_regions: number;
   partition: PartitionInfo | null;
   compression: string;
-  view: unknown;
-  sequence: unknown;
+  view: ViewInfo | null;
+  sequence: SequenceInfo | null;
   Lock: unknown;
   version: number;
   tiflash_replica: unknown;
   is_columnar: boolean;
   temp_table_type: number;
   cache_table_status: number;
-  policy_ref_info: unknown;
+  policy_ref_info: PolicyRefInfo | null;
   stats_options: unknown;
   exchange_partition_info: unknown;
-  ttl_info: unknown;
+  ttl_info: TTLInfo | null;
   revision: number;
 }
 
@@ -166,7 +244,7 @@ export interface DBInfo {
   collate: string;
   Deprecated: Record<string, never>;
   state: number;
-  policy_ref_info: unknown;
+  policy_ref_info: PolicyRefInfo | null;
 }
 
 /** The result a finished DDL job records (`model.HistoryInfo`; Go field names, no tags). */

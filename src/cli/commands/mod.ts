@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import { registerBackup } from "./backup.ts";
 import { registerCheckpoint } from "./checkpoint.ts";
+import { registerExport } from "./export.ts";
 import { registerPlayground } from "./playground.ts";
 import { registerStorage } from "./storage.ts";
 import { registerDebug, registerVerify } from "./verify.ts";
@@ -17,6 +18,7 @@ export type RegisterCommand = (program: Command) => void;
 export const COMMANDS: RegisterCommand[] = [
   registerBackup,
   registerCheckpoint,
+  registerExport,
   registerStorage,
   registerPlayground,
   registerVerify,
