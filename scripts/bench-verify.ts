@@ -66,6 +66,7 @@ const dir = mkdtempSync(join(workDir, "tibr-bench-verify-"));
 try {
   const cluster = new Cluster({ stores: 3 });
   const loaded = loadSample(cluster, spec);
+  console.error(`loaded ${(loaded.bytes / MiB).toFixed(0)} MiB of KV; backing up`);
   const pg = await startPlayground({ cluster, electionMs: 0 });
   const bdir = join(dir, "backup");
   try {
@@ -82,6 +83,7 @@ try {
   } finally {
     await pg.stop();
   }
+  console.error("backed up; verifying");
   const storage = await openStorage(`local://${bdir}`);
   const files: string[] = [];
   let stored = 0;
