@@ -14,7 +14,7 @@
  * @module
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { runBackup } from "../src/backup/task.ts";
@@ -117,7 +117,6 @@ try {
     }
     return (performance.now() - t0) / 1000;
   };
-  void readFileSync;
   const data: { secs: number; rssMiB: number }[] = [];
   const sem: { secs: number; rssMiB: number }[] = [];
   const floor: number[] = [];
@@ -146,7 +145,6 @@ try {
     dataRssMiB: Math.max(...data.map((d) => d.rssMiB)),
     semanticRssMiB: Math.max(...sem.map((d) => d.rssMiB)),
   };
-  if (json) console.log(JSON.stringify(result));
   console.log(
     `${result.files} files, ${result.storedMiB.toFixed(0)} MiB stored (${
       result.kvMiB.toFixed(0)
@@ -169,6 +167,8 @@ try {
       mbs(result.semanticSecs).toFixed(1)
     } MB/s  peak RSS ${result.semanticRssMiB.toFixed(0)} MiB`,
   );
+  // Last, where scripts/bench.ts reads it.
+  if (json) console.log(JSON.stringify(result));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

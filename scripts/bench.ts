@@ -859,7 +859,8 @@ const ABOUT: Record<string, string> = {
   B5: "Size and start-up time of the single-file binary against starting a do-nothing process.",
   B6: "`tibr export --format csv` of B4's tables (8 int tables of ~330-byte rows) from a local " +
     "backup to local CSV, with no cluster, against a decode-only floor over the same files.",
-  B7: "`tibr verify --level data` over the B4 data set (a ZSTD backup of 2 GiB of table data) " +
+  B7: "`tibr verify --level data` over a ZSTD backup of the B4 data set's tables (2 GiB of " +
+    "table data by default, `--b7-gib` sets it; the size run is in the table) " +
     "against `sst_dump --command=scan` (Debian rocksdb-tools) over the same files in the same " +
     "run, with `--level semantic` beside it and the peak RSS of each.",
 };
