@@ -7,7 +7,7 @@
  */
 import { fromBinary, fromJson, type JsonValue, toBinary, toJson } from "@bufbuild/protobuf";
 import { BACKUP_META_FILE } from "../backup/metawriter.ts";
-import { compareBytes, fromHex, hex } from "../codec/bytes.ts";
+import { fromHex, hex } from "../codec/bytes.ts";
 import { decodeWriteValue, parseDataKey } from "../codec/tikv.ts";
 import { type CipherInfo, decrypt, isEncrypting, IV_LENGTH } from "../crypto/cipher.ts";
 import {
@@ -177,5 +177,4 @@ export async function* describeSst(reader: SstReader, limit = Infinity): AsyncGe
     }
     yield line;
   }
-  void compareBytes;
 }

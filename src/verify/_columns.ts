@@ -225,7 +225,7 @@ function v1Datum(col: ColumnInfo, d: Datum): Datum {
 }
 
 /** The prefix of a string value an index with a column length keeps (characters, or bytes). */
-export function prefixOf(col: ColumnInfo, d: Datum, length: number): Datum {
+export function prefixOf(d: Datum, length: number): Datum {
   if (length < 0 || (d.kind !== "string" && d.kind !== "bytes")) return d;
   if (d.kind === "bytes") return { kind: "bytes", value: d.value.subarray(0, length) };
   let pos = 0;
@@ -233,7 +233,6 @@ export function prefixOf(col: ColumnInfo, d: Datum, length: number): Datum {
     const b = d.value[pos]!;
     pos += b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
   }
-  void col;
   return { ...d, value: d.value.subarray(0, Math.min(pos, d.value.length)) };
 }
 

@@ -211,7 +211,7 @@ export class SemanticChecker {
           return { kind: "int" as const, value: handle as bigint };
         }
         const v = cols.get(c.id);
-        return prefixOf(c, columnDatum(c, v ?? null), idx.info.idx_cols[i]!.length);
+        return prefixOf(columnDatum(c, v ?? null), idx.info.idx_cols[i]!.length);
       });
       const distinct = idx.info.is_unique && datums.every((d) => d.kind !== "null");
       const ikey = encodeIndexKey(

@@ -191,7 +191,7 @@ export async function verifyBackup(
       message: err.message,
       file: BACKUP_META_FILE,
     });
-    await noteLeftovers(storage, undefined, notes, report, signal);
+    await noteLeftovers(storage, undefined, notes, signal);
     return finish();
   }
   out.kind = meta.isRawKv ? "raw" : meta.isTxnKv ? "txn" : "table";
@@ -586,10 +586,12 @@ export async function verifyBackup(
   }
 
   if (semantic && problems.length === 0) {
-    await runSemantic(reader, semantic, storage, opts, byPhysical, report, tables);
+    await runSemantic(reader, semantic, storage, opts, byPhysical, report);
+  } else if (semantic) {
+    notes.push("rows and indexes were not cross-checked: the problems above come first");
   }
 
-  await noteLeftovers(storage, names, notes, report, signal);
+  await noteLeftovers(storage, names, notes, signal);
   out.tables = tables.map((t) => ({
     name: t.name,
     files: t.files,
@@ -690,9 +692,7 @@ async function runSemantic(
   opts: VerifyOptions,
   byPhysical: Map<bigint, TableEntry>,
   report: (p: VerifyProblem) => void,
-  tables: TableEntry[],
 ): Promise<void> {
-  void tables;
   const targets = semantic.mismatches();
   if (targets.length > 0) {
     semantic.startDiagnosis(targets);
@@ -753,10 +753,8 @@ async function noteLeftovers(
   storage: ExternalStorage,
   names: Set<string> | undefined,
   notes: string[],
-  report: (p: VerifyProblem) => void,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  void report;
   let lock = false;
   let checkpoints = 0;
   let staging = 0;
