@@ -8,6 +8,7 @@
 import { Worker } from "node:worker_threads";
 import type { CipherInfo } from "../crypto/cipher.ts";
 import { log } from "../log.ts";
+import { isCompiledBinary } from "../runtime.ts";
 import { SstError, type SstErrorCode } from "../sst/errors.ts";
 import type { DecodedPair, StoredBytes } from "./_decode.ts";
 
@@ -40,12 +41,14 @@ export interface DecodeResponse {
 /**
  * Where the worker's module is: in a binary built with it as a further entry point (see
  * scripts/build.ts), in Bun's embedded file system under the entry points' common root (`src/`);
- * from source, beside this module.
+ * from source, beside this module. Only the one that applies is tried: a failed try prints an
+ * error on Deno.
  */
-const WORKER_URLS: (URL | string)[] = [
-  "/$bunfs/root/verify/_decode_worker.js",
-  new URL("./_decode_worker.ts", import.meta.url),
-];
+function workerUrl(): URL | string {
+  return isCompiledBinary()
+    ? "/$bunfs/root/verify/_decode_worker.js"
+    : new URL("./_decode_worker.ts", import.meta.url);
+}
 
 function startWorker(url: URL | string, timeoutMs: number): Promise<Worker> {
   return new Promise<Worker>((resolve, reject) => {
@@ -101,7 +104,7 @@ export class DecodePool {
 
   /** Starts `n` workers, or returns undefined when workers cannot run here. */
   static async start(n: number): Promise<DecodePool | undefined> {
-    for (const url of WORKER_URLS) {
+    for (const url of [workerUrl()]) {
       try {
         const first = await startWorker(url, 10_000);
         const rest = await Promise.all(

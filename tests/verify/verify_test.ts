@@ -341,8 +341,19 @@ describe("tibr verify", () => {
   });
 
   test("the CLI exits 0 when clean, 1 with the problems listed, 2 for usage", async () => {
-    const ok = await runTibr(["verify", "-s", `local://${clean}`, "--progress", "quiet"]);
+    const log = join(tmp.path, "verify.log");
+    const ok = await runTibr([
+      "--log-file",
+      log,
+      "verify",
+      "-s",
+      `local://${clean}`,
+      "--progress",
+      "quiet",
+    ]);
     assert.equal(ok.code, 0, ok.stderr);
+    // Decode workers start from the sources and from the binary (its embedded entry point).
+    assert.match(readFileSync(log, "utf8"), /decoding ["']?in \d+ worker threads/);
     assert.match(ok.stdout, /shop\.users .* ok/);
     assert.match(ok.stdout, /OK: no problem found at level data/);
     const dir = join(tmp.path, "trunc");
