@@ -23,8 +23,8 @@ const defines = {
   TIBR_GIT_BRANCH: git(["rev-parse", "--abbrev-ref", "HEAD"]),
   TIBR_BUILD_TIME: new Date().toISOString().replace("T", " ").replace(/\..*/, ""),
 };
-// The SST worker is a second entry point: the playground starts it as a worker thread, and a
-// compiled binary can only start workers whose module was bundled into it.
+// The SST worker and verify's decode worker are further entry points: they run as worker threads,
+// and a compiled binary can only start workers whose module was bundled into it.
 const args = [
   "build",
   "--compile",
@@ -34,6 +34,7 @@ const args = [
   "--bytecode",
   "src/cli/main.ts",
   "src/playground/server/_sst_worker.ts",
+  "src/verify/_decode_worker.ts",
   "--outfile",
   out,
 ];

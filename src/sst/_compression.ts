@@ -11,7 +11,27 @@ import snappy from "snappyjs";
 // The lz4 package's pure-JS block codec, a port of liblz4's; its main entry loads a native addon.
 // @ts-types="./_lz4.d.ts"
 import * as lz4 from "lz4/lib/binding.js";
+import { ZSTDDecoder } from "zstddec";
 import { decodeVarNumber, pushVarNumber } from "../codec/varint.ts";
+
+// zstd's own decoder compiled to WebAssembly (zstddec, the WASM inlined in its JS): one call per
+// block without node:zlib's per-call stream set-up, which dominated scans of ZSTD files.
+let zstdWasm: ZSTDDecoder | undefined;
+let zstdLoading: Promise<void> | undefined;
+
+/** Loads the WebAssembly ZSTD decoder once; readers await it before their first block. */
+export function loadZstd(): Promise<void> {
+  zstdLoading ??= (async () => {
+    const d = new ZSTDDecoder();
+    try {
+      await d.init();
+      zstdWasm = d;
+    } catch {
+      // No WebAssembly: node:zlib decodes instead.
+    }
+  })();
+  return zstdLoading;
+}
 
 /** CompressionType byte of a block trailer. */
 export const CompressionType = {
@@ -166,7 +186,10 @@ export function uncompressBlock(
         size: -1,
         start: 0,
       };
-      const out = toU8(zlib.zstdDecompressSync(data.subarray(start)));
+      if (size > MAX_BLOCK) throw new Error(`declared uncompressed size ${size} is implausible`);
+      const out = zstdWasm && size > 0
+        ? zstdWasm.decode(data.subarray(start), size)
+        : toU8(zlib.zstdDecompressSync(data.subarray(start)));
       if (size >= 0 && out.length !== size) {
         throw new Error(`ZSTD block decoded to ${out.length} bytes, expected ${size}`);
       }

@@ -41,9 +41,11 @@ export {
   type BackupChecksum,
   type BackupFilePair,
   type BackupKv,
+  type BackupKvFn,
   checksumBackupFiles,
   decodeBackupFile,
   type KvChecksum,
   openBackupSst,
+  scanBackupFile,
   type StoredSst,
 } from "./backup.ts";

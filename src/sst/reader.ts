@@ -20,7 +20,7 @@ import {
   loadChecksums,
   plainChecksum,
 } from "./_checksum.ts";
-import { compressionName, uncompressBlock } from "./_compression.ts";
+import { compressionName, loadZstd, uncompressBlock } from "./_compression.ts";
 import {
   BLOCK_TRAILER,
   type BlockHandle,
@@ -121,6 +121,7 @@ export class SstReader {
       readahead: opts.readahead ?? 1 << 20,
     };
     await loadChecksums();
+    await loadZstd();
     const tailLen = Math.min(src.size, FOOTER_SIZE);
     const tail = await src.read(src.size - tailLen, tailLen);
     const footer = decodeFooter(tail, src.size, src.name);

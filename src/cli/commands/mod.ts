@@ -6,8 +6,10 @@
 import type { Command } from "commander";
 import { registerBackup } from "./backup.ts";
 import { registerCheckpoint } from "./checkpoint.ts";
+import { registerExport } from "./export.ts";
 import { registerPlayground } from "./playground.ts";
 import { registerStorage } from "./storage.ts";
+import { registerDebug, registerVerify } from "./verify.ts";
 
 /** Registers a subcommand on the root program. */
 export type RegisterCommand = (program: Command) => void;
@@ -16,6 +18,9 @@ export type RegisterCommand = (program: Command) => void;
 export const COMMANDS: RegisterCommand[] = [
   registerBackup,
   registerCheckpoint,
+  registerExport,
   registerStorage,
   registerPlayground,
+  registerVerify,
+  registerDebug,
 ];
