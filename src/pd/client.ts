@@ -371,6 +371,17 @@ export class PdClient {
     return res.minSafePoint;
   }
 
+  /**
+   * Asks PD to scatter regions across stores (ScatterRegion with `regions_id`, as BR's
+   * ScatterRegions); returns the ids PD reported as failed.
+   */
+  async scatterRegions(ids: bigint[], retryLimit = 3n): Promise<bigint[]> {
+    const res = await this.#call("ScatterRegion", (c) =>
+      c.scatterRegion({ header: this.#header(), regionsId: ids, retryLimit }, this.#opt()));
+    this.#checkHeader(res.header, "ScatterRegion");
+    return res.failedRegionsId;
+  }
+
   /** Closes the connection to PD. */
   close(): void {
     this.#conn?.close();
