@@ -20,6 +20,7 @@ export * from "./datum.ts";
 export * from "./meta.ts";
 export * from "./model.ts";
 export * from "./rowcodec.ts";
+export * from "./show_create.ts";
 export * from "./table.ts";
 export * from "./tablecodec.ts";
 export * from "./types.ts";

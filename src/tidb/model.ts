@@ -88,7 +88,50 @@ export interface PartitionDefinition {
   name: CIStr;
   less_than: string[] | null;
   in_values: string[][] | null;
-  policy_ref_info: unknown;
+  policy_ref_info: PolicyRefInfo | null;
+  /** Absent in JSON TiDB wrote without a comment (`omitempty`). */
+  comment?: string;
+}
+
+/** A reference to a placement policy (`model.PolicyRefInfo` JSON). */
+export interface PolicyRefInfo {
+  id: number;
+  name: CIStr;
+}
+
+/** A foreign key (`model.FKInfo` JSON); `on_delete`/`on_update` are `ast.ReferOptionType`. */
+export interface FKInfo {
+  id: number;
+  fk_name: CIStr;
+  ref_schema: CIStr;
+  ref_table: CIStr;
+  ref_cols: CIStr[];
+  cols: CIStr[];
+  on_delete: number;
+  on_update: number;
+  state: number;
+  version: number;
+}
+
+/** A CHECK constraint (`model.ConstraintInfo` JSON). */
+export interface ConstraintInfo {
+  id: number;
+  constraint_name: CIStr;
+  tbl_name: CIStr;
+  constraint_cols: CIStr[];
+  enforced: boolean;
+  in_column: boolean;
+  expr_string: string;
+  state: number;
+}
+
+/** A table's TTL (`model.TTLInfo` JSON); `interval_time_unit` is `ast.TimeUnitType`. */
+export interface TTLInfo {
+  column_name: CIStr;
+  interval_expr: string;
+  interval_time_unit: number;
+  enable: boolean;
+  job_interval: string;
 }
 
 /** Partitioning of a table (`model.PartitionInfo` JSON). */
@@ -120,8 +163,8 @@ export interface TableInfo {
   collate: string;
   cols: ColumnInfo[];
   index_info: IndexInfo[] | null;
-  constraint_info: unknown;
-  fk_info: unknown;
+  constraint_info: ConstraintInfo[] | null;
+  fk_info: FKInfo[] | null;
   state: number;
   pk_is_handle: boolean;
   is_common_handle: boolean;
@@ -151,10 +194,10 @@ export interface TableInfo {
   is_columnar: boolean;
   temp_table_type: number;
   cache_table_status: number;
-  policy_ref_info: unknown;
+  policy_ref_info: PolicyRefInfo | null;
   stats_options: unknown;
   exchange_partition_info: unknown;
-  ttl_info: unknown;
+  ttl_info: TTLInfo | null;
   revision: number;
 }
 
@@ -166,7 +209,7 @@ export interface DBInfo {
   collate: string;
   Deprecated: Record<string, never>;
   state: number;
-  policy_ref_info: unknown;
+  policy_ref_info: PolicyRefInfo | null;
 }
 
 /** The result a finished DDL job records (`model.HistoryInfo`; Go field names, no tags). */
