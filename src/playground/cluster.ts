@@ -173,6 +173,11 @@ export interface RegionErrorRule {
   regionId?: bigint;
   /** Fires at most this many times, then is removed (unlimited when absent). */
   remaining?: number;
+  /**
+   * Only this RPC (`ingest`: Ingest and MultiIngest of the import service); absent = every RPC
+   * that checks a region but those the rule does not name.
+   */
+  rpc?: string;
 }
 
 /** Per-store fault state. */
@@ -266,9 +271,13 @@ export class Faults {
     return this.#rules;
   }
 
-  /** Draws whether a request to `storeId` for `regionId` gets an injected region error. */
-  pickRegionError(storeId: bigint, regionId: bigint): RegionErrorKind | undefined {
+  /**
+   * Draws whether a request to `storeId` for `regionId` gets an injected region error; `rpc`
+   * names the call when rules may be limited to it.
+   */
+  pickRegionError(storeId: bigint, regionId: bigint, rpc?: string): RegionErrorKind | undefined {
     for (const r of this.#rules) {
+      if (r.rpc !== undefined && r.rpc !== rpc) continue;
       if (r.storeId !== undefined && r.storeId !== storeId) continue;
       if (r.regionId !== undefined && r.regionId !== regionId) continue;
       if (this.#rand() >= r.probability) continue;

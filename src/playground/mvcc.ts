@@ -205,6 +205,18 @@ export interface MvccEntry {
   overlappedRollback: boolean;
 }
 
+/** A committed version to ingest (see `MvccStore.ingest`). */
+export interface IngestVersion {
+  /** Raw user key. */
+  key: Uint8Array;
+  commitTs: bigint;
+  startTs: bigint;
+  type: "put" | "delete" | "lock" | "rollback";
+  /** The value of a put. */
+  value?: Uint8Array;
+  overlappedRollback?: boolean;
+}
+
 /** A key/value pair of a scan; `error` instead of a value when the key is locked. */
 export interface KvPair {
   key: Uint8Array;
@@ -335,6 +347,19 @@ function recordOfTxn(vs: Versions | undefined, startTs: bigint): string | undefi
     }
     // Versions are newest first: nothing older than the txn's start can be its record.
     return v.slice(0, 8) < s;
+  });
+  return found;
+}
+
+/** The version of `vs` committed at the ts whose 8-byte string is `commitTs`, if any. */
+function recordAt(vs: Versions, commitTs: string): string | undefined {
+  let found: string | undefined;
+  eachVersion(vs, (v) => {
+    if (v.startsWith(commitTs)) {
+      found = v;
+      return true;
+    }
+    return v.slice(0, 8) < commitTs;
   });
   return found;
 }
@@ -1171,6 +1196,29 @@ export class MvccStore {
     for (const [k, vs] of rewrites) this.#data.set(k, vs);
     this.#versions -= removed;
     return removed;
+  }
+
+  // ---------------------------------------------------------------- ingest
+
+  /**
+   * Puts committed versions straight into the write and default CFs, as an ingested SST does
+   * (TiKV's import service): no locks, no conflict checks; a version with the same key and
+   * commit ts is replaced, as the newer SST's entry shadows the older one. All or nothing: the
+   * whole list is applied in one step, so no reader sees part of it.
+   */
+  ingest(versions: readonly IngestVersion[]): void {
+    const TYPE: Record<IngestVersion["type"], number> = { put: P, delete: D, lock: L, rollback: R };
+    const prepared = versions.map((v) => {
+      let t = TYPE[v.type];
+      if (v.overlappedRollback) t += LOWER;
+      return [toStr(v.key), versionStr(v.commitTs, v.startTs, t, v.value)] as const;
+    });
+    for (const [k, v] of prepared) {
+      const vs = this.#data.get(k);
+      const same = vs === undefined ? undefined : recordAt(vs, v.slice(0, 8));
+      if (same === undefined) this.#addVersion(k, v);
+      else this.#replaceVersion(k, same, v);
+    }
   }
 
   // ---------------------------------------------------------------- raw KV

@@ -349,6 +349,41 @@ export class RegionMap {
     return nr;
   }
 
+  /**
+   * Moves a region's replicas to `storeIds` and its leadership to `leaderStoreId` (one of them),
+   * as a finished scatter operator leaves it: peers that stay keep their ids, new ones get fresh
+   * ids, and conf_ver grows by one per peer added or removed, as each conf change bumps it.
+   */
+  movePeers(regionId: bigint, storeIds: readonly bigint[], leaderStoreId: bigint): Region {
+    const r = this.#byId.get(regionId);
+    if (!r) throw new Error(`region ${regionId} does not exist`);
+    if (new Set(storeIds).size !== storeIds.length || storeIds.length === 0) {
+      throw new Error(`region ${regionId} needs distinct stores for its peers`);
+    }
+    for (const id of storeIds) {
+      if (!this.#stores.has(id)) throw new Error(`store ${id} does not exist`);
+    }
+    if (!storeIds.includes(leaderStoreId)) {
+      throw new Error(`the leader store ${leaderStoreId} holds no peer of region ${regionId}`);
+    }
+    const kept = r.peers.filter((p) => storeIds.includes(p.storeId));
+    const added = storeIds.filter((id) => !r.peers.some((p) => p.storeId === id))
+      .map((storeId) => ({ id: this.ids.next(), storeId }));
+    const removed = r.peers.length - kept.length;
+    const peers = [...kept, ...added].sort((a, b) => (a.storeId < b.storeId ? -1 : 1));
+    const nr: Region = {
+      ...r,
+      peers,
+      leader: peers.find((p) => p.storeId === leaderStoreId)!,
+      epoch: {
+        confVer: r.epoch.confVer + BigInt(added.length + removed),
+        version: r.epoch.version,
+      },
+    };
+    this.#put(nr);
+    return nr;
+  }
+
   /** Spreads leaders round-robin over the stores that are Up (PD's balance-leader, at once). */
   scatterLeaders(): void {
     const up = new Set(this.stores().filter((s) => s.state === "Up").map((s) => s.id));

@@ -40,6 +40,7 @@ async function action(cmd: Command): Promise<void> {
     adminPort?: number;
     electionMs: number;
     instantNoop?: boolean;
+    instantImport?: boolean;
   }>();
   const { parseSampleSpec } = await import("../../playground/sample.ts");
   let spec;
@@ -59,6 +60,7 @@ async function action(cmd: Command): Promise<void> {
     ...(o.adminPort !== undefined ? { adminPort: o.adminPort } : {}),
     electionMs: o.electionMs,
     ...(o.instantNoop ? { instantNoop: true } : {}),
+    ...(o.instantImport ? { instantImport: true } : {}),
   });
   const out = process.stdout;
   const stats = pg.cluster.mvcc.stats();
@@ -128,6 +130,10 @@ export function registerPlayground(program: Command): void {
     .option(
       "--instant-noop",
       "backups to noop:// skip building SST files (measures the client alone)",
+    )
+    .option(
+      "--instant-import",
+      "Download reads nothing and Ingest writes nothing, checks kept (measures a restore client)",
     )
     .action((_o, cmd: Command) => action(cmd));
 }

@@ -6,8 +6,18 @@
  */
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import {
+  createServer as createHttp1Server,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
 import { createServer, type Http2Server, type ServerHttp2Session } from "node:http2";
-import type { AddressInfo, Socket } from "node:net";
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from "node:net";
 import { log } from "../../log.ts";
 
 /** Options of a `GrpcServer`. */
@@ -22,7 +32,15 @@ export interface GrpcServerOptions {
   port?: number;
   /** Interface to bind (127.0.0.1 by default). */
   host?: string;
+  /**
+   * Serves HTTP/1.1 requests on the same port (PD's HTTP API beside its gRPC, as PD's cmux
+   * does): each connection goes to gRPC when it opens with the HTTP/2 preface, else here.
+   */
+  http1?: (req: IncomingMessage, res: ServerResponse) => void;
 }
+
+/** The first bytes of every HTTP/2 connection (RFC 9113 §3.4); no HTTP/1 request starts so. */
+const H2_PREFACE = "PRI * HTTP/2.0";
 
 /** A restartable HTTP/2 gRPC server. */
 export class GrpcServer {
@@ -30,7 +48,8 @@ export class GrpcServer {
   readonly host: string;
   #port: number;
   #handler: ReturnType<typeof connectNodeAdapter>;
-  #server: Http2Server | undefined;
+  #server: Http2Server | NetServer | undefined;
+  #http1: GrpcServerOptions["http1"];
   #sessions = new Set<ServerHttp2Session>();
   /** The raw TCP connections under the sessions, to drop them without a GOAWAY. */
   #sockets = new Set<Socket>();
@@ -39,6 +58,7 @@ export class GrpcServer {
     this.name = opts.name;
     this.host = opts.host ?? "127.0.0.1";
     this.#port = opts.port ?? 0;
+    this.#http1 = opts.http1;
     this.#handler = connectNodeAdapter({
       grpc: true,
       grpcWeb: false,
@@ -69,12 +89,27 @@ export class GrpcServer {
   /** Starts listening (on the same port as before after a stop). Idempotent. */
   async start(): Promise<void> {
     if (this.#server) return;
-    const server = createServer(this.#handler);
+    const h2 = createServer(this.#handler);
+    let server: Http2Server | NetServer = h2;
+    const http1 = this.#http1;
+    if (http1) {
+      const h1 = createHttp1Server(http1);
+      server = createNetServer((sock: Socket) => {
+        sock.once("data", (chunk: Uint8Array) => {
+          sock.pause();
+          sock.unshift(chunk);
+          const head = new TextDecoder().decode(chunk.subarray(0, H2_PREFACE.length));
+          (head === H2_PREFACE ? h2 : h1).emit("connection", sock);
+          sock.resume();
+        });
+        sock.on("error", () => {});
+      });
+    }
     server.on("connection", (sock: Socket) => {
       this.#sockets.add(sock);
       sock.on("close", () => this.#sockets.delete(sock));
     });
-    server.on("session", (s) => {
+    h2.on("session", (s) => {
       this.#sessions.add(s);
       s.on("close", () => this.#sessions.delete(s));
       // A client that vanishes mid-stream is not the server's failure.

@@ -65,7 +65,7 @@ export function regionsAround(cluster: Cluster, region: Region): Region[] {
 
 /**
  * Runs TiKV's context checks for a request to `storeId` touching `keys`; a region error is
- * counted in `stats` when given.
+ * counted in `stats` when given. `rpc` names the call for fault rules limited to one.
  */
 export function checkContext(
   cluster: Cluster,
@@ -73,8 +73,9 @@ export function checkContext(
   ctx: Context | undefined,
   keys: readonly Uint8Array[] = [],
   stats?: ServerStats,
+  rpc?: string,
 ): CheckResult {
-  const r = check(cluster, storeId, ctx, keys);
+  const r = check(cluster, storeId, ctx, keys, rpc);
   if (r.error) stats?.regionError(r.error);
   return r;
 }
@@ -84,6 +85,7 @@ function check(
   storeId: bigint,
   ctx: Context | undefined,
   keys: readonly Uint8Array[],
+  rpc?: string,
 ): CheckResult {
   const regionId = ctx?.regionId ?? 0n;
   const region = cluster.regions.getRegionById(regionId);
@@ -105,7 +107,7 @@ function check(
   for (const k of keys) {
     if (!keyInRegion(region, k)) return { error: keyNotInRegion(k, region) };
   }
-  const injected = cluster.faults.pickRegionError(storeId, region.id);
+  const injected = cluster.faults.pickRegionError(storeId, region.id, rpc);
   if (injected) {
     return { error: injectedError(injected, region, () => regionsAround(cluster, region)) };
   }

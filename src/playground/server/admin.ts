@@ -20,9 +20,12 @@
  * | POST /stores/{id}/slow                | {delayMs}                                      |
  * | POST /stores/{id}/throttle            | {bytesPerSecond} (backup writes)               |
  * | POST /stores/{id}/cluster-id          | {clusterId}: claims another cluster (0 clears) |
- * | POST /faults/region-errors            | {kind, probability, store?, region?, remaining?}|
+ * | POST /faults/region-errors            | {kind, probability, store?, region?, remaining?,|
+ * |                                       |  rpc?: "ingest"} (rpc: only that call)         |
  * | DELETE /faults/region-errors[/{id}]   |                                                |
  * | POST /faults/storage                  | {probability, remaining?, temporary?}          |
+ * | POST /faults/download                 | {probability?, delayMs?, store?, remaining?}   |
+ * | DELETE /faults/download[/{id}]        |                                                |
  * | DELETE /faults/storage                |                                                |
  * | POST /pd/election                     | {ms, leader?}: no leader for ms, then member   |
  * |                                       | `leader` (default: the same one) leads         |
@@ -49,7 +52,9 @@ import { encodeRegionKey, type Region } from "../regions.ts";
 import type { Catalog } from "../sample.ts";
 import { Workload, type WorkloadOptions, type WorkloadStats } from "../workload.ts";
 import type { ServerStats } from "./_flow.ts";
+import type { ImportState } from "./import.ts";
 import type { PdLeadership } from "./pd.ts";
+import type { PdScheduling } from "./scheduling.ts";
 
 /** What the admin needs from the running playground (implemented by `startPlayground`). */
 export interface PlaygroundHost {
@@ -77,6 +82,10 @@ export interface PlaygroundHost {
   restartStore(id: bigint): Promise<void>;
   /** Saves the state to the playground's directory; false when it has none. */
   save(): Promise<boolean>;
+  /** The stores' import service state (absent in hosts without the import service). */
+  readonly imports?: ImportState;
+  /** PD's schedulers, config and operators (absent in hosts without them). */
+  readonly scheduling?: PdScheduling;
 }
 
 /** A region as the admin API reports it. */
@@ -157,6 +166,16 @@ function toProbability(v: unknown): number {
   return p;
 }
 
+/** RPCs a region-error rule can be limited to. */
+const FAULT_RPCS = ["ingest"] as const;
+
+function toRpc(v: unknown): string {
+  if (!FAULT_RPCS.includes(v as (typeof FAULT_RPCS)[number])) {
+    throw new AdminError(`rpc must be one of ${FAULT_RPCS.join(", ")}`);
+  }
+  return v as string;
+}
+
 /** The admin operations, in-process. Each says in one line what is wrong when it refuses. */
 export class PlaygroundAdmin {
   #workload: Workload | undefined;
@@ -221,6 +240,8 @@ export class PlaygroundAdmin {
         backupFiles: this.host.stats.backupFiles,
         backupBytes: this.host.stats.backupBytes,
       },
+      import: this.host.imports?.status(),
+      scheduling: this.host.scheduling?.status(),
     };
   }
 
@@ -389,6 +410,7 @@ export class PlaygroundAdmin {
     store?: unknown;
     region?: unknown;
     remaining?: unknown;
+    rpc?: unknown;
   }): number {
     if (!REGION_ERROR_KINDS.includes(rule.kind as RegionErrorKind)) {
       throw new AdminError(`kind must be one of ${REGION_ERROR_KINDS.join(", ")}`);
@@ -402,6 +424,33 @@ export class PlaygroundAdmin {
       probability: toProbability(rule.probability),
       ...(rule.store !== undefined ? { storeId: this.#store(rule.store) } : {}),
       ...(rule.region !== undefined ? { regionId: toBig(rule.region, "region id") } : {}),
+      ...(remaining !== undefined ? { remaining } : {}),
+      ...(rule.rpc !== undefined ? { rpc: toRpc(rule.rpc) } : {}),
+    });
+  }
+
+  /**
+   * Makes Downloads of the import service fail with `probability` and/or take `delayMs` longer,
+   * on one store or all (at most `remaining` failures); returns the rule id.
+   */
+  injectDownloadFault(f: {
+    store?: unknown;
+    probability?: unknown;
+    delayMs?: unknown;
+    remaining?: unknown;
+  }): number {
+    const imports = this.host.imports;
+    if (!imports) throw new AdminError("this playground has no import service", true);
+    const remaining = f.remaining === undefined ? undefined : Number(f.remaining);
+    if (remaining !== undefined && !(Number.isInteger(remaining) && remaining > 0)) {
+      throw new AdminError("remaining must be a positive integer");
+    }
+    const delayMs = Number(f.delayMs ?? 0);
+    if (!(delayMs >= 0)) throw new AdminError("delayMs must be a number >= 0");
+    return imports.injectDownloadFault({
+      probability: f.probability === undefined ? 0 : toProbability(f.probability),
+      delayMs,
+      ...(f.store !== undefined ? { storeId: this.#store(f.store) } : {}),
       ...(remaining !== undefined ? { remaining } : {}),
     });
   }
@@ -547,6 +596,15 @@ export class PlaygroundAdmin {
           await this.restartPdMember(parts[2]);
           return { restarted: Number(parts[2]) };
       }
+    }
+    if (parts[0] === "faults" && parts[1] === "download" && method === "DELETE") {
+      this.host.imports?.clearDownloadFaults(parts[2] === undefined ? undefined : Number(parts[2]));
+      return { cleared: parts[2] ?? "all" };
+    }
+    if (route === "POST /faults/download") {
+      return {
+        id: this.injectDownloadFault(body as Parameters<PlaygroundAdmin["injectDownloadFault"]>[0]),
+      };
     }
     if (parts[0] === "faults" && parts[1] === "region-errors" && method === "DELETE") {
       this.clearRegionErrors(parts[2]);

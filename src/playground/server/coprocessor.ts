@@ -3,13 +3,17 @@
  * `tipb.ChecksumRequest`), which TiKV answers with crc64xor / total_kvs / total_bytes over the
  * newest put at or below the request's ts of every key in its ranges, cut to the region.
  *
+ * With `ChecksumRequest.rule` (a `ChecksumRewriteRule`), every key must start with `new_prefix`
+ * (else `Wrong prefix expect: [...]`, as TiKV) and is hashed, counted and sized as if it began
+ * with `old_prefix`: a restored table's checksum equals its backup's.
+ *
  * A lock that blocks reading at that ts is answered in `locked`, as TiKV's scanner does, so the
  * client resolves it and asks again. Other request types (DAG, analyze) get `other_error`.
  * @module
  */
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { ChecksumAccumulator } from "../../codec/crc64.ts";
-import { compareBytes } from "../../codec/bytes.ts";
+import { compareBytes, concatBytes } from "../../codec/bytes.ts";
 import {
   ChecksumAlgorithm,
   ChecksumRequestSchema,
@@ -26,6 +30,12 @@ import { checkContext, clampToScope } from "./_region_check.ts";
 export const REQ_TYPE_CHECKSUM = 105n;
 
 type ResponseInit = MessageInitShape<typeof ResponseSchema>;
+
+function hasPrefix(key: Uint8Array, prefix: Uint8Array): boolean {
+  if (key.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
+  return true;
+}
 
 /** Serves one coprocessor request to `storeId`. */
 export function handleCoprocessor(
@@ -55,12 +65,25 @@ export function handleCoprocessor(
   const ts = req.startTs !== 0n ? req.startTs : creq.startTsFallback ?? 0n;
   const acc = new ChecksumAccumulator();
   const bypassLocks = req.context?.resolvedLocks ?? [];
+  // A ChecksumRewriteRule (a restored table) hashes each key as it was under the old prefix,
+  // so the result compares with the backup's checksum.
+  const oldPrefix = creq.rule?.oldPrefix ?? new Uint8Array(0);
+  const newPrefix = creq.rule?.newPrefix ?? new Uint8Array(0);
+  const rewrite = creq.rule !== undefined && compareBytes(oldPrefix, newPrefix) !== 0;
   try {
     for (const r of req.ranges) {
       const { start, end } = clampToScope(check.scope, r.start, r.end);
       if (end.length > 0 && compareBytes(start, end) >= 0) continue;
       for (const batch of cluster.mvcc.backupBatches(start, end, ts, { bypassLocks })) {
-        for (const e of batch) acc.add(e.key, e.value);
+        for (const e of batch) {
+          if (!hasPrefix(e.key, newPrefix)) {
+            return { otherError: `Wrong prefix expect: [${newPrefix.join(", ")}]` };
+          }
+          acc.add(
+            rewrite ? concatBytes(oldPrefix, e.key.subarray(newPrefix.length)) : e.key,
+            e.value,
+          );
+        }
       }
     }
   } catch (err) {

@@ -27,3 +27,19 @@ export { PdLeadership, type PdMemberInfo, pdService, type PdServiceOptions } fro
 export { tikvService } from "./tikv.ts";
 export { backupService, type BackupServiceOptions } from "./backup.ts";
 export { handleCoprocessor, REQ_TYPE_CHECKSUM } from "./coprocessor.ts";
+export {
+  type DownloadFault,
+  IMPORT_MODE_TIMEOUT_MS,
+  type ImportOptions,
+  importService,
+  ImportState,
+  type ImportStats,
+} from "./import.ts";
+export {
+  DEFAULT_SCHEDULERS,
+  defaultScheduleConfig,
+  type Operator,
+  PdScheduling,
+  type SchedulingOptions,
+} from "./scheduling.ts";
+export { PD_VERSION, pdHttpHandler } from "./pd_http.ts";

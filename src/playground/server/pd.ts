@@ -18,6 +18,7 @@ import { log } from "../../log.ts";
 import type { Cluster } from "../cluster.ts";
 import type { Region } from "../regions.ts";
 import { peerPb, regionPb, storePb } from "./_convert.ts";
+import type { PdScheduling } from "./scheduling.ts";
 
 /**
  * Which PD member leads. A lost leadership comes back by itself after the election, on the
@@ -85,6 +86,11 @@ export interface PdServiceOptions {
   member?: number;
   /** Every member of the PD cluster, asked per call (just this one when absent). */
   members?: () => PdMemberInfo[];
+  /**
+   * Scatter operators (scheduling.ts): ScatterRegion moves peers and leaders through them and
+   * GetOperator reports them. Without it, scatter moves each leader at once.
+   */
+  scheduling?: PdScheduling;
 }
 
 /** The `pdpb.PD` implementation over `cluster`. */
@@ -210,6 +216,13 @@ export function pdService(cluster: Cluster, opts: PdServiceOptions): ServiceImpl
       const ids = req.regionsId.length > 0
         ? req.regionsId
         : [req.region?.id ?? req.regionId].filter((id) => id !== 0n);
+      if (opts.scheduling) {
+        const failedIds = opts.scheduling.scatter(ids, req.group);
+        const pct = ids.length === 0
+          ? 100
+          : Math.round(100 * (ids.length - failedIds.length) / ids.length);
+        return { header: header(), finishedPercentage: BigInt(pct), failedRegionsId: failedIds };
+      }
       const failed: bigint[] = [];
       for (const id of ids) {
         const r = cluster.regions.getRegionById(id);
@@ -227,6 +240,28 @@ export function pdService(cluster: Cluster, opts: PdServiceOptions): ServiceImpl
         ? 100
         : Math.round(100 * (ids.length - failed.length) / ids.length);
       return { header: header(), finishedPercentage: BigInt(done), failedRegionsId: failed };
+    },
+
+    getOperator(req) {
+      check(req.header);
+      const op = opts.scheduling?.operator(req.regionId);
+      if (!op) {
+        // PD's answer for a region without an operator; clients read it as "nothing to wait".
+        return {
+          header: {
+            ...header(),
+            error: { type: ErrorType.REGION_NOT_FOUND, message: "Not Found" },
+          },
+        };
+      }
+      const enc = new TextEncoder();
+      return {
+        header: header(),
+        regionId: req.regionId,
+        desc: enc.encode(op.desc),
+        kind: enc.encode(op.kind),
+        status: op.status,
+      };
     },
 
     getGCSafePoint(req) {

@@ -14,6 +14,7 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { availableParallelism } from "node:os";
 import { Backup } from "../../gen/brpb_pb.ts";
+import { ImportSST } from "../../gen/import_sstpb_pb.ts";
 import { PD } from "../../gen/pdpb_pb.ts";
 import { Tikv } from "../../gen/tikvpb_pb.ts";
 import { log } from "../../log.ts";
@@ -37,7 +38,10 @@ import { backupService } from "./backup.ts";
 import { RateLimiter, ServerStats, StoreGate } from "./_flow.ts";
 import { GrpcServer } from "./_grpc.ts";
 import { SstWorkerPool } from "./_sst_pool.ts";
+import { importService, ImportState } from "./import.ts";
 import { PdLeadership, pdService } from "./pd.ts";
+import { pdHttpHandler } from "./pd_http.ts";
+import { PdScheduling } from "./scheduling.ts";
 import { tikvService } from "./tikv.ts";
 
 /** Options of `startPlayground`. */
@@ -82,6 +86,16 @@ export interface PlaygroundOptions {
    * have checksums but no bytes, so a benchmark measures the client (see backup.ts).
    */
   instantNoop?: boolean;
+  /**
+   * The import service answers at once: Download reads nothing (it answers the requested
+   * range) and Ingest applies nothing, with every check kept, so a benchmark measures the
+   * restore client alone (see import.ts).
+   */
+  instantImport?: boolean;
+  /** How long a store's Import mode lasts without renewal, ms (10 minutes, as TiKV). */
+  importModeTimeoutMs?: number;
+  /** How long a scatter operator runs before it moves its region, ms (50). */
+  scatterMs?: number;
   /** Use this cluster instead of creating or loading one (tests, benchmarks). */
   cluster?: Cluster;
   /** The sample catalog of `cluster`, when given with it (the workload needs it). */
@@ -108,6 +122,10 @@ export interface Playground {
   readonly loaded: boolean;
   /** What the stores answered (region errors by kind, backup responses and files). */
   readonly stats: ServerStats;
+  /** The stores' import service state: modes, speed limits, staged files, Download faults. */
+  readonly imports: ImportState;
+  /** PD's schedulers, schedule config and scatter operators. */
+  readonly scheduling: PdScheduling;
   /** Store id → `host:port`. */
   storeAddresses(): Map<bigint, string>;
   /** Stops every server (saving the state to `dir` first when given). Idempotent. */
@@ -177,6 +195,16 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
   const portOf = (i: number) => opts.storePorts?.[i] ?? (pdPort > 0 ? pdPort + 1 + i : 0);
   const electionMs = opts.electionMs ?? 1000;
 
+  const imports = new ImportState(cluster, {
+    ...(opts.instantImport ? { instant: true } : {}),
+    ...(opts.importModeTimeoutMs !== undefined
+      ? { importModeTimeoutMs: opts.importModeTimeoutMs }
+      : {}),
+  });
+  const scheduling = new PdScheduling(cluster, {
+    ...(opts.scatterMs !== undefined ? { scatterMs: opts.scatterMs } : {}),
+  });
+  const pdHttp = pdHttpHandler(cluster, scheduling);
   const memberCount = opts.pdMembers ?? 1;
   const leadership = new PdLeadership(memberCount);
   const pdServers: GrpcServer[] = [];
@@ -188,6 +216,7 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
       new GrpcServer({
         name: memberCount === 1 ? "pd" : `pd member ${i}`,
         port: i === 0 ? pdPort : 0,
+        http1: pdHttp,
         routes: (router) => {
           router.service(
             PD,
@@ -197,6 +226,7 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
               leadership,
               member: i,
               members: pdMembers,
+              scheduling,
             }),
           );
         },
@@ -235,6 +265,7 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
             ...(opts.instantNoop ? { instantNoop: true } : {}),
           }),
         );
+        router.service(ImportSST, importService(imports, id, stats));
       },
     });
     stores.set(id, { id, server, gate, transition: Promise.resolve(), election: undefined });
@@ -284,6 +315,8 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
     cluster,
     leadership,
     stats,
+    imports,
+    scheduling,
     get catalog() {
       return catalog;
     },
@@ -353,10 +386,13 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
     sample,
     loaded,
     stats,
+    imports,
+    scheduling,
     storeAddresses: () => new Map([...stores.values()].map((s) => [s.id, s.server.address])),
     stop() {
       stopping ??= (async () => {
         unsubscribe();
+        scheduling.close();
         admin.stopWorkload();
         for (const st of stores.values()) {
           clearTimeout(st.election);

@@ -1,0 +1,671 @@
+/**
+ * A playground store's `import_sstpb.ImportSST` service, as TiKV's `sst_service.rs` and
+ * `sst_importer` serve it to BR's restore:
+ *
+ * - `SwitchMode`: Import or Normal. Import mode lapses back to Normal after the import-mode
+ *   timeout (TiKV's `import.import-mode-timeout`, 10 minutes) unless renewed by another
+ *   SwitchMode(Import), as BR renews it while it restores.
+ * - `SetDownloadSpeedLimit`: bytes/s read from external storage by this store (0 = unlimited).
+ * - `Download`: reads the named backup file from the request's storage backend through tibr's
+ *   storage plugins, decrypts it per `cipher_info` (the IV is `SSTMeta.cipher_iv`), verifies
+ *   every block checksum, rewrites each key's `old_key_prefix` to `new_key_prefix` (on the
+ *   encoded origin key, TiKV's legacy rewrite mode) and, with `new_timestamp`, sets the key's ts
+ *   and the write record's start ts to it; keys outside `sst.range` (mapped back to the old
+ *   prefix) are dropped. The result is staged on this store under TiKV's file name
+ *   (`{uuid}_{region}_{conf_ver}_{version}_{cf}.sst`) and the response names the first and last
+ *   rewritten key (origin keys, inclusive), or `is_empty`. Raw-KV files (`z` + raw key) take the
+ *   same path with an empty rule.
+ * - `Ingest` / `MultiIngest`: the Context is checked as every RPC's (RegionNotFound,
+ *   StoreNotMatch, NotLeader with the leader, EpochNotMatch with the current regions, then
+ *   injected faults); a file not staged here is TiKV's StaleCommand ("The file which would be
+ *   ingested doest not exist."); each SST meta must name the region and its current epoch
+ *   (RegionNotFound / EpochNotMatch) and a range inside it (KeyNotInRegion), as raftstore checks
+ *   an IngestSst command; then every file of the request is applied to the MVCC engine in one
+ *   step and its staged copy is consumed on every store, as the Raft log applies it on each peer.
+ *
+ * Playground differences: staged files live in memory; a write-CF put whose long value lives
+ * in the default CF must be ingested in the same request as that default-CF file (BR always
+ * ingests a range's two files together); DownloadRequest's keyspace rewrite mode and batch
+ * (`ssts` map) form are not served.
+ * @module
+ */
+import type { ServiceImpl } from "@connectrpc/connect";
+import { compareBytes, concatBytes, encodeUintDesc, hex, prefixNext } from "../../codec/bytes.ts";
+import { decodeWriteValue, encodeWriteValue, parseDataKey } from "../../codec/tikv.ts";
+import {
+  type CipherInfo,
+  decrypt,
+  EncryptionMethod,
+  keyLength,
+  methodName,
+} from "../../crypto/cipher.ts";
+import { type StorageBackend, StorageBackendSchema } from "../../gen/brpb_pb.ts";
+import type { Context } from "../../gen/kvrpcpb_pb.ts";
+import {
+  type DownloadRequest,
+  type ImportSST,
+  type RewriteRule,
+  type SSTMeta,
+  SwitchMode,
+} from "../../gen/import_sstpb_pb.ts";
+import { toBinary } from "@bufbuild/protobuf";
+import { log } from "../../log.ts";
+import { SstReader } from "../../sst/reader.ts";
+import { bytesSource } from "../../sst/source.ts";
+import { storageFromBackend } from "../../storage/from_backend.ts";
+import type { ExternalStorage } from "../../storage/types.ts";
+import type { Cluster } from "../cluster.ts";
+import type { IngestVersion } from "../mvcc.ts";
+import type { Region } from "../regions.ts";
+import { epochNotMatch, keyNotInRegion, type RegionErrorInit, regionNotFound } from "./_convert.ts";
+import { RateLimiter, type ServerStats, sleep } from "./_flow.ts";
+import { checkContext, keyInRegion } from "./_region_check.ts";
+
+/** TiKV's default `import.import-mode-timeout`. */
+export const IMPORT_MODE_TIMEOUT_MS = 10 * 60 * 1000;
+
+/** Options of the cluster-wide import state. */
+export interface ImportOptions {
+  /** How long Import mode lasts without renewal (10 minutes, as TiKV). */
+  importModeTimeoutMs?: number;
+  /**
+   * Download reads nothing and Ingest writes nothing: each call is checked as usual and answers
+   * at once (Download with the requested range), so a benchmark measures the client alone.
+   */
+  instant?: boolean;
+  /** ms clock (Date.now by default). */
+  now?: () => number;
+}
+
+/** An injected Download fault (see `ImportState.injectDownloadFault`). */
+export interface DownloadFault {
+  id: number;
+  /** Only Downloads on this store (any when absent). */
+  storeId?: bigint;
+  /** 0..1: chance that a Download fails. */
+  probability: number;
+  /** Extra delay of every matching Download, ms. */
+  delayMs: number;
+  /** Fails at most this many times, then the rule goes (unlimited when absent). */
+  remaining?: number;
+  /** The error a failed Download answers with. */
+  message: string;
+}
+
+/** A downloaded, rewritten file waiting for its ingest. */
+interface StagedFile {
+  cf: "default" | "write";
+  raw: boolean;
+  /** Full data keys (`z` + origin key) with their values, in key order. */
+  entries: { key: Uint8Array; value: Uint8Array }[];
+  bytes: number;
+  /** Staged by an instant Download: nothing to apply. */
+  instant: boolean;
+}
+
+/** One store's import state. */
+class StoreImport {
+  mode = SwitchMode.Normal;
+  /** When Import mode was last entered or renewed (ms). */
+  since = 0;
+  speedLimit = 0;
+  readonly limiter = new RateLimiter(() => this.speedLimit);
+  readonly staged = new Map<string, StagedFile>();
+}
+
+/** Counters of the import service, for the admin status and tests. */
+export interface ImportStats {
+  downloads: number;
+  downloadErrors: number;
+  downloadedBytes: number;
+  emptyDownloads: number;
+  ingests: number;
+  ingestErrors: number;
+  ingestedFiles: number;
+  ingestedKvs: number;
+}
+
+/** The import state of every store of a cluster: modes, limits, staged files, faults. */
+export class ImportState {
+  readonly timeoutMs: number;
+  readonly instant: boolean;
+  readonly stats: ImportStats = {
+    downloads: 0,
+    downloadErrors: 0,
+    downloadedBytes: 0,
+    emptyDownloads: 0,
+    ingests: 0,
+    ingestErrors: 0,
+    ingestedFiles: 0,
+    ingestedKvs: 0,
+  };
+  readonly #now: () => number;
+  readonly #stores = new Map<bigint, StoreImport>();
+  #faults: DownloadFault[] = [];
+  #nextFault = 1;
+  /** Opened storages by serialized backend, so every Download does not reopen a plugin. */
+  readonly #storages = new Map<string, Promise<ExternalStorage>>();
+
+  constructor(readonly cluster: Cluster, opts: ImportOptions = {}) {
+    this.timeoutMs = opts.importModeTimeoutMs ?? IMPORT_MODE_TIMEOUT_MS;
+    this.instant = opts.instant ?? false;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** A store's state (created on first use). */
+  store(id: bigint): StoreImport {
+    let s = this.#stores.get(id);
+    if (!s) {
+      s = new StoreImport();
+      this.#stores.set(id, s);
+    }
+    return s;
+  }
+
+  /** A store's mode now: Import lapses to Normal once the timeout passed without renewal. */
+  mode(id: bigint): SwitchMode {
+    const s = this.store(id);
+    if (s.mode === SwitchMode.Import && this.#now() - s.since >= this.timeoutMs) {
+      s.mode = SwitchMode.Normal;
+      log("playground", "import").info("store {store}: import mode lapsed after {ms} ms", {
+        store: String(id),
+        ms: this.timeoutMs,
+      });
+    }
+    return s.mode;
+  }
+
+  /** SwitchMode: enters (or renews) Import mode, or goes back to Normal. */
+  switchMode(id: bigint, mode: SwitchMode): void {
+    const s = this.store(id);
+    s.mode = mode === SwitchMode.Import ? SwitchMode.Import : SwitchMode.Normal;
+    s.since = this.#now();
+  }
+
+  /** Makes Downloads fail with `probability` and/or take `delayMs` longer; returns the rule id. */
+  injectDownloadFault(f: Omit<DownloadFault, "id" | "message"> & { message?: string }): number {
+    if (!(f.probability >= 0 && f.probability <= 1)) {
+      throw new RangeError(`probability ${f.probability} must be between 0 and 1`);
+    }
+    const id = this.#nextFault++;
+    this.#faults.push({
+      ...f,
+      id,
+      // What TiKV answers when the object store refuses the read (sst_importer's error text).
+      message: f.message ?? "Cannot read the backup file from external storage: " +
+          "injected download failure (the playground's fault API)",
+    });
+    return id;
+  }
+
+  /** Removes one Download fault rule, or all of them. */
+  clearDownloadFaults(id?: number): void {
+    this.#faults = id === undefined ? [] : this.#faults.filter((f) => f.id !== id);
+  }
+
+  /** Current Download fault rules. */
+  downloadFaults(): readonly DownloadFault[] {
+    return this.#faults;
+  }
+
+  /** The delay and failure a Download on `storeId` meets now. */
+  #pickDownloadFault(storeId: bigint): { delayMs: number; message?: string } {
+    let delayMs = 0;
+    for (const f of this.#faults) {
+      if (f.storeId !== undefined && f.storeId !== storeId) continue;
+      delayMs += f.delayMs;
+      if (f.probability > 0 && this.cluster.faults.random() < f.probability) {
+        if (f.remaining !== undefined && --f.remaining <= 0) this.clearDownloadFaults(f.id);
+        return { delayMs, message: f.message };
+      }
+    }
+    return { delayMs };
+  }
+
+  /** Mode, speed limit and staged files per store, with the counters and fault rules. */
+  status(): Record<string, unknown> {
+    const stores: Record<string, unknown> = {};
+    for (const s of this.cluster.regions.stores()) {
+      const st = this.store(s.id);
+      let bytes = 0;
+      for (const f of st.staged.values()) bytes += f.bytes;
+      stores[String(s.id)] = {
+        mode: this.mode(s.id) === SwitchMode.Import ? "Import" : "Normal",
+        speedLimit: st.speedLimit,
+        stagedFiles: st.staged.size,
+        stagedBytes: bytes,
+      };
+    }
+    return {
+      importModeTimeoutMs: this.timeoutMs,
+      instant: this.instant,
+      stores,
+      ...this.stats,
+      downloadFaults: this.#faults.map((f) => ({
+        ...f,
+        storeId: f.storeId === undefined ? undefined : String(f.storeId),
+      })),
+    };
+  }
+
+  /** The storage a Download reads from (cached per backend). */
+  storageOf(backend: StorageBackend | undefined): Promise<ExternalStorage> {
+    const key = backend ? hex(toBinary(StorageBackendSchema, backend)) : "";
+    let p = this.#storages.get(key);
+    if (!p) {
+      p = storageFromBackend(backend);
+      // A failed open is not kept: the next Download tries again.
+      p.catch(() => this.#storages.delete(key));
+      if (this.#storages.size >= 16) this.#storages.clear();
+      this.#storages.set(key, p);
+    }
+    return p;
+  }
+
+  /** Serves one Download on `storeId`. */
+  async download(storeId: bigint, req: DownloadRequest, signal?: AbortSignal) {
+    this.stats.downloads++;
+    const fault = this.#pickDownloadFault(storeId);
+    if (fault.delayMs > 0) await sleep(fault.delayMs, signal);
+    const fail = (message: string) => {
+      this.stats.downloadErrors++;
+      log("playground", "import").info("store {store}: download of {name} failed: {message}", {
+        store: String(storeId),
+        name: req.name,
+        message,
+      });
+      return { error: { message } };
+    };
+    if (fault.message !== undefined) return fail(fault.message);
+    const meta = req.sst;
+    if (!meta) return fail("the download request has no sst meta");
+    const path = sstPath(meta);
+    if (typeof path !== "string") return fail(path.error);
+    const cf = meta.cfName;
+    if (cf !== "default" && cf !== "write") {
+      return fail(`invalid cf name ${JSON.stringify(cf)}: a downloaded SST is default or write`);
+    }
+    const st = this.store(storeId);
+    const rule = req.rewriteRule;
+    if (this.instant) {
+      st.staged.set(path, { cf, raw: req.isRawKv, entries: [], bytes: 0, instant: true });
+      return { range: { start: meta.range?.start ?? new Uint8Array(0), end: meta.range?.end } };
+    }
+    const tempPath = `import/.temp/${path}`;
+    let bytes: Uint8Array;
+    let url = "storage";
+    try {
+      const storage = await this.storageOf(req.storageBackend);
+      url = storage.uri();
+      bytes = await storage.readFile(req.name, signal ? { signal } : {});
+    } catch (err) {
+      return fail(`Cannot read ${url}/${req.name} into ${tempPath}: ${firstLine(err)}`);
+    }
+    await st.limiter.take(bytes.length, signal);
+    this.stats.downloadedBytes += bytes.length;
+    if (meta.length > 0n && BigInt(bytes.length) !== meta.length) {
+      return fail(
+        `File ${JSON.stringify(tempPath)} corrupted: length ${bytes.length}, expect ${meta.length}`,
+      );
+    }
+    const cipher = cipherOf(req);
+    if (typeof cipher === "string") return fail(cipher);
+    if (cipher) bytes = decrypt(cipher, meta.cipherIv, bytes);
+    let result;
+    try {
+      result = await rewriteFile(bytes, req.name, meta, rule);
+    } catch (err) {
+      if (err instanceof DownloadError) return fail(err.message);
+      return fail(
+        `Engine Engine(Status { code: IoError, sub_code: None, sev: NoError, state: ` +
+          `"Corruption: ${firstLine(err)} in ${tempPath}" })`,
+      );
+    }
+    if (result.entries.length === 0) {
+      this.stats.emptyDownloads++;
+      return result.range ? { range: result.range } : { isEmpty: true };
+    }
+    st.staged.set(path, {
+      cf,
+      raw: req.isRawKv,
+      entries: result.entries,
+      bytes: result.bytes,
+      instant: false,
+    });
+    return { range: result.range };
+  }
+
+  /** Serves one Ingest or MultiIngest on `storeId`; the response's error, if any. */
+  ingest(
+    storeId: bigint,
+    ctx: Context | undefined,
+    ssts: readonly SSTMeta[],
+    stats?: ServerStats,
+  ): RegionErrorInit | undefined {
+    this.stats.ingests++;
+    const fail = (e: RegionErrorInit) => {
+      this.stats.ingestErrors++;
+      return e;
+    };
+    const check = checkContext(this.cluster, storeId, ctx, [], stats, "ingest");
+    if (check.error) return fail(check.error);
+    const region = check.scope.region;
+    const st = this.store(storeId);
+    const files: { path: string; meta: SSTMeta; file: StagedFile }[] = [];
+    for (const meta of ssts) {
+      const path = sstPath(meta);
+      const file = typeof path === "string" ? st.staged.get(path) : undefined;
+      if (typeof path !== "string" || !file) {
+        return fail({
+          message: "The file which would be ingested doest not exist.",
+          staleCommand: {},
+        });
+      }
+      files.push({ path, meta, file });
+    }
+    for (const { meta, file } of files) {
+      const bad = checkSstForIngestion(meta, region, file.raw);
+      if (bad) return fail(bad);
+    }
+    let versions: IngestVersion[];
+    try {
+      versions = txnVersions(files.filter((f) => !f.file.raw).map((f) => f.file));
+    } catch (err) {
+      return fail({ message: (err as Error).message });
+    }
+    // One synchronous step: no request sees part of the ingest.
+    this.cluster.mvcc.ingest(versions);
+    let kvs = versions.length;
+    for (const { file } of files) {
+      if (!file.raw) continue;
+      for (const e of file.entries) this.cluster.mvcc.rawPut(e.key.subarray(1), e.value, file.cf);
+      kvs += file.entries.length;
+    }
+    for (const { path } of files) {
+      for (const other of this.#stores.values()) other.staged.delete(path);
+    }
+    this.stats.ingestedFiles += files.length;
+    this.stats.ingestedKvs += kvs;
+    return undefined;
+  }
+}
+
+/** A Download failure with TiKV's message. */
+class DownloadError extends Error {
+  override name = "DownloadError";
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
+}
+
+/** TiKV's staged file name of an SST meta, or the error for an invalid uuid. */
+function sstPath(meta: SSTMeta): string | { error: string } {
+  if (meta.uuid.length !== 16) {
+    return { error: `invalid bytes length: expected 16, found ${meta.uuid.length}` };
+  }
+  const u = hex(meta.uuid);
+  const uuid = `${u.slice(0, 8)}-${u.slice(8, 12)}-${u.slice(12, 16)}-${u.slice(16, 20)}-${
+    u.slice(20)
+  }`;
+  const e = meta.regionEpoch;
+  return `${uuid}_${meta.regionId}_${e?.confVer ?? 0n}_${e?.version ?? 0n}_${meta.cfName}.sst`;
+}
+
+function cipherOf(req: DownloadRequest): CipherInfo | undefined | string {
+  const c = req.cipherInfo;
+  if (
+    !c || c.cipherType === EncryptionMethod.UNKNOWN || c.cipherType === EncryptionMethod.PLAINTEXT
+  ) {
+    return undefined;
+  }
+  const want = keyLength(c.cipherType);
+  if (c.cipherKey.length !== want) {
+    return `Encryption Other("the ${methodName(c.cipherType)} key must be ${want} bytes, ` +
+      `got ${c.cipherKey.length}")`;
+  }
+  return { method: c.cipherType as CipherInfo["method"], key: c.cipherKey };
+}
+
+type Bound = { key: Uint8Array; inclusive: boolean } | undefined;
+
+function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
+  if (key.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
+  return true;
+}
+
+function swapPrefix(key: Uint8Array, from: Uint8Array, to: Uint8Array): Uint8Array {
+  return concatBytes(to, key.subarray(from.length));
+}
+
+function wrongPrefix(what: string, key: Uint8Array, prefix: Uint8Array): DownloadError {
+  return new DownloadError(
+    `${what} has wrong prefix: key ${hex(key).toUpperCase()} does not start with ${
+      hex(prefix).toUpperCase()
+    }`,
+  );
+}
+
+/**
+ * The bounds of `meta.range` (new key space) in the file's key space (old prefix), as TiKV
+ * maps them before it scans: a start must carry the new prefix; an end past every key of the
+ * new prefix stops at the end of the old one.
+ */
+function oldSpaceBounds(
+  meta: SSTMeta,
+  oldPrefix: Uint8Array,
+  newPrefix: Uint8Array,
+): { start: Bound; end: Bound } {
+  const rs = meta.range?.start ?? new Uint8Array(0);
+  const re = meta.range?.end ?? new Uint8Array(0);
+  let start: Bound;
+  if (rs.length > 0) {
+    if (!startsWith(rs, newPrefix)) throw wrongPrefix("SST start range", rs, newPrefix);
+    start = { key: swapPrefix(rs, newPrefix, oldPrefix), inclusive: true };
+  }
+  let end: Bound;
+  if (re.length > 0 && startsWith(re, newPrefix)) {
+    end = { key: swapPrefix(re, newPrefix, oldPrefix), inclusive: !meta.endKeyExclusive };
+  } else if (re.length > 0 && compareBytes(re, newPrefix) < 0) {
+    throw wrongPrefix("SST end range", re, newPrefix);
+  } else if (oldPrefix.length > 0) {
+    const next = prefixNext(oldPrefix);
+    end = next.length > 0 ? { key: next, inclusive: false } : undefined;
+  }
+  return { start, end };
+}
+
+function beforeStart(key: Uint8Array, b: Bound): boolean {
+  if (!b) return false;
+  const c = compareBytes(key, b.key);
+  return b.inclusive ? c < 0 : c <= 0;
+}
+
+function afterEnd(key: Uint8Array, b: Bound): boolean {
+  if (!b) return false;
+  const c = compareBytes(key, b.key);
+  return b.inclusive ? c > 0 : c >= 0;
+}
+
+/** Rewrites one downloaded SST per the rule, keeping what lies in the meta's range. */
+async function rewriteFile(
+  bytes: Uint8Array,
+  name: string,
+  meta: SSTMeta,
+  rule: RewriteRule | undefined,
+): Promise<{
+  entries: { key: Uint8Array; value: Uint8Array }[];
+  bytes: number;
+  range?: { start: Uint8Array; end: Uint8Array };
+}> {
+  const oldPrefix = rule?.oldKeyPrefix ?? new Uint8Array(0);
+  const newPrefix = rule?.newKeyPrefix ?? new Uint8Array(0);
+  const newTs = rule?.newTimestamp ?? 0n;
+  const { start, end } = oldSpaceBounds(meta, oldPrefix, newPrefix);
+  const reader = await SstReader.open(bytesSource(bytes, name));
+  const entries: { key: Uint8Array; value: Uint8Array }[] = [];
+  let size = 0;
+  let any = false;
+  try {
+    for await (const e of reader.entries()) {
+      any = true;
+      const origin = e.key.subarray(1);
+      if (beforeStart(origin, start)) continue;
+      if (afterEnd(origin, end)) break;
+      if (!startsWith(origin, oldPrefix)) throw wrongPrefix("Key in SST", origin, oldPrefix);
+      let key = concatBytes(Uint8Array.of(e.key[0]!), swapPrefix(origin, oldPrefix, newPrefix));
+      let value: Uint8Array = e.value.slice();
+      if (newTs !== 0n) {
+        if (key.length < 9) {
+          throw new DownloadError(`bad format key ${hex(origin).toUpperCase()}: no timestamp`);
+        }
+        key = concatBytes(key.subarray(0, key.length - 8), encodeUintDesc(newTs));
+        if (meta.cfName === "write") {
+          let w;
+          try {
+            w = decodeWriteValue(value);
+          } catch (err) {
+            throw new DownloadError(
+              `bad format write ${hex(origin).toUpperCase()}: ${firstLine(err)}`,
+            );
+          }
+          value = encodeWriteValue({ ...w, startTs: newTs });
+        }
+      }
+      entries.push({ key, value });
+      size += key.length + value.length;
+    }
+  } finally {
+    await reader.close();
+  }
+  if (!any && compareBytes(oldPrefix, newPrefix) === 0 && newTs === 0n) {
+    // TiKV moves an empty, unrewritten file into place and answers the requested range.
+    return {
+      entries,
+      bytes: 0,
+      range: {
+        start: meta.range?.start ?? new Uint8Array(0),
+        end: meta.range?.end ?? new Uint8Array(0),
+      },
+    };
+  }
+  if (entries.length === 0) return { entries, bytes: 0 };
+  return {
+    entries,
+    bytes: size,
+    range: { start: entries[0]!.key.subarray(1), end: entries.at(-1)!.key.subarray(1) },
+  };
+}
+
+/** Whether an origin key of an ingested range lies in the region (raw keys as the playground). */
+function inRegion(region: Region, key: Uint8Array, raw: boolean): boolean {
+  if (raw) return keyInRegion(region, key);
+  if (region.startKey.length > 0 && compareBytes(key, region.startKey) < 0) return false;
+  return region.endKey.length === 0 || compareBytes(key, region.endKey) < 0;
+}
+
+/** raftstore's checks of an IngestSst command against the region it applies to. */
+function checkSstForIngestion(
+  meta: SSTMeta,
+  region: Region,
+  raw: boolean,
+): RegionErrorInit | undefined {
+  if (meta.regionId !== region.id) return regionNotFound(meta.regionId);
+  const sent = {
+    confVer: meta.regionEpoch?.confVer ?? 0n,
+    version: meta.regionEpoch?.version ?? 0n,
+  };
+  const now = region.epoch;
+  if (sent.confVer !== now.confVer || sent.version !== now.version) {
+    return {
+      ...epochNotMatch(region, sent, [region]),
+      message: `conf_ver: ${sent.confVer} version: ${sent.version} != ` +
+        `conf_ver: ${now.confVer} version: ${now.version}`,
+    };
+  }
+  for (const k of [meta.range?.start, meta.range?.end]) {
+    if (k !== undefined && !inRegion(region, k, raw)) return keyNotInRegion(k, region);
+  }
+  return undefined;
+}
+
+/** The MVCC versions of the staged write-CF files, long values joined from default-CF files. */
+function txnVersions(files: StagedFile[]): IngestVersion[] {
+  const defaults = new Map<string, Uint8Array>();
+  for (const f of files) {
+    if (f.cf !== "default" || f.instant) continue;
+    for (const e of f.entries) {
+      const { raw, ts } = parseDataKey(e.key);
+      defaults.set(`${hex(raw)}@${ts}`, e.value);
+    }
+  }
+  const out: IngestVersion[] = [];
+  for (const f of files) {
+    if (f.cf !== "write" || f.instant) continue;
+    for (const e of f.entries) {
+      const { raw, ts } = parseDataKey(e.key);
+      if (ts === undefined) {
+        throw new Error(`write-CF key ${hex(e.key)} has no commit ts; it is not an MVCC key`);
+      }
+      const w = decodeWriteValue(e.value);
+      let value = w.shortValue;
+      if (w.type === "put" && value === undefined) {
+        value = defaults.get(`${hex(raw)}@${w.startTs}`);
+        if (value === undefined) {
+          throw new Error(
+            `the default-CF value of key ${hex(raw)} at start ts ${w.startTs} is not in this ` +
+              `ingest; ingest a range's default-CF and write-CF files in one MultiIngest`,
+          );
+        }
+      }
+      out.push({
+        key: raw,
+        commitTs: ts,
+        startTs: w.startTs,
+        type: w.type,
+        ...(value !== undefined ? { value } : {}),
+        ...(w.hasOverlappedRollback ? { overlappedRollback: true } : {}),
+      });
+    }
+  }
+  return out;
+}
+
+/** The `import_sstpb.ImportSST` implementation of store `storeId` over `state`. */
+export function importService(
+  state: ImportState,
+  storeId: bigint,
+  stats?: ServerStats,
+): ServiceImpl<typeof ImportSST> {
+  return {
+    switchMode(req) {
+      state.switchMode(storeId, req.mode);
+      log("playground", "import").info("store {store}: switch mode to {mode}", {
+        store: String(storeId),
+        mode: SwitchMode[req.mode] ?? String(req.mode),
+      });
+      return {};
+    },
+
+    setDownloadSpeedLimit(req) {
+      const limit = req.speedLimit;
+      state.store(storeId).speedLimit = limit > BigInt(Number.MAX_SAFE_INTEGER) ? 0 : Number(limit);
+      return {};
+    },
+
+    download(req, ctx) {
+      return state.download(storeId, req, ctx.signal);
+    },
+
+    ingest(req) {
+      const error = state.ingest(storeId, req.context, req.sst ? [req.sst] : [], stats);
+      return error ? { error } : {};
+    },
+
+    multiIngest(req) {
+      const error = state.ingest(storeId, req.context, req.ssts, stats);
+      return error ? { error } : {};
+    },
+  };
+}
