@@ -377,8 +377,10 @@ export class PdClient {
    * ScatterRegions); returns the ids PD reported as failed.
    */
   async scatterRegions(ids: bigint[], retryLimit = 3n): Promise<bigint[]> {
-    const res = await this.#call("ScatterRegion", (c) =>
-      c.scatterRegion({ header: this.#header(), regionsId: ids, retryLimit }, this.#opt()));
+    const res = await this.#call(
+      "ScatterRegion",
+      (c) => c.scatterRegion({ header: this.#header(), regionsId: ids, retryLimit }, this.#opt()),
+    );
     this.#checkHeader(res.header, "ScatterRegion");
     return res.failedRegionsId;
   }

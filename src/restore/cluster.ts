@@ -20,7 +20,7 @@ import { log, logKey } from "../log.ts";
 import type { PdClient, RegionInfo } from "../pd/client.ts";
 import { regionContext } from "../tikv/region_request.ts";
 import type { StoreConnections } from "../tikv/stores.ts";
-import { BO, Backoffer } from "../backoff.ts";
+import { Backoffer, BO } from "../backoff.ts";
 
 /** The schedulers BR pauses during a restore (`pdutil.Schedulers`). */
 export const PAUSED_SCHEDULERS = [
@@ -80,7 +80,9 @@ async function pdHttp(
   }
   const text = await res.text();
   if (!res.ok) {
-    throw new ClusterPrepareError(`PD's HTTP API answered ${res.status} to ${method} ${url}: ${text.trim()}`);
+    throw new ClusterPrepareError(
+      `PD's HTTP API answered ${res.status} to ${method} ${url}: ${text.trim()}`,
+    );
   }
   try {
     return text.length > 0 ? JSON.parse(text) : undefined;

@@ -23,7 +23,7 @@ import { log } from "../log.ts";
 import type { PdClient, RegionInfo } from "../pd/client.ts";
 import type { StoreConnections } from "../tikv/stores.ts";
 import { Semaphore } from "../storage/concurrency.ts";
-import { BackoffExhaustedError, Backoffer, BO } from "../backoff.ts";
+import { Backoffer, BackoffExhaustedError, BO } from "../backoff.ts";
 import { encodeKeyPrefix, type RewriteRule } from "./rewrite.ts";
 
 /** What one import covers: a merged range and its files. */

@@ -92,15 +92,15 @@ export function rebaseSql(t: SelectedTable): string[] {
   return out;
 }
 
-/** Files, bytes and KVs of a table (each range's data counted once, as BR counts it). */
-export function tableTotals(t: SelectedTable): { files: number; bytes: bigint; kvs: bigint; size: bigint } {
+/** Files, KV bytes, KVs and stored size of a table's backup. */
+export function tableTotals(
+  t: SelectedTable,
+): { files: number; bytes: bigint; kvs: bigint; size: bigint } {
   let bytes = 0n, kvs = 0n, size = 0n;
   for (const f of t.files) {
     size += f.size;
-    if (f.cf !== "default" || !t.files.some((g) => g.cf === "write")) {
-      bytes += f.totalBytes;
-      kvs += f.totalKvs;
-    }
+    bytes += f.totalBytes;
+    kvs += f.totalKvs;
   }
   return { files: t.files.length, bytes, kvs, size };
 }

@@ -22,7 +22,7 @@ export interface FileRange {
   startKey: Uint8Array;
   endKey: Uint8Array;
   files: File[];
-  /** Bytes of its write-CF (or only) files, as BR counts them. */
+  /** KV bytes of its files (both CFs, as the backup's totals count them). */
   bytes: bigint;
   kvs: bigint;
 }
@@ -42,12 +42,6 @@ function kindOf(key: Uint8Array): string | undefined {
   return `${table}`;
 }
 
-/** Counts each range's data once: its write CF files (or, for raw KV, its default ones). */
-function counted(files: File[]): File[] {
-  const write = files.filter((f) => f.cf === "write" || f.name.includes("_write"));
-  return write.length > 0 ? write : files;
-}
-
 /**
  * Groups `files` by range and merges adjacent small ranges (BR's `MergeFileRanges`). The result
  * is sorted by start key; each file is in exactly one range.
@@ -64,7 +58,7 @@ export function mergeFileRanges(files: Iterable<File>, opts: MergeOptions = {}):
   }
   const ranges = [...groups.values()];
   for (const r of ranges) {
-    for (const f of counted(r.files)) {
+    for (const f of r.files) {
       r.bytes += f.totalBytes;
       r.kvs += f.totalKvs;
     }

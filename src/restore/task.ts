@@ -28,7 +28,7 @@ import { MetaReader } from "../backup/metareader.ts";
 import { createProgress, formatBytes, type Progress } from "../backup/progress.ts";
 import { parseRawKey } from "../backup/task.ts";
 import { Pool } from "../pool.ts";
-import { ruledChecksum, restoredRanges } from "./checksum.ts";
+import { restoredRanges, ruledChecksum } from "./checksum.ts";
 import { ImportModeKeeper, isTikv, SchedulerPause, splitAndScatter } from "./cluster.ts";
 import { FileImporter, type ImportRange } from "./importer.ts";
 import {
@@ -41,7 +41,7 @@ import {
   tableName,
   tableTotals,
 } from "./plan.ts";
-import { mergeFileRanges, type RewrittenRange, rewriteRanges, splitKeys } from "./ranges.ts";
+import { mergeFileRanges, rewriteRanges, type RewrittenRange, splitKeys } from "./ranges.ts";
 import { columnIdChanges, type RewriteRule, type TableRewrite, tableRewrite } from "./rewrite.ts";
 import { quoteIdent, TidbClient, type TidbEndpoint } from "./tidb.ts";
 
@@ -147,8 +147,8 @@ async function tidbEndpoint(cfg: RestoreConfig, _pd: PdClient): Promise<TidbEndp
   };
 }
 
-/** A table restored: the backup's, the created one's info, and how keys map. */
-interface Restored {
+/** A table restored: the backup's, and how its keys map onto the created one. */
+export interface Restored {
   sel: SelectedTable;
   rewrite: TableRewrite;
 }
@@ -270,45 +270,9 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       );
     }
 
-    const rules: RewriteRule[] = restored.flatMap((r) => r.rewrite.rules);
-    const files = selection.tables.flatMap((t) => t.files);
-    const ranges = rewriteRanges(mergeFileRanges(files), rules);
-    const keys = splitKeys(ranges);
-    const kv = await importAll(cfg, pd, stores, storage, tikvs, ranges, keys, progress);
-
-    let checksum: RestoreSummary["checksum"] = "skipped";
-    const without: string[] = [];
-    if (cfg.checksum) {
-      const resolver = new LockResolver(pd, stores, signal ? { signal } : {});
-      const ts = await pd.getTS();
-      const pool = new Pool({ concurrency: 4, ...(signal ? { signal } : {}) });
-      const withData = restored.filter((r) => r.sel.files.length > 0);
-      progress.start(withData.length, "tables checksummed");
-      await pool.forEach(withData, async (r) => {
-        const s = r.sel;
-        if (s.crc64xor === 0n && s.totalKvs === 0n && s.totalBytes === 0n) {
-          without.push(tableName(s));
-          progress.tick();
-          return;
-        }
-        const got = await ruledChecksum(pd!, stores!, resolver, restoredRanges(r.rewrite), ts, signal);
-        if (
-          got.crc64xor !== s.crc64xor || got.totalKvs !== s.totalKvs ||
-          got.totalBytes !== s.totalBytes
-        ) {
-          throw new RestoreError(
-            `checksum mismatch for table ${tableName(s)}: the backup records crc64xor ` +
-              `${s.crc64xor}, ${s.totalKvs} kvs, ${s.totalBytes} bytes; the restored table has ` +
-              `crc64xor ${got.crc64xor}, ${got.totalKvs} kvs, ${got.totalBytes} bytes`,
-          );
-        }
-        progress.tick();
-      });
-      progress.stop();
-      checksum = without.length > 0 && without.length === withData.length
-        ? "not in backup"
-        : "passed";
-    }
+    const ctx: DataContext = { pd, stores, storage, tikvs, progress };
+    const { ranges, keys, totals: kv, files } = await importTables(cfg, ctx, restored);
+    const { checksum, without } = await checksumTables(cfg, ctx, restored);
     return summary(cfg, storage, meta.endVersion, newTs, started, {
       tables: selection.tables.length,
       databases: selection.databases.length,
@@ -328,6 +292,86 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
     pd?.close();
     await storage.close();
   }
+}
+
+/** What the data phases need. */
+export interface DataContext {
+  pd: PdClient;
+  stores: StoreConnections;
+  storage: ExternalStorage;
+  tikvs: { id: bigint }[];
+  progress: Progress;
+}
+
+/**
+ * Imports the files of restored tables: ranges merged and rewritten onto the new IDs, regions
+ * split at their ends, every range downloaded and ingested.
+ */
+export async function importTables(
+  cfg: RestoreConfig,
+  ctx: DataContext,
+  restored: Restored[],
+): Promise<{ ranges: RewrittenRange[]; keys: Uint8Array[]; totals: ImportTotals; files: File[] }> {
+  const rules: RewriteRule[] = restored.flatMap((r) => r.rewrite.rules);
+  const files = restored.flatMap((r) => r.sel.files);
+  const ranges = rewriteRanges(mergeFileRanges(files), rules);
+  const keys = splitKeys(ranges);
+  const totals = await importAll(
+    cfg,
+    ctx.pd,
+    ctx.stores,
+    ctx.storage,
+    ctx.tikvs,
+    ranges,
+    keys,
+    ctx.progress,
+  );
+  return { ranges, keys, totals, files };
+}
+
+/**
+ * Compares each restored table's checksum (coprocessor, with rewrite rules) with the backup's;
+ * a mismatch fails naming the table. Tables the backup holds no checksum for are listed.
+ */
+export async function checksumTables(
+  cfg: RestoreConfig,
+  ctx: DataContext,
+  restored: Restored[],
+): Promise<{ checksum: RestoreSummary["checksum"]; without: string[] }> {
+  const without: string[] = [];
+  if (!cfg.checksum) return { checksum: "skipped", without };
+  const { pd, stores, progress } = ctx;
+  const signal = cfg.signal;
+  const resolver = new LockResolver(pd, stores, signal ? { signal } : {});
+  const ts = await pd.getTS();
+  const pool = new Pool({ concurrency: 4, ...(signal ? { signal } : {}) });
+  const withData = restored.filter((r) => r.sel.files.length > 0);
+  progress.start(withData.length, "tables checksummed");
+  await pool.forEach(withData, async (r) => {
+    const s = r.sel;
+    if (s.crc64xor === 0n && s.totalKvs === 0n && s.totalBytes === 0n) {
+      without.push(tableName(s));
+      progress.tick();
+      return;
+    }
+    const got = await ruledChecksum(pd, stores, resolver, restoredRanges(r.rewrite), ts, signal);
+    if (
+      got.crc64xor !== s.crc64xor || got.totalKvs !== s.totalKvs ||
+      got.totalBytes !== s.totalBytes
+    ) {
+      throw new RestoreError(
+        `checksum mismatch for table ${tableName(s)}: the backup records crc64xor ` +
+          `${s.crc64xor}, ${s.totalKvs} kvs, ${s.totalBytes} bytes; the restored table has ` +
+          `crc64xor ${got.crc64xor}, ${got.totalKvs} kvs, ${got.totalBytes} bytes`,
+      );
+    }
+    progress.tick();
+  });
+  progress.stop();
+  const checksum = without.length > 0 && without.length === withData.length
+    ? "not in backup"
+    : "passed";
+  return { checksum, without };
 }
 
 function checkKind(mode: RestoreMode, isRaw: boolean, isTxn: boolean, storage: ExternalStorage) {
@@ -586,7 +630,7 @@ export function restoreSummaryText(s: RestoreSummary): string {
     rows.push([
       "note",
       `the backup holds no checksum for ${s.tablesWithoutChecksum.length} table(s) ` +
-        `(${s.tablesWithoutChecksum.slice(0, 5).join(", ")}): they were not verified`,
+      `(${s.tablesWithoutChecksum.slice(0, 5).join(", ")}): they were not verified`,
     ]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -84,7 +84,10 @@ export class TidbClient {
       );
     }
     // A connection error after connecting must not crash the process (mysql2 emits 'error').
-    conn.on("error", (err: Error) => log("restore").warn("TiDB connection: {e}", { e: err.message }));
+    conn.on(
+      "error",
+      (err: Error) => log("restore").warn("TiDB connection: {e}", { e: err.message }),
+    );
     log("restore").info("connected to TiDB {addr} as {user}", { addr: addr(ep), user: ep.user });
     return new TidbClient(ep, conn, signal);
   }

@@ -22,7 +22,9 @@ function parseBool(v: string | boolean | undefined): boolean {
 function positiveInt(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer`);
+    if (!Number.isInteger(n) || n <= 0) {
+      throw new UsageError(`--${name} must be a positive integer`);
+    }
     return n;
   };
 }
