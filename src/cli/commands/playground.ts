@@ -41,6 +41,9 @@ async function action(cmd: Command): Promise<void> {
     electionMs: number;
     instantNoop?: boolean;
     instantImport?: boolean;
+    tidbPort: number;
+    tidbStatusPort: number;
+    tidbPassword: string;
   }>();
   const { parseSampleSpec } = await import("../../playground/sample.ts");
   let spec;
@@ -61,12 +64,20 @@ async function action(cmd: Command): Promise<void> {
     electionMs: o.electionMs,
     ...(o.instantNoop ? { instantNoop: true } : {}),
     ...(o.instantImport ? { instantImport: true } : {}),
+    tidbPort: o.tidbPort,
+    tidbStatusPort: o.tidbStatusPort,
+    tidbPassword: o.tidbPassword,
   });
   const out = process.stdout;
   const stats = pg.cluster.mvcc.stats();
   out.write(`PD address:  ${pg.pdAddress}\n`);
   out.write(`Admin URL:   ${pg.adminUrl}\n`);
   for (const [id, addr] of pg.storeAddresses()) out.write(`Store ${id}:     ${addr}\n`);
+  if (pg.tidb) {
+    const [host, port] = [pg.tidb.address.split(":")[0], pg.tidb.port];
+    out.write(`TiDB:        ${pg.tidb.address} (mysql -h ${host} -P ${port} -u root)\n`);
+    out.write(`TiDB status: http://${pg.tidb.statusAddress}/status\n`);
+  }
   out.write(
     `Data:        ${
       pg.loaded ? `loaded from ${o.dir}` : pg.sample
@@ -96,7 +107,7 @@ export function registerPlayground(program: Command): void {
   program
     .command("playground")
     .description(
-      "run a simulated TiKV cluster (PD, stores, admin API) on 127.0.0.1 for trying tibr",
+      "run a simulated TiKV cluster (PD, stores, TiDB, admin API) on 127.0.0.1 for trying tibr",
     )
     .option("--stores <n>", "number of TiKV stores", intFlag("stores", 1, 64), 3)
     .option(
@@ -127,6 +138,19 @@ export function registerPlayground(program: Command): void {
       intFlag("election-ms", 0, 3_600_000),
       1000,
     )
+    .option(
+      "--tidb-port <port>",
+      "TiDB SQL port (0 = any, -1 = no TiDB server)",
+      intFlag("tidb-port", -1, 65535),
+      4000,
+    )
+    .option(
+      "--tidb-status-port <port>",
+      "TiDB status API port (0 = any)",
+      intFlag("tidb-status-port", 0, 65535),
+      10080,
+    )
+    .option("--tidb-password <password>", "root's password on the TiDB server", "")
     .option(
       "--instant-noop",
       "backups to noop:// skip building SST files (measures the client alone)",

@@ -43,3 +43,4 @@ export {
   type SchedulingOptions,
 } from "./scheduling.ts";
 export { PD_VERSION, pdHttpHandler } from "./pd_http.ts";
+export { startTidbServer, type TidbServer, type TidbServerOptions } from "../tidb/server.ts";

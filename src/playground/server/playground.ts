@@ -43,6 +43,7 @@ import { PdLeadership, pdService } from "./pd.ts";
 import { pdHttpHandler } from "./pd_http.ts";
 import { PdScheduling } from "./scheduling.ts";
 import { tikvService } from "./tikv.ts";
+import { startTidbServer, type TidbServer } from "../tidb/server.ts";
 
 /** Options of `startPlayground`. */
 export interface PlaygroundOptions {
@@ -100,6 +101,15 @@ export interface PlaygroundOptions {
   cluster?: Cluster;
   /** The sample catalog of `cluster`, when given with it (the workload needs it). */
   catalog?: Catalog;
+  /**
+   * Port of the TiDB SQL server (0 = any free port); undefined or -1 = no TiDB server (the CLI
+   * starts one on 4000). See docs/TIDB.md.
+   */
+  tidbPort?: number;
+  /** Port of TiDB's status API (default 0 = any free port; -1 = none). */
+  tidbStatusPort?: number;
+  /** root's password on the TiDB server (empty by default). */
+  tidbPassword?: string;
 }
 
 /** A running playground. */
@@ -126,6 +136,12 @@ export interface Playground {
   readonly imports: ImportState;
   /** PD's schedulers, schedule config and scatter operators. */
   readonly scheduling: PdScheduling;
+  /** The TiDB SQL server's `host:port` ("" when none was started). */
+  readonly tidbAddress: string;
+  /** The TiDB status API's `host:port` ("" when none). */
+  readonly tidbStatusAddress: string;
+  /** The TiDB server, when started. */
+  readonly tidb: TidbServer | undefined;
   /** Store id → `host:port`. */
   storeAddresses(): Map<bigint, string>;
   /** Stops every server (saving the state to `dir` first when given). Idempotent. */
@@ -310,6 +326,7 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
   });
 
   let adminServer: AdminServer | undefined;
+  let tidb: TidbServer | undefined;
   const started: GrpcServer[] = [];
   const host: PlaygroundHost = {
     cluster,
@@ -359,19 +376,29 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
     }
     const adminPort = opts.adminPort ?? (pdPort > 0 ? pdPort + 1 + storeIds.length : 0);
     if (adminPort >= 0) adminServer = await startAdminServer(admin, adminPort);
+    if (opts.tidbPort !== undefined && opts.tidbPort >= 0) {
+      tidb = await startTidbServer({
+        cluster,
+        port: opts.tidbPort,
+        statusPort: opts.tidbStatusPort ?? 0,
+        password: opts.tidbPassword ?? "",
+      });
+    }
   } catch (err) {
     unsubscribe();
     for (const s of started) await s.stop();
+    await adminServer?.close();
     throw err;
   }
   log("playground").info(
-    "playground up in {ms} ms: PD {pd}, {stores} stores, {regions} regions, admin {admin}",
+    "playground up in {ms} ms: PD {pd}, {stores} stores, {regions} regions, admin {admin}, TiDB {tidb}",
     {
       ms: Math.round(performance.now() - t0),
       pd: pdServer.address,
       stores: stores.size,
       regions: cluster.regions.size,
       admin: adminServer?.url ?? "none",
+      tidb: tidb?.address ?? "none",
     },
   );
 
@@ -388,11 +415,15 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
     stats,
     imports,
     scheduling,
+    tidbAddress: tidb?.address ?? "",
+    tidbStatusAddress: tidb?.statusAddress ?? "",
+    tidb,
     storeAddresses: () => new Map([...stores.values()].map((s) => [s.id, s.server.address])),
     stop() {
       stopping ??= (async () => {
         unsubscribe();
         scheduling.close();
+        await tidb?.stop();
         admin.stopWorkload();
         for (const st of stores.values()) {
           clearTimeout(st.election);

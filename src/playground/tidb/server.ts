@@ -1,0 +1,315 @@
+/**
+ * The playground's TiDB server: the MySQL protocol through mysql2's server side (handshake with
+ * `mysql_native_password`, COM_QUERY with several statements, COM_INIT_DB, COM_PING), statements
+ * run by a `Session` over a `TidbEngine`, and TiDB's status API over HTTP (`/status`,
+ * `/schema`, `/schema/{db}`, `/schema/{db}/{table}`).
+ *
+ * ```ts
+ * const tidb = await startTidbServer({ cluster, port: 0, statusPort: 0 });
+ * // mysql -h 127.0.0.1 -P ${tidb.port} -u root
+ * await tidb.stop();
+ * ```
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo, Server as NetServer, Socket } from "node:net";
+import mysql from "mysql2";
+import { log } from "../../log.ts";
+import { toJson } from "../../tidb/model.ts";
+import type { Cluster } from "../cluster.ts";
+import { TidbEngine } from "./engine.ts";
+import { SqlError } from "./errors.ts";
+import { type Result, Session, TIDB_RELEASE, TIDB_SERVER_VERSION } from "./session.ts";
+
+/** Options of `startTidbServer`. */
+export interface TidbServerOptions {
+  /** The cluster whose MVCC engine holds TiDB's meta and rows. */
+  cluster: Cluster;
+  /** SQL port (0 = any free port). */
+  port?: number;
+  /** Status API port (0 = any free port, -1 = none). */
+  statusPort?: number;
+  /** root's password ("" = none). */
+  password?: string;
+}
+
+/** A running TiDB server. */
+export interface TidbServer {
+  /** `127.0.0.1:port` of the SQL endpoint. */
+  readonly address: string;
+  readonly port: number;
+  /** `127.0.0.1:port` of the status API ("" when not started). */
+  readonly statusAddress: string;
+  readonly statusPort: number;
+  readonly engine: TidbEngine;
+  /** Closes the listeners and every connection. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const HOST = "127.0.0.1";
+// Capabilities: LONG_PASSWORD, FOUND_ROWS, LONG_FLAG, CONNECT_WITH_DB, ODBC, LOCAL_FILES is
+// left out, IGNORE_SPACE, PROTOCOL_41, INTERACTIVE, TRANSACTIONS, SECURE_CONNECTION,
+// MULTI_STATEMENTS, MULTI_RESULTS, PLUGIN_AUTH. No SSL and no compression: mysql2's server
+// side implements neither, so clients must not be offered them.
+const CAPABILITIES = 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | 0x100 | 0x200 | 0x400 | 0x2000 | 0x8000 |
+  0x10000 | 0x20000 | 0x80000;
+const SERVER_STATUS_AUTOCOMMIT = 0x2;
+const SERVER_MORE_RESULTS_EXISTS = 0x8;
+const UTF8MB4_BIN = 46;
+
+function sha1(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash("sha1");
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+/** mysql_native_password: token = SHA1(pw) XOR SHA1(scramble + SHA1(SHA1(pw))). */
+export function checkNativePassword(
+  password: string,
+  scramble: Uint8Array,
+  token: Uint8Array,
+): boolean {
+  if (password === "") return token.length === 0;
+  if (token.length !== 20) return false;
+  const stage1 = sha1(new TextEncoder().encode(password));
+  const stage2 = sha1(stage1);
+  const mix = sha1(scramble, stage2);
+  for (let i = 0; i < 20; i++) if ((stage1[i]! ^ mix[i]!) !== token[i]) return false;
+  return true;
+}
+
+interface ServerConn {
+  serverHandshake(args: Record<string, unknown>): void;
+  on(event: string, fn: (...args: unknown[]) => void): void;
+  writeOk(args?: Record<string, unknown>): void;
+  writeError(args: { message: string; code: number }): void;
+  writeColumns(columns: Record<string, unknown>[]): void;
+  writeTextRow(row: (string | null)[]): void;
+  writeEof(warnings?: number, status?: number): void;
+  writePacket(packet: { _name?: string; buffer: Uint8Array; start: number }): void;
+  stream: Socket;
+  close(): void;
+}
+
+/** Starts the SQL endpoint (and the status API) over `o.cluster`. */
+export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer> {
+  const engine = new TidbEngine(o.cluster);
+  if (engine.bootstrapIfEmpty()) {
+    log("playground", "tidb").info("bootstrapped an empty store (mysql and test databases)");
+  }
+  const password = o.password ?? "";
+  let nextConnId = 1;
+  const sockets = new Set<Socket>();
+  const onConnection = (c: unknown) => {
+    const conn = c as ServerConn;
+    const id = nextConnId++;
+    const session = new Session(engine, id);
+    sockets.add(conn.stream);
+    conn.stream.on("close", () => sockets.delete(conn.stream));
+    // mysql2's error packet carries a placeholder SQLSTATE; put the real one in before it goes out.
+    let sqlState = "HY000";
+    const write = conn.writePacket.bind(conn);
+    conn.writePacket = (packet) => {
+      if (packet._name === "Error") {
+        const at = packet.start + 7;
+        new TextEncoder().encodeInto("#" + sqlState, packet.buffer.subarray(at, at + 6));
+      }
+      write(packet);
+    };
+    const fail = (err: unknown) => {
+      if (err instanceof SqlError) {
+        sqlState = err.state;
+        conn.writeError({ message: err.message, code: err.code });
+      } else {
+        sqlState = "HY000";
+        log("playground", "tidb").warn("statement failed: {error}", { error: String(err) });
+        conn.writeError({ message: (err as Error)?.message ?? String(err), code: 1105 });
+      }
+    };
+    conn.on("error", () => conn.stream.destroy());
+    conn.serverHandshake({
+      protocolVersion: 10,
+      serverVersion: TIDB_SERVER_VERSION,
+      connectionId: id,
+      statusFlags: SERVER_STATUS_AUTOCOMMIT,
+      characterSet: UTF8MB4_BIN,
+      capabilityFlags: CAPABILITIES,
+      authCallback: (
+        p: {
+          user: string;
+          database?: string;
+          authPluginData1: Uint8Array;
+          authPluginData2: Uint8Array;
+          authToken: Uint8Array;
+        },
+        cb: (err: unknown, mysqlError?: { message: string; code: number }) => void,
+      ) => {
+        const scramble = new Uint8Array([...p.authPluginData1, ...p.authPluginData2]);
+        const token = new Uint8Array(p.authToken ?? []);
+        if (p.user !== "root" || !checkNativePassword(password, scramble, token)) {
+          sqlState = "28000";
+          cb(null, {
+            message: `Access denied for user '${p.user}'@'127.0.0.1' (using password: ${
+              token.length ? "YES" : "NO"
+            })`,
+            code: 1045,
+          });
+          return;
+        }
+        if (p.database) {
+          try {
+            session.run({ k: "use", db: p.database }, "");
+          } catch (err) {
+            sqlState = "42000";
+            cb(null, { message: (err as Error).message, code: 1049 });
+            return;
+          }
+        }
+        cb(null);
+      },
+    });
+    const runQuery = (sql: string) => {
+      let results: Result[];
+      try {
+        results = session.execute(sql);
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      results.forEach((r, i) => {
+        const more = i < results.length - 1 ? SERVER_MORE_RESULTS_EXISTS : 0;
+        const status = SERVER_STATUS_AUTOCOMMIT | more;
+        if (r.kind === "ok") {
+          conn.writeOk({
+            affectedRows: r.affectedRows,
+            insertId: Number(r.insertId),
+            serverStatus: status,
+          });
+          return;
+        }
+        conn.writeColumns(r.columns.map((c) => ({
+          catalog: "def",
+          schema: c.db,
+          table: c.table,
+          orgTable: c.table,
+          name: c.name,
+          orgName: c.name,
+          characterSet: c.charset,
+          columnLength: c.length,
+          columnType: c.type,
+          flags: c.flags,
+          decimals: c.decimals,
+        })));
+        for (const row of r.rows) conn.writeTextRow(row);
+        conn.writeEof(0, status);
+      });
+    };
+    conn.on("query", (sql) => runQuery(String(sql)));
+    // mysql2 hands text queries that start with SET or PREPARE to `stmt_prepare`.
+    conn.on("stmt_prepare", (sql) => {
+      const q = String(sql);
+      if (/^\s*set\b/i.test(q)) runQuery(q);
+      else fail(new SqlError(1235, "42000", "This version of TiDB doesn't yet support 'prepared statements'"));
+    });
+    conn.on("stmt_execute", () => {
+      fail(new SqlError(1235, "42000", "This version of TiDB doesn't yet support 'prepared statements'"));
+    });
+    conn.on("init_db", (name) => {
+      try {
+        session.run({ k: "use", db: String(name) }, "");
+        conn.writeOk();
+      } catch (err) {
+        fail(err);
+      }
+    });
+    conn.on("field_list", () => {
+      // COM_FIELD_LIST (the mysql client's table-name completion): an empty field list.
+      conn.writeEof(0, SERVER_STATUS_AUTOCOMMIT);
+    });
+  };
+  const server = mysql.createServer(onConnection as Parameters<typeof mysql.createServer>[0]);
+  // mysql2's Server wraps a net.Server and passes listen's arguments through to it.
+  const net = (server as unknown as { _server: NetServer })._server;
+  await new Promise<void>((resolve, reject) => {
+    net.once("error", reject);
+    net.listen(o.port ?? 4000, HOST, () => {
+      net.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (net.address() as AddressInfo).port;
+
+  let status: HttpServer | undefined;
+  let statusPort = 0;
+  if ((o.statusPort ?? 10080) >= 0) {
+    status = createHttpServer((req, res) => {
+      const send = (code: number, body: unknown) => {
+        const bytes = typeof body === "string" ? new TextEncoder().encode(body) : toJson(body);
+        res.writeHead(code, { "content-type": typeof body === "string" ? "text/plain" : "application/json" });
+        res.end(bytes);
+      };
+      try {
+        const url = new URL(req.url ?? "/", "http://x");
+        const parts = url.pathname.split("/").filter((p) => p !== "").map(decodeURIComponent);
+        if (parts[0] === "status" && parts.length === 1) {
+          send(200, {
+            connections: sockets.size,
+            version: TIDB_SERVER_VERSION,
+            git_hash: "tibr-playground",
+            status_port: statusPort,
+          });
+          return;
+        }
+        if (parts[0] === "schema") {
+          const schema = engine.schema();
+          if (parts.length === 1) return send(200, schema.dbs.map((d) => d.info));
+          const db = engine.db(parts[1]!);
+          if (!db) return send(404, `[schema:1049]Unknown database '${parts[1]}'`);
+          if (parts.length === 2) return send(200, db.tables);
+          const t = db.tables.find((x) => x.name.L === parts[2]!.toLowerCase());
+          if (!t || parts.length > 3) {
+            return send(404, `[schema:1146]Table '${parts[1]}.${parts[2]}' doesn't exist`);
+          }
+          return send(200, t);
+        }
+        send(404, "404 page not found\n");
+      } catch (err) {
+        send(500, String((err as Error).message));
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      status!.once("error", reject);
+      status!.listen(o.statusPort ?? 10080, HOST, () => {
+        status!.off("error", reject);
+        resolve();
+      });
+    });
+    statusPort = (status.address() as AddressInfo).port;
+  }
+  log("playground", "tidb").info("TiDB {release} listening on {address} (status port {status})", {
+    release: TIDB_RELEASE,
+    address: `${HOST}:${port}`,
+    status: statusPort,
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    address: `${HOST}:${port}`,
+    port,
+    statusAddress: status ? `${HOST}:${statusPort}` : "",
+    statusPort,
+    engine,
+    stop() {
+      stopping ??= (async () => {
+        for (const s of sockets) s.destroy();
+        await new Promise<void>((r) => server.close(() => r()));
+        if (status) {
+          status.closeAllConnections();
+          await new Promise<void>((r) => status!.close(() => r()));
+        }
+      })();
+      return stopping;
+    },
+  };
+}
