@@ -91,16 +91,16 @@ const TYPES: Record<string, TypeSpec> = {
   timestamp: { tp: MysqlType.Timestamp, flen: 19, decimal: 0 },
   time: { tp: MysqlType.Duration, flen: 10, decimal: 0 },
   year: { tp: MysqlType.Year, flen: 4, decimal: 0 },
-  char: { tp: MysqlType.String, flen: 1, decimal: -1, string: true },
-  varchar: { tp: MysqlType.Varchar, flen: -1, decimal: -1, string: true },
-  binary: { tp: MysqlType.String, flen: 1, decimal: -1, string: true, binary: true },
-  varbinary: { tp: MysqlType.Varchar, flen: -1, decimal: -1, string: true, binary: true },
-  tinytext: { tp: MysqlType.TinyBlob, flen: 255, decimal: -1, string: true },
-  text: { tp: MysqlType.Blob, flen: 65535, decimal: -1, string: true },
-  mediumtext: { tp: MysqlType.MediumBlob, flen: 16777215, decimal: -1, string: true },
-  longtext: { tp: MysqlType.LongBlob, flen: 4294967295, decimal: -1, string: true },
-  tinyblob: { tp: MysqlType.TinyBlob, flen: 255, decimal: -1, string: true, binary: true },
-  blob: { tp: MysqlType.Blob, flen: 65535, decimal: -1, string: true, binary: true },
+  char: { tp: MysqlType.String, flen: 1, decimal: 0, string: true },
+  varchar: { tp: MysqlType.Varchar, flen: -1, decimal: 0, string: true },
+  binary: { tp: MysqlType.String, flen: 1, decimal: 0, string: true, binary: true },
+  varbinary: { tp: MysqlType.Varchar, flen: -1, decimal: 0, string: true, binary: true },
+  tinytext: { tp: MysqlType.TinyBlob, flen: 255, decimal: 0, string: true },
+  text: { tp: MysqlType.Blob, flen: 65535, decimal: 0, string: true },
+  mediumtext: { tp: MysqlType.MediumBlob, flen: 16777215, decimal: 0, string: true },
+  longtext: { tp: MysqlType.LongBlob, flen: 4294967295, decimal: 0, string: true },
+  tinyblob: { tp: MysqlType.TinyBlob, flen: 255, decimal: 0, string: true, binary: true },
+  blob: { tp: MysqlType.Blob, flen: 65535, decimal: 0, string: true, binary: true },
   mediumblob: {
     tp: MysqlType.MediumBlob,
     flen: 16777215,
@@ -108,9 +108,9 @@ const TYPES: Record<string, TypeSpec> = {
     string: true,
     binary: true,
   },
-  longblob: { tp: MysqlType.LongBlob, flen: 4294967295, decimal: -1, string: true, binary: true },
-  enum: { tp: MysqlType.Enum, flen: -1, decimal: -1, string: true },
-  set: { tp: MysqlType.Set, flen: -1, decimal: -1, string: true },
+  longblob: { tp: MysqlType.LongBlob, flen: 4294967295, decimal: 0, string: true, binary: true },
+  enum: { tp: MysqlType.Enum, flen: -1, decimal: 0, string: true },
+  set: { tp: MysqlType.Set, flen: -1, decimal: 0, string: true },
   json: { tp: MysqlType.JSON, flen: 4294967295, decimal: 0 },
 };
 
@@ -154,19 +154,35 @@ export function buildColumn(
   } else if (spec.tp === MysqlType.Float || spec.tp === MysqlType.Double) {
     if (td.flen !== undefined && td.decimal === undefined && spec.tp === MysqlType.Float) {
       // FLOAT(p): p > 24 makes it a DOUBLE, as MySQL does.
-      if (td.flen > 24) return buildColumn({ ...def, type: { ...td, name: "double", flen: undefined } }, id, offset, tableCharset, tableCollate);
+      if (td.flen > 24) {
+        return buildColumn(
+          { ...def, type: { ...td, name: "double", flen: undefined } },
+          id,
+          offset,
+          tableCharset,
+          tableCollate,
+        );
+      }
       flen = 12;
     }
     decimal = td.decimal ?? -1;
   } else if (TIME_TYPES.has(spec.tp)) {
     const fsp = td.flen ?? 0;
-    if (fsp > 6) throw new SqlError(1426, "42000", `Too-big precision ${fsp} specified for '${def.name}'. Maximum is 6.`);
+    if (fsp > 6) {
+      throw new SqlError(
+        1426,
+        "42000",
+        `Too-big precision ${fsp} specified for '${def.name}'. Maximum is 6.`,
+      );
+    }
     decimal = fsp;
     flen = spec.flen + (fsp > 0 ? 1 + fsp : 0);
   } else if (spec.tp === MysqlType.Date || spec.tp === MysqlType.Year) {
     flen = spec.flen;
   } else if (td.name === "varchar" || td.name === "varbinary") {
-    if (td.flen === undefined) throw new SqlError(1064, "42000", `varchar column ${def.name} needs a length`);
+    if (td.flen === undefined) {
+      throw new SqlError(1064, "42000", `varchar column ${def.name} needs a length`);
+    }
   }
   let flag = 0;
   if (td.unsigned || spec.tp === MysqlType.Year) flag |= ColumnFlag.Unsigned;
@@ -226,7 +242,11 @@ export function buildColumn(
   }
   if (def.defaultValue !== undefined) {
     if (def.generated) {
-      throw new SqlError(3105, "HY000", `The default value specified for generated column '${def.name}' is not allowed.`);
+      throw new SqlError(
+        3105,
+        "HY000",
+        `The default value specified for generated column '${def.name}' is not allowed.`,
+      );
     }
     const d = defaultValueText(col, def.defaultValue);
     col.default = d.value;
@@ -266,7 +286,11 @@ export function buildIndex(
     if (p.length !== undefined) {
       const isString = col.type.Charset !== "binary" || col.type.Tp >= MysqlType.TinyBlob;
       if (!isString || isIntType(col.type.Tp)) {
-        throw new SqlError(1089, "HY000", "Incorrect prefix key; the used key part isn't a string, the used length is longer than the key part, or the storage engine doesn't support unique prefix keys");
+        throw new SqlError(
+          1089,
+          "HY000",
+          "Incorrect prefix key; the used key part isn't a string, the used length is longer than the key part, or the storage engine doesn't support unique prefix keys",
+        );
       }
     }
     if (col.type.Tp === MysqlType.JSON) throw notSupported("index on a JSON column");
@@ -329,7 +353,9 @@ export function buildTableInfo(
     (options.charset ? defaultCollation(options.charset) : ctx.dbCollate);
   if (options.collate && !options.charset) charset = charsetOfCollation(options.collate);
   if (options.charset) defaultCollation(options.charset);
-  if (options.engine && !["innodb", "tidb", "myisam", "memory"].includes(options.engine.toLowerCase())) {
+  if (
+    options.engine && !["innodb", "tidb", "myisam", "memory"].includes(options.engine.toLowerCase())
+  ) {
     // TiDB accepts any engine name and ignores it; keep that.
   }
   collate = collate.toLowerCase();
@@ -348,7 +374,12 @@ export function buildTableInfo(
   const defs: IndexDef[] = [];
   columns.forEach((c) => {
     if (c.primary) {
-      defs.push({ kind: "primary", parts: [{ name: c.name }], invisible: false, clustered: c.clustered });
+      defs.push({
+        kind: "primary",
+        parts: [{ name: c.name }],
+        invisible: false,
+        clustered: c.clustered,
+      });
     }
     if (c.unique) defs.push({ kind: "unique", parts: [{ name: c.name }], invisible: false });
   });
@@ -388,22 +419,40 @@ export function buildTableInfo(
   // AUTO_INCREMENT / AUTO_RANDOM.
   const autoCols = cols.filter((c) => c.type.Flag & ColumnFlag.AutoIncrement);
   if (autoCols.length > 1) {
-    throw new SqlError(1075, "42000", "Incorrect table definition; there can be only one auto column and it must be defined as a key");
+    throw new SqlError(
+      1075,
+      "42000",
+      "Incorrect table definition; there can be only one auto column and it must be defined as a key",
+    );
   }
   const randomDefs = columns.filter((c) => c.autoRandom);
   if (randomDefs.length > 0) {
     const def = randomDefs[0]!;
     const col = cols.find((c) => c.name.L === def.name.toLowerCase())!;
-    if (!pkIsHandle || (col.type.Flag & ColumnFlag.PriKey) === 0 || col.type.Tp !== MysqlType.Longlong) {
-      throw new SqlError(8216, "HY000", "Invalid auto random: auto_random is only supported on the clustered bigint primary key");
+    if (
+      !pkIsHandle || (col.type.Flag & ColumnFlag.PriKey) === 0 || col.type.Tp !== MysqlType.Longlong
+    ) {
+      throw new SqlError(
+        8216,
+        "HY000",
+        "Invalid auto random: auto_random is only supported on the clustered bigint primary key",
+      );
     }
     if (autoCols.length > 0) {
-      throw new SqlError(8216, "HY000", "Invalid auto random: auto_random is incompatible with auto_increment");
+      throw new SqlError(
+        8216,
+        "HY000",
+        "Invalid auto random: auto_random is incompatible with auto_increment",
+      );
     }
     table.auto_random_bits = def.autoRandom!.shardBits;
     table.auto_random_range_bits = def.autoRandom!.rangeBits ?? 64;
     if (table.auto_random_bits < 1 || table.auto_random_bits > 15) {
-      throw new SqlError(8216, "HY000", "Invalid auto random: auto_random shard bits must be from 1 to 15");
+      throw new SqlError(
+        8216,
+        "HY000",
+        "Invalid auto random: auto_random shard bits must be from 1 to 15",
+      );
     }
   }
   if (options.comment !== undefined) table.comment = options.comment;
@@ -411,13 +460,21 @@ export function buildTableInfo(
   if (options.autoIdCache !== undefined) table.auto_id_cache = Number(options.autoIdCache);
   if (options.autoRandomBase !== undefined) {
     if (randomDefs.length === 0) {
-      throw new SqlError(8216, "HY000", "Invalid auto random: AUTO_RANDOM_BASE needs an auto_random column");
+      throw new SqlError(
+        8216,
+        "HY000",
+        "Invalid auto random: AUTO_RANDOM_BASE needs an auto_random column",
+      );
     }
     table.auto_rand_id = Number(options.autoRandomBase);
   }
   if (options.shardRowIdBits !== undefined) {
     if (pkIsHandle || commonHandle) {
-      throw new SqlError(8200, "HY000", "Unsupported shard_row_id_bits for table with primary key as row id");
+      throw new SqlError(
+        8200,
+        "HY000",
+        "Unsupported shard_row_id_bits for table with primary key as row id",
+      );
     }
     table.ShardRowIDBits = options.shardRowIdBits;
     table.max_shard_row_id_bits = options.shardRowIdBits;
@@ -433,7 +490,12 @@ export function buildPartition(
   p: PartitionBy,
   genId: () => number,
 ): PartitionInfo {
-  const type = { range: PartitionType.Range, hash: PartitionType.Hash, list: PartitionType.List, key: PartitionType.Key }[p.type];
+  const type = {
+    range: PartitionType.Range,
+    hash: PartitionType.Hash,
+    list: PartitionType.List,
+    key: PartitionType.Key,
+  }[p.type];
   let columns = p.columns?.map((c) => {
     const col = table.cols.find((x) => x.name.L === c.toLowerCase());
     if (!col) throw new SqlError(1054, "42S22", `Unknown column '${c}' in 'partition function'`);
@@ -444,7 +506,11 @@ export function buildPartition(
     const handle = table.cols.find((c) => table.pk_is_handle && (c.type.Flag & ColumnFlag.PriKey));
     if (handle) columns = [ciStr(handle.name.O)];
     else if (pk) columns = pk.idx_cols.map((c) => ciStr(c.name.O));
-    else throw new SqlError(1488, "HY000", "Field in list of fields for partition function not found in table");
+    else {throw new SqlError(
+        1488,
+        "HY000",
+        "Field in list of fields for partition function not found in table",
+      );}
   }
   if (p.expr) {
     const walk = (e: Expr) => {
@@ -460,11 +526,19 @@ export function buildPartition(
   let defs = p.defs;
   if (defs.length === 0) {
     if (p.type === "range" || p.type === "list") {
-      throw new SqlError(1492, "HY000", `For ${p.type.toUpperCase()} partitions each partition must be defined`);
+      throw new SqlError(
+        1492,
+        "HY000",
+        `For ${p.type.toUpperCase()} partitions each partition must be defined`,
+      );
     }
     defs = Array.from({ length: p.num ?? 1 }, (_, i) => ({ name: `p${i}` }));
   } else if (p.num !== undefined && p.num !== defs.length) {
-    throw new SqlError(1064, "42000", "Wrong number of partitions defined, mismatch with previous setting");
+    throw new SqlError(
+      1064,
+      "42000",
+      "Wrong number of partitions defined, mismatch with previous setting",
+    );
   }
   const names = new Set<string>();
   for (const d of defs) {

@@ -46,7 +46,13 @@ import {
   recordRange,
   tableRange,
 } from "../../tidb/tablecodec.ts";
-import { ColumnFlag, DEFAULT_CHARSET, DEFAULT_COLLATION, PartitionType, SchemaState } from "../../tidb/types.ts";
+import {
+  ColumnFlag,
+  DEFAULT_CHARSET,
+  DEFAULT_COLLATION,
+  PartitionType,
+  SchemaState,
+} from "../../tidb/types.ts";
 import type { Cluster } from "../cluster.ts";
 import type { Mutation } from "../mvcc.ts";
 import { datumValue, decodeColumn, defaultDatum, evalExpr, toDatum, type Value } from "./values.ts";
@@ -89,7 +95,9 @@ const utf8 = new TextEncoder();
 const text = new TextDecoder();
 
 function toMutation(m: { key: Uint8Array; value: Uint8Array | null }): Mutation {
-  return m.value === null ? { op: "delete", key: m.key } : { op: "put", key: m.key, value: m.value };
+  return m.value === null
+    ? { op: "delete", key: m.key }
+    : { op: "put", key: m.key, value: m.value };
 }
 
 function keyStr(k: Uint8Array): string {
@@ -185,7 +193,12 @@ export class TidbEngine {
     if (this.#get(stringDataKey(MetaKey.BootstrapKey)) !== null) return false;
     if (this.schemaVersion() > 0 || this.schema().dbs.length > 0) return false;
     for (const name of ["mysql", "test"]) {
-      this.createDatabase(name, DEFAULT_CHARSET, DEFAULT_COLLATION, `CREATE DATABASE IF NOT EXISTS ${name}`);
+      this.createDatabase(
+        name,
+        DEFAULT_CHARSET,
+        DEFAULT_COLLATION,
+        `CREATE DATABASE IF NOT EXISTS ${name}`,
+      );
     }
     this.cluster.runTxn([{
       op: "put",
@@ -307,7 +320,7 @@ export class TidbEngine {
         w.dropTable(db.id, table.id);
         const t: TableInfo = structuredClone(table);
         t.id = genId();
-        if (t.partition) for (const d of t.partition.definitions) d.id = genId();
+        if (t.partition) { for (const d of t.partition.definitions) d.id = genId(); }
         w.createTable(db.id, t, {
           rowId: 0,
           ...(t.auto_random_bits > 0 ? { randomId: 0 } : {}),
@@ -336,7 +349,9 @@ export class TidbEngine {
     const out: Mutation[] = [];
     for (const id of physicalTableIds(table)) {
       const r = tableRange(BigInt(id));
-      for (const p of this.cluster.mvcc.scan(r.start, r.end, this.cluster.ts(), 0, { keyOnly: true })) {
+      for (
+        const p of this.cluster.mvcc.scan(r.start, r.end, this.cluster.ts(), 0, { keyOnly: true })
+      ) {
         out.push({ op: "delete", key: p.key });
       }
     }
@@ -394,7 +409,13 @@ export class TidbEngine {
   }
 
   /** Sets an allocator's stored base (ALTER TABLE ... AUTO_INCREMENT / AUTO_RANDOM_BASE). */
-  forceBase(w: MetaWriter, dbId: number, t: TableInfo, kind: "row" | "inc" | "random", base: bigint): void {
+  forceBase(
+    w: MetaWriter,
+    dbId: number,
+    t: TableInfo,
+    kind: "row" | "inc" | "random",
+    base: bigint,
+  ): void {
     const k = this.#allocKind(t, kind);
     const field = k === "row"
       ? autoTableIdKey(t.id)
@@ -411,7 +432,11 @@ export class TidbEngine {
       : kind === "inc"
       ? autoIncrementIdKey(tableId)
       : autoRandomIdKey(tableId);
-    this.cluster.runTxn([{ op: "put", key: hashDataKey(dbKey(dbId), field), value: utf8.encode(String(v)) }]);
+    this.cluster.runTxn([{
+      op: "put",
+      key: hashDataKey(dbKey(dbId), field),
+      value: utf8.encode(String(v)),
+    }]);
   }
 
   // ---- rows ----
@@ -460,7 +485,9 @@ export class TidbEngine {
   /** The value of a generated column over a row. */
   evalGenerated(table: TableInfo, col: ColumnInfo, datums: Datum[]): Datum {
     const stmt = parse(`SELECT ${col.generated_expr_string}`)[0]!;
-    if (stmt.k !== "select" || !stmt.fields[0]?.expr) throw new SqlError(1105, "HY000", "bad generated column");
+    if (stmt.k !== "select" || !stmt.fields[0]?.expr) {
+      throw new SqlError(1105, "HY000", "bad generated column");
+    }
     const v = evalExpr(stmt.fields[0].expr, (name) => {
       const c = table.cols.find((x) => x.name.L === name);
       if (!c) throw new SqlError(1054, "42S22", `Unknown column '${name}'`);
@@ -474,12 +501,16 @@ export class TidbEngine {
     if (table.pk_is_handle) {
       const c = table.cols.find((x) => x.type.Flag & ColumnFlag.PriKey)!;
       const d = datums[c.offset]!;
-      if (d.kind !== "int" && d.kind !== "uint") throw new SqlError(1105, "HY000", "handle is not an integer");
+      if (d.kind !== "int" && d.kind !== "uint") {
+        throw new SqlError(1105, "HY000", "handle is not an integer");
+      }
       return d.kind === "uint" ? BigInt.asIntN(64, d.value) : d.value;
     }
     if (table.is_common_handle) {
       const pk = (table.index_info ?? []).find((i) => i.is_primary)!;
-      return commonHandle(pk.idx_cols.map((ic) => indexDatum(table.cols[ic.offset]!, datums[ic.offset]!, ic.length)));
+      return commonHandle(
+        pk.idx_cols.map((ic) => indexDatum(table.cols[ic.offset]!, datums[ic.offset]!, ic.length)),
+      );
     }
     if (rowId === undefined) throw new SqlError(1105, "HY000", "row id missing");
     return rowId;
@@ -497,7 +528,9 @@ export class TidbEngine {
     const cols = pi.columns?.map((c) => scope(c.L));
     const exprValue = (): Value => {
       const s = parse(`SELECT ${pi.expr}`)[0]!;
-      if (s.k !== "select" || !s.fields[0]?.expr) throw new SqlError(1105, "HY000", "bad partition expression");
+      if (s.k !== "select" || !s.fields[0]?.expr) {
+        throw new SqlError(1105, "HY000", "bad partition expression");
+      }
       return evalExpr(s.fields[0].expr, scope);
     };
     const literal = (t: string): Value => {
@@ -512,12 +545,21 @@ export class TidbEngine {
       return eq && eq.t === "int" && eq.v === 1n ? 0 : lt && lt.t === "int" && lt.v === 1n ? -1 : 1;
     };
     const noPartition = (): never => {
-      throw new SqlError(1526, "HY000", "Table has no partition for value " + JSON.stringify(cols ?? exprValue(), (_k, v) => typeof v === "bigint" ? String(v) : v));
+      throw new SqlError(
+        1526,
+        "HY000",
+        "Table has no partition for value " +
+          JSON.stringify(cols ?? exprValue(), (_k, v) => typeof v === "bigint" ? String(v) : v),
+      );
     };
     switch (pi.type) {
       case PartitionType.Hash: {
         const v = exprValue();
-        const n = v === null ? 0n : v.t === "int" ? v.v : BigInt(Math.trunc(Number(v.t === "bytes" ? 0 : v.v)));
+        const n = v === null
+          ? 0n
+          : v.t === "int"
+          ? v.v
+          : BigInt(Math.trunc(Number(v.t === "bytes" ? 0 : v.v)));
         const r = n % BigInt(pi.definitions.length);
         return pi.definitions[Number(r < 0n ? -r : r)]!.id;
       }
@@ -552,11 +594,20 @@ export class TidbEngine {
         return noPartition();
       }
     }
-    throw new SqlError(1235, "42000", "This version of TiDB doesn't yet support 'writing rows into KEY partitioned tables'");
+    throw new SqlError(
+      1235,
+      "42000",
+      "This version of TiDB doesn't yet support 'writing rows into KEY partitioned tables'",
+    );
   }
 
   /** Every KV pair TiDB writes for a row (record, then each writable index). */
-  rowKvs(table: TableInfo, datums: Datum[], handle: Handle, physicalId: number): { key: Uint8Array; value: Uint8Array; index?: IndexInfo }[] {
+  rowKvs(
+    table: TableInfo,
+    datums: Datum[],
+    handle: Handle,
+    physicalId: number,
+  ): { key: Uint8Array; value: Uint8Array; index?: IndexInfo }[] {
     const pid = BigInt(physicalId);
     const out: { key: Uint8Array; value: Uint8Array; index?: IndexInfo }[] = [
       { key: encodeRecordKey(pid, handle), value: encodeTableRow(table, datums) },
@@ -564,7 +615,9 @@ export class TidbEngine {
     for (const idx of table.index_info ?? []) {
       if (!WRITABLE.has(idx.state)) continue;
       if (idx.is_primary && (table.pk_is_handle || table.is_common_handle)) continue;
-      const values = idx.idx_cols.map((ic) => indexDatum(table.cols[ic.offset]!, datums[ic.offset]!, ic.length));
+      const values = idx.idx_cols.map((ic) =>
+        indexDatum(table.cols[ic.offset]!, datums[ic.offset]!, ic.length)
+      );
       const distinct = idx.is_unique && values.every((v) => v.kind !== "null");
       out.push({
         key: encodeIndexKey(pid, BigInt(idx.id), values, distinct ? undefined : handle),
@@ -586,11 +639,16 @@ export class TidbEngine {
     const seen = new Set<string>();
     for (const row of this.scanRows(table)) {
       this.fillVirtual(table, row.datums);
-      const kv = this.rowKvs({ ...table, index_info: [idx] }, row.datums, row.handle, row.physicalId)[1];
+      const kv =
+        this.rowKvs({ ...table, index_info: [idx] }, row.datums, row.handle, row.physicalId)[1];
       if (!kv) continue;
       const k = keyStr(kv.key);
       if (idx.is_unique && seen.has(k)) {
-        throw new SqlError(1062, "23000", `Duplicate entry for key '${table.name.O}.${idx.idx_name.O}'`);
+        throw new SqlError(
+          1062,
+          "23000",
+          `Duplicate entry for key '${table.name.O}.${idx.idx_name.O}'`,
+        );
       }
       seen.add(k);
       out.push({ op: "put", key: kv.key, value: kv.value });
@@ -603,7 +661,9 @@ export class TidbEngine {
     const out: Mutation[] = [];
     for (const pid of physicalTableIds(table)) {
       const r = indexRange(BigInt(pid), BigInt(idx.id));
-      for (const p of this.cluster.mvcc.scan(r.start, r.end, this.cluster.ts(), 0, { keyOnly: true })) {
+      for (
+        const p of this.cluster.mvcc.scan(r.start, r.end, this.cluster.ts(), 0, { keyOnly: true })
+      ) {
         out.push({ op: "delete", key: p.key });
       }
     }
@@ -634,11 +694,17 @@ function lit(v: Exclude<Value, null>): import("./ast.ts").Expr {
 /** A column value as an index key holds it: string prefixes cut to `length` characters. */
 export function indexDatum(col: ColumnInfo, d: Datum, length: number): Datum {
   if (length < 0 || (d.kind !== "string" && d.kind !== "bytes")) return d;
-  if (d.kind === "bytes") return d.value.length > length ? { kind: "bytes", value: d.value.slice(0, length) } : d;
+  if (d.kind === "bytes") {
+    return d.value.length > length ? { kind: "bytes", value: d.value.slice(0, length) } : d;
+  }
   const s = text.decode(d.value);
   const chars = [...s];
   if (chars.length <= length) return d;
-  return { kind: "string", value: utf8.encode(chars.slice(0, length).join("")), collation: col.type.Collate };
+  return {
+    kind: "string",
+    value: utf8.encode(chars.slice(0, length).join("")),
+    collation: col.type.Collate,
+  };
 }
 
 /** A value converted to a column's datum. */

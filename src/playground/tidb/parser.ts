@@ -92,13 +92,72 @@ const RESERVED = new Set([
 // Statements MySQL/TiDB have that the playground does not run: answered with 1235, while an
 // unknown first word is a syntax error (1064), as TiDB's parser reports it.
 const KNOWN_STATEMENTS = new Set([
-  "begin", "start", "commit", "rollback", "savepoint", "release", "grant", "revoke", "rename",
-  "replace", "load", "explain", "describe", "desc", "analyze", "flush", "kill", "lock", "unlock",
-  "prepare", "execute", "deallocate", "do", "handler", "call", "with", "table", "values", "import",
-  "backup", "restore", "split", "recover", "flashback", "optimize", "repair", "check", "checksum",
-  "shutdown", "restart", "trace", "plan", "calibrate", "query", "batch", "cancel", "pause", "resume",
-  "help", "binlog", "purge", "reset", "change", "stop", "cache", "uncache", "signal", "resignal",
-  "get", "xa", "install", "uninstall", "clone", "create", "drop", "alter",
+  "begin",
+  "start",
+  "commit",
+  "rollback",
+  "savepoint",
+  "release",
+  "grant",
+  "revoke",
+  "rename",
+  "replace",
+  "load",
+  "explain",
+  "describe",
+  "desc",
+  "analyze",
+  "flush",
+  "kill",
+  "lock",
+  "unlock",
+  "prepare",
+  "execute",
+  "deallocate",
+  "do",
+  "handler",
+  "call",
+  "with",
+  "table",
+  "values",
+  "import",
+  "backup",
+  "restore",
+  "split",
+  "recover",
+  "flashback",
+  "optimize",
+  "repair",
+  "check",
+  "checksum",
+  "shutdown",
+  "restart",
+  "trace",
+  "plan",
+  "calibrate",
+  "query",
+  "batch",
+  "cancel",
+  "pause",
+  "resume",
+  "help",
+  "binlog",
+  "purge",
+  "reset",
+  "change",
+  "stop",
+  "cache",
+  "uncache",
+  "signal",
+  "resignal",
+  "get",
+  "xa",
+  "install",
+  "uninstall",
+  "clone",
+  "create",
+  "drop",
+  "alter",
 ]);
 
 class _Parser {
@@ -402,9 +461,9 @@ class _Parser {
     else if (name === "nvarchar") name = "varchar";
     else if (name === "char" && this.acceptKw("varying")) name = "varchar";
     else if (name === "long") {
-      name = this.acceptKw("varchar") ? "mediumtext" : (this.acceptKw("varbinary")
-        ? "mediumblob"
-        : "mediumtext");
+      name = this.acceptKw("varchar")
+        ? "mediumtext"
+        : (this.acceptKw("varbinary") ? "mediumblob" : "mediumtext");
     } else if (name === "double") this.acceptKw("precision");
     const td: TypeDef = { name, unsigned: false, zerofill: false };
     if (name === "enum" || name === "set") {
@@ -489,7 +548,10 @@ class _Parser {
       this.op(")");
       return e;
     }
-    if (this.isKw("current_timestamp") || this.isKw("now") || this.isKw("localtime") || this.isKw("localtimestamp")) {
+    if (
+      this.isKw("current_timestamp") || this.isKw("now") || this.isKw("localtime") ||
+      this.isKw("localtimestamp")
+    ) {
       const name = this.ident().toLowerCase();
       const args: Expr[] = [];
       if (this.acceptOp("(")) {
@@ -607,8 +669,9 @@ class _Parser {
         else {
           this.op("(");
           d.lessThan = [];
-          do d.lessThan.push(this.isKw("maxvalue") ? (this.i++, { k: "maxvalue" }) : this.expr());
-          while (this.acceptOp(","));
+          do d.lessThan.push(
+            this.isKw("maxvalue") ? (this.i++, { k: "maxvalue" }) : this.expr(),
+          ); while (this.acceptOp(","));
           this.op(")");
         }
       } else if (this.acceptKw("in")) {
@@ -724,7 +787,10 @@ class _Parser {
 
   insert(): Stmt {
     this.kw("insert");
-    if (this.isKw("ignore") || this.isKw("low_priority") || this.isKw("high_priority") || this.isKw("delayed")) {
+    if (
+      this.isKw("ignore") || this.isKw("low_priority") || this.isKw("high_priority") ||
+      this.isKw("delayed")
+    ) {
       throw notSupported(`INSERT ${this.t.text.toUpperCase()}`);
     }
     this.acceptKw("into");
@@ -739,8 +805,9 @@ class _Parser {
       this.op("(");
       const row: Expr[] = [];
       if (!this.isOp(")")) {
-        do row.push(this.isKw("default") ? (this.i++, { k: "default" }) : this.expr());
-        while (this.acceptOp(","));
+        do row.push(this.isKw("default") ? (this.i++, { k: "default" }) : this.expr()); while (
+          this.acceptOp(",")
+        );
       }
       this.op(")");
       rows.push(row);
@@ -769,7 +836,10 @@ class _Parser {
       let column = this.ident();
       if (this.acceptOp(".")) column = this.ident();
       this.op("=");
-      sets.push({ column, value: this.isKw("default") ? (this.i++, { k: "default" }) : this.expr() });
+      sets.push({
+        column,
+        value: this.isKw("default") ? (this.i++, { k: "default" }) : this.expr(),
+      });
     } while (this.acceptOp(","));
     const where = this.where();
     this.noTrailingClauses("UPDATE");
@@ -809,7 +879,10 @@ class _Parser {
     const s: Stmt & { k: "select" } = { k: "select", fields };
     if (this.acceptKw("from")) {
       s.from = this.tableName();
-      if (this.acceptKw("as") || (this.t.kind === "ident" && !RESERVED.has(this.t.text.toLowerCase()) && !this.isKw("join"))) {
+      if (
+        this.acceptKw("as") ||
+        (this.t.kind === "ident" && !RESERVED.has(this.t.text.toLowerCase()) && !this.isKw("join"))
+      ) {
         throw notSupported("table alias");
       }
       if (this.isOp(",") || this.isKw("join") || this.isKw("left") || this.isKw("inner")) {
@@ -981,7 +1054,9 @@ class _Parser {
   unary(): Expr {
     if (this.acceptOp("-")) {
       const e = this.unary();
-      if (e.k === "num") return { k: "num", text: e.text.startsWith("-") ? e.text.slice(1) : "-" + e.text };
+      if (e.k === "num") {
+        return { k: "num", text: e.text.startsWith("-") ? e.text.slice(1) : "-" + e.text };
+      }
       return { k: "unary", op: "-", e };
     }
     if (this.acceptOp("+")) return this.unary();
@@ -1048,7 +1123,17 @@ class _Parser {
           if (w !== "cast" && w !== "convert") throw notSupported(w.toUpperCase());
         }
         if (this.isOp("(", this.peek())) return this.funcCall();
-        if (["current_timestamp", "current_date", "current_time", "localtime", "localtimestamp", "current_user", "utc_timestamp"].includes(w)) {
+        if (
+          [
+            "current_timestamp",
+            "current_date",
+            "current_time",
+            "localtime",
+            "localtimestamp",
+            "current_user",
+            "utc_timestamp",
+          ].includes(w)
+        ) {
           this.i++;
           return { k: "func", name: w, args: [] };
         }

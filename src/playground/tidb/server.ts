@@ -128,6 +128,13 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
       }
     };
     conn.on("error", () => conn.stream.destroy());
+    // mysql2's server side never ends its command loop, so it neither resets the sequence id at
+    // each command (as the protocol requires) nor expects the client's 0: do both here.
+    const raw = conn as unknown as { sequenceId: number; _verifySequenceId: () => void };
+    raw._verifySequenceId = () => {};
+    const newCommand = () => {
+      raw.sequenceId = 1;
+    };
     conn.serverHandshake({
       protocolVersion: 10,
       serverVersion: TIDB_SERVER_VERSION,
@@ -170,6 +177,7 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
       },
     });
     const runQuery = (sql: string) => {
+      newCommand();
       let results: Result[];
       try {
         results = session.execute(sql);
@@ -208,14 +216,29 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
     conn.on("query", (sql) => runQuery(String(sql)));
     // mysql2 hands text queries that start with SET or PREPARE to `stmt_prepare`.
     conn.on("stmt_prepare", (sql) => {
+      newCommand();
       const q = String(sql);
       if (/^\s*set\b/i.test(q)) runQuery(q);
-      else fail(new SqlError(1235, "42000", "This version of TiDB doesn't yet support 'prepared statements'"));
+      else {fail(
+          new SqlError(
+            1235,
+            "42000",
+            "This version of TiDB doesn't yet support 'prepared statements'",
+          ),
+        );}
     });
     conn.on("stmt_execute", () => {
-      fail(new SqlError(1235, "42000", "This version of TiDB doesn't yet support 'prepared statements'"));
+      newCommand();
+      fail(
+        new SqlError(
+          1235,
+          "42000",
+          "This version of TiDB doesn't yet support 'prepared statements'",
+        ),
+      );
     });
     conn.on("init_db", (name) => {
+      newCommand();
       try {
         session.run({ k: "use", db: String(name) }, "");
         conn.writeOk();
@@ -223,7 +246,12 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
         fail(err);
       }
     });
+    conn.on("ping", () => {
+      newCommand();
+      conn.writeOk();
+    });
     conn.on("field_list", () => {
+      newCommand();
       // COM_FIELD_LIST (the mysql client's table-name completion): an empty field list.
       conn.writeEof(0, SERVER_STATUS_AUTOCOMMIT);
     });
@@ -246,7 +274,9 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
     status = createHttpServer((req, res) => {
       const send = (code: number, body: unknown) => {
         const bytes = typeof body === "string" ? new TextEncoder().encode(body) : toJson(body);
-        res.writeHead(code, { "content-type": typeof body === "string" ? "text/plain" : "application/json" });
+        res.writeHead(code, {
+          "content-type": typeof body === "string" ? "text/plain" : "application/json",
+        });
         res.end(bytes);
       };
       try {

@@ -13,11 +13,17 @@ import {
   flagIndexColumns,
   originDefault,
 } from "./build.ts";
-import { type InfoSchema, MoreActions, type SchemaDb, type StoredRow, type TidbEngine } from "./engine.ts";
+import {
+  type InfoSchema,
+  MoreActions,
+  type SchemaDb,
+  type StoredRow,
+  type TidbEngine,
+} from "./engine.ts";
 import {
   noDatabaseSelected,
-  notSupported,
   noSuchTable,
+  notSupported,
   SqlError,
   unknownDatabase,
 } from "./errors.ts";
@@ -34,7 +40,14 @@ import {
 } from "./values.ts";
 import { ActionType, type ColumnInfo, type DBInfo, type TableInfo } from "../../tidb/model.ts";
 import type { Datum } from "../../tidb/datum.ts";
-import { ColumnFlag, DEFAULT_CHARSET, DEFAULT_COLLATION, MysqlType, PartitionType, SchemaState } from "../../tidb/types.ts";
+import {
+  ColumnFlag,
+  DEFAULT_CHARSET,
+  DEFAULT_COLLATION,
+  MysqlType,
+  PartitionType,
+  SchemaState,
+} from "../../tidb/types.ts";
 import { showCreateDatabase, showCreateTable } from "../../tidb/show_create.ts";
 import type { Mutation } from "../mvcc.ts";
 
@@ -70,7 +83,16 @@ function strCol(name: string, table = "", db = ""): ResultColumn {
 }
 
 function intCol(name: string): ResultColumn {
-  return { name, type: LONGLONG, flags: 0, length: 21, decimals: 0, charset: 63, table: "", db: "" };
+  return {
+    name,
+    type: LONGLONG,
+    flags: 0,
+    length: 21,
+    decimals: 0,
+    charset: 63,
+    table: "",
+    db: "",
+  };
 }
 
 function ok(affectedRows = 0, insertId = 0n): Result {
@@ -212,7 +234,11 @@ export class Session {
         const db = this.engine.db(s.name);
         if (!db) {
           if (s.ifExists) return ok();
-          throw new SqlError(1008, "HY000", `Can't drop database '${s.name}'; database doesn't exist`);
+          throw new SqlError(
+            1008,
+            "HY000",
+            `Can't drop database '${s.name}'; database doesn't exist`,
+          );
         }
         if (db.info.db_name.L === "mysql") throw notSupported("DROP DATABASE mysql");
         this.engine.dropDatabase(db, sql);
@@ -252,7 +278,10 @@ export class Session {
       case "select":
         return this.#select(s);
       case "showDatabases": {
-        const names = ["INFORMATION_SCHEMA", ...this.engine.schema().dbs.map((d) => d.info.db_name.O)]
+        const names = [
+          "INFORMATION_SCHEMA",
+          ...this.engine.schema().dbs.map((d) => d.info.db_name.O),
+        ]
           .sort();
         return { kind: "rows", columns: [strCol("Database")], rows: names.map((n) => [n]) };
       }
@@ -315,7 +344,8 @@ export class Session {
     const hasAutoInc = table.cols.some((c) => c.type.Flag & ColumnFlag.AutoIncrement);
     const o: { autoIncrement?: bigint; autoRandomBase?: bigint } = {};
     if (hasAutoInc) {
-      o.autoIncrement = this.engine.autoIdBase(db.id, table.id, table.auto_id_cache === 1 ? "inc" : "row") + 1n;
+      o.autoIncrement =
+        this.engine.autoIdBase(db.id, table.id, table.auto_id_cache === 1 ? "inc" : "row") + 1n;
     }
     if (table.auto_random_bits > 0) {
       o.autoRandomBase = this.engine.autoIdBase(db.id, table.id, "random") + 1n;
@@ -341,7 +371,11 @@ export class Session {
     const db = this.#schemaDb(s.table.db);
     if (db.tables.some((t) => t.name.L === s.table.name.toLowerCase())) {
       if (s.ifNotExists) return ok();
-      throw new SqlError(1050, "42S01", `Table '${db.info.db_name.O}.${s.table.name}' already exists`);
+      throw new SqlError(
+        1050,
+        "42S01",
+        `Table '${db.info.db_name.O}.${s.table.name}' already exists`,
+      );
     }
     this.engine.createTable(
       db.info,
@@ -382,7 +416,11 @@ export class Session {
         }
         if (o.autoRandomBase !== undefined) {
           if (table.auto_random_bits === 0) {
-            throw new SqlError(8216, "HY000", "Invalid auto random: alter auto_random_base of a non auto_random table");
+            throw new SqlError(
+              8216,
+              "HY000",
+              "Invalid auto random: alter auto_random_base of a non auto_random table",
+            );
           }
           const cur = e.autoIdBase(db.info.id, table.id, "random");
           const want = o.autoRandomBase - 1n;
@@ -402,7 +440,11 @@ export class Session {
         }
         if (o.shardRowIdBits !== undefined) {
           if (table.pk_is_handle || table.is_common_handle) {
-            throw new SqlError(8200, "HY000", "Unsupported shard_row_id_bits for table with primary key as row id");
+            throw new SqlError(
+              8200,
+              "HY000",
+              "Unsupported shard_row_id_bits for table with primary key as row id",
+            );
           }
           e.alterTable(db.info, table, 16, sql, (t) => {
             t.ShardRowIDBits = o.shardRowIdBits!;
@@ -415,28 +457,56 @@ export class Session {
         return;
       }
       case "addColumn":
-        for (const def of spec.columns) this.#addColumn(db, this.#table({ db: db.info.db_name.O, name: table.name.O }).table, def, spec.first, spec.after, sql);
+        for (const def of spec.columns) {
+          this.#addColumn(
+            db,
+            this.#table({ db: db.info.db_name.O, name: table.name.O }).table,
+            def,
+            spec.first,
+            spec.after,
+            sql,
+          );
+        }
         return;
       case "dropColumn": {
         const col = table.cols.find((c) => c.name.L === spec.name.toLowerCase());
         if (!col) {
           if (spec.ifExists) return;
-          throw new SqlError(1091, "42000", `Can't DROP '${spec.name}'; check that column/key exists`);
+          throw new SqlError(
+            1091,
+            "42000",
+            `Can't DROP '${spec.name}'; check that column/key exists`,
+          );
         }
         if (publicCols(table).length === 1) {
-          throw new SqlError(1090, "42000", "You can't delete all columns with ALTER TABLE; use DROP TABLE instead");
+          throw new SqlError(
+            1090,
+            "42000",
+            "You can't delete all columns with ALTER TABLE; use DROP TABLE instead",
+          );
         }
         if ((col.type.Flag & ColumnFlag.PriKey) && (table.pk_is_handle || table.is_common_handle)) {
           throw notSupported("drop column with primary key covered now");
         }
-        const covering = (table.index_info ?? []).filter((i) => i.idx_cols.some((c) => c.name.L === col.name.L));
+        const covering = (table.index_info ?? []).filter((i) =>
+          i.idx_cols.some((c) => c.name.L === col.name.L)
+        );
         if (covering.some((i) => i.idx_cols.length > 1 || i.is_primary)) {
-          throw notSupported(`drop column ${col.name.O} with composite index covered or Primary Key covered now`);
+          throw notSupported(
+            `drop column ${col.name.O} with composite index covered or Primary Key covered now`,
+          );
         }
         if (table.cols.some((c) => c.dependences && col.name.L in c.dependences)) {
-          throw new SqlError(3108, "HY000", `Column '${col.name.O}' has a generated column dependency.`);
+          throw new SqlError(
+            3108,
+            "HY000",
+            `Column '${col.name.O}' has a generated column dependency.`,
+          );
         }
-        if (table.partition?.columns?.some((c) => c.L === col.name.L) || table.partition?.expr.toLowerCase().includes("`" + col.name.L + "`")) {
+        if (
+          table.partition?.columns?.some((c) => c.L === col.name.L) ||
+          table.partition?.expr.toLowerCase().includes("`" + col.name.L + "`")
+        ) {
           throw notSupported(`drop column ${col.name.O} used in the partitioning`);
         }
         e.alterTable(db.info, table, ActionType.DropColumn, sql, (t, data) => {
@@ -450,7 +520,9 @@ export class Session {
       }
       case "addIndex": {
         if (spec.index.kind === "primary") throw notSupported("ALTER TABLE ADD PRIMARY KEY");
-        if (spec.index.clustered !== undefined) throw notSupported("CLUSTERED on a secondary index");
+        if (spec.index.clustered !== undefined) {
+          throw notSupported("CLUSTERED on a secondary index");
+        }
         e.alterTable(db.info, table, ActionType.AddIndex, sql, (t, data) => {
           const idx = buildIndex(t, spec.index, ++t.max_idx_id);
           t.index_info = [...(t.index_info ?? []), idx];
@@ -460,11 +532,19 @@ export class Session {
         return;
       }
       case "dropIndex": {
-        const idx = (table.index_info ?? []).find((i) => spec.primary ? i.is_primary : i.idx_name.L === spec.name.toLowerCase());
+        const idx = (table.index_info ?? []).find((i) =>
+          spec.primary ? i.is_primary : i.idx_name.L === spec.name.toLowerCase()
+        );
         if (!idx) {
-          if (spec.primary && (table.pk_is_handle)) throw notSupported("drop primary key of a clustered table");
+          if (spec.primary && (table.pk_is_handle)) {
+            throw notSupported("drop primary key of a clustered table");
+          }
           if (spec.ifExists) return;
-          throw new SqlError(1091, "42000", `Can't DROP '${spec.name}'; check that column/key exists`);
+          throw new SqlError(
+            1091,
+            "42000",
+            `Can't DROP '${spec.name}'; check that column/key exists`,
+          );
         }
         if (idx.is_primary) throw notSupported("ALTER TABLE DROP PRIMARY KEY");
         e.alterTable(db.info, table, ActionType.DropIndex, sql, (t, data) => {
@@ -479,7 +559,14 @@ export class Session {
     }
   }
 
-  #addColumn(db: SchemaDb, table: TableInfo, def: ColumnDef, first: boolean, after: string | undefined, sql: string): void {
+  #addColumn(
+    db: SchemaDb,
+    table: TableInfo,
+    def: ColumnDef,
+    first: boolean,
+    after: string | undefined,
+    sql: string,
+  ): void {
     if (table.cols.some((c) => c.name.L === def.name.toLowerCase())) {
       throw new SqlError(1060, "42S21", `Duplicate column name '${def.name}'`);
     }
@@ -492,13 +579,18 @@ export class Session {
     if (first) pos = 0;
     else if (after !== undefined) {
       const a = table.cols.findIndex((c) => c.name.L === after.toLowerCase());
-      if (a < 0) throw new SqlError(1054, "42S22", `Unknown column '${after}' in '${table.name.O}'`);
+      if (a < 0) {
+        throw new SqlError(1054, "42S22", `Unknown column '${after}' in '${table.name.O}'`);
+      }
       pos = a + 1;
     }
     this.engine.alterTable(db.info, table, ActionType.AddColumn, sql, (t) => {
       // A new column takes the next column id wherever it goes (TiDB's allocateColumnID).
       const col = buildColumn(def, ++t.max_col_id, pos, t.charset, t.collate);
-      if (def.defaultValue === undefined && (col.type.Flag & ColumnFlag.NotNull) && col.type.Tp !== MysqlType.Timestamp) {
+      if (
+        def.defaultValue === undefined && (col.type.Flag & ColumnFlag.NotNull) &&
+        col.type.Tp !== MysqlType.Timestamp
+      ) {
         col.type.Flag |= ColumnFlag.NoDefaultValue;
       }
       col.origin_default = originDefault(col, new Date());
@@ -527,7 +619,11 @@ export class Session {
     let firstAutoId = 0n;
     s.rows.forEach((row, rowIdx) => {
       if (row.length !== targets.length) {
-        throw new SqlError(1136, "21S01", `Column count doesn't match value count at row ${rowIdx + 1}`);
+        throw new SqlError(
+          1136,
+          "21S01",
+          `Column count doesn't match value count at row ${rowIdx + 1}`,
+        );
       }
       const datums: Datum[] = table.cols.map(() => ({ kind: "null" }));
       const given = new Set<number>();
@@ -535,7 +631,11 @@ export class Session {
         const c = targets[i]!;
         if (expr.k === "default") return;
         if (isGenerated(c)) {
-          throw new SqlError(3105, "HY000", `The value specified for generated column '${c.name.O}' in table '${table.name.O}' is not allowed.`);
+          throw new SqlError(
+            3105,
+            "HY000",
+            `The value specified for generated column '${c.name.O}' in table '${table.name.O}' is not allowed.`,
+          );
         }
         given.add(c.offset);
         datums[c.offset] = this.#datum(c, evalExpr(expr), rowIdx);
@@ -553,7 +653,9 @@ export class Session {
               const inc = e.allocId(db.info.id, table, "random");
               autoId = this.#autoRandom(table, inc);
             } else autoId = e.allocId(db.info.id, table, "inc");
-            datums[c.offset] = (c.type.Flag & ColumnFlag.Unsigned) ? { kind: "uint", value: autoId } : { kind: "int", value: autoId };
+            datums[c.offset] = (c.type.Flag & ColumnFlag.Unsigned)
+              ? { kind: "uint", value: autoId }
+              : { kind: "int", value: autoId };
             if (firstAutoId === 0n) firstAutoId = autoId;
           } else if (isAuto) {
             e.rebase(db.info.id, table, "inc", v);
@@ -588,12 +690,24 @@ export class Session {
       const kvs = e.rowKvs(table, datums, handle, pid);
       for (const [i, kv] of kvs.entries()) {
         const isRecord = i === 0;
-        const unique = isRecord ? (table.pk_is_handle || table.is_common_handle) : kv.index!.is_unique && kv.key.length > 0 && kv.value.length !== 1;
+        const unique = isRecord
+          ? (table.pk_is_handle || table.is_common_handle)
+          : kv.index!.is_unique && kv.key.length > 0 && kv.value.length !== 1;
         if (unique) {
           const k = keyString(kv.key);
           if (written.has(k) || e.exists(kv.key)) {
             const name = isRecord ? "PRIMARY" : kv.index!.idx_name.O;
-            throw new SqlError(1062, "23000", `Duplicate entry '${this.#entryText(table, datums, isRecord ? undefined : kv.index!.idx_cols.map((c) => c.offset))}' for key '${table.name.O}.${name}'`);
+            throw new SqlError(
+              1062,
+              "23000",
+              `Duplicate entry '${
+                this.#entryText(
+                  table,
+                  datums,
+                  isRecord ? undefined : kv.index!.idx_cols.map((c) => c.offset),
+                )
+              }' for key '${table.name.O}.${name}'`,
+            );
           }
           written.add(k);
         }
@@ -605,9 +719,10 @@ export class Session {
   }
 
   #entryText(table: TableInfo, datums: Datum[], offsets?: number[]): string {
-    const offs = offsets ?? (table.pk_is_handle
-      ? [table.cols.find((c) => c.type.Flag & ColumnFlag.PriKey)!.offset]
-      : (table.index_info ?? []).find((i) => i.is_primary)!.idx_cols.map((c) => c.offset));
+    const offs = offsets ??
+      (table.pk_is_handle
+        ? [table.cols.find((c) => c.type.Flag & ColumnFlag.PriKey)!.offset]
+        : (table.index_info ?? []).find((i) => i.is_primary)!.idx_cols.map((c) => c.offset));
     return offs.map((o) => datumToText(table.cols[o]!, datums[o]!) ?? "NULL").join("-");
   }
 
@@ -651,7 +766,11 @@ export class Session {
       const c = publicCols(table).find((y) => y.name.L === x.column.toLowerCase());
       if (!c) throw new SqlError(1054, "42S22", `Unknown column '${x.column}' in 'field list'`);
       if (isGenerated(c)) {
-        throw new SqlError(3105, "HY000", `The value specified for generated column '${c.name.O}' in table '${table.name.O}' is not allowed.`);
+        throw new SqlError(
+          3105,
+          "HY000",
+          `The value specified for generated column '${c.name.O}' in table '${table.name.O}' is not allowed.`,
+        );
       }
       return { c, expr: x.value };
     });
@@ -662,7 +781,9 @@ export class Session {
       const next = [...r.datums];
       const scope = scopeOf(table, r.datums);
       for (const { c, expr } of sets) {
-        next[c.offset] = expr.k === "default" ? defaultDatum(c, c.default, now) : toDatum(c, evalExpr(expr, scope));
+        next[c.offset] = expr.k === "default"
+          ? defaultDatum(c, c.default, now)
+          : toDatum(c, evalExpr(expr, scope));
       }
       for (const c of table.cols) {
         if ((c.type.Flag & ColumnFlag.OnUpdateNow) && !sets.some((x) => x.c.id === c.id)) {
@@ -677,11 +798,25 @@ export class Session {
       const newKvs = e.rowKvs(table, next, handle, pid);
       const newKeys = new Set(newKvs.map((k) => keyString(k.key)));
       const oldKeys = new Set(oldKvs.map((k) => keyString(k.key)));
-      for (const kv of oldKvs) if (!newKeys.has(keyString(kv.key))) mutations.push({ op: "delete", key: kv.key });
+      for (const kv of oldKvs) {
+        if (!newKeys.has(keyString(kv.key))) mutations.push({ op: "delete", key: kv.key });
+      }
       for (const [i, kv] of newKvs.entries()) {
-        const unique = i === 0 ? (table.pk_is_handle || table.is_common_handle) : kv.index!.is_unique && kv.value.length !== 1;
+        const unique = i === 0
+          ? (table.pk_is_handle || table.is_common_handle)
+          : kv.index!.is_unique && kv.value.length !== 1;
         if (unique && !oldKeys.has(keyString(kv.key)) && e.exists(kv.key)) {
-          throw new SqlError(1062, "23000", `Duplicate entry '${this.#entryText(table, next, i === 0 ? undefined : kv.index!.idx_cols.map((c) => c.offset))}' for key '${table.name.O}.${i === 0 ? "PRIMARY" : kv.index!.idx_name.O}'`);
+          throw new SqlError(
+            1062,
+            "23000",
+            `Duplicate entry '${
+              this.#entryText(
+                table,
+                next,
+                i === 0 ? undefined : kv.index!.idx_cols.map((c) => c.offset),
+              )
+            }' for key '${table.name.O}.${i === 0 ? "PRIMARY" : kv.index!.idx_name.O}'`,
+          );
         }
         mutations.push({ op: "put", key: kv.key, value: kv.value });
       }
@@ -745,7 +880,10 @@ export class Session {
     for (const f of s.fields) {
       if (f.star) {
         for (const c of cols) {
-          out.push({ col: colResult(c, table.name.O, db.info.db_name.O), get: (r) => datumToText(c, r.datums[c.offset]!) });
+          out.push({
+            col: colResult(c, table.name.O, db.info.db_name.O),
+            get: (r) => datumToText(c, r.datums[c.offset]!),
+          });
         }
         continue;
       }
@@ -769,7 +907,11 @@ export class Session {
         },
       });
     }
-    return { kind: "rows", columns: out.map((o) => o.col), rows: rows.map((r) => out.map((o) => o.get(r))) };
+    return {
+      kind: "rows",
+      columns: out.map((o) => o.col),
+      rows: rows.map((r) => out.map((o) => o.get(r))),
+    };
   }
 
   #constant(e: Expr): Value {
@@ -811,7 +953,9 @@ export class Session {
       }
       return evalExpr({ ...e, args: e.args }, undefined);
     }
-    if (e.k === "col") throw new SqlError(1054, "42S22", `Unknown column '${e.name}' in 'field list'`);
+    if (e.k === "col") {
+      throw new SqlError(1054, "42S22", `Unknown column '${e.name}' in 'field list'`);
+    }
     return evalExpr(e);
   }
 
@@ -828,13 +972,22 @@ export class Session {
       });
       return v !== null && v.t === "int" && v.v !== 0n;
     });
-    const isCount = s.fields.length === 1 && s.fields[0]!.expr?.k === "func" && s.fields[0]!.expr.name === "count";
-    if (isCount) return { kind: "rows", columns: [intCol(s.fields[0]!.alias ?? s.fields[0]!.text)], rows: [[String(rows.length)]] };
+    const isCount = s.fields.length === 1 && s.fields[0]!.expr?.k === "func" &&
+      s.fields[0]!.expr.name === "count";
+    if (isCount) {
+      return {
+        kind: "rows",
+        columns: [intCol(s.fields[0]!.alias ?? s.fields[0]!.text)],
+        rows: [[String(rows.length)]],
+      };
+    }
     rows = rows.slice(s.offset ?? 0, s.limit === undefined ? undefined : (s.offset ?? 0) + s.limit);
     const outCols: { col: ResultColumn; idx?: number; expr?: Expr }[] = [];
     for (const f of s.fields) {
       if (f.star) {
-        vt.columns.forEach((c, i) => outCols.push({ col: vt.intCols.has(c) ? intCol(c) : strCol(c), idx: i }));
+        vt.columns.forEach((c, i) =>
+          outCols.push({ col: vt.intCols.has(c) ? intCol(c) : strCol(c), idx: i })
+        );
         continue;
       }
       const ex = f.expr!;
@@ -842,7 +995,10 @@ export class Session {
         const i = vt.columns.indexOf(ex.name.toUpperCase());
         if (i < 0) throw new SqlError(1054, "42S22", `Unknown column '${ex.name}' in 'field list'`);
         const label = f.alias ?? ex.name;
-        outCols.push({ col: vt.intCols.has(vt.columns[i]!) ? intCol(label) : strCol(label), idx: i });
+        outCols.push({
+          col: vt.intCols.has(vt.columns[i]!) ? intCol(label) : strCol(label),
+          idx: i,
+        });
       } else outCols.push({ col: strCol(f.alias ?? f.text), expr: ex });
     }
     return {
@@ -850,7 +1006,9 @@ export class Session {
       columns: outCols.map((o) => o.col),
       rows: rows.map((r) =>
         outCols.map((o) => {
-          const v = o.idx !== undefined ? r[o.idx]! : evalExpr(o.expr!, (n) => r[vt.columns.indexOf(n.toUpperCase())] ?? null);
+          const v = o.idx !== undefined
+            ? r[o.idx]!
+            : evalExpr(o.expr!, (n) => r[vt.columns.indexOf(n.toUpperCase())] ?? null);
           return v === null ? null : valueText(v);
         })
       ),
@@ -892,18 +1050,58 @@ const PARTITION_METHOD: Record<number, string> = {
   [PartitionType.Key]: "KEY",
 };
 
-function virtualTable(name: string, schema: InfoSchema, session: Session): VirtualTable | undefined {
-  const str = (v: string | null | undefined): Value => (v === null || v === undefined ? null : { t: "str", v });
-  const int = (v: number | bigint | null): Value => (v === null ? null : { t: "int", v: BigInt(v) });
+function virtualTable(
+  name: string,
+  schema: InfoSchema,
+  session: Session,
+): VirtualTable | undefined {
+  const str = (
+    v: string | null | undefined,
+  ): Value => (v === null || v === undefined ? null : { t: "str", v });
+  const int = (
+    v: number | bigint | null,
+  ): Value => (v === null ? null : { t: "int", v: BigInt(v) });
   switch (name) {
     case "schemata":
       return {
-        columns: ["CATALOG_NAME", "SCHEMA_NAME", "DEFAULT_CHARACTER_SET_NAME", "DEFAULT_COLLATION_NAME", "SQL_PATH", "TIDB_PLACEMENT_POLICY_NAME"],
+        columns: [
+          "CATALOG_NAME",
+          "SCHEMA_NAME",
+          "DEFAULT_CHARACTER_SET_NAME",
+          "DEFAULT_COLLATION_NAME",
+          "SQL_PATH",
+          "TIDB_PLACEMENT_POLICY_NAME",
+        ],
         intCols: new Set(),
-        rows: schema.dbs.map((d) => [str("def"), str(d.info.db_name.O), str(d.info.charset), str(d.info.collate), null, null]),
+        rows: schema.dbs.map((
+          d,
+        ) => [
+          str("def"),
+          str(d.info.db_name.O),
+          str(d.info.charset),
+          str(d.info.collate),
+          null,
+          null,
+        ]),
       };
     case "tables": {
-      const columns = ["TABLE_CATALOG", "TABLE_SCHEMA", "TABLE_NAME", "TABLE_TYPE", "ENGINE", "VERSION", "ROW_FORMAT", "TABLE_ROWS", "AUTO_INCREMENT", "TABLE_COLLATION", "CREATE_OPTIONS", "TABLE_COMMENT", "TIDB_TABLE_ID", "TIDB_ROW_ID_SHARDING_INFO", "TIDB_PK_TYPE"];
+      const columns = [
+        "TABLE_CATALOG",
+        "TABLE_SCHEMA",
+        "TABLE_NAME",
+        "TABLE_TYPE",
+        "ENGINE",
+        "VERSION",
+        "ROW_FORMAT",
+        "TABLE_ROWS",
+        "AUTO_INCREMENT",
+        "TABLE_COLLATION",
+        "CREATE_OPTIONS",
+        "TABLE_COMMENT",
+        "TIDB_TABLE_ID",
+        "TIDB_ROW_ID_SHARDING_INFO",
+        "TIDB_PK_TYPE",
+      ];
       const rows: Value[][] = [];
       for (const d of schema.dbs) {
         for (const t of d.tables) {
@@ -924,32 +1122,99 @@ function virtualTable(name: string, schema: InfoSchema, session: Session): Virtu
             str(t.partition ? "partitioned" : ""),
             str(t.comment),
             int(t.id),
-            str(t.pk_is_handle || t.is_common_handle ? "NOT_SHARDED(PK_IS_HANDLE)" : t.ShardRowIDBits > 0 ? `SHARD_BITS=${t.ShardRowIDBits}` : "NOT_SHARDED"),
+            str(
+              t.pk_is_handle || t.is_common_handle
+                ? "NOT_SHARDED(PK_IS_HANDLE)"
+                : t.ShardRowIDBits > 0
+                ? `SHARD_BITS=${t.ShardRowIDBits}`
+                : "NOT_SHARDED",
+            ),
             str(t.pk_is_handle || t.is_common_handle ? "CLUSTERED" : "NONCLUSTERED"),
           ]);
         }
       }
-      return { columns, intCols: new Set(["VERSION", "TABLE_ROWS", "AUTO_INCREMENT", "TIDB_TABLE_ID"]), rows };
+      return {
+        columns,
+        intCols: new Set(["VERSION", "TABLE_ROWS", "AUTO_INCREMENT", "TIDB_TABLE_ID"]),
+        rows,
+      };
     }
     case "partitions": {
-      const columns = ["TABLE_CATALOG", "TABLE_SCHEMA", "TABLE_NAME", "PARTITION_NAME", "SUBPARTITION_NAME", "PARTITION_ORDINAL_POSITION", "SUBPARTITION_ORDINAL_POSITION", "PARTITION_METHOD", "SUBPARTITION_METHOD", "PARTITION_EXPRESSION", "SUBPARTITION_EXPRESSION", "PARTITION_DESCRIPTION", "TABLE_ROWS", "PARTITION_COMMENT", "TIDB_PARTITION_ID"];
+      const columns = [
+        "TABLE_CATALOG",
+        "TABLE_SCHEMA",
+        "TABLE_NAME",
+        "PARTITION_NAME",
+        "SUBPARTITION_NAME",
+        "PARTITION_ORDINAL_POSITION",
+        "SUBPARTITION_ORDINAL_POSITION",
+        "PARTITION_METHOD",
+        "SUBPARTITION_METHOD",
+        "PARTITION_EXPRESSION",
+        "SUBPARTITION_EXPRESSION",
+        "PARTITION_DESCRIPTION",
+        "TABLE_ROWS",
+        "PARTITION_COMMENT",
+        "TIDB_PARTITION_ID",
+      ];
       const rows: Value[][] = [];
       for (const d of schema.dbs) {
         for (const t of d.tables) {
           const pi = t.partition;
           if (!pi) {
-            rows.push([str("def"), str(d.info.db_name.O), str(t.name.O), null, null, null, null, null, null, null, null, null, int(0), null, null]);
+            rows.push([
+              str("def"),
+              str(d.info.db_name.O),
+              str(t.name.O),
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              int(0),
+              null,
+              null,
+            ]);
             continue;
           }
-          const method = PARTITION_METHOD[pi.type] + (pi.columns?.length && pi.type !== PartitionType.Key ? " COLUMNS" : "");
-          const expr = pi.columns?.length ? pi.columns.map((c) => "`" + c.O + "`").join(",") : pi.expr;
+          const method = PARTITION_METHOD[pi.type] +
+            (pi.columns?.length && pi.type !== PartitionType.Key ? " COLUMNS" : "");
+          const expr = pi.columns?.length
+            ? pi.columns.map((c) => "`" + c.O + "`").join(",")
+            : pi.expr;
           pi.definitions.forEach((p, i) => {
-            const desc = p.less_than?.join(",") ?? p.in_values?.map((v) => v.length > 1 ? `(${v.join(",")})` : v[0]).join(",") ?? "";
-            rows.push([str("def"), str(d.info.db_name.O), str(t.name.O), str(p.name.O), null, int(i + 1), null, str(method), null, str(expr), null, str(desc), int(0), str((p as { comment?: string }).comment ?? ""), int(p.id)]);
+            const desc = p.less_than?.join(",") ?? p.in_values?.map((v) =>
+              v.length > 1 ? `(${v.join(",")})` : v[0]
+            ).join(",") ?? "";
+            rows.push([
+              str("def"),
+              str(d.info.db_name.O),
+              str(t.name.O),
+              str(p.name.O),
+              null,
+              int(i + 1),
+              null,
+              str(method),
+              null,
+              str(expr),
+              null,
+              str(desc),
+              int(0),
+              str((p as { comment?: string }).comment ?? ""),
+              int(p.id),
+            ]);
           });
         }
       }
-      return { columns, intCols: new Set(["PARTITION_ORDINAL_POSITION", "TABLE_ROWS", "TIDB_PARTITION_ID"]), rows };
+      return {
+        columns,
+        intCols: new Set(["PARTITION_ORDINAL_POSITION", "TABLE_ROWS", "TIDB_PARTITION_ID"]),
+        rows,
+      };
     }
   }
   return undefined;

@@ -119,7 +119,11 @@ export function evalExpr(e: Expr, scope?: RowScope): Value {
       if (e.op === "and" || e.op === "or") {
         const a = truthy(ev(e.l));
         const b = truthy(ev(e.r));
-        if (e.op === "and") return boolValue(a === false || b === false ? false : a === null || b === null ? null : true);
+        if (e.op === "and") {
+          return boolValue(
+            a === false || b === false ? false : a === null || b === null ? null : true,
+          );
+        }
         return boolValue(a === true || b === true ? true : a === null || b === null ? null : false);
       }
       const l = ev(e.l);
@@ -131,11 +135,21 @@ export function evalExpr(e: Expr, scope?: RowScope): Value {
       if (["=", "!=", "<", ">", "<=", ">="].includes(e.op)) {
         const c = compare(l, r);
         if (c === null) return null;
-        const ok = { "=": c === 0, "!=": c !== 0, "<": c < 0, ">": c > 0, "<=": c <= 0, ">=": c >= 0 }[e.op]!;
+        const ok = {
+          "=": c === 0,
+          "!=": c !== 0,
+          "<": c < 0,
+          ">": c > 0,
+          "<=": c <= 0,
+          ">=": c >= 0,
+        }[e.op]!;
         return boolValue(ok);
       }
       if (l === null || r === null) return null;
-      if (l.t === "int" && r.t === "int" && ["+", "-", "*", "div", "%", "mod", "&", "|", "<<", ">>"].includes(e.op)) {
+      if (
+        l.t === "int" && r.t === "int" &&
+        ["+", "-", "*", "div", "%", "mod", "&", "|", "<<", ">>"].includes(e.op)
+      ) {
         const a = l.v;
         const b = r.v;
         switch (e.op) {
@@ -214,7 +228,9 @@ function evalFunc(name: string, args: Value[]): Value {
     case "ucase":
       return s(0) === null ? null : { t: "str", v: s(0)!.toUpperCase() };
     case "concat":
-      return args.some((a) => a === null) ? null : { t: "str", v: args.map((a) => valueText(a!)).join("") };
+      return args.some((a) => a === null)
+        ? null
+        : { t: "str", v: args.map((a) => valueText(a!)).join("") };
     case "length":
       return s(0) === null ? null : { t: "int", v: BigInt(utf8.encode(s(0)!).length) };
     case "char_length":
@@ -249,7 +265,11 @@ function outOfRange(col: ColumnInfo): SqlError {
 }
 
 function truncated(col: ColumnInfo, v: string): SqlError {
-  return new SqlError(1366, "HY000", `Incorrect ${typeName(col)} value: '${v}' for column '${col.name.O}' at row 1`);
+  return new SqlError(
+    1366,
+    "HY000",
+    `Incorrect ${typeName(col)} value: '${v}' for column '${col.name.O}' at row 1`,
+  );
 }
 
 function typeName(col: ColumnInfo): string {
@@ -286,8 +306,10 @@ export function roundDecimal(text: string, frac: number): string | null {
 
 /** Parses `YYYY-MM-DD[ HH:MM:SS[.ffffff]]` (or a time's parts) rounded to `fsp`. */
 export function parseDatetime(text: string, fsp: number, dateOnly: boolean) {
-  const m = /^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{0,9}))?)?\s*$/.exec(text) ??
-    /^\s*(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})(?:\.(\d{0,9}))?)?\s*$/.exec(text);
+  const m =
+    /^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{0,9}))?)?\s*$/
+      .exec(text) ??
+      /^\s*(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})(?:\.(\d{0,9}))?)?\s*$/.exec(text);
   if (!m) return undefined;
   const t = {
     year: +m[1]!,
@@ -426,13 +448,25 @@ export function toDatum(col: ColumnInfo, v: Value): Datum {
   if (tp === MysqlType.Date || tp === MysqlType.Datetime || tp === MysqlType.Timestamp) {
     const text = valueText(v);
     const t = parseDatetime(text, Math.max(0, col.type.Decimal), tp === MysqlType.Date);
-    if (!t) throw new SqlError(1292, "22007", `Incorrect ${typeName(col)} value: '${text}' for column '${col.name.O}' at row 1`);
+    if (!t) {
+      throw new SqlError(
+        1292,
+        "22007",
+        `Incorrect ${typeName(col)} value: '${text}' for column '${col.name.O}' at row 1`,
+      );
+    }
     return { kind: "time", value: packTime(t) };
   }
   if (tp === MysqlType.Duration) {
     const text = valueText(v);
     const d = parseDuration(text, Math.max(0, col.type.Decimal));
-    if (d === undefined) throw new SqlError(1292, "22007", `Incorrect time value: '${text}' for column '${col.name.O}' at row 1`);
+    if (d === undefined) {
+      throw new SqlError(
+        1292,
+        "22007",
+        `Incorrect time value: '${text}' for column '${col.name.O}' at row 1`,
+      );
+    }
     return { kind: "duration", value: d };
   }
   if (tp === MysqlType.Enum) {
@@ -443,7 +477,9 @@ export function toDatum(col: ColumnInfo, v: Value): Datum {
     }
     const text = valueText(v);
     const i = elems.findIndex((e) => e.toLowerCase() === text.toLowerCase());
-    if (i < 0) throw new SqlError(1265, "01000", `Data truncated for column '${col.name.O}' at row 1`);
+    if (i < 0) {
+      throw new SqlError(1265, "01000", `Data truncated for column '${col.name.O}' at row 1`);
+    }
     return { kind: "uint", value: BigInt(i + 1) };
   }
   if (tp === MysqlType.Set) {
@@ -453,7 +489,9 @@ export function toDatum(col: ColumnInfo, v: Value): Datum {
     const text = valueText(v);
     for (const part of text === "" ? [] : text.split(",")) {
       const i = elems.findIndex((e) => e.toLowerCase() === part.toLowerCase());
-      if (i < 0) throw new SqlError(1265, "01000", `Data truncated for column '${col.name.O}' at row 1`);
+      if (i < 0) {
+        throw new SqlError(1265, "01000", `Data truncated for column '${col.name.O}' at row 1`);
+      }
       mask |= 1n << BigInt(i);
     }
     return { kind: "uint", value: mask };
@@ -504,7 +542,9 @@ export function datumToText(col: ColumnInfo, d: Datum): string | null {
       if (tp === MysqlType.Bit) {
         const n = Math.max(1, Math.ceil(col.type.Flen / 8));
         let s = "";
-        for (let i = n - 1; i >= 0; i--) s += String.fromCharCode(Number((d.value >> BigInt(8 * i)) & 0xffn));
+        for (let i = n - 1; i >= 0; i--) {
+          s += String.fromCharCode(Number((d.value >> BigInt(8 * i)) & 0xffn));
+        }
         return s;
       }
       return d.value.toString();
@@ -596,13 +636,20 @@ export function nowDatum(col: ColumnInfo, now: Date): Datum {
   const scale = 10 ** (6 - fsp);
   t.microsecond = Math.floor(t.microsecond / scale) * scale;
   if (col.type.Tp === MysqlType.Date) {
-    t.hour = t.minute = t.second = t.microsecond = 0;
+    t.hour =
+      t.minute =
+      t.second =
+      t.microsecond =
+        0;
   }
   return { kind: "time", value: packTime(t) };
 }
 
 /** The text TiDB stores as a column's DEFAULT (`default`), and whether it is an expression. */
-export function defaultValueText(col: ColumnInfo, e: Expr): { value: string | null; isExpr: boolean } {
+export function defaultValueText(
+  col: ColumnInfo,
+  e: Expr,
+): { value: string | null; isExpr: boolean } {
   if (e.k === "func" && ["current_timestamp", "localtime", "localtimestamp"].includes(e.name)) {
     const tp = col.type.Tp;
     if (tp !== MysqlType.Datetime && tp !== MysqlType.Timestamp) {
@@ -638,7 +685,8 @@ export function zeroValueText(col: ColumnInfo, now?: Date): string {
       return "0000-00-00";
     case MysqlType.Datetime:
     case MysqlType.Timestamp:
-      return "0000-00-00 00:00:00" + (col.type.Decimal > 0 ? "." + "0".repeat(col.type.Decimal) : "");
+      return "0000-00-00 00:00:00" +
+        (col.type.Decimal > 0 ? "." + "0".repeat(col.type.Decimal) : "");
     case MysqlType.Duration:
       return "00:00:00";
     case MysqlType.NewDecimal:
