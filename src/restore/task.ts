@@ -25,7 +25,8 @@ import type { ExternalStorage } from "../storage/types.ts";
 import { StoreConnections } from "../tikv/stores.ts";
 import { LockResolver } from "../txn/lock_resolver.ts";
 import { MetaReader } from "../backup/metareader.ts";
-import { createProgress, formatBytes, type Progress } from "../backup/progress.ts";
+import { formatBytes } from "../backup/progress.ts";
+import { type PhasedProgress, phasedProgress } from "./progress.ts";
 import { parseRawKey } from "../backup/task.ts";
 import { Pool } from "../pool.ts";
 import { restoredRanges, ruledChecksum } from "./checksum.ts";
@@ -168,10 +169,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
   let pd: PdClient | undefined;
   let stores: StoreConnections | undefined;
   let tidb: TidbClient | undefined;
-  const progress = createProgress(
-    cfg.mode === "raw" ? "Raw Restore" : cfg.mode === "txn" ? "Txn Restore" : "Full Restore",
-    cfg.dryRun ? "quiet" : (cfg.progress ?? "auto"),
-  );
+  const progress = phasedProgress(cfg.dryRun ? "quiet" : (cfg.progress ?? "auto"));
   try {
     const reader = await MetaReader.open(storage, {
       ...(cfg.cipher ? { cipher: cfg.cipher } : {}),
@@ -196,7 +194,6 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
         return planOf([], [], "not checked for raw and txn restores", ranges, keys, tikvs.length);
       }
       const kvs = await importAll(cfg, pd, stores, storage, tikvs, ranges, keys, progress);
-      progress.stop();
       return summary(cfg, storage, meta.endVersion, 0n, started, {
         tables: 0,
         databases: 0,
@@ -236,7 +233,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
     }
 
     // Schemas first, then the fresh TSO that becomes the restored data's commit ts.
-    progress.start(selection.tables.length, "tables created");
+    const schemaBar = progress.phase("Schema", selection.tables.length, "tables");
     const restored: Restored[] = [];
     if (!cfg.noSchema) {
       for (const db of selection.databases) await tidb.exec(createDatabaseSql(db));
@@ -246,9 +243,8 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       if (!cfg.noSchema) await tidb.exec(createTableSql(sel));
       for (const sql of rebaseSql(sel)) await tidb.exec(sql);
       created.push({ sel, info: await tidb.tableInfo(sel.db.db_name.O, sel.table.name.O) });
-      progress.tick();
+      schemaBar.tick();
     }
-    progress.stop();
     const newTs = await pd.getTS();
     const changed: string[] = [];
     for (const { sel, info } of created) {
@@ -300,7 +296,7 @@ export interface DataContext {
   stores: StoreConnections;
   storage: ExternalStorage;
   tikvs: { id: bigint }[];
-  progress: Progress;
+  progress: PhasedProgress;
 }
 
 /**
@@ -346,12 +342,12 @@ export async function checksumTables(
   const ts = await pd.getTS();
   const pool = new Pool({ concurrency: 4, ...(signal ? { signal } : {}) });
   const withData = restored.filter((r) => r.sel.files.length > 0);
-  progress.start(withData.length, "tables checksummed");
+  const bar = progress.phase("Checksum", withData.length, "tables");
   await pool.forEach(withData, async (r) => {
     const s = r.sel;
     if (s.crc64xor === 0n && s.totalKvs === 0n && s.totalBytes === 0n) {
       without.push(tableName(s));
-      progress.tick();
+      bar.tick();
       return;
     }
     const got = await ruledChecksum(pd, stores, resolver, restoredRanges(r.rewrite), ts, signal);
@@ -365,7 +361,7 @@ export async function checksumTables(
           `crc64xor ${got.crc64xor}, ${got.totalKvs} kvs, ${got.totalBytes} bytes`,
       );
     }
-    progress.tick();
+    bar.tick();
   });
   progress.stop();
   const checksum = without.length > 0 && without.length === withData.length
@@ -473,7 +469,7 @@ async function importAll(
   tikvs: { id: bigint }[],
   ranges: RewrittenRange[],
   keys: Uint8Array[],
-  progress: Progress,
+  progress: PhasedProgress,
 ): Promise<ImportTotals> {
   const signal = cfg.signal;
   const totals: ImportTotals = { kvs: 0n, bytes: 0n, newRegions: 0 };
@@ -497,14 +493,13 @@ async function importAll(
     pause = await SchedulerPause.start(pd);
     importMode = await ImportModeKeeper.start(stores, tikvs as never);
     if (limit > 0n) await importer.setDownloadSpeedLimit(ids, limit);
-    progress.start(keys.length, "split keys");
+    const splitBar = progress.phase("Split/Scatter", keys.length, "split keys");
     const created = await splitAndScatter(pd, stores, keys, {
       ...(signal ? { signal } : {}),
-      onSplit: (n) => progress.tick(n),
+      onSplit: (n) => splitBar.tick(n),
     });
     totals.newRegions = created.length;
-    progress.stop();
-    progress.start(ranges.length, "ranges imported");
+    const bar = progress.phase("Import", ranges.length, "ranges");
     const pool = new Pool({
       concurrency: Math.max(1, cfg.concurrency * ids.length),
       ...(signal ? { signal } : {}),
@@ -519,8 +514,8 @@ async function importAll(
       await importer.importRange(item);
       totals.kvs += r.kvs;
       totals.bytes += r.bytes;
-      progress.addBytes(r.bytes);
-      progress.tick();
+      bar.addBytes(r.bytes);
+      bar.tick();
     });
     progress.stop();
     return totals;

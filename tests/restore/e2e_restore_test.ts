@@ -11,11 +11,14 @@ import mysql from "mysql2/promise";
 import { MetaReader } from "../../src/backup/metareader.ts";
 import { runBackup } from "../../src/backup/task.ts";
 import { SwitchMode } from "../../src/gen/import_sstpb_pb.ts";
+import { EncryptionMethod } from "../../src/crypto/cipher.ts";
 import { type Playground, startPlayground } from "../../src/playground/server/mod.ts";
 import { openStorage } from "../../src/storage/registry.ts";
 import { type RestoreConfig, type RestoreSummary, runRestore } from "../../src/restore/task.ts";
 import type { DryRunPlan } from "../../src/restore/plan.ts";
 import { startSmall, tempDir } from "../playground/_helpers.ts";
+import { closedPort, errorLine, runTibr } from "../backup/_cli.ts";
+import { readFileSync } from "node:fs";
 
 function hostPort(addr: string): { host: string; port: number } {
   const i = addr.lastIndexOf(":");
@@ -35,28 +38,69 @@ async function sql(pg: Playground, q: string): Promise<Record<string, unknown>[]
 describe("tibr restore against the playground", () => {
   let a: Playground;
   let b: Playground;
+  let c: Playground;
+  const KEY = "0123456789abcdef0123456789abcdef";
+  const PASSWORD = "s3cret-pw-9931";
   const tmp = tempDir("restore-e2e");
   const full = join(tmp.path, "full");
+  const encrypted = join(tmp.path, "enc");
   before(async () => {
-    [a, b] = await Promise.all([
+    [a, b, c] = await Promise.all([
       startSmall({ tidbPort: 0 }),
       startPlayground({ data: "empty", electionMs: 300, scatterMs: 5, tidbPort: 0 }),
+      startPlayground({
+        data: "empty",
+        electionMs: 300,
+        scatterMs: 5,
+        tidbPort: 0,
+        tidbPassword: PASSWORD,
+      }),
     ]);
-    await runBackup({
-      mode: "full",
+    const common = {
       pd: [a.pdAddress],
-      storage: `local://${full}`,
       sendCredentials: true,
       concurrency: 4,
       checksum: true,
-      compression: "zstd",
-      progress: "quiet",
+      progress: "quiet" as const,
+    };
+    await runBackup({ ...common, mode: "full", storage: `local://${full}`, compression: "zstd" });
+    await runBackup({
+      ...common,
+      mode: "db",
+      db: "shop",
+      storage: `local://${encrypted}`,
+      compression: "lz4",
+      cipher: {
+        method: EncryptionMethod.AES128_CTR,
+        key: Uint8Array.from(KEY.match(/../g)!.map((h) => parseInt(h, 16))),
+      },
     });
   });
   after(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
+    await Promise.all([a?.stop(), b?.stop(), c?.stop()]);
     tmp.cleanup();
   });
+
+  /** `tibr restore ...` against playground `pg` through the CLI. */
+  function cli(pg: Playground, args: string[], env: Record<string, string> = {}) {
+    const t = hostPort(pg.tidbAddress);
+    return runTibr([
+      "--log-file",
+      join(tmp.path, "cli.log"),
+      "restore",
+      ...args,
+      "-u",
+      pg.pdAddress,
+      "--tidb-host",
+      t.host,
+      "--tidb-port",
+      String(t.port),
+      "--tidb-status-port",
+      String(hostPort(pg.tidbStatusAddress).port),
+      "--progress",
+      "quiet",
+    ], { env });
+  }
 
   function config(extra: Partial<RestoreConfig> = {}): RestoreConfig {
     const t = hostPort(b.tidbAddress);
@@ -121,5 +165,84 @@ describe("tibr restore against the playground", () => {
       runRestore(config({ mode: "table", db: "shop", table: "users" })),
       /shop\.users already hold rows/,
     );
+  });
+
+  test("the CLI restores an encrypted, filtered backup with the password from the environment", async () => {
+    const run = await cli(c, [
+      "full",
+      "-s",
+      `local://${encrypted}`,
+      "--crypter.method",
+      "aes128-ctr",
+      "--crypter.key",
+      KEY,
+      "-f",
+      "shop.*",
+      "-f",
+      "!shop.blobs",
+      "--output",
+      "json",
+    ], { TIBR_TIDB_PASSWORD: PASSWORD });
+    assert.equal(run.code, 0, run.stderr);
+    const s = JSON.parse(run.stdout) as RestoreSummary;
+    assert.equal(s.checksum, "passed");
+    assert.equal(s.tables, 4);
+    const tables = c.tidb!.engine.db("shop")!.tables.map((t) => t.name.O).sort();
+    assert.deepEqual(tables, ["events", "items", "orders", "users"]);
+    const log = readFileSync(join(tmp.path, "cli.log"), "utf8");
+    assert.ok(!log.includes(PASSWORD) && !run.stderr.includes(PASSWORD), "password not logged");
+    assert.ok(!log.includes(KEY), "crypter key not logged");
+  });
+
+  test("CLI failures are one line: not fresh, wrong key, wrong password, TiDB unreachable", async () => {
+    const notFresh = await cli(b, ["full", "-s", `local://${full}`]);
+    assert.equal(notFresh.code, 2);
+    assert.match(errorLine(notFresh), /not fresh: it has \d+ user table/);
+
+    const wrongKey = await cli(c, [
+      "db",
+      "--db",
+      "shop",
+      "-s",
+      `local://${encrypted}`,
+      "--crypter.method",
+      "aes128-ctr",
+      "--crypter.key",
+      "ff".repeat(16),
+    ], { TIBR_TIDB_PASSWORD: PASSWORD });
+    assert.equal(wrongKey.code, 2);
+    assert.match(errorLine(wrongKey), /crypter key is wrong/);
+
+    const badLogin = await cli(c, [
+      "table",
+      "--db",
+      "hr",
+      "--table",
+      "staff",
+      "-s",
+      `local://${full}`,
+    ], {
+      TIBR_TIDB_PASSWORD: "not-it",
+    });
+    assert.equal(badLogin.code, 1);
+    assert.match(errorLine(badLogin), /refused the login of user 'root'/);
+    assert.ok(!badLogin.stderr.includes("not-it"));
+
+    const port = await closedPort();
+    const t = hostPort(b.tidbAddress);
+    const down = await runTibr([
+      "restore",
+      "full",
+      "-s",
+      `local://${full}`,
+      "-u",
+      b.pdAddress,
+      "--tidb-host",
+      t.host,
+      "--tidb-port",
+      String(port),
+    ]);
+    assert.equal(down.code, 1);
+    assert.match(errorLine(down), /cannot connect to TiDB at 127\.0\.0\.1:\d+/);
   });
 });

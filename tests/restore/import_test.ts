@@ -13,7 +13,7 @@ import { PdClient } from "../../src/pd/client.ts";
 import { type Playground, startPlayground } from "../../src/playground/server/mod.ts";
 import type { TableInfo } from "../../src/tidb/model.ts";
 import { StoreConnections } from "../../src/tikv/stores.ts";
-import { createProgress } from "../../src/backup/progress.ts";
+import { phasedProgress } from "../../src/restore/progress.ts";
 import { openStorage } from "../../src/storage/registry.ts";
 import { tableRewrite } from "../../src/restore/rewrite.ts";
 import {
@@ -95,7 +95,7 @@ describe("restore's import path against the playground", () => {
         stores,
         storage,
         tikvs: (await pd.getAllStores()).filter(isTikv),
-        progress: createProgress("test", "quiet"),
+        progress: phasedProgress("quiet"),
       };
       const { ranges, keys, totals } = await importTables(cfg, ctx, restored);
       assert.ok(ranges.length > 0 && keys.length >= ranges.length);
