@@ -45,6 +45,7 @@ import {
 import { mergeFileRanges, rewriteRanges, type RewrittenRange, splitKeys } from "./ranges.ts";
 import { columnIdChanges, type RewriteRule, type TableRewrite, tableRewrite } from "./rewrite.ts";
 import { quoteIdent, TidbClient, type TidbEndpoint } from "./tidb.ts";
+import { rangeKey, RestoreCheckpoint } from "./checkpoint.ts";
 
 /** The restore kinds, as BR's subcommands. */
 export type RestoreMode = "full" | "db" | "table" | "raw" | "txn";
@@ -77,6 +78,12 @@ export interface RestoreConfig {
   progress?: "auto" | "bar" | "lines" | "quiet";
   /** Retry budget of one range (store down, busy, stale regions), ms. */
   budgetMs?: number;
+  /** Record progress and resume an interrupted restore (default true). */
+  useCheckpoint?: boolean;
+  /** Where the checkpoint lives (default: `checkpoints/restore-<cluster id>` in the backup). */
+  checkpointStorage?: string;
+  /** Checkpoint flush interval, ms (default 30 s). */
+  checkpointFlushIntervalMs?: number;
   signal?: AbortSignal;
 }
 
@@ -99,6 +106,8 @@ export interface RestoreSummary {
   averageSpeed: string;
   /** Tables whose backup has no checksum to compare with (BR skips them silently). */
   tablesWithoutChecksum?: string[];
+  /** Ranges an interrupted earlier run had ingested (present when resumed). */
+  resumedRanges?: number;
 }
 
 /** A configuration or input error: one line, exit code 2. */
@@ -169,6 +178,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
   let pd: PdClient | undefined;
   let stores: StoreConnections | undefined;
   let tidb: TidbClient | undefined;
+  let cp: RestoreCheckpoint | undefined;
   const progress = phasedProgress(cfg.dryRun ? "quiet" : (cfg.progress ?? "auto"));
   try {
     const reader = await MetaReader.open(storage, {
@@ -193,7 +203,11 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       if (cfg.dryRun) {
         return planOf([], [], "not checked for raw and txn restores", ranges, keys, tikvs.length);
       }
-      const kvs = await importAll(cfg, pd, stores, storage, tikvs, ranges, keys, progress);
+      cp = await openCheckpoint(cfg, storage, pd, meta.endVersion);
+      await cp?.begin(cp.restoreTs ?? 0n);
+      const kvs = await importAll(cfg, { pd, stores, storage, tikvs, progress, cp }, ranges, keys);
+      await cp?.complete();
+      cp = undefined;
       return summary(cfg, storage, meta.endVersion, 0n, started, {
         tables: 0,
         databases: 0,
@@ -204,6 +218,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
         splitKeys: keys.length,
         newRegions: kvs.newRegions,
         checksum: "skipped",
+        ...(kvs.resumed > 0 ? { resumed: kvs.resumed } : {}),
       });
     }
 
@@ -215,7 +230,8 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       );
     }
     tidb = await TidbClient.connect(await tidbEndpoint(cfg, pd), signal);
-    const notFresh = await checkFresh(cfg, tidb, selection.tables);
+    if (!cfg.dryRun) cp = await openCheckpoint(cfg, storage, pd, meta.endVersion);
+    const notFresh = await checkFresh(cfg, tidb, selection.tables, cp?.createdTables);
 
     if (cfg.dryRun) {
       const ranges = rewriteRanges(
@@ -232,7 +248,10 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       );
     }
 
-    // Schemas first, then the fresh TSO that becomes the restored data's commit ts.
+    // The restore ts (the restored data's commit ts) comes first, as BR's; a resumed run
+    // keeps the one its checkpoint recorded.
+    const newTs = cp?.restoreTs ?? await pd.getTS();
+    await cp?.begin(newTs);
     const schemaBar = progress.phase("Schema", selection.tables.length, "tables");
     const restored: Restored[] = [];
     if (!cfg.noSchema) {
@@ -243,9 +262,11 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       if (!cfg.noSchema) await tidb.exec(createTableSql(sel));
       for (const sql of rebaseSql(sel)) await tidb.exec(sql);
       created.push({ sel, info: await tidb.tableInfo(sel.db.db_name.O, sel.table.name.O) });
+      if (cp && !cp.createdTables.has(tableName(sel).toLowerCase())) {
+        await cp.tableCreated(tableName(sel));
+      }
       schemaBar.tick();
     }
-    const newTs = await pd.getTS();
     const changed: string[] = [];
     for (const { sel, info } of created) {
       const changes = columnIdChanges(sel.table, info);
@@ -266,9 +287,11 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       );
     }
 
-    const ctx: DataContext = { pd, stores, storage, tikvs, progress };
+    const ctx: DataContext = { pd, stores, storage, tikvs, progress, cp };
     const { ranges, keys, totals: kv, files } = await importTables(cfg, ctx, restored);
     const { checksum, without } = await checksumTables(cfg, ctx, restored);
+    await cp?.complete();
+    cp = undefined;
     return summary(cfg, storage, meta.endVersion, newTs, started, {
       tables: selection.tables.length,
       databases: selection.databases.length,
@@ -280,7 +303,11 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       newRegions: kv.newRegions,
       checksum,
       ...(without.length > 0 ? { without } : {}),
+      ...(kv.resumed > 0 ? { resumed: kv.resumed } : {}),
     });
+  } catch (err) {
+    await cp?.abandon();
+    throw err;
   } finally {
     progress.stop();
     await tidb?.close();
@@ -297,6 +324,8 @@ export interface DataContext {
   storage: ExternalStorage;
   tikvs: { id: bigint }[];
   progress: PhasedProgress;
+  /** Records progress; ranges and checksums it holds are skipped. */
+  cp?: RestoreCheckpoint | undefined;
 }
 
 /**
@@ -312,16 +341,7 @@ export async function importTables(
   const files = restored.flatMap((r) => r.sel.files);
   const ranges = rewriteRanges(mergeFileRanges(files), rules);
   const keys = splitKeys(ranges);
-  const totals = await importAll(
-    cfg,
-    ctx.pd,
-    ctx.stores,
-    ctx.storage,
-    ctx.tikvs,
-    ranges,
-    keys,
-    ctx.progress,
-  );
+  const totals = await importAll(cfg, ctx, ranges, keys);
   return { ranges, keys, totals, files };
 }
 
@@ -345,6 +365,10 @@ export async function checksumTables(
   const bar = progress.phase("Checksum", withData.length, "tables");
   await pool.forEach(withData, async (r) => {
     const s = r.sel;
+    if (ctx.cp?.checksummed.has(BigInt(s.table.id))) {
+      bar.tick();
+      return;
+    }
     if (s.crc64xor === 0n && s.totalKvs === 0n && s.totalBytes === 0n) {
       without.push(tableName(s));
       bar.tick();
@@ -361,6 +385,7 @@ export async function checksumTables(
           `crc64xor ${got.crc64xor}, ${got.totalKvs} kvs, ${got.totalBytes} bytes`,
       );
     }
+    await ctx.cp?.checksumDone(BigInt(s.table.id), got);
     bar.tick();
   });
   progress.stop();
@@ -368,6 +393,39 @@ export async function checksumTables(
     ? "not in backup"
     : "passed";
   return { checksum, without };
+}
+
+/** The restore checkpoint, unless turned off; its options are those that change the result. */
+async function openCheckpoint(
+  cfg: RestoreConfig,
+  storage: ExternalStorage,
+  pd: PdClient,
+  backupTs: bigint,
+): Promise<RestoreCheckpoint | undefined> {
+  if (cfg.useCheckpoint === false) return undefined;
+  return await RestoreCheckpoint.open({
+    ...(cfg.checkpointStorage ? { url: cfg.checkpointStorage } : {}),
+    backupStorage: storage,
+    ...(cfg.storageFlags ? { storageFlags: cfg.storageFlags } : {}),
+    ...(cfg.storagePlugins ? { storagePlugins: cfg.storagePlugins } : {}),
+    pd,
+    config: {
+      command: "restore",
+      mode: cfg.mode,
+      db: cfg.db ?? null,
+      table: cfg.table ?? null,
+      filter: cfg.filter ?? [],
+      "case-sensitive": cfg.caseSensitive ?? false,
+      "no-schema": cfg.noSchema ?? false,
+      "backup-ts": backupTs,
+      "raw.start": cfg.raw?.start ?? null,
+      "raw.end": cfg.raw?.end ?? null,
+      "raw.cf": cfg.raw?.cf ?? null,
+    },
+    ...(cfg.cipher ? { cipher: cfg.cipher } : {}),
+    ...(cfg.checkpointFlushIntervalMs ? { flushIntervalMs: cfg.checkpointFlushIntervalMs } : {}),
+    ...(cfg.signal ? { signal: cfg.signal } : {}),
+  });
 }
 
 function checkKind(mode: RestoreMode, isRaw: boolean, isTxn: boolean, storage: ExternalStorage) {
@@ -414,8 +472,12 @@ async function checkFresh(
   cfg: RestoreConfig,
   tidb: TidbClient,
   tables: SelectedTable[],
+  ours: Set<string> = new Set(),
 ): Promise<string> {
-  const existing = await tidb.userTables();
+  // Tables an interrupted run of this restore created are its own, not someone's data.
+  const existing = (await tidb.userTables()).filter((t) =>
+    !ours.has(`${t.db}.${t.table}`.toLowerCase())
+  );
   const have = new Set(existing.map((t) => `${t.db}.${t.table}`.toLowerCase()));
   if (cfg.noSchema) {
     const missing = tables.filter((t) => !have.has(tableName(t).toLowerCase()));
@@ -436,7 +498,7 @@ async function checkFresh(
   }
   const withRows: string[] = [];
   for (const t of tables) {
-    if (!have.has(tableName(t).toLowerCase())) continue;
+    if (!have.has(tableName(t).toLowerCase()) || ours.has(tableName(t).toLowerCase())) continue;
     if (await tidb.hasRows(t.db.db_name.O, t.table.name.O)) withRows.push(tableName(t));
   }
   if (withRows.length > 0) {
@@ -458,21 +520,20 @@ interface ImportTotals {
   kvs: bigint;
   bytes: bigint;
   newRegions: number;
+  /** Ranges an earlier run had ingested (skipped). */
+  resumed: number;
 }
 
 /** Prepares the cluster, splits, imports every range and undoes the preparation. */
 async function importAll(
   cfg: RestoreConfig,
-  pd: PdClient,
-  stores: StoreConnections,
-  storage: ExternalStorage,
-  tikvs: { id: bigint }[],
+  ctx: DataContext,
   ranges: RewrittenRange[],
   keys: Uint8Array[],
-  progress: PhasedProgress,
 ): Promise<ImportTotals> {
+  const { pd, stores, storage, tikvs, progress, cp } = ctx;
   const signal = cfg.signal;
-  const totals: ImportTotals = { kvs: 0n, bytes: 0n, newRegions: 0 };
+  const totals: ImportTotals = { kvs: 0n, bytes: 0n, newRegions: 0, resumed: 0 };
   if (ranges.length === 0) return totals;
   const backend = toStorageBackend(storage, cfg.sendCredentials);
   const importer = new FileImporter({
@@ -505,6 +566,13 @@ async function importAll(
       ...(signal ? { signal } : {}),
     });
     await pool.forEach(ranges, async (r) => {
+      if (cp?.doneRanges.has(rangeKey(r.startKey, r.endKey))) {
+        totals.resumed++;
+        totals.kvs += r.kvs;
+        totals.bytes += r.bytes;
+        bar.tick();
+        return;
+      }
       const item: ImportRange = {
         files: r.files,
         newStartKey: r.newStartKey,
@@ -512,6 +580,7 @@ async function importAll(
         rule: r.rule,
       };
       await importer.importRange(item);
+      await cp?.rangeDone(r.startKey, r.endKey);
       totals.kvs += r.kvs;
       totals.bytes += r.bytes;
       bar.addBytes(r.bytes);
@@ -521,6 +590,8 @@ async function importAll(
     return totals;
   } finally {
     progress.stop();
+    // What was ingested is on record before the cluster is put back.
+    await cp?.flush();
     if (limit > 0n) {
       await importer.setDownloadSpeedLimit(ids, 0n).catch((err) =>
         log("restore").warn("resetting the download speed limit failed: {e}", { e: err.message })
@@ -580,6 +651,7 @@ function summary(
     newRegions: number;
     checksum: RestoreSummary["checksum"];
     without?: string[];
+    resumed?: number;
   },
 ): RestoreSummary {
   const took = Date.now() - started;
@@ -600,6 +672,7 @@ function summary(
     timeTakenMs: took,
     averageSpeed: `${formatBytes(Number(t.bytes) / Math.max(took / 1000, 0.001))}/s`,
     ...(t.without ? { tablesWithoutChecksum: t.without } : {}),
+    ...(t.resumed ? { resumedRanges: t.resumed } : {}),
   };
 }
 
@@ -617,6 +690,9 @@ export function restoreSummaryText(s: RestoreSummary): string {
     ["ranges", String(s.ranges)],
     ["split keys", String(s.splitKeys)],
     ["new regions", String(s.newRegions)],
+    ...(s.resumedRanges !== undefined
+      ? [["resumed from checkpoint", `${s.resumedRanges} ranges`] as [string, string]]
+      : []),
     ["checksum", s.checksum],
     ["total take", `${(s.timeTakenMs / 1000).toFixed(1)}s`],
     ["average speed", s.averageSpeed],

@@ -245,4 +245,60 @@ describe("tibr restore against the playground", () => {
     assert.equal(down.code, 1);
     assert.match(errorLine(down), /cannot connect to TiDB at 127\.0\.0\.1:\d+/);
   });
+
+  test("an interrupted restore leaves the cluster as it was and its rerun resumes", async () => {
+    const cfg = (extra: Partial<RestoreConfig> = {}): RestoreConfig => ({
+      ...config(),
+      pd: [c.pdAddress],
+      tidb: {
+        ...hostPort(c.tidbAddress),
+        statusPort: hostPort(c.tidbStatusAddress).port,
+        user: "root",
+        password: PASSWORD,
+      },
+      filter: ["hr.*", "shop.blobs"],
+      concurrency: 1,
+      checkpointFlushIntervalMs: 100,
+      ...extra,
+    });
+    const fault = c.imports.injectDownloadFault({ probability: 0, delayMs: 150 });
+    const ac = new AbortController();
+    const before = c.imports.stats.ingests;
+    const first = runRestore(cfg({ signal: ac.signal }));
+    first.catch(() => {});
+    while (c.imports.stats.ingests < before + 2) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300));
+    ac.abort(new Error("interrupted by the test"));
+    await assert.rejects(first, /interrupted by the test/);
+    c.imports.clearDownloadFaults(fault);
+    for (const id of c.storeAddresses().keys()) {
+      assert.equal(c.imports.mode(id), SwitchMode.Normal);
+    }
+    assert.deepEqual(c.scheduling.schedulers().filter((n) => c.scheduling.isPaused(n)), []);
+    const staffId = c.tidb!.engine.table("hr", "staff")!.table.id;
+
+    const s = await runRestore(cfg()) as RestoreSummary;
+    assert.equal(s.checksum, "passed");
+    assert.ok((s.resumedRanges ?? 0) > 0, "the rerun skipped what the first run ingested");
+    assert.equal(c.tidb!.engine.table("hr", "staff")!.table.id, staffId, "no table created twice");
+    const storage = await openStorage(`local://${full}`);
+    try {
+      const ts = (await MetaReader.open(storage)).meta.endVersion;
+      for await (const t of (await MetaReader.open(storage)).tables()) {
+        if (!t.table || !["staff", "blobs"].includes(t.table.name.O)) continue;
+        const created = c.tidb!.engine.table(t.db.db_name.O, t.table.name.O)!.table;
+        assert.deepEqual(
+          c.cluster.tableChecksum(created, c.cluster.ts()).totalKvs,
+          a.cluster.tableChecksum(t.table, ts).totalKvs,
+        );
+      }
+      const left: string[] = [];
+      await storage.walkDir({ subDir: "checkpoints" }, (n) => {
+        left.push(n);
+      });
+      assert.deepEqual(left, [], "the checkpoint is removed after success");
+    } finally {
+      await storage.close();
+    }
+  });
 });

@@ -133,6 +133,28 @@ function addCommon(cmd: Command): Command {
         .default("auto"),
     )
     .option("--redact-info-log [bool]", "hide keys and values in logs", false)
+    .option(
+      "--use-checkpoint [bool]",
+      "record progress and resume an interrupted restore (BR >= 7.1)",
+      true,
+    )
+    .option(
+      "--checkpoint-storage <url>",
+      "where the restore checkpoint lives (default: checkpoints/restore-<cluster id> in the " +
+        "backup storage)",
+    )
+    .option(
+      "--checkpoint-flush-interval <seconds>",
+      "how often progress is written to the checkpoint",
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n <= 0) {
+          throw new UsageError("--checkpoint-flush-interval must be above 0");
+        }
+        return n;
+      },
+      30,
+    )
     .addOption(
       new Option(
         "--backoff-budget <seconds>",
@@ -167,6 +189,8 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
   const { isStorageError } = await import("../../storage/errors.ts");
   const { BackupMetaError } = await import("../../backup/metareader.ts");
   const { setRedactInfoLog } = await import("../../log.ts");
+  const { RestoreCheckpointError } = await import("../../restore/checkpoint.ts");
+  const { isCheckpointError } = await import("../../checkpoint/errors.ts");
   setRedactInfoLog(parseBool(o.redactInfoLog as string | boolean));
   const cipher = await cipherOf(o);
   const sf = storageFlags(o);
@@ -222,6 +246,11 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
         : {}),
       progress: o.progress as "auto" | "bar" | "lines" | "quiet",
       budgetMs: Number(o.backoffBudget) * 1000,
+      useCheckpoint: parseBool(o.useCheckpoint as string | boolean),
+      ...(typeof o.checkpointStorage === "string"
+        ? { checkpointStorage: o.checkpointStorage }
+        : {}),
+      checkpointFlushIntervalMs: Number(o.checkpointFlushInterval) * 1000,
       signal: ac.signal,
     });
     if (o.output === "json") process.stdout.write(JSON.stringify(result) + "\n");
@@ -230,6 +259,8 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
   } catch (err) {
     if (
       err instanceof RestoreConfigError || err instanceof FilterError ||
+      err instanceof RestoreCheckpointError || isCheckpointError(err, "ConfigMismatch") ||
+      isCheckpointError(err, "WrongKey") ||
       isStorageError(err, "ConfigInvalid") ||
       (err instanceof BackupMetaError && err.code === "Undecodable")
     ) {
