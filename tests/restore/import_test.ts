@@ -22,6 +22,8 @@ import {
   importTables,
   type RestoreConfig,
   type Restored,
+  type RestoreSummary,
+  runRestore,
 } from "../../src/restore/task.ts";
 import { isTikv } from "../../src/restore/cluster.ts";
 import { startSmall, tempDir } from "../playground/_helpers.ts";
@@ -126,5 +128,50 @@ describe("restore's import path against the playground", () => {
       pd.close();
       await storage.close();
     }
+  });
+
+  test("raw and txn backups restore key for key", async () => {
+    const prefix = new TextEncoder().encode("raw_");
+    const rawDir = join(tmp.path, "raw");
+    const txnDir = join(tmp.path, "txn");
+    const common = {
+      pd: [a.pdAddress],
+      sendCredentials: true,
+      concurrency: 4,
+      checksum: true,
+      compression: "lz4" as const,
+      progress: "quiet" as const,
+    };
+    await runBackup({
+      ...common,
+      mode: "raw",
+      storage: `local://${rawDir}`,
+      raw: { start: "7261775f", end: "", format: "hex", cf: "default" },
+    });
+    const txn = await runBackup({ ...common, mode: "txn", storage: `local://${txnDir}` });
+    const restore = { pd: [b.pdAddress], sendCredentials: true, concurrency: 4, checksum: true };
+    const r = await runRestore({
+      ...restore,
+      mode: "raw",
+      storage: `local://${rawDir}`,
+      progress: "quiet",
+    }) as RestoreSummary;
+    assert.equal(r.totalKvs, "800");
+    assert.deepEqual(
+      b.cluster.rawChecksum(prefix, new Uint8Array(0)),
+      a.cluster.rawChecksum(prefix, new Uint8Array(0)),
+    );
+    await runRestore({ ...restore, mode: "txn", storage: `local://${txnDir}`, progress: "quiet" });
+    // The meta keyspace (m...) was empty in B: it now holds A's at the backup ts.
+    const m = [Uint8Array.of(0x6d), Uint8Array.of(0x6e)] as const;
+    const ts = BigInt(txn.backupTs);
+    assert.deepEqual(
+      b.cluster.checksum(m[0], m[1], b.cluster.ts()),
+      a.cluster.checksum(m[0], m[1], ts),
+    );
+    await assert.rejects(
+      runRestore({ ...restore, mode: "full", storage: `local://${rawDir}`, progress: "quiet" }),
+      /raw-KV backup: restore it with 'tibr restore raw'/,
+    );
   });
 });
