@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
 import mysql from "mysql2/promise";
 import { runBackup } from "../../src/backup/task.ts";
@@ -297,6 +298,28 @@ describe("the playground's TiDB server", () => {
     const missing = await fetch(`${base}/schema/ids/nope`);
     assert.equal(missing.status, 404);
     await missing.body?.cancel();
+  });
+
+  test("TiDB registers in PD's etcd as TiDB does, readable with an etcd v3 KV.Range client", async () => {
+    const { stdout } = await promisify(execFile)("node", [
+      join(ROOT, "tests/playground/grpcjs_etcd_client.mjs"),
+      pg.pdAddress,
+      "/topology/tidb/",
+    ], { timeout: 60_000 });
+    const out = JSON.parse(stdout) as {
+      clusterId: string;
+      count: string;
+      kvs: { key: string; value: string; lease: string }[];
+    };
+    assert.equal(out.clusterId, String(pg.cluster.clusterId));
+    const at = `/topology/tidb/127.0.0.1:${port}`;
+    assert.deepEqual(out.kvs.map((k) => k.key), [`${at}/info`, `${at}/ttl`]);
+    const info = JSON.parse(out.kvs[0]!.value);
+    assert.equal(info.version, "v8.5.0");
+    assert.equal(info.ip, "127.0.0.1");
+    assert.equal(info.status_port, pg.tidb!.statusPort);
+    assert.ok(/^\d{19}$/.test(out.kvs[1]!.value), out.kvs[1]!.value);
+    assert.notEqual(out.kvs[0]!.lease, "0");
   });
 
   test("SHOW CREATE TABLE of every default-sample table recreates an equivalent table", async () => {

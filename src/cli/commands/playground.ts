@@ -41,8 +41,8 @@ async function action(cmd: Command): Promise<void> {
     electionMs: number;
     instantNoop?: boolean;
     instantImport?: boolean;
-    tidbPort: number;
-    tidbStatusPort: number;
+    tidbPort?: number;
+    tidbStatusPort?: number;
     tidbPassword: string;
   }>();
   const { parseSampleSpec } = await import("../../playground/sample.ts");
@@ -64,8 +64,9 @@ async function action(cmd: Command): Promise<void> {
     electionMs: o.electionMs,
     ...(o.instantNoop ? { instantNoop: true } : {}),
     ...(o.instantImport ? { instantImport: true } : {}),
-    tidbPort: o.tidbPort,
-    tidbStatusPort: o.tidbStatusPort,
+    // Like the stores and the admin API, TiDB follows --pd-port 0 onto OS-picked ports.
+    tidbPort: o.tidbPort ?? (o.pdPort === 0 ? 0 : 4000),
+    tidbStatusPort: o.tidbStatusPort ?? (o.pdPort === 0 ? 0 : 10080),
     tidbPassword: o.tidbPassword,
   });
   const out = process.stdout;
@@ -140,15 +141,13 @@ export function registerPlayground(program: Command): void {
     )
     .option(
       "--tidb-port <port>",
-      "TiDB SQL port (0 = any, -1 = no TiDB server)",
+      "TiDB SQL port (default 4000, or any with --pd-port 0; 0 = any, -1 = no TiDB server)",
       intFlag("tidb-port", -1, 65535),
-      4000,
     )
     .option(
       "--tidb-status-port <port>",
-      "TiDB status API port (0 = any)",
+      "TiDB status API port (default 10080, or any with --pd-port 0; 0 = any)",
       intFlag("tidb-status-port", 0, 65535),
-      10080,
     )
     .option("--tidb-password <password>", "root's password on the TiDB server", "")
     .option(

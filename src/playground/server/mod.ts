@@ -43,4 +43,5 @@ export {
   type SchedulingOptions,
 } from "./scheduling.ts";
 export { PD_VERSION, pdHttpHandler } from "./pd_http.ts";
+export { etcdKvService, EtcdStore, TIDB_TOPOLOGY_PATH } from "./etcd.ts";
 export { startTidbServer, type TidbServer, type TidbServerOptions } from "../tidb/server.ts";

@@ -44,6 +44,8 @@ import { pdHttpHandler } from "./pd_http.ts";
 import { PdScheduling } from "./scheduling.ts";
 import { tikvService } from "./tikv.ts";
 import { startTidbServer, type TidbServer } from "../tidb/server.ts";
+import { KV } from "../../gen/etcd/rpc_pb.ts";
+import { etcdKvService, EtcdStore } from "./etcd.ts";
 
 /** Options of `startPlayground`. */
 export interface PlaygroundOptions {
@@ -142,6 +144,8 @@ export interface Playground {
   readonly tidbStatusAddress: string;
   /** The TiDB server, when started. */
   readonly tidb: TidbServer | undefined;
+  /** PD's embedded etcd (served as etcd v3 `KV.Range` on PD's port). */
+  readonly etcd: EtcdStore;
   /** Store id → `host:port`. */
   storeAddresses(): Map<bigint, string>;
   /** Stops every server (saving the state to `dir` first when given). Idempotent. */
@@ -224,6 +228,8 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
   const memberCount = opts.pdMembers ?? 1;
   const leadership = new PdLeadership(memberCount);
   const pdServers: GrpcServer[] = [];
+  // PD embeds etcd: its KV service shares PD's client port (TiDB registers there).
+  const etcd = new EtcdStore(cluster.clock);
   const pdName = (i: number) => (memberCount === 1 ? "pd-playground" : `pd-${i}`);
   const pdMembers = () =>
     pdServers.map((m, i) => ({ name: pdName(i), clientUrl: `http://${m.address}` }));
@@ -243,6 +249,13 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
               member: i,
               members: pdMembers,
               scheduling,
+            }),
+          );
+          router.service(
+            KV,
+            etcdKvService(etcd, {
+              clusterId: cluster.clusterId,
+              memberId: cluster.clusterId ^ (0x5044n + (BigInt(i) << 16n)),
             }),
           );
         },
@@ -382,6 +395,7 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
         port: opts.tidbPort,
         statusPort: opts.tidbStatusPort ?? 0,
         password: opts.tidbPassword ?? "",
+        etcd,
       });
     }
   } catch (err) {
@@ -418,6 +432,7 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
     tidbAddress: tidb?.address ?? "",
     tidbStatusAddress: tidb?.statusAddress ?? "",
     tidb,
+    etcd,
     storeAddresses: () => new Map([...stores.values()].map((s) => [s.id, s.server.address])),
     stop() {
       stopping ??= (async () => {

@@ -299,8 +299,9 @@ export function tokenize(sql: string): Token[] {
           j = k;
         }
       }
-      if (isIdentStart(sql[j] ?? " ") && !/[eE]/.test(sql[j]!)) {
-        // an identifier that starts with digits, like 1a
+      if (isIdentChar(sql[j] ?? " ")) {
+        // An identifier that starts with digits, like 1_x, 9e or 0x7fz3 (TiDB's lexer rule).
+        j = i;
         while (isIdentChar(sql[j] ?? " ")) j++;
         out.push({ kind: "ident", text: sql.slice(i, j), pos: start });
         i = j;

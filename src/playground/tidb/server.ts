@@ -14,10 +14,12 @@
 import { createHash } from "node:crypto";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
+import process from "node:process";
 import mysql from "mysql2";
 import { log } from "../../log.ts";
 import { toJson } from "../../tidb/model.ts";
 import type { Cluster } from "../cluster.ts";
+import { type EtcdStore, TIDB_TOPOLOGY_PATH, TIDB_TOPOLOGY_TTL_S } from "../server/etcd.ts";
 import { TidbEngine } from "./engine.ts";
 import { SqlError } from "./errors.ts";
 import { type Result, Session, TIDB_RELEASE, TIDB_SERVER_VERSION } from "./session.ts";
@@ -32,6 +34,8 @@ export interface TidbServerOptions {
   statusPort?: number;
   /** root's password ("" = none). */
   password?: string;
+  /** PD's etcd, to register in as TiDB's info syncer does (`/topology/tidb/...`). */
+  etcd?: EtcdStore;
 }
 
 /** A running TiDB server. */
@@ -317,6 +321,33 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
     });
     statusPort = (status.address() as AddressInfo).port;
   }
+  // TiDB's info syncer: topology info and a ttl stamp under one lease, refreshed every 30 s.
+  let lease = 0n;
+  let refresh: ReturnType<typeof setInterval> | undefined;
+  if (o.etcd) {
+    const etcd = o.etcd;
+    const prefix = `${TIDB_TOPOLOGY_PATH}/${HOST}:${port}`;
+    lease = etcd.grant(TIDB_TOPOLOGY_TTL_S);
+    const stamp = () => etcd.put(`${prefix}/ttl`, `${BigInt(Date.now()) * 1_000_000n}`, lease);
+    etcd.put(
+      `${prefix}/info`,
+      JSON.stringify({
+        version: TIDB_RELEASE,
+        git_hash: "tibr-playground",
+        ip: HOST,
+        status_port: statusPort,
+        deploy_path: process.cwd(),
+        start_timestamp: Math.floor(Date.now() / 1000),
+        labels: {},
+      }),
+      lease,
+    );
+    stamp();
+    refresh = setInterval(() => {
+      if (etcd.keepAlive(lease)) stamp();
+    }, 30_000);
+    (refresh as { unref?: () => void }).unref?.();
+  }
   log("playground", "tidb").info("TiDB {release} listening on {address} (status port {status})", {
     release: TIDB_RELEASE,
     address: `${HOST}:${port}`,
@@ -332,6 +363,8 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
     engine,
     stop() {
       stopping ??= (async () => {
+        clearInterval(refresh);
+        if (o.etcd) o.etcd.revoke(lease);
         for (const s of sockets) s.destroy();
         await new Promise<void>((r) => server.close(() => r()));
         if (status) {
