@@ -46,6 +46,7 @@ import { mergeFileRanges, rewriteRanges, type RewrittenRange, splitKeys } from "
 import { columnIdChanges, type RewriteRule, type TableRewrite, tableRewrite } from "./rewrite.ts";
 import { quoteIdent, TidbClient, type TidbEndpoint } from "./tidb.ts";
 import { rangeKey, RestoreCheckpoint } from "./checkpoint.ts";
+import { discoverTidb } from "./discover.ts";
 
 /** The restore kinds, as BR's subcommands. */
 export type RestoreMode = "full" | "db" | "table" | "raw" | "txn";
@@ -139,22 +140,39 @@ function filterOf(cfg: RestoreConfig): TableFilter {
   }
 }
 
-/** Finds the TiDB server: given flags, else the first one registered in PD. */
-async function tidbEndpoint(cfg: RestoreConfig, _pd: PdClient): Promise<TidbEndpoint> {
+/** Finds the TiDB server: given flags, else the first one registered in PD's etcd. */
+async function tidbEndpoint(cfg: RestoreConfig, pd: PdClient): Promise<TidbEndpoint> {
   const t = cfg.tidb ?? {};
-  if (!t.host) {
-    throw new RestoreConfigError(
-      "no TiDB server given: pass --tidb-host (and --tidb-port, --tidb-status-port) of a TiDB " +
-        "server of the target cluster",
+  const login = { user: t.user ?? TIDB_DEFAULTS.user, password: t.password ?? "" };
+  if (t.host) {
+    return {
+      host: t.host,
+      port: t.port ?? TIDB_DEFAULTS.port,
+      statusPort: t.statusPort ?? TIDB_DEFAULTS.statusPort,
+      ...login,
+    };
+  }
+  let found;
+  try {
+    found = await discoverTidb(pd.leader, cfg.tls, cfg.signal);
+  } catch (err) {
+    throw new RestoreError(
+      `cannot list the TiDB servers registered in PD (${(err as Error).message}): give one with ` +
+        "--tidb-host and --tidb-port",
     );
   }
-  return {
-    host: t.host,
-    port: t.port ?? TIDB_DEFAULTS.port,
-    user: t.user ?? TIDB_DEFAULTS.user,
-    password: t.password ?? "",
-    statusPort: t.statusPort ?? TIDB_DEFAULTS.statusPort,
-  };
+  const first = found[0];
+  if (!first) {
+    throw new RestoreError(
+      "no TiDB server is registered in PD (/topology/tidb/): start one for the target cluster, " +
+        "or give one with --tidb-host and --tidb-port",
+    );
+  }
+  log("restore").info("found TiDB {addr} (status port {status}) in PD", {
+    addr: `${first.host}:${first.port}`,
+    status: first.statusPort,
+  });
+  return { host: first.host, port: first.port, statusPort: first.statusPort, ...login };
 }
 
 /** A table restored: the backup's, and how its keys map onto the created one. */

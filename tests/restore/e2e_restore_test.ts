@@ -159,8 +159,9 @@ describe("tibr restore against the playground", () => {
     assert.deepEqual(b.scheduling.schedulers().filter((n) => b.scheduling.isPaused(n)), []);
   });
 
-  test("restoring again is refused: the cluster is not fresh", async () => {
-    await assert.rejects(runRestore(config()), /not fresh/);
+  test("restoring again is refused: the cluster is not fresh (TiDB found through PD)", async () => {
+    // No --tidb-host: the TiDB server is the one B's TiDB registered in PD's etcd.
+    await assert.rejects(runRestore(config({ tidb: {} })), /not fresh/);
     await assert.rejects(
       runRestore(config({ mode: "table", db: "shop", table: "users" })),
       /shop\.users already hold rows/,

@@ -169,8 +169,12 @@ function addTableFlags(cmd: Command): Command {
     .option("--case-sensitive [bool]", "match filter names case-sensitively", false)
     .option("--no-schema", "restore data into tables that exist already; create nothing")
     .option("--tidb-host <host>", "a TiDB server of the target cluster (default: found in PD)")
-    .option("--tidb-port <port>", "its SQL port", port("tidb-port"), 4000)
-    .option("--tidb-status-port <port>", "its status port", port("tidb-status-port"), 10080)
+    .option("--tidb-port <port>", "its SQL port (default 4000)", port("tidb-port"))
+    .option(
+      "--tidb-status-port <port>",
+      "its status port (default 10080)",
+      port("tidb-status-port"),
+    )
     .option("--tidb-user <user>", "SQL user", "root")
     .option(
       "--tidb-password <password>",
@@ -224,8 +228,8 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
       ...(cipher ? { cipher } : {}),
       tidb: {
         ...(typeof o.tidbHost === "string" ? { host: o.tidbHost } : {}),
-        port: Number(o.tidbPort ?? 4000),
-        statusPort: Number(o.tidbStatusPort ?? 10080),
+        ...(o.tidbPort !== undefined ? { port: Number(o.tidbPort) } : {}),
+        ...(o.tidbStatusPort !== undefined ? { statusPort: Number(o.tidbStatusPort) } : {}),
         user: String(o.tidbUser ?? "root"),
         password,
       },
