@@ -186,7 +186,13 @@ export class ImportModeKeeper {
     renewMs = IMPORT_MODE_RENEW_MS,
   ): Promise<ImportModeKeeper> {
     const k = new ImportModeKeeper(stores, tikvs.map((s) => s.id));
-    await k.#switch(SwitchMode.Import);
+    try {
+      await k.#switch(SwitchMode.Import);
+    } catch (err) {
+      // Stores already switched go back now rather than when their import mode lapses.
+      await k.stop();
+      throw err;
+    }
     k.#timer = setInterval(() => {
       k.#switch(SwitchMode.Import).catch((err) =>
         log("restore").warn("renewing import mode failed: {e}", { e: err.message })
@@ -198,8 +204,15 @@ export class ImportModeKeeper {
 
   async #switch(mode: SwitchMode): Promise<void> {
     await Promise.all(this.#ids.map(async (id) => {
-      const c = await this.#stores.importSst(id);
-      await c.switchMode({ mode }, { timeoutMs: 10_000 });
+      try {
+        const c = await this.#stores.importSst(id);
+        await c.switchMode({ mode }, { timeoutMs: 10_000 });
+      } catch (err) {
+        throw new ClusterPrepareError(
+          `cannot switch store ${id} to ${mode === SwitchMode.Import ? "import" : "normal"} ` +
+            `mode (${ConnectError.from(err).rawMessage}): check that the store is up`,
+        );
+      }
     }));
   }
 

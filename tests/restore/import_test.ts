@@ -11,7 +11,6 @@ import { runBackup } from "../../src/backup/task.ts";
 import { SwitchMode } from "../../src/gen/import_sstpb_pb.ts";
 import { PdClient } from "../../src/pd/client.ts";
 import { type Playground, startPlayground } from "../../src/playground/server/mod.ts";
-import type { TableInfo } from "../../src/tidb/model.ts";
 import { StoreConnections } from "../../src/tikv/stores.ts";
 import { phasedProgress } from "../../src/restore/progress.ts";
 import { openStorage } from "../../src/storage/registry.ts";
@@ -27,16 +26,7 @@ import {
 } from "../../src/restore/task.ts";
 import { isTikv } from "../../src/restore/cluster.ts";
 import { startSmall, tempDir } from "../playground/_helpers.ts";
-
-/** The table as TiDB would create it in B: new table/partition ids, index ids shuffled. */
-function recreated(t: TableInfo, shift: number): TableInfo {
-  const c = structuredClone(t);
-  c.id += shift;
-  if (c.partition) { for (const d of c.partition.definitions) d.id += shift; }
-  const idx = c.index_info ?? [];
-  for (const i of idx) i.id = i.id + 7;
-  return c;
-}
+import { recreated } from "./_helpers.ts";
 
 describe("restore's import path against the playground", () => {
   let a: Playground;
