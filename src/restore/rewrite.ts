@@ -212,3 +212,17 @@ export function tableRule(oldId: bigint, newId: bigint, newTs: bigint): RewriteR
     newTimestamp: newTs,
   };
 }
+
+/**
+ * The column ID changes a table will get when created from its `SHOW CREATE TABLE` text: TiDB
+ * numbers the columns of a new table 1..n in the order the statement lists them (by offset).
+ * Lets restore refuse such tables before it creates anything.
+ */
+export function predictedColumnIdChanges(table: TableInfo): ColumnIdChange[] {
+  const cols = [...table.cols].sort((a, b) => a.offset - b.offset);
+  const out: ColumnIdChange[] = [];
+  cols.forEach((c, i) => {
+    if (c.id !== i + 1) out.push({ name: c.name.O, oldId: c.id, newId: i + 1 });
+  });
+  return out;
+}

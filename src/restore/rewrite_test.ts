@@ -8,6 +8,7 @@ import {
   columnIdChanges,
   encodeKeyPrefix,
   matchRule,
+  predictedColumnIdChanges,
   prefixEnd,
   RewriteError,
   rewriteKey,
@@ -129,5 +130,14 @@ describe("rewrite rules", () => {
     assert.deepEqual(columnIdChanges(table(1, { colIds: [1, 4] }), table(2)), [
       { name: "v", oldId: 4, newId: 2 },
     ]);
+  });
+
+  test("a table created from SQL numbers its columns in statement order", () => {
+    const t = table(1, { colIds: [3, 1] });
+    assert.deepEqual(predictedColumnIdChanges(t), [
+      { name: "id", oldId: 3, newId: 1 },
+      { name: "v", oldId: 1, newId: 2 },
+    ]);
+    assert.deepEqual(predictedColumnIdChanges(table(1)), []);
   });
 });

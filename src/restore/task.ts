@@ -43,7 +43,13 @@ import {
   tableTotals,
 } from "./plan.ts";
 import { mergeFileRanges, rewriteRanges, type RewrittenRange, splitKeys } from "./ranges.ts";
-import { columnIdChanges, type RewriteRule, type TableRewrite, tableRewrite } from "./rewrite.ts";
+import {
+  columnIdChanges,
+  predictedColumnIdChanges,
+  type RewriteRule,
+  type TableRewrite,
+  tableRewrite,
+} from "./rewrite.ts";
 import { quoteIdent, TidbClient, type TidbEndpoint } from "./tidb.ts";
 import { rangeKey, RestoreCheckpoint } from "./checkpoint.ts";
 import { discoverTidb } from "./discover.ts";
@@ -247,6 +253,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
           "case-insensitive unless --case-sensitive)",
       );
     }
+    if (!cfg.noSchema) refuseRenumberedColumns(selection.tables);
     tidb = await TidbClient.connect(await tidbEndpoint(cfg, pd), signal);
     if (!cfg.dryRun) cp = await openCheckpoint(cfg, storage, pd, meta.endVersion);
     const notFresh = await checkFresh(cfg, tidb, selection.tables, cp?.createdTables);
@@ -444,6 +451,30 @@ async function openCheckpoint(
     ...(cfg.checkpointFlushIntervalMs ? { flushIntervalMs: cfg.checkpointFlushIntervalMs } : {}),
     ...(cfg.signal ? { signal: cfg.signal } : {}),
   });
+}
+
+/**
+ * Refuses, before anything is created, tables whose column IDs a table created from SQL would
+ * not keep (a column dropped, or added FIRST/AFTER): their rows would need re-encoding.
+ */
+function refuseRenumberedColumns(tables: SelectedTable[]): void {
+  const bad = tables
+    .filter((t) => t.files.length > 0)
+    .map((t) => ({ t, changes: predictedColumnIdChanges(t.table) }))
+    .filter((x) => x.changes.length > 0);
+  if (bad.length === 0) return;
+  throw new RestoreError(
+    `the column IDs of ${bad.length} table(s) would change when created from SQL, and tibr ` +
+      `cannot re-encode their rows yet: ${
+        list(bad.map(({ t, changes }) =>
+          `${tableName(t)} (${
+            changes.map((c) =>
+              `${c.name}: ${c.oldId} -> ${c.newId}`
+            ).join(", ")
+          })`
+        ))
+      }; leave them out with --filter '!db.table'`,
+  );
 }
 
 function checkKind(mode: RestoreMode, isRaw: boolean, isTxn: boolean, storage: ExternalStorage) {

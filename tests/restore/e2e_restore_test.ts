@@ -302,4 +302,42 @@ describe("tibr restore against the playground", () => {
       await storage.close();
     }
   });
+
+  test("a table whose column IDs a SQL-created copy would not keep is refused before anything is created", async () => {
+    for (
+      const q of [
+        "CREATE DATABASE hist",
+        "CREATE TABLE hist.t (id INT PRIMARY KEY, a INT, b INT)",
+        "ALTER TABLE hist.t DROP COLUMN a",
+        "ALTER TABLE hist.t ADD COLUMN c VARCHAR(10) FIRST",
+        "INSERT INTO hist.t (id, b, c) VALUES (1, 10, 'x'), (2, 20, 'y')",
+      ]
+    ) await sql(a, q);
+    const dir = join(tmp.path, "hist");
+    await runBackup({
+      mode: "db",
+      db: "hist",
+      pd: [a.pdAddress],
+      storage: `local://${dir}`,
+      sendCredentials: true,
+      concurrency: 2,
+      checksum: true,
+      compression: "zstd",
+      progress: "quiet",
+    });
+    await assert.rejects(
+      runRestore({
+        ...config(),
+        pd: [c.pdAddress],
+        storage: `local://${dir}`,
+        tidb: {
+          ...hostPort(c.tidbAddress),
+          statusPort: hostPort(c.tidbStatusAddress).port,
+          password: PASSWORD,
+        },
+      }),
+      /column IDs of 1 table\(s\) would change when created from SQL.*hist\.t \(/,
+    );
+    assert.equal(c.tidb!.engine.db("hist"), undefined, "nothing was created");
+  });
 });
