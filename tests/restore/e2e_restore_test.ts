@@ -25,8 +25,12 @@ function hostPort(addr: string): { host: string; port: number } {
   return { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
 }
 
-async function sql(pg: Playground, q: string): Promise<Record<string, unknown>[]> {
-  const c = await mysql.createConnection({ ...hostPort(pg.tidbAddress), user: "root" });
+async function sql(
+  pg: Playground,
+  q: string,
+  password = "",
+): Promise<Record<string, unknown>[]> {
+  const c = await mysql.createConnection({ ...hostPort(pg.tidbAddress), user: "root", password });
   try {
     const [rows] = await c.query(q);
     return rows as Record<string, unknown>[];
@@ -339,5 +343,67 @@ describe("tibr restore against the playground", () => {
       /column IDs of 1 table\(s\) would change when created from SQL.*hist\.t \(/,
     );
     assert.equal(c.tidb!.engine.db("hist"), undefined, "nothing was created");
+  });
+
+  test("a full and an incremental backup restore to the source's state at the incremental ts", async () => {
+    const backup = async (dir: string, lastBackupTs?: bigint) =>
+      await runBackup({
+        mode: "db",
+        db: "inc",
+        pd: [a.pdAddress],
+        storage: `local://${dir}`,
+        sendCredentials: true,
+        concurrency: 2,
+        checksum: true,
+        compression: "zstd",
+        progress: "quiet",
+        ...(lastBackupTs ? { lastBackupTs } : {}),
+      });
+    for (
+      const q of [
+        "CREATE DATABASE inc",
+        "CREATE TABLE inc.t (id INT PRIMARY KEY, v INT, s VARCHAR(20))",
+        "INSERT INTO inc.t VALUES (1, 10, 'a'), (2, 20, 'b'), (3, 30, 'c'), (4, 40, 'd')",
+      ]
+    ) await sql(a, q);
+    const base = join(tmp.path, "inc-base");
+    const baseSummary = await backup(base);
+    for (
+      const q of [
+        "INSERT INTO inc.t VALUES (5, 50, 'e')",
+        "UPDATE inc.t SET v = 21 WHERE id = 2",
+        "DELETE FROM inc.t WHERE id = 3",
+        "ALTER TABLE inc.t ADD INDEX k_v (v)",
+        "CREATE TABLE inc.t2 (k VARCHAR(10) PRIMARY KEY, n BIGINT)",
+        "INSERT INTO inc.t2 VALUES ('x', 1), ('y', 2)",
+      ]
+    ) await sql(a, q);
+    const inc = join(tmp.path, "inc-1");
+    const incSummary = await backup(inc, BigInt(baseSummary.backupTs));
+    assert.equal(incSummary.kind, "Incremental Backup");
+
+    const target = (dir: string): RestoreConfig => ({
+      ...config(),
+      mode: "db",
+      db: "inc",
+      pd: [c.pdAddress],
+      storage: `local://${dir}`,
+      tidb: {
+        ...hostPort(c.tidbAddress),
+        statusPort: hostPort(c.tidbStatusAddress).port,
+        password: PASSWORD,
+      },
+    });
+    await runRestore(target(base));
+    const s = await runRestore(target(inc)) as RestoreSummary;
+    assert.equal(s.kind, "Incremental Restore");
+    for (const t of ["t", "t2"]) {
+      const rows = async (pg: Playground, pw = "") =>
+        (await sql(pg, `SELECT * FROM inc.${t}`, pw)).map((r) => JSON.stringify(r)).sort();
+      assert.deepEqual(await rows(c, PASSWORD), await rows(a), `inc.${t}: rows`);
+      const [ca] = await sql(a, `SHOW CREATE TABLE inc.${t}`);
+      const [cc] = await sql(c, `SHOW CREATE TABLE inc.${t}`, PASSWORD);
+      assert.equal(cc!["Create Table"], ca!["Create Table"], `inc.${t}: SHOW CREATE TABLE`);
+    }
   });
 });
