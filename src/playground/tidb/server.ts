@@ -222,14 +222,19 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
     conn.on("stmt_prepare", (sql) => {
       newCommand();
       const q = String(sql);
-      if (/^\s*set\b/i.test(q)) runQuery(q);
-      else {fail(
-          new SqlError(
-            1235,
-            "42000",
-            "This version of TiDB doesn't yet support 'prepared statements'",
-          ),
-        );}
+      // Undo mysql2's routing with its own test (the first space-separated word): a text SET
+      // runs as a query; anything else is a real COM_STMT_PREPARE and is refused.
+      if (q.split(" ")[0]!.toUpperCase() === "SET") {
+        runQuery(q);
+        return;
+      }
+      fail(
+        new SqlError(
+          1235,
+          "42000",
+          "This version of TiDB doesn't yet support 'prepared statements'",
+        ),
+      );
     });
     conn.on("stmt_execute", () => {
       newCommand();
@@ -249,6 +254,23 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
       } catch (err) {
         fail(err);
       }
+    });
+    // Commands mysql2 does not dispatch would otherwise get no answer and hang the client.
+    conn.on("packet", (_packet, known, code) => {
+      if (known) return;
+      newCommand();
+      if (code === 0x1f) {
+        // COM_RESET_CONNECTION (connection pools): nothing of the session needs resetting.
+        conn.writeOk();
+        return;
+      }
+      fail(
+        new SqlError(
+          1235,
+          "42000",
+          `This version of TiDB doesn't yet support 'command 0x${Number(code).toString(16)}'`,
+        ),
+      );
     });
     conn.on("ping", () => {
       newCommand();
@@ -297,9 +319,20 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
         }
         if (parts[0] === "schema") {
           const schema = engine.schema();
+          const tableId = url.searchParams.get("table_id");
+          if (parts.length === 1 && tableId !== null) {
+            // `/schema?table_id=N`: one table by id, as TiDB's schema handler serves it.
+            const t = schema.dbs.flatMap((d) => d.tables).find((x) => String(x.id) === tableId);
+            return t
+              ? send(200, t)
+              : send(404, `[schema:1146]Table which ID = ${tableId} does not exist.`);
+          }
           if (parts.length === 1) return send(200, schema.dbs.map((d) => d.info));
           const db = engine.db(parts[1]!);
           if (!db) return send(404, `[schema:1049]Unknown database '${parts[1]}'`);
+          if (parts.length === 2 && url.searchParams.get("id_name_only") === "true") {
+            return send(200, db.tables.map((t) => ({ id: t.id, name: t.name })));
+          }
           if (parts.length === 2) return send(200, db.tables);
           const t = db.tables.find((x) => x.name.L === parts[2]!.toLowerCase());
           if (!t || parts.length > 3) {
