@@ -72,6 +72,8 @@ export class Pool {
    * the pool has stopped.
    */
   async submit(task: PoolTask<unknown>): Promise<void> {
+    // The check and the start happen in one turn: an await in between would let every waiter
+    // woken by the same finished task take the one free slot.
     while (this.#running.size >= this.#concurrency && !this.#failed) {
       await Promise.race(this.#running);
     }
@@ -87,6 +89,16 @@ export class Pool {
       (err) => this.#fail(err),
     ).finally(() => this.#running.delete(marker));
     this.#running.add(marker);
+  }
+
+  /**
+   * Resolves once a task could start at once, or the pool has stopped: lets a producer wait
+   * before it prepares the next task's input (a part buffer, say).
+   */
+  async waitForSlot(): Promise<void> {
+    while (this.#running.size >= this.#concurrency && !this.#failed) {
+      await Promise.race(this.#running);
+    }
   }
 
   /** Waits until every started task has settled, whatever their outcome. */

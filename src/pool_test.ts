@@ -102,3 +102,18 @@ Deno.test("submit applies back-pressure and a synchronous throw counts as a fail
   await assert.rejects(bad.drain(), /sync/);
   assert.ok(bad.signal.aborted);
 });
+
+Deno.test("producers waiting on a full pool never over-issue when a slot frees", async () => {
+  const pool = new Pool({ concurrency: 4 });
+  let running = 0, most = 0;
+  const task = async () => {
+    running++;
+    most = Math.max(most, running);
+    await new Promise((r) => setTimeout(r, 2));
+    running--;
+  };
+  // Twelve producers submit at once, as a runner flushing batches without awaiting does.
+  await Promise.all(Array.from({ length: 12 }, () => pool.submit(task)));
+  await pool.drain();
+  assert.equal(most, 4);
+});
