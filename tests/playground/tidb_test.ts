@@ -178,10 +178,31 @@ describe("the playground's TiDB server", () => {
     const syntax = await sqlError(conn, "CREATE TABLE cli.z (a INT");
     assert.equal(syntax.errno, 1064);
     assert.equal((await sqlError(conn, "SELECT * FROM cli.nope")).errno, 1146);
-    assert.equal(
-      (await sqlError(conn, "INSERT INTO cli.people VALUES (1, 'dup', NULL)")).errno,
-      1062,
+    assert.deepEqual(await sqlError(conn, "INSERT INTO cli.people VALUES (1, 'dup', NULL)"), {
+      errno: 1062,
+      sqlState: "23000",
+      message: "Duplicate entry '1' for key 'people.PRIMARY'",
+    });
+    // NULLs in a unique key never collide; equal values do, within one statement too.
+    await conn.query(
+      "CREATE TABLE cli.u (a VARCHAR(5), b INT, u INT, PRIMARY KEY (a, b) CLUSTERED, UNIQUE KEY (u)); " +
+        "INSERT INTO cli.u VALUES ('x', 1, NULL), ('y', 2, NULL)",
     );
+    assert.equal(
+      (await sqlError(conn, "INSERT INTO cli.u VALUES ('z', 3, 5), ('w', 4, 5)")).message,
+      "Duplicate entry '5' for key 'u.u'",
+    );
+    assert.equal(
+      (await sqlError(conn, "INSERT INTO cli.u VALUES ('x', 1, 7)")).message,
+      "Duplicate entry 'x-1' for key 'u.PRIMARY'",
+    );
+    assert.deepEqual(await rows(conn, "SELECT COUNT(*) AS n FROM cli.u"), [{ n: "2" }]);
+    // Statements before a failing one ran and stay; none after it runs.
+    await sqlError(
+      conn,
+      "INSERT INTO cli.u VALUES ('v', 9, 9); INSERT INTO cli.u VALUES ('x', 1, 0); INSERT INTO cli.u VALUES ('q', 8, 8)",
+    );
+    assert.deepEqual(await rows(conn, "SELECT a FROM cli.u WHERE b > 5"), [{ a: "v" }]);
   });
 
   test("DDL writes TiDB's meta: global ids, a schema version and SchemaDiff per job, the job history", async () => {

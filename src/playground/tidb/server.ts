@@ -21,7 +21,9 @@ import { toJson } from "../../tidb/model.ts";
 import type { Cluster } from "../cluster.ts";
 import { type EtcdStore, TIDB_TOPOLOGY_PATH, TIDB_TOPOLOGY_TTL_S } from "../server/etcd.ts";
 import { TidbEngine } from "./engine.ts";
+import type { Stmt } from "./ast.ts";
 import { SqlError } from "./errors.ts";
+import { parse } from "./parser.ts";
 import { type Result, Session, TIDB_RELEASE, TIDB_SERVER_VERSION } from "./session.ts";
 
 /** Options of `startTidbServer`. */
@@ -180,42 +182,53 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
         cb(null);
       },
     });
+    const writeResult = (r: Result, more: boolean) => {
+      const status = SERVER_STATUS_AUTOCOMMIT | (more ? SERVER_MORE_RESULTS_EXISTS : 0);
+      if (r.kind === "ok") {
+        conn.writeOk({
+          affectedRows: r.affectedRows,
+          insertId: Number(r.insertId),
+          serverStatus: status,
+        });
+        return;
+      }
+      conn.writeColumns(r.columns.map((c) => ({
+        catalog: "def",
+        schema: c.db,
+        table: c.table,
+        orgTable: c.table,
+        name: c.name,
+        orgName: c.name,
+        characterSet: c.charset,
+        columnLength: c.length,
+        columnType: c.type,
+        flags: c.flags,
+        decimals: c.decimals,
+      })));
+      for (const row of r.rows) conn.writeTextRow(row);
+      conn.writeEof(0, status);
+    };
     const runQuery = (sql: string) => {
       newCommand();
-      let results: Result[];
+      // As TiDB does, the whole query is parsed first (a syntax error runs nothing); then each
+      // statement runs and answers in turn, and the first failure ends the response.
+      let stmts: Stmt[];
       try {
-        results = session.execute(sql);
+        stmts = parse(sql);
       } catch (err) {
         fail(err);
         return;
       }
-      results.forEach((r, i) => {
-        const more = i < results.length - 1 ? SERVER_MORE_RESULTS_EXISTS : 0;
-        const status = SERVER_STATUS_AUTOCOMMIT | more;
-        if (r.kind === "ok") {
-          conn.writeOk({
-            affectedRows: r.affectedRows,
-            insertId: Number(r.insertId),
-            serverStatus: status,
-          });
+      for (const [i, stmt] of stmts.entries()) {
+        let r: Result;
+        try {
+          r = session.run(stmt, sql);
+        } catch (err) {
+          fail(err);
           return;
         }
-        conn.writeColumns(r.columns.map((c) => ({
-          catalog: "def",
-          schema: c.db,
-          table: c.table,
-          orgTable: c.table,
-          name: c.name,
-          orgName: c.name,
-          characterSet: c.charset,
-          columnLength: c.length,
-          columnType: c.type,
-          flags: c.flags,
-          decimals: c.decimals,
-        })));
-        for (const row of r.rows) conn.writeTextRow(row);
-        conn.writeEof(0, status);
-      });
+        writeResult(r, i < stmts.length - 1);
+      }
     };
     conn.on("query", (sql) => runQuery(String(sql)));
     // mysql2 hands text queries that start with SET or PREPARE to `stmt_prepare`.
