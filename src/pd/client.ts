@@ -11,6 +11,7 @@ import type { Peer, Region, Store } from "../gen/metapb_pb.ts";
 import { StoreState } from "../gen/metapb_pb.ts";
 import {
   ErrorType,
+  OperatorStatus,
   PD,
   type RequestHeader,
   type ResponseHeader,
@@ -405,6 +406,34 @@ export class PdClient {
       }, this.#opt()));
     this.#checkHeader(res.header, "UpdateServiceGCSafePoint");
     return res.minSafePoint;
+  }
+
+  /**
+   * Asks PD to scatter regions across stores (ScatterRegion with `regions_id`, as BR's
+   * ScatterRegions); returns the ids PD reported as failed.
+   */
+  async scatterRegions(ids: bigint[], retryLimit = 3n): Promise<bigint[]> {
+    const res = await this.#call(
+      "ScatterRegion",
+      (c) => c.scatterRegion({ header: this.#header(), regionsId: ids, retryLimit }, this.#opt()),
+    );
+    this.#checkHeader(res.header, "ScatterRegion");
+    return res.failedRegionsId;
+  }
+
+  /**
+   * Whether a scatter operator still runs on the region (GetOperator: desc `scatter-region`,
+   * status RUNNING), as BR waits for scatter.
+   */
+  async scatterRunning(regionId: bigint): Promise<boolean> {
+    const res = await this.#call(
+      "GetOperator",
+      (c) => c.getOperator({ header: this.#header(), regionId }, this.#opt()),
+    );
+    // PD answers REGION_NOT_FOUND when no operator exists: nothing runs.
+    if (res.header?.error && res.header.error.type !== ErrorType.OK) return false;
+    return new TextDecoder().decode(res.desc) === "scatter-region" &&
+      res.status === OperatorStatus.RUNNING;
   }
 
   /** Closes the connection to PD. */

@@ -8,6 +8,7 @@ import { registerBackup } from "./backup.ts";
 import { registerCheckpoint } from "./checkpoint.ts";
 import { registerExport } from "./export.ts";
 import { registerPlayground } from "./playground.ts";
+import { registerRestore } from "./restore.ts";
 import { registerStorage } from "./storage.ts";
 import { registerDebug, registerVerify } from "./verify.ts";
 
@@ -17,6 +18,7 @@ export type RegisterCommand = (program: Command) => void;
 /** Every top-level subcommand, in `--help` order. */
 export const COMMANDS: RegisterCommand[] = [
   registerBackup,
+  registerRestore,
   registerCheckpoint,
   registerExport,
   registerStorage,
