@@ -9,7 +9,7 @@
  *
  * The backup is made once by `tibr backup full` against a playground, which is then stopped:
  * export and floor read files only. Each side runs in its own process under /usr/bin/time (wall
- * time, peak RSS), alternating, medians reported. `--part floor --backup DIR` is the floor's
+ * time, peak RSS), alternating; times are medians, the ratio is the median of per-run ratios. `--part floor --backup DIR` is the floor's
  * process.
  * @module
  */
@@ -221,7 +221,9 @@ async function main(): Promise<void> {
       kvMBs: kvBytes / 1e6 / ew,
       csvMBs: exp[0]!.bytes / 1e6 / ew,
       floorMBs: kvBytes / 1e6 / fw,
-      ratio: ew / fw,
+      // Median of the per-run ratios: each export is paired with the floor run just before it,
+      // so load that comes and goes on a shared machine falls on both sides of a pair.
+      ratio: median(exp.map((e, i) => e.wall / floor[i]!.wall)),
       exportRssMiB: Math.max(...exp.map((e) => e.rssMiB)),
       floorRssMiB: Math.max(...floor.map((f) => f.rssMiB)),
       runs,

@@ -772,7 +772,7 @@ function b6Section(c: CaseResult): string[] {
   if (!("exportSecs" in d)) return [];
   return [
     "| data set | rows | record KV | CSV | export | rows/s | MB/s (KV read) | MB/s (CSV) | " +
-    "decode floor | export/floor | export RSS | floor RSS |",
+    "decode floor | export/floor (median of per-run ratios) | export RSS | floor RSS |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     `| ${d["gib"]} GiB | ${d["rows"]!.toLocaleString("en")} | ` +
     `${(d["kvBytes"]! / 2 ** 20).toFixed(0)} MiB | ${
