@@ -9,7 +9,7 @@
  *
  * The backup is made once by `tibr backup full` against a playground, which is then stopped:
  * export and floor read files only. Each side runs in its own process under /usr/bin/time (wall
- * time, peak RSS), alternating, medians reported. `--part floor --backup DIR` is the floor's
+ * time, peak RSS), alternating; times are medians, the ratio is the median of per-run ratios. `--part floor --backup DIR` is the floor's
  * process.
  * @module
  */
@@ -95,7 +95,7 @@ async function timed(args: string[], timeFile: string) {
   const t0 = performance.now();
   const r = await run("/usr/bin/time", [
     "-f",
-    "%e %M",
+    "%e %M %U %S",
     "-o",
     timeFile,
     "deno",
@@ -105,8 +105,9 @@ async function timed(args: string[], timeFile: string) {
   ]);
   const wall = (performance.now() - t0) / 1000;
   if (r.code !== 0) throw new Error(`${args.join(" ")} failed: ${r.err.slice(-600)}`);
-  const [, rss] = readFileSync(timeFile, "utf8").trim().split("\n").pop()!.split(/\s+/).map(Number);
-  return { out: r.out, wall, rssMiB: (rss ?? 0) / 1024 };
+  const [, rss, user, sys] = readFileSync(timeFile, "utf8").trim().split("\n").pop()!
+    .split(/\s+/).map(Number);
+  return { out: r.out, wall, rssMiB: (rss ?? 0) / 1024, cpu: (user ?? 0) + (sys ?? 0) };
 }
 
 async function main(): Promise<void> {
@@ -170,8 +171,8 @@ async function main(): Promise<void> {
       } MiB of KV with indexes), ` +
         `${(stored / MiB).toFixed(0)} MiB stored`,
     );
-    const floor: { wall: number; rssMiB: number }[] = [];
-    const exp: { wall: number; rssMiB: number; rows: number; bytes: number }[] = [];
+    const floor: { wall: number; rssMiB: number; cpu: number }[] = [];
+    const exp: { wall: number; rssMiB: number; cpu: number; rows: number; bytes: number }[] = [];
     let kvBytes = 0;
     for (let i = 0; i < runs; i++) {
       const f = await timed(
@@ -180,7 +181,10 @@ async function main(): Promise<void> {
       );
       kvBytes = JSON.parse(f.out.trim().split("\n").pop()!).bytes;
       floor.push(f);
-      console.log(`  run ${i + 1} floor  ${f.wall.toFixed(2)} s  RSS ${f.rssMiB.toFixed(0)} MiB`);
+      console.log(
+        `  run ${i + 1} floor  ${f.wall.toFixed(2)} s  CPU ${f.cpu.toFixed(2)} s  ` +
+          `RSS ${f.rssMiB.toFixed(0)} MiB`,
+      );
       const out = join(work, `csv-${i}`);
       const e = await timed([
         "src/cli/main.ts",
@@ -201,7 +205,8 @@ async function main(): Promise<void> {
       const s = JSON.parse(e.out);
       exp.push({ ...e, rows: s.rows, bytes: s.bytes });
       console.log(
-        `  run ${i + 1} export ${e.wall.toFixed(2)} s  RSS ${e.rssMiB.toFixed(0)} MiB  ` +
+        `  run ${i + 1} export ${e.wall.toFixed(2)} s  CPU ${e.cpu.toFixed(2)} s  ` +
+          `RSS ${e.rssMiB.toFixed(0)} MiB  ` +
           `${s.rows} rows, ${(s.bytes / MiB).toFixed(0)} MiB CSV`,
       );
       rmSync(out, { recursive: true, force: true });
@@ -221,7 +226,13 @@ async function main(): Promise<void> {
       kvMBs: kvBytes / 1e6 / ew,
       csvMBs: exp[0]!.bytes / 1e6 / ew,
       floorMBs: kvBytes / 1e6 / fw,
-      ratio: ew / fw,
+      // Median of the per-run ratios: each export is paired with the floor run just before it,
+      // so load that comes and goes on a shared machine falls on both sides of a pair.
+      ratio: median(exp.map((e, i) => e.wall / floor[i]!.wall)),
+      // CPU seconds are far less sensitive than wall time to other jobs on the machine.
+      exportCpuSecs: median(exp.map((e) => e.cpu)),
+      floorCpuSecs: median(floor.map((f) => f.cpu)),
+      cpuRatio: median(exp.map((e, i) => e.cpu / floor[i]!.cpu)),
       exportRssMiB: Math.max(...exp.map((e) => e.rssMiB)),
       floorRssMiB: Math.max(...floor.map((f) => f.rssMiB)),
       runs,
@@ -231,7 +242,8 @@ async function main(): Promise<void> {
         result.kvMBs.toFixed(1)
       } MB/s of KV read, ` +
         `${result.csvMBs.toFixed(1)} MB/s of CSV written; floor (decode only) ` +
-        `${result.floorMBs.toFixed(1)} MB/s; export/floor ${result.ratio.toFixed(2)}; peak RSS ` +
+        `${result.floorMBs.toFixed(1)} MB/s; export/floor ${result.ratio.toFixed(2)} wall, ` +
+        `${result.cpuRatio.toFixed(2)} CPU; peak RSS ` +
         `export ${result.exportRssMiB.toFixed(0)} MiB, floor ${result.floorRssMiB.toFixed(0)} MiB`,
     );
     if (process.argv.includes("--json")) console.log(JSON.stringify(result));

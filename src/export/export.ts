@@ -128,6 +128,12 @@ export async function runExport(cfg: ExportConfig): Promise<ExportSummary> {
         `the backup at ${src.uri()} is a raw-KV backup: it has no tables to export`,
       );
     }
+    if (reader.meta.startVersion > 0n) {
+      throw new ExportConfigError(
+        `the backup at ${src.uri()} is incremental (changes since ts ` +
+          `${reader.meta.startVersion}): it does not hold whole tables; export a full backup`,
+      );
+    }
     const backupTs = reader.meta.endVersion;
     const dbs = new Map<string, DBInfo>();
     const tables: { db: DBInfo; info: TableInfo; files: File[] }[] = [];
@@ -154,6 +160,8 @@ export async function runExport(cfg: ExportConfig): Promise<ExportSummary> {
       );
     }
     out = await open(cfg.output);
+    // A `metadata` left by an earlier export would present this one as finished until it is.
+    await out.deleteFile("metadata");
     const progress = createProgress("Export", cfg.progress ?? "auto");
     progress.start(tables.reduce((n, t) => n + _pairs(t.files).length, 0), "files");
     const summaries: TableExportSummary[] = [];
