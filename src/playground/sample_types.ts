@@ -87,7 +87,7 @@ export function buildTypesTable(id: number, name: string, updateTs: bigint): Tab
     c("c_enum", MysqlType.Enum, { ...utf8 }),
     c("c_set", MysqlType.Set, { ...utf8 }),
     c("c_bit", MysqlType.Bit, { flen: 10, flag: U }),
-    c("c_json", MysqlType.JSON, { ...bin, flag: ColumnFlag.Binary }),
+    c("c_json", MysqlType.JSON, { ...bin, flen: 4294967295, flag: ColumnFlag.Binary }),
     c("c_date", MysqlType.Date, { flen: 10, flag: B, ...bin }),
     c("c_datetime", MysqlType.Datetime, { flen: 26, decimal: 6, flag: B, ...bin }),
     c("c_timestamp", MysqlType.Timestamp, { flen: 23, decimal: 3, flag: B, ...bin }),

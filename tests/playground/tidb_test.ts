@@ -526,7 +526,7 @@ describe("the playground's TiDB server", () => {
         n++;
       }
     }
-    assert.equal(n, 21);
+    assert.equal(n, 22);
   });
 
   test("a backup of tables created and filled through SQL holds exactly the rows inserted", async () => {

@@ -199,13 +199,16 @@ export function buildColumn(
   } else if (spec.binary) {
     flag |= ColumnFlag.Binary;
   }
-  // TiDB's CREATE TABLE marks date and time columns BINARY too (they compare as binary strings).
+  // TiDB's parser marks date, time and JSON columns BINARY (they compare as binary strings) and
+  // BIT columns UNSIGNED.
   if (
     spec.tp === MysqlType.Date || spec.tp === MysqlType.Datetime ||
-    spec.tp === MysqlType.Timestamp || spec.tp === MysqlType.Duration
+    spec.tp === MysqlType.Timestamp || spec.tp === MysqlType.Duration ||
+    spec.tp === MysqlType.JSON
   ) {
     flag |= ColumnFlag.Binary;
   }
+  if (spec.tp === MysqlType.Bit) flag |= ColumnFlag.Unsigned;
   const col = newColumn({
     id,
     name: def.name,

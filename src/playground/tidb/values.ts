@@ -565,6 +565,8 @@ export function datumToText(col: ColumnInfo, d: Datum): string | null {
       return formatTime(col, d.value);
     case "duration":
       return formatDuration(col, d.value);
+    case "json":
+      return decodeJson(d.value);
     case "string":
     case "bytes":
       if (col.type.Tp === MysqlType.JSON) return decodeJson(d.value);
