@@ -1,62 +1,38 @@
 /**
- * The `--crypter.method`, `--crypter.key` and `--crypter.key-file` flags of the commands that
- * read an encrypted backup (`verify`, `debug`), parsed into a `CipherInfo`.
+ * The `--crypter.method`, `--crypter.key` and `--crypter.key-file` flags of every command that
+ * writes or reads an encrypted backup, on top of the one parser and its checks in
+ * `src/crypto/flags.ts`. A bad flag is a `UsageError` (exit 2).
  * @module
  */
 import { type Command, Option } from "commander";
-import { readFileSync } from "node:fs";
-import { fromHex } from "../codec/bytes.ts";
-import { type CipherInfo, EncryptionMethod } from "../crypto/cipher.ts";
+import type { CipherInfo } from "../crypto/cipher.ts";
+import { cipherFromFlags, CRYPTER_METHODS, CrypterFlagError } from "../crypto/flags.ts";
 import { UsageError } from "./errors.ts";
 
-const METHODS = {
-  "aes128-ctr": { method: EncryptionMethod.AES128_CTR, bytes: 16 },
-  "aes192-ctr": { method: EncryptionMethod.AES192_CTR, bytes: 24 },
-  "aes256-ctr": { method: EncryptionMethod.AES256_CTR, bytes: 32 },
-} as const;
-
-/** Adds the crypter flags to `cmd`. */
+/** Adds the crypter flags to `cmd`, described for a command that reads a backup. */
 export function addCrypterFlags(cmd: Command): Command {
   return cmd
     .addOption(
-      new Option("--crypter.method <method>", "the backup's encryption").choices([
-        "plaintext",
-        ...Object.keys(METHODS),
-      ]).default("plaintext"),
+      new Option("--crypter.method <method>", "the backup's encryption").choices(CRYPTER_METHODS)
+        .default("plaintext"),
     )
     .option("--crypter.key <hex>", "encryption key in hex (prefer --crypter.key-file)")
     .option("--crypter.key-file <path>", "file holding the encryption key in hex");
 }
 
-/** The cipher the flags name; undefined for plaintext. Bad flags are a `UsageError`. */
+/** The cipher commander's parsed crypter flags name; undefined for plaintext. */
 export function crypterFromFlags(o: Record<string, unknown>): CipherInfo | undefined {
-  const method = String(o["crypter.method"] ?? "plaintext");
-  if (method === "plaintext") return undefined;
-  const m = METHODS[method as keyof typeof METHODS];
-  if (!m) throw new UsageError(`unknown --crypter.method ${method}`);
-  let keyHex = typeof o["crypter.key"] === "string" ? o["crypter.key"] : undefined;
-  const keyFile = o["crypter.keyFile"] ?? o["crypter.key-file"];
-  if (typeof keyFile === "string") {
-    try {
-      keyHex = readFileSync(keyFile, "utf8").trim();
-    } catch (err) {
-      throw new UsageError(`cannot read --crypter.key-file ${keyFile}: ${(err as Error).message}`);
-    }
-  }
-  if (!keyHex) {
-    throw new UsageError(`--crypter.method ${method} needs --crypter.key or --crypter.key-file`);
-  }
-  let key: Uint8Array;
+  const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+  const key = str(o["crypter.key"]);
+  const keyFile = str(o["crypter.keyFile"] ?? o["crypter.key-file"]);
   try {
-    key = fromHex(keyHex);
-  } catch {
-    throw new UsageError("the crypter key is not valid hex");
+    return cipherFromFlags({
+      method: str(o["crypter.method"]) ?? "plaintext",
+      ...(key === undefined ? {} : { key }),
+      ...(keyFile === undefined ? {} : { keyFile }),
+    });
+  } catch (err) {
+    if (err instanceof CrypterFlagError) throw new UsageError(err.message);
+    throw err;
   }
-  if (key.length !== m.bytes) {
-    throw new UsageError(
-      `--crypter.method ${method} needs a ${m.bytes}-byte key (${m.bytes * 2} hex digits), ` +
-        `got ${key.length} bytes`,
-    );
-  }
-  return { method: m.method, key };
 }

@@ -2,8 +2,9 @@
  * `tibr export`: tables of a backup to SQL or CSV files in Dumpling's layout, with no cluster.
  * @module
  */
+import { parseBool } from "../flags.ts";
+import { addCrypterFlags, crypterFromFlags } from "../crypter_flags.ts";
 import { type Command, Option } from "commander";
-import { readFileSync } from "node:fs";
 import process from "node:process";
 import { UsageError } from "../errors.ts";
 import { startLogging } from "../logging.ts";
@@ -23,54 +24,6 @@ export function parseByteSize(flag: string, text: string): number {
   return n;
 }
 
-function parseBool(v: unknown): boolean {
-  if (v === undefined || v === true) return true;
-  if (v === false) return false;
-  const s = String(v).toLowerCase();
-  if (["true", "1", "yes", "on"].includes(s)) return true;
-  if (["false", "0", "no", "off"].includes(s)) return false;
-  throw new UsageError(`'${v}' is not a boolean: use true or false`);
-}
-
-/** The crypter of `--crypter.*` flags, or undefined for plaintext. */
-async function crypterFromFlags(o: Record<string, unknown>) {
-  const method = String(o["crypter.method"] ?? "plaintext");
-  if (method === "plaintext") return undefined;
-  const { EncryptionMethod } = await import("../../crypto/cipher.ts");
-  const { fromHex } = await import("../../codec/bytes.ts");
-  let keyHex = typeof o["crypter.key"] === "string" ? o["crypter.key"] : undefined;
-  const keyFile = o["crypter.keyFile"] ?? o["crypter.key-file"];
-  if (typeof keyFile === "string") {
-    try {
-      keyHex = readFileSync(keyFile, "utf8").trim();
-    } catch (err) {
-      throw new UsageError(`cannot read --crypter.key-file ${keyFile}: ${(err as Error).message}`);
-    }
-  }
-  if (!keyHex) {
-    throw new UsageError(`--crypter.method ${method} needs --crypter.key or --crypter.key-file`);
-  }
-  let key: Uint8Array;
-  try {
-    key = fromHex(keyHex);
-  } catch {
-    throw new UsageError("the crypter key is not valid hex");
-  }
-  const want = { "aes128-ctr": 16, "aes192-ctr": 24, "aes256-ctr": 32 }[method]!;
-  if (key.length !== want) {
-    throw new UsageError(
-      `--crypter.method ${method} needs a ${want}-byte key (${want * 2} hex digits), got ` +
-        `${key.length} bytes`,
-    );
-  }
-  const m = {
-    "aes128-ctr": EncryptionMethod.AES128_CTR,
-    "aes192-ctr": EncryptionMethod.AES192_CTR,
-    "aes256-ctr": EncryptionMethod.AES256_CTR,
-  }[method]!;
-  return { method: m, key };
-}
-
 async function action(cmd: Command): Promise<void> {
   await startLogging(cmd);
   const o = cmd.opts<Record<string, unknown>>();
@@ -80,7 +33,7 @@ async function action(cmd: Command): Promise<void> {
   const { FilterError } = await import("../../filter/mod.ts");
   const { BackupMetaError } = await import("../../backup/metareader.ts");
   const { isStorageError } = await import("../../storage/errors.ts");
-  const cipher = await crypterFromFlags(o);
+  const cipher = crypterFromFlags(o);
   const sf = storageFlags(o);
   const fileSize = parseByteSize("filesize", String(o.filesize));
   const statementSize = parseByteSize("statement-size", String(o.statementSize));
@@ -109,14 +62,17 @@ async function action(cmd: Command): Promise<void> {
       ...(typeof o.db === "string" ? { db: o.db } : {}),
       ...(typeof o.table === "string" ? { table: o.table } : {}),
       ...(Array.isArray(o.filter) ? { filter: o.filter.map(String) } : {}),
-      caseSensitive: parseBool(o.caseSensitive),
+      caseSensitive: parseBool("case-sensitive", o.caseSensitive as string | boolean | undefined),
       fileSize,
       statementSize,
       csv: {
         separator: one("csv-separator", o.csvSeparator),
         delimiter: one("csv-delimiter", o.csvDelimiter),
         nullValue: String(o.csvNullValue),
-        escapeBackslash: parseBool(o.escapeBackslash),
+        escapeBackslash: parseBool(
+          "escape-backslash",
+          o.escapeBackslash as string | boolean | undefined,
+        ),
       },
       tz: String(o.tz),
       progress: o.progress as "auto" | "bar" | "lines" | "quiet",
@@ -143,6 +99,7 @@ export function registerExport(program: Command): void {
     "write tables of a backup as SQL or CSV files (Dumpling's layout), without a cluster",
   );
   addStorageFlags(cmd);
+  addCrypterFlags(cmd);
   cmd
     .requiredOption("-o, --out <url>", "where to write: a path or storage URL")
     .addOption(
@@ -163,16 +120,6 @@ export function registerExport(program: Command): void {
       true,
     )
     .option("--tz <zone>", "time zone of TIMESTAMP values: UTC, +08:00 or an IANA name", "UTC")
-    .addOption(
-      new Option("--crypter.method <method>", "the backup's encryption").choices([
-        "plaintext",
-        "aes128-ctr",
-        "aes192-ctr",
-        "aes256-ctr",
-      ]).default("plaintext"),
-    )
-    .option("--crypter.key <hex>", "encryption key in hex (prefer --crypter.key-file)")
-    .option("--crypter.key-file <path>", "file holding the encryption key in hex")
     .addOption(
       new Option("--output <format>", "summary format").choices(["table", "json"]).default("table"),
     )

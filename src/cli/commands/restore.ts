@@ -3,21 +3,13 @@
  * flags (schemas are created through a TiDB server's SQL port) and `--dry-run`.
  * @module
  */
+import { parseBool } from "../flags.ts";
+import { addCrypterFlags, crypterFromFlags } from "../crypter_flags.ts";
 import { type Command, Option } from "commander";
-import { readFileSync } from "node:fs";
 import process from "node:process";
 import { UsageError } from "../errors.ts";
 import { startLogging } from "../logging.ts";
 import { addStorageFlags, storageFlags } from "../storage_flags.ts";
-
-function parseBool(v: string | boolean | undefined): boolean {
-  if (v === undefined || v === true) return true;
-  if (v === false) return false;
-  const s = String(v).toLowerCase();
-  if (["true", "1", "yes", "on"].includes(s)) return true;
-  if (["false", "0", "no", "off"].includes(s)) return false;
-  throw new UsageError(`'${v}' is not a boolean: use true or false`);
-}
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -51,50 +43,10 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-const KEY_BYTES: Record<string, number> = { "aes128-ctr": 16, "aes192-ctr": 24, "aes256-ctr": 32 };
-
-/** The crypter from `--crypter.method` and `--crypter.key` / `--crypter.key-file`. */
-async function cipherOf(o: Record<string, unknown>) {
-  const method = String(o["crypter.method"] ?? "plaintext");
-  if (method === "plaintext") return undefined;
-  const { EncryptionMethod } = await import("../../crypto/cipher.ts");
-  const { fromHex } = await import("../../codec/bytes.ts");
-  let keyHex = typeof o["crypter.key"] === "string" ? o["crypter.key"] : undefined;
-  const keyFile = o["crypter.keyFile"] ?? o["crypter.key-file"];
-  if (typeof keyFile === "string") {
-    try {
-      keyHex = readFileSync(keyFile, "utf8").trim();
-    } catch (err) {
-      throw new UsageError(`cannot read --crypter.key-file ${keyFile}: ${(err as Error).message}`);
-    }
-  }
-  if (!keyHex) {
-    throw new UsageError(`--crypter.method ${method} needs --crypter.key or --crypter.key-file`);
-  }
-  let key: Uint8Array;
-  try {
-    key = fromHex(keyHex);
-  } catch {
-    throw new UsageError("the crypter key is not valid hex");
-  }
-  const want = KEY_BYTES[method]!;
-  if (key.length !== want) {
-    throw new UsageError(
-      `--crypter.method ${method} needs a ${want}-byte key (${want * 2} hex digits), got ` +
-        `${key.length} bytes`,
-    );
-  }
-  const m = {
-    "aes128-ctr": EncryptionMethod.AES128_CTR,
-    "aes192-ctr": EncryptionMethod.AES192_CTR,
-    "aes256-ctr": EncryptionMethod.AES256_CTR,
-  }[method]!;
-  return { method: m, key };
-}
-
 /** Options of every restore subcommand. */
 function addCommon(cmd: Command): Command {
   addStorageFlags(cmd);
+  addCrypterFlags(cmd);
   return cmd
     .option("-u, --pd <endpoints>", "PD endpoints of the target cluster", "127.0.0.1:2379")
     .option("--ca <path>", "CA certificate for TLS to PD and TiKV (PEM)")
@@ -115,16 +67,6 @@ function addCommon(cmd: Command): Command {
     )
     .option("--checksum [bool]", "compare each restored table's checksum with the backup's", true)
     .option("--dry-run", "print the plan (tables, SQL, ranges, split keys) and write nothing")
-    .addOption(
-      new Option("--crypter.method <method>", "the backup's encryption").choices([
-        "plaintext",
-        "aes128-ctr",
-        "aes192-ctr",
-        "aes256-ctr",
-      ]).default("plaintext"),
-    )
-    .option("--crypter.key <hex>", "encryption key in hex (prefer --crypter.key-file)")
-    .option("--crypter.key-file <path>", "file holding the encryption key in hex")
     .addOption(
       new Option("--output <format>", "summary format").choices(["table", "json"]).default("table"),
     )
@@ -195,8 +137,8 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
   const { setRedactInfoLog } = await import("../../log.ts");
   const { RestoreCheckpointError } = await import("../../restore/checkpoint.ts");
   const { isCheckpointError } = await import("../../checkpoint/errors.ts");
-  setRedactInfoLog(parseBool(o.redactInfoLog as string | boolean));
-  const cipher = await cipherOf(o);
+  setRedactInfoLog(parseBool("redact-info-log", o.redactInfoLog as string | boolean | undefined));
+  const cipher = crypterFromFlags(o);
   const sf = storageFlags(o);
   const ac = new AbortController();
   const onSignal = (sig: string) => {
@@ -220,11 +162,14 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
       storage: sf.location,
       storageFlags: sf.flags,
       storagePlugins: sf.plugins,
-      sendCredentials: parseBool(o.sendCredentialsToTikv as string | boolean),
+      sendCredentials: parseBool(
+        "send-credentials-to-tikv",
+        o.sendCredentialsToTikv as string | boolean | undefined,
+      ),
       ...(typeof o.db === "string" ? { db: o.db } : {}),
       ...(typeof o.table === "string" ? { table: o.table } : {}),
       ...(Array.isArray(o.filter) ? { filter: o.filter.map(String) } : {}),
-      caseSensitive: parseBool(o.caseSensitive as string | boolean),
+      caseSensitive: parseBool("case-sensitive", o.caseSensitive as string | boolean | undefined),
       ...(cipher ? { cipher } : {}),
       tidb: {
         ...(typeof o.tidbHost === "string" ? { host: o.tidbHost } : {}),
@@ -235,7 +180,7 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
       },
       concurrency: Number(o.concurrency),
       rateLimitMiB: Number(o.ratelimit),
-      checksum: parseBool(o.checksum as string | boolean),
+      checksum: parseBool("checksum", o.checksum as string | boolean | undefined),
       noSchema: o.schema === false,
       dryRun: o.dryRun === true,
       ...(mode === "raw"
@@ -250,7 +195,7 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
         : {}),
       progress: o.progress as "auto" | "bar" | "lines" | "quiet",
       budgetMs: Number(o.backoffBudget) * 1000,
-      useCheckpoint: parseBool(o.useCheckpoint as string | boolean),
+      useCheckpoint: parseBool("use-checkpoint", o.useCheckpoint as string | boolean | undefined),
       ...(typeof o.checkpointStorage === "string"
         ? { checkpointStorage: o.checkpointStorage }
         : {}),
