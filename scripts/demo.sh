@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README demo: start `tibr playground` (the default sample: ~20 tables, ~50 MB), wait until
 # its PD answers, back it up with `tibr backup full` to a fresh local directory, print the
-# summary, and stop the playground. Uses dist/tibr when it has been built (with the playground),
+# summary; then start a second, empty playground, `tibr restore full` the backup into it, compare
+# both clusters table by table (rows and SHOW CREATE TABLE), and stop the playgrounds. Uses dist/tibr when it has been built (with the playground),
 # the sources otherwise. Exits non-zero if any step fails.
 #
 #   npm run demo            # or: bash scripts/demo.sh [extra `tibr backup full` flags]
@@ -17,50 +18,78 @@ else
 fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/tibr-demo-XXXXXX")"
-out="$work/playground.out"
-pg_pid=""
+pids=()
 cleanup() {
-  if [[ -n "$pg_pid" ]] && kill -0 "$pg_pid" 2>/dev/null; then
-    kill -INT "$pg_pid" 2>/dev/null || true
-    wait "$pg_pid" 2>/dev/null || true
-  fi
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -INT "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
 }
 trap cleanup EXIT
 
-echo "Starting the playground (${tibr[*]} playground) ..."
-"${tibr[@]}" --log-file "$work/playground.log" playground --pd-port 0 >"$out" 2>&1 &
-pg_pid=$!
-
-pd=""
-for _ in $(seq 1 600); do
-  if ! kill -0 "$pg_pid" 2>/dev/null; then
-    echo "The playground exited before it was ready:" >&2
-    cat "$out" >&2
+# start_playground NAME ARGS...: starts a playground on OS-picked ports, waits until its PD
+# accepts connections, and sets $pd and $tidb to its addresses.
+start_playground() {
+  local name="$1"
+  shift
+  local out="$work/$name.out"
+  "${tibr[@]}" --log-file "$work/$name.log" playground --pd-port 0 "$@" >"$out" 2>&1 &
+  pids+=($!)
+  local pid=$!
+  pd=""
+  tidb=""
+  for _ in $(seq 1 600); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "The $name playground exited before it was ready:" >&2
+      cat "$out" >&2
+      exit 1
+    fi
+    pd="$(sed -n 's/^PD address: *//p' "$out")"
+    tidb="$(sed -n 's/^TiDB: *\([^ ]*\).*/\1/p' "$out")"
+    [[ -n "$pd" && -n "$tidb" ]] && break
+    sleep 0.2
+  done
+  if [[ -z "$pd" ]]; then
+    echo "The $name playground did not print its PD address in 120 s; see $out" >&2
     exit 1
   fi
-  pd="$(sed -n 's/^PD address: *//p' "$out")"
-  [[ -n "$pd" ]] && break
-  sleep 0.2
-done
-if [[ -z "$pd" ]]; then
-  echo "The playground did not print its PD address in 120 s; see $out" >&2
-  exit 1
-fi
-# PD is up once its port accepts connections.
-for _ in $(seq 1 100); do
-  if (exec 3<>"/dev/tcp/${pd%:*}/${pd##*:}") 2>/dev/null; then break; fi
-  sleep 0.1
-done
-cat "$out"
+  # PD is up once its port accepts connections.
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/${pd%:*}/${pd##*:}") 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  cat "$out"
+}
+
+echo "Starting the source playground (${tibr[*]} playground) ..."
+start_playground source
+src_pd="$pd"
+src_tidb="$tidb"
 
 echo
 echo "Backing up the whole cluster to local://$work/backup ..."
-"${tibr[@]}" --log-file "$work/backup.log" backup full -u "$pd" -s "local://$work/backup" \
+"${tibr[@]}" --log-file "$work/backup.log" backup full -u "$src_pd" -s "local://$work/backup" \
   --progress lines "$@"
 
 echo
-echo "Stopping the playground ..."
-kill -INT "$pg_pid"
-wait "$pg_pid"
-pg_pid=""
+echo "Starting a second, empty playground (--data empty) to restore into ..."
+start_playground target --data empty
+dst_pd="$pd"
+dst_tidb="$tidb"
+
+echo
+echo "Restoring the backup into it (schemas through its TiDB, found through PD) ..."
+"${tibr[@]}" --log-file "$work/restore.log" restore full -u "$dst_pd" \
+  -s "local://$work/backup" --progress lines
+
+echo
+echo "Comparing the two clusters table by table ..."
+deno run -A "$root/scripts/demo_compare.ts" "$src_tidb" "$dst_tidb"
+
+echo
+echo "Stopping the playgrounds ..."
+cleanup
+pids=()
 echo "Done. Backup files are in $work/backup; logs in $work."

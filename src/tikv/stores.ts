@@ -5,6 +5,7 @@
  */
 import { type Client, createClient } from "@connectrpc/connect";
 import { Backup } from "../gen/brpb_pb.ts";
+import { ImportSST } from "../gen/import_sstpb_pb.ts";
 import { Tikv } from "../gen/tikvpb_pb.ts";
 import type { PdClient } from "../pd/client.ts";
 import { createConnection, type RpcConnection, type TlsOptions } from "../rpc/transport.ts";
@@ -53,6 +54,11 @@ export class StoreConnections {
   /** The Tikv service client of a store. */
   async tikv(storeId: bigint): Promise<Client<typeof Tikv>> {
     return createClient(Tikv, (await this.#conn(storeId)).transport);
+  }
+
+  /** The ImportSST service client of a store. */
+  async importSst(storeId: bigint): Promise<Client<typeof ImportSST>> {
+    return createClient(ImportSST, (await this.#conn(storeId)).transport);
   }
 
   /** Drops the store's connection (its address is looked up again: stores may move). */

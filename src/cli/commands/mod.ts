@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { registerBackup } from "./backup.ts";
 import { registerCheckpoint } from "./checkpoint.ts";
 import { registerPlayground } from "./playground.ts";
+import { registerRestore } from "./restore.ts";
 import { registerStorage } from "./storage.ts";
 
 /** Registers a subcommand on the root program. */
@@ -15,6 +16,7 @@ export type RegisterCommand = (program: Command) => void;
 /** Every top-level subcommand, in `--help` order. */
 export const COMMANDS: RegisterCommand[] = [
   registerBackup,
+  registerRestore,
   registerCheckpoint,
   registerStorage,
   registerPlayground,

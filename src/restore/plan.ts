@@ -1,0 +1,142 @@
+/**
+ * What a restore will do, worked out before anything is written: the tables the backup holds
+ * that the command selects (BR's `restore full|db|table` and `-f`), the SQL that creates them,
+ * and the ranges, split keys and bytes to import. `--dry-run` prints this plan and stops.
+ * @module
+ */
+import type { File } from "../gen/brpb_pb.ts";
+import type { TableFilter } from "../filter/mod.ts";
+import type { DBInfo, TableInfo } from "../tidb/model.ts";
+import { showCreateDatabase, showCreateTable } from "../tidb/show_create.ts";
+import type { BackupTable, MetaReader } from "../backup/metareader.ts";
+import { formatBytes } from "../backup/progress.ts";
+import { isSystemSchema, quoteIdent } from "./tidb.ts";
+
+/** A table of the backup chosen for restore. */
+export interface SelectedTable {
+  db: DBInfo;
+  table: TableInfo;
+  files: File[];
+  crc64xor: bigint;
+  totalKvs: bigint;
+  totalBytes: bigint;
+}
+
+/** The selection: tables, and databases restored without tables. */
+export interface Selection {
+  tables: SelectedTable[];
+  /** Selected databases, each once, in backup order (with or without tables). */
+  databases: DBInfo[];
+}
+
+/**
+ * Keeps the backup's tables the filter selects. System schemas (`mysql`, `sys`, memory
+ * schemas) are left out: BR restores them only with `--with-sys-table`, which tibr has not.
+ */
+export async function selectTables(reader: MetaReader, filter: TableFilter): Promise<Selection> {
+  const tables: SelectedTable[] = [];
+  const dbs = new Map<string, DBInfo>();
+  for await (const t of reader.tables() as AsyncGenerator<BackupTable>) {
+    const dbName = t.db.db_name.O;
+    if (isSystemSchema(dbName)) continue;
+    if (!t.table) {
+      if (filter.matchSchema(dbName)) dbs.set(dbName.toLowerCase(), t.db);
+      continue;
+    }
+    if (!filter.matchTable(dbName, t.table.name.O)) continue;
+    dbs.set(dbName.toLowerCase(), t.db);
+    tables.push({
+      db: t.db,
+      table: t.table,
+      files: t.files,
+      crc64xor: t.crc64xor,
+      totalKvs: t.totalKvs,
+      totalBytes: t.totalBytes,
+    });
+  }
+  return { tables, databases: [...dbs.values()] };
+}
+
+/** `db`.`table`, as messages name tables. */
+export function tableName(t: { db: DBInfo; table: TableInfo }): string {
+  return `${t.db.db_name.O}.${t.table.name.O}`;
+}
+
+/** The statement that creates a database (if missing). */
+export function createDatabaseSql(db: DBInfo): string {
+  return showCreateDatabase(db, { ifNotExists: true });
+}
+
+/** The statement that creates a table (if missing), from the backup's TableInfo. */
+export function createTableSql(t: SelectedTable): string {
+  const ddl = showCreateTable(t.table, { dbName: t.db.db_name.O });
+  // SHOW CREATE TABLE starts with "CREATE TABLE `name`"; qualify it and make it idempotent.
+  const head = /^CREATE TABLE /;
+  if (!head.test(ddl)) throw new Error(`unexpected DDL for ${tableName(t)}: ${ddl.slice(0, 40)}`);
+  return ddl.replace(head, `CREATE TABLE IF NOT EXISTS ${quoteIdent(t.db.db_name.O)}.`);
+}
+
+/**
+ * The statements that move the new table's ID allocators past the restored rows (BR's rebase of
+ * AUTO_INCREMENT and AUTO_RANDOM): the backup's allocator bases plus one.
+ */
+export function rebaseSql(t: SelectedTable): string[] {
+  const name = `${quoteIdent(t.db.db_name.O)}.${quoteIdent(t.table.name.O)}`;
+  const out: string[] = [];
+  if (t.table.auto_inc_id > 0) {
+    out.push(`ALTER TABLE ${name} AUTO_INCREMENT = ${BigInt(t.table.auto_inc_id) + 1n}`);
+  }
+  if (t.table.auto_random_bits > 0 && t.table.auto_rand_id > 0) {
+    out.push(`ALTER TABLE ${name} AUTO_RANDOM_BASE = ${BigInt(t.table.auto_rand_id) + 1n}`);
+  }
+  return out;
+}
+
+/** Files, KV bytes, KVs and stored size of a table's backup. */
+export function tableTotals(
+  t: SelectedTable,
+): { files: number; bytes: bigint; kvs: bigint; size: bigint } {
+  let bytes = 0n, kvs = 0n, size = 0n;
+  for (const f of t.files) {
+    size += f.size;
+    bytes += f.totalBytes;
+    kvs += f.totalKvs;
+  }
+  return { files: t.files.length, bytes, kvs, size };
+}
+
+/** What `--dry-run` prints. */
+export interface DryRunPlan {
+  tables: {
+    name: string;
+    files: number;
+    kvs: string;
+    bytes: string;
+    sql: string[];
+  }[];
+  databases: string[];
+  notFresh: string;
+  ranges: number;
+  splitKeys: number;
+  expectedRegions: number;
+  stores: number;
+  bytesPerStore: string;
+}
+
+/** The dry-run plan as text. */
+export function dryRunText(p: DryRunPlan): string {
+  const lines: string[] = ["Restore plan (dry run: nothing is written):"];
+  lines.push(`  not-fresh check: ${p.notFresh}`);
+  for (const db of p.databases) lines.push(`  database ${db}`);
+  for (const t of p.tables) {
+    lines.push(
+      `  table ${t.name}: ${t.files} files, ${t.kvs} kvs, ${formatBytes(BigInt(t.bytes))}`,
+    );
+    for (const s of t.sql) lines.push(`    ${s.replace(/\n/g, "\n    ")};`);
+  }
+  lines.push(
+    `  ranges ${p.ranges}, split keys ${p.splitKeys}, expected new regions ${p.expectedRegions}`,
+  );
+  lines.push(`  stores ${p.stores}, about ${formatBytes(BigInt(p.bytesPerStore))} per store`);
+  return lines.join("\n") + "\n";
+}

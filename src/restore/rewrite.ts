@@ -1,0 +1,228 @@
+/**
+ * Rewrite rules: how keys of a backed-up table map onto the table restore created, as BR's
+ * `GetRewriteRulesMap` with detail rules. Physical tables (the table, or each partition matched
+ * by name) map `t{old}_r` → `t{new}_r`, and each index matched by name maps
+ * `t{old}_i{oldIdx}` → `t{new}_i{newIdx}`; every rule carries the fresh TSO that becomes the
+ * commit ts of the restored data.
+ *
+ * The prefixes are raw table keys. TiKV's `Download` replaces prefixes of the memcomparable
+ * keys stored in the SST files, so the rules sent to it are encoded with `encodeKeyPrefix`
+ * (BR's legacy rewrite mode, which every TiKV serves).
+ * @module
+ */
+import { compareBytes, concatBytes, encodeBytes } from "../codec/bytes.ts";
+import type { ColumnInfo, IndexInfo, TableInfo } from "../tidb/model.ts";
+import { physicalTableIds } from "../tidb/model.ts";
+import { indexPrefix, recordPrefix, tablePrefix } from "../tidb/tablecodec.ts";
+
+/** One prefix rule, raw keys (`import_sstpb.RewriteRule` without the encoding). */
+export interface RewriteRule {
+  oldKeyPrefix: Uint8Array;
+  newKeyPrefix: Uint8Array;
+  newTimestamp: bigint;
+}
+
+/** The mapping of one backed-up table onto its restored copy. */
+export interface TableRewrite {
+  /** Physical table ids (table or partitions), old → new. */
+  tableIds: Map<bigint, bigint>;
+  /** Index ids, old → new (by index name). */
+  indexIds: Map<bigint, bigint>;
+  /** Record and index rules of every physical table. */
+  rules: RewriteRule[];
+}
+
+/** The backup and the created table cannot be matched (a partition or index is missing). */
+export class RewriteError extends Error {
+  override name = "RewriteError";
+}
+
+const lower = (s: { L?: string; O: string }) => s.L ?? s.O.toLowerCase();
+
+/**
+ * Old → new physical ids: the table itself, or each partition by name (BR's `GetTableIDMap`).
+ */
+export function tableIdMap(oldTable: TableInfo, newTable: TableInfo): Map<bigint, bigint> {
+  const out = new Map<bigint, bigint>();
+  const name = `${oldTable.name.O}`;
+  const oldParts = oldTable.partition?.enable ? oldTable.partition.definitions : undefined;
+  const newParts = newTable.partition?.enable ? newTable.partition.definitions : undefined;
+  if (oldParts && newParts) {
+    const byName = new Map(newParts.map((p) => [lower(p.name), BigInt(p.id)]));
+    for (const p of oldParts) {
+      const id = byName.get(lower(p.name));
+      if (id === undefined) {
+        throw new RewriteError(
+          `partition ${p.name.O} of table ${name} is not in the restored table; drop the table ` +
+            "in the target cluster and restore it again",
+        );
+      }
+      out.set(BigInt(p.id), id);
+    }
+  } else if (oldParts || newParts) {
+    throw new RewriteError(
+      `table ${name} is ${oldParts ? "" : "not "}partitioned in the backup but ` +
+        `${newParts ? "" : "not "}in the target cluster; drop it there and restore again`,
+    );
+  }
+  out.set(BigInt(oldTable.id), BigInt(newTable.id));
+  return out;
+}
+
+/** Old → new index ids, matched by name (BR's `GetIndexIDMap`). */
+export function indexIdMap(oldTable: TableInfo, newTable: TableInfo): Map<bigint, bigint> {
+  const byName = new Map<string, IndexInfo>(
+    (newTable.index_info ?? []).map((i) => [lower(i.idx_name), i]),
+  );
+  const out = new Map<bigint, bigint>();
+  for (const i of oldTable.index_info ?? []) {
+    const n = byName.get(lower(i.idx_name));
+    if (!n) {
+      throw new RewriteError(
+        `index ${i.idx_name.O} of table ${oldTable.name.O} is not in the restored table; drop ` +
+          "the table in the target cluster and restore it again",
+      );
+    }
+    out.set(BigInt(i.id), BigInt(n.id));
+  }
+  return out;
+}
+
+/** The rewrite of `oldTable` (from the backup) onto `newTable` (created), at `newTs`. */
+export function tableRewrite(
+  oldTable: TableInfo,
+  newTable: TableInfo,
+  newTs: bigint,
+): TableRewrite {
+  const tableIds = tableIdMap(oldTable, newTable);
+  const indexIds = indexIdMap(oldTable, newTable);
+  const rules: RewriteRule[] = [];
+  const physical = new Set(physicalTableIds(oldTable).map(BigInt));
+  for (const [oldId, newId] of tableIds) {
+    if (!physical.has(oldId)) continue;
+    rules.push({
+      oldKeyPrefix: recordPrefix(oldId),
+      newKeyPrefix: recordPrefix(newId),
+      newTimestamp: newTs,
+    });
+    for (const [oldIdx, newIdx] of indexIds) {
+      rules.push({
+        oldKeyPrefix: indexPrefix(oldId, oldIdx),
+        newKeyPrefix: indexPrefix(newId, newIdx),
+        newTimestamp: newTs,
+      });
+    }
+  }
+  return { tableIds, indexIds, rules };
+}
+
+function hasPrefix(key: Uint8Array, prefix: Uint8Array): boolean {
+  if (key.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
+  return true;
+}
+
+/**
+ * The rule whose old prefix covers the whole file range `[start, end]` (BR's
+ * `FindMatchedRewriteRule`), or undefined. The longest prefix wins.
+ */
+export function matchRule(
+  rules: readonly RewriteRule[],
+  start: Uint8Array,
+  end: Uint8Array,
+): RewriteRule | undefined {
+  let best: RewriteRule | undefined;
+  if (end.length === 0) return undefined;
+  for (const r of rules) {
+    if (!hasPrefix(start, r.oldKeyPrefix)) continue;
+    // A file range ends at an exclusive end: the next prefix (t{id}_s) is still this range's end.
+    if (!hasPrefix(end, r.oldKeyPrefix) && compareBytes(end, prefixEnd(r.oldKeyPrefix)) > 0) {
+      continue;
+    }
+    if (!best || r.oldKeyPrefix.length > best.oldKeyPrefix.length) best = r;
+  }
+  return best;
+}
+
+/** The smallest key after every key with `prefix`. */
+export function prefixEnd(prefix: Uint8Array): Uint8Array {
+  const out = prefix.slice();
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i]! < 0xff) {
+      out[i]!++;
+      return out.subarray(0, i + 1);
+    }
+  }
+  return new Uint8Array();
+}
+
+/** `key` with `rule`'s old prefix replaced by its new one; keys outside it come back as is. */
+export function rewriteKey(key: Uint8Array, rule: RewriteRule): Uint8Array {
+  if (hasPrefix(key, rule.oldKeyPrefix)) {
+    return concatBytes(rule.newKeyPrefix, key.subarray(rule.oldKeyPrefix.length));
+  }
+  const oldEnd = prefixEnd(rule.oldKeyPrefix);
+  if (compareBytes(key, oldEnd) === 0) return prefixEnd(rule.newKeyPrefix);
+  return key;
+}
+
+/**
+ * The memcomparable form of a key prefix as it appears at the start of every encoded key that
+ * extends it: whole 8-byte groups encoded, the padding group dropped, the rest appended raw
+ * (BR's `encodeKeyPrefix`).
+ */
+export function encodeKeyPrefix(prefix: Uint8Array): Uint8Array {
+  const rest = prefix.length % 8;
+  const whole = encodeBytes(prefix.subarray(0, prefix.length - rest));
+  return concatBytes(whole.subarray(0, whole.length - 9), prefix.subarray(prefix.length - rest));
+}
+
+/** A column whose ID differs between the backup and the created table. */
+export interface ColumnIdChange {
+  name: string;
+  oldId: number;
+  newId: number;
+}
+
+/**
+ * Columns whose IDs differ, by name. Rows and index values carry column IDs, so data of a table
+ * with any such column cannot be ingested as it is.
+ */
+export function columnIdChanges(oldTable: TableInfo, newTable: TableInfo): ColumnIdChange[] {
+  const byName = new Map<string, ColumnInfo>(newTable.cols.map((c) => [lower(c.name), c]));
+  const out: ColumnIdChange[] = [];
+  for (const c of oldTable.cols) {
+    const n = byName.get(lower(c.name));
+    if (!n) {
+      throw new RewriteError(
+        `column ${c.name.O} of table ${oldTable.name.O} is not in the restored table; drop the ` +
+          "table in the target cluster and restore it again",
+      );
+    }
+    if (n.id !== c.id) out.push({ name: c.name.O, oldId: c.id, newId: n.id });
+  }
+  return out;
+}
+
+/** The raw table prefix `t{id}` (whole-table rules, as BR's checksum uses). */
+export function tableRule(oldId: bigint, newId: bigint, newTs: bigint): RewriteRule {
+  return {
+    oldKeyPrefix: tablePrefix(oldId),
+    newKeyPrefix: tablePrefix(newId),
+    newTimestamp: newTs,
+  };
+}
+
+/**
+ * The column ID changes a table will get when created from its `SHOW CREATE TABLE` text: TiDB
+ * numbers the columns of a new table 1..n in the order the statement lists them (by offset).
+ * Lets restore refuse such tables before it creates anything.
+ */
+export function predictedColumnIdChanges(table: TableInfo): ColumnIdChange[] {
+  const cols = [...table.cols].sort((a, b) => a.offset - b.offset);
+  const out: ColumnIdChange[] = [];
+  cols.forEach((c, i) => {
+    if (c.id !== i + 1) out.push({ name: c.name.O, oldId: c.id, newId: i + 1 });
+  });
+  return out;
+}

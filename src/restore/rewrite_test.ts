@@ -1,0 +1,143 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { encodeBytes, hex } from "../codec/bytes.ts";
+import { newColumn, newIndex, newPartitionInfo, newTable, type TableInfo } from "../tidb/model.ts";
+import { encodeRecordKey, indexPrefix, recordPrefix, recordRange } from "../tidb/tablecodec.ts";
+import { ColumnFlag, MysqlType, PartitionType } from "../tidb/types.ts";
+import {
+  columnIdChanges,
+  encodeKeyPrefix,
+  matchRule,
+  predictedColumnIdChanges,
+  prefixEnd,
+  RewriteError,
+  rewriteKey,
+  tableRewrite,
+} from "./rewrite.ts";
+
+function table(
+  id: number,
+  o: { colIds?: number[]; idx?: [number, string][]; parts?: [number, string][] } = {},
+): TableInfo {
+  const colIds = o.colIds ?? [1, 2];
+  const t = newTable({
+    id,
+    name: "t",
+    pkIsHandle: true,
+    columns: [
+      newColumn({
+        id: colIds[0]!,
+        name: "id",
+        offset: 0,
+        tp: MysqlType.Longlong,
+        flag: ColumnFlag.PriKey | ColumnFlag.NotNull,
+      }),
+      newColumn({ id: colIds[1]!, name: "v", offset: 1, tp: MysqlType.Long }),
+    ],
+    indexes: (o.idx ?? [[1, "PRIMARY"], [2, "k_v"]]).map(([iid, name]) =>
+      newIndex({
+        id: iid,
+        name,
+        table: "t",
+        columns: [{ name: name === "PRIMARY" ? "id" : "v", offset: name === "PRIMARY" ? 0 : 1 }],
+        primary: name === "PRIMARY",
+        unique: name === "PRIMARY",
+      })
+    ),
+  });
+  if (o.parts) {
+    t.partition = newPartitionInfo(
+      PartitionType.Hash,
+      "`id`",
+      o.parts.map(([pid, name]) => ({ id: pid, name })),
+    );
+  }
+  return t;
+}
+
+describe("rewrite rules", () => {
+  test("map the record prefix and each index by name with the new ts", () => {
+    const old = table(70, { idx: [[1, "PRIMARY"], [5, "k_v"]] });
+    const fresh = table(112, { idx: [[1, "PRIMARY"], [2, "k_v"]] });
+    const rw = tableRewrite(old, fresh, 999n);
+    assert.deepEqual([...rw.indexIds], [[1n, 1n], [5n, 2n]]);
+    assert.deepEqual(
+      rw.rules.map((r) => [hex(r.oldKeyPrefix), hex(r.newKeyPrefix), r.newTimestamp]),
+      [
+        [hex(recordPrefix(70n)), hex(recordPrefix(112n)), 999n],
+        [hex(indexPrefix(70n, 1n)), hex(indexPrefix(112n, 1n)), 999n],
+        [hex(indexPrefix(70n, 5n)), hex(indexPrefix(112n, 2n)), 999n],
+      ],
+    );
+  });
+
+  test("match partitions by name, not by position", () => {
+    const old = table(70, { parts: [[71, "p0"], [72, "p1"]] });
+    const fresh = table(200, { parts: [[202, "P1"], [201, "p0"]] });
+    const rw = tableRewrite(old, fresh, 1n);
+    assert.equal(rw.tableIds.get(71n), 201n);
+    assert.equal(rw.tableIds.get(72n), 202n);
+    // Rules for the partitions' data only: a partitioned table keeps no rows under its own id.
+    const olds = new Set(rw.rules.map((r) => hex(r.oldKeyPrefix)));
+    assert.ok(olds.has(hex(recordPrefix(71n))) && olds.has(hex(recordPrefix(72n))));
+    assert.ok(!olds.has(hex(recordPrefix(70n))));
+  });
+
+  test("refuse a target missing a partition or an index", () => {
+    assert.throws(
+      () =>
+        tableRewrite(
+          table(1, { parts: [[2, "p0"], [3, "p9"]] }),
+          table(5, { parts: [[6, "p0"]] }),
+          1n,
+        ),
+      (e: unknown) => e instanceof RewriteError && /partition p9/.test((e as Error).message),
+    );
+    assert.throws(
+      () => tableRewrite(table(1), table(5, { idx: [[1, "PRIMARY"]] }), 1n),
+      /index k_v of table t/,
+    );
+  });
+
+  test("find the rule of a file by its range and rewrite its keys", () => {
+    const rw = tableRewrite(table(70), table(112), 1n);
+    const r = recordRange(70n);
+    const rule = matchRule(rw.rules, encodeRecordKey(70n, 5n), r.end)!;
+    assert.equal(hex(rule.oldKeyPrefix), hex(recordPrefix(70n)));
+    assert.equal(hex(rewriteKey(encodeRecordKey(70n, 5n), rule)), hex(encodeRecordKey(112n, 5n)));
+    assert.equal(hex(rewriteKey(r.end, rule)), hex(recordRange(112n).end));
+    // A range spanning two tables has no rule.
+    assert.equal(
+      matchRule(rw.rules, encodeRecordKey(70n, 5n), encodeRecordKey(71n, 1n)),
+      undefined,
+    );
+  });
+
+  test("encoded key prefixes are prefixes of every encoded key under them", () => {
+    for (const prefix of [recordPrefix(70n), indexPrefix(70n, 3n), Uint8Array.of(0x74)]) {
+      const key = new Uint8Array([...prefix, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      const enc = encodeBytes(key);
+      const p = encodeKeyPrefix(prefix);
+      assert.equal(hex(enc.subarray(0, p.length)), hex(p));
+    }
+    // br/pkg/restore/utils: t{id}_r is 11 bytes: one 8-byte group, then 3 raw bytes.
+    assert.equal(encodeKeyPrefix(recordPrefix(1n)).length, 9 + 3);
+    assert.equal(hex(prefixEnd(Uint8Array.of(1, 0xff))), "02");
+  });
+
+  test("column IDs are compared by name", () => {
+    assert.deepEqual(columnIdChanges(table(1), table(2)), []);
+    assert.deepEqual(columnIdChanges(table(1, { colIds: [1, 4] }), table(2)), [
+      { name: "v", oldId: 4, newId: 2 },
+    ]);
+  });
+
+  test("a table created from SQL numbers its columns in statement order", () => {
+    const t = table(1, { colIds: [3, 1] });
+    assert.deepEqual(predictedColumnIdChanges(t), [
+      { name: "id", oldId: 3, newId: 1 },
+      { name: "v", oldId: 1, newId: 2 },
+    ]);
+    assert.deepEqual(predictedColumnIdChanges(table(1)), []);
+  });
+});

@@ -1,0 +1,820 @@
+/**
+ * `tibr restore`: BR's snapshot restore. Reads the backup's metadata, selects tables, creates
+ * their schemas through a TiDB server (as Lightning does), works out rewrite rules from the new
+ * IDs, prepares the cluster (schedulers paused, import mode, regions split and scattered),
+ * downloads and ingests every file, checks each table's checksum against the backup's, and puts
+ * the cluster back as it was, also on failure and on Ctrl-C.
+ * @module
+ */
+import { compareBytes } from "../codec/bytes.ts";
+import { type CipherInfo, validateCipher } from "../crypto/cipher.ts";
+import {
+  allFilter,
+  parseFilter,
+  schemasFilter,
+  type TableFilter,
+  tablesFilter,
+} from "../filter/mod.ts";
+import type { File } from "../gen/brpb_pb.ts";
+import { log } from "../log.ts";
+import { PdClient } from "../pd/client.ts";
+import type { TlsOptions } from "../rpc/transport.ts";
+import { toStorageBackend } from "../storage/backend.ts";
+import { openStorage } from "../storage/registry.ts";
+import type { ExternalStorage } from "../storage/types.ts";
+import { StoreConnections } from "../tikv/stores.ts";
+import { LockResolver } from "../txn/lock_resolver.ts";
+import { MetaReader } from "../backup/metareader.ts";
+import { ActionType, type Job } from "../tidb/model.ts";
+import { formatBytes } from "../backup/progress.ts";
+import { type PhasedProgress, phasedProgress } from "./progress.ts";
+import { parseRawKey } from "../backup/task.ts";
+import { Pool } from "../pool.ts";
+import { restoredRanges, ruledChecksum } from "./checksum.ts";
+import { ImportModeKeeper, isTikv, SchedulerPause, splitAndScatter } from "./cluster.ts";
+import { FileImporter, type ImportRange } from "./importer.ts";
+import {
+  createDatabaseSql,
+  createTableSql,
+  type DryRunPlan,
+  rebaseSql,
+  type SelectedTable,
+  selectTables,
+  tableName,
+  tableTotals,
+} from "./plan.ts";
+import { mergeFileRanges, rewriteRanges, type RewrittenRange, splitKeys } from "./ranges.ts";
+import {
+  columnIdChanges,
+  predictedColumnIdChanges,
+  type RewriteRule,
+  type TableRewrite,
+  tableRewrite,
+} from "./rewrite.ts";
+import { quoteIdent, TidbClient, type TidbEndpoint } from "./tidb.ts";
+import { rangeKey, RestoreCheckpoint } from "./checkpoint.ts";
+import { discoverTidb } from "./discover.ts";
+
+/** The restore kinds, as BR's subcommands. */
+export type RestoreMode = "full" | "db" | "table" | "raw" | "txn";
+
+/** Everything a restore needs; built from flags by the CLI. */
+export interface RestoreConfig {
+  mode: RestoreMode;
+  pd: string[];
+  tls?: TlsOptions;
+  storage: string;
+  storageFlags?: Record<string, string>;
+  storagePlugins?: string[];
+  sendCredentials: boolean;
+  db?: string;
+  table?: string;
+  filter?: string[];
+  caseSensitive?: boolean;
+  cipher?: CipherInfo;
+  /** Where TiDB is; absent host: found through PD. */
+  tidb?: Partial<TidbEndpoint>;
+  /** Files in flight per store. */
+  concurrency: number;
+  /** Download limit per store, MiB/s (0 = none). */
+  rateLimitMiB?: number;
+  checksum: boolean;
+  /** Restore data into tables that exist already; create nothing. */
+  noSchema?: boolean;
+  dryRun?: boolean;
+  raw?: { start: string; end: string; format: "hex" | "raw" | "escaped"; cf: string };
+  progress?: "auto" | "bar" | "lines" | "quiet";
+  /** Retry budget of one range (store down, busy, stale regions), ms. */
+  budgetMs?: number;
+  /** Record progress and resume an interrupted restore (default true). */
+  useCheckpoint?: boolean;
+  /** Where the checkpoint lives (default: `checkpoints/restore-<cluster id>` in the backup). */
+  checkpointStorage?: string;
+  /** Checkpoint flush interval, ms (default 30 s). */
+  checkpointFlushIntervalMs?: number;
+  signal?: AbortSignal;
+}
+
+/** The summary printed at the end (and `--output json`). */
+export interface RestoreSummary {
+  kind: string;
+  storage: string;
+  backupTs: string;
+  restoreTs: string;
+  tables: number;
+  databases: number;
+  dataFiles: number;
+  totalKvs: string;
+  totalBytes: string;
+  ranges: number;
+  splitKeys: number;
+  newRegions: number;
+  checksum: "passed" | "skipped" | "not in backup";
+  timeTakenMs: number;
+  averageSpeed: string;
+  /** Tables whose backup has no checksum to compare with (BR skips them silently). */
+  tablesWithoutChecksum?: string[];
+  /** Ranges an interrupted earlier run had ingested (present when resumed). */
+  resumedRanges?: number;
+}
+
+/** A configuration or input error: one line, exit code 2. */
+export class RestoreConfigError extends Error {
+  override name = "RestoreConfigError";
+}
+
+/** A runtime failure of the restore: one line, exit code 1. */
+export class RestoreError extends Error {
+  override name = "RestoreError";
+}
+
+/** The default TiDB ports (TiDB's `-P 4000` and `--status 10080`). */
+export const TIDB_DEFAULTS = { port: 4000, statusPort: 10080, user: "root" } as const;
+
+function filterOf(cfg: RestoreConfig): TableFilter {
+  const opts = { caseSensitive: cfg.caseSensitive ?? false };
+  switch (cfg.mode) {
+    case "db":
+      if (!cfg.db) throw new RestoreConfigError("restore db needs --db NAME");
+      return schemasFilter([cfg.db], opts);
+    case "table":
+      if (!cfg.db || !cfg.table) {
+        throw new RestoreConfigError("restore table needs --db NAME and --table NAME");
+      }
+      return tablesFilter([{ schema: cfg.db, table: cfg.table }], opts);
+    default:
+      return cfg.filter && cfg.filter.length > 0 ? parseFilter(cfg.filter, opts) : allFilter();
+  }
+}
+
+/** Finds the TiDB server: given flags, else the first one registered in PD's etcd. */
+async function tidbEndpoint(cfg: RestoreConfig, pd: PdClient): Promise<TidbEndpoint> {
+  const t = cfg.tidb ?? {};
+  const login = { user: t.user ?? TIDB_DEFAULTS.user, password: t.password ?? "" };
+  if (t.host) {
+    return {
+      host: t.host,
+      port: t.port ?? TIDB_DEFAULTS.port,
+      statusPort: t.statusPort ?? TIDB_DEFAULTS.statusPort,
+      ...login,
+    };
+  }
+  let found;
+  try {
+    found = await discoverTidb(pd.leader, cfg.tls, cfg.signal);
+  } catch (err) {
+    throw new RestoreError(
+      `cannot list the TiDB servers registered in PD (${(err as Error).message}): give one with ` +
+        "--tidb-host and --tidb-port",
+    );
+  }
+  const first = found[0];
+  if (!first) {
+    throw new RestoreError(
+      "no TiDB server is registered in PD (/topology/tidb/): start one for the target cluster, " +
+        "or give one with --tidb-host and --tidb-port",
+    );
+  }
+  log("restore").info("found TiDB {addr} (status port {status}) in PD", {
+    addr: `${first.host}:${first.port}`,
+    status: first.statusPort,
+  });
+  return { host: first.host, port: first.port, statusPort: first.statusPort, ...login };
+}
+
+/** A table restored: the backup's, and how its keys map onto the created one. */
+export interface Restored {
+  sel: SelectedTable;
+  rewrite: TableRewrite;
+}
+
+/** Runs a restore (or, with `dryRun`, plans one) and returns its summary or plan. */
+export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | DryRunPlan> {
+  const started = Date.now();
+  const signal = cfg.signal;
+  if (cfg.cipher) validateCipher(cfg.cipher);
+  const tableMode = cfg.mode !== "raw" && cfg.mode !== "txn";
+  const filter = tableMode ? filterOf(cfg) : undefined;
+  const storage = await openStorage(cfg.storage, {
+    ...(cfg.storageFlags ? { flags: cfg.storageFlags } : {}),
+    ...(cfg.storagePlugins ? { plugins: cfg.storagePlugins } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  let pd: PdClient | undefined;
+  let stores: StoreConnections | undefined;
+  let tidb: TidbClient | undefined;
+  let cp: RestoreCheckpoint | undefined;
+  const progress = phasedProgress(cfg.dryRun ? "quiet" : (cfg.progress ?? "auto"));
+  try {
+    const reader = await MetaReader.open(storage, {
+      ...(cfg.cipher ? { cipher: cfg.cipher } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    const meta = reader.meta;
+    checkKind(cfg.mode, meta.isRawKv, meta.isTxnKv, storage);
+    pd = await PdClient.connect({
+      endpoints: cfg.pd,
+      ...(cfg.tls ? { tls: cfg.tls } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    stores = new StoreConnections(pd, cfg.tls);
+    const tikvs = (await pd.getAllStores()).filter(isTikv);
+    if (tikvs.length === 0) throw new RestoreError("PD knows no TiKV store to restore into");
+
+    if (!tableMode) {
+      const files = await rawFiles(cfg, reader);
+      const ranges = rewriteRanges(mergeFileRanges(files), undefined);
+      const keys = splitKeys(ranges);
+      if (cfg.dryRun) {
+        return planOf([], [], "not checked for raw and txn restores", ranges, keys, tikvs.length);
+      }
+      cp = await openCheckpoint(cfg, storage, pd, meta.endVersion);
+      await cp?.begin(cp.restoreTs ?? 0n);
+      const kvs = await importAll(cfg, { pd, stores, storage, tikvs, progress, cp }, ranges, keys);
+      await cp?.complete();
+      cp = undefined;
+      return summary(cfg, storage, meta.endVersion, 0n, started, {
+        tables: 0,
+        databases: 0,
+        files: files.length,
+        kvs: kvs.kvs,
+        bytes: kvs.bytes,
+        ranges: ranges.length,
+        splitKeys: keys.length,
+        newRegions: kvs.newRegions,
+        checksum: "skipped",
+        ...(kvs.resumed > 0 ? { resumed: kvs.resumed } : {}),
+      });
+    }
+
+    const selection = await selectTables(reader, filter!);
+    if (selection.tables.length === 0 && selection.databases.length === 0) {
+      throw new RestoreConfigError(
+        "no database or table of the backup matches: check --db/--table/--filter (names are " +
+          "case-insensitive unless --case-sensitive)",
+      );
+    }
+    // An incremental backup restores on top of its base's restore: its tables exist already
+    // (or are created by its DDL jobs), so neither the not-fresh check nor the column-ID
+    // prediction applies; like BR, it keeps no checkpoint and runs no checksum (its schemas'
+    // sums cover only the changes).
+    const incremental = meta.startVersion > 0n;
+    if (!cfg.noSchema && !incremental) refuseRenumberedColumns(selection.tables);
+    tidb = await TidbClient.connect(await tidbEndpoint(cfg, pd), signal);
+    if (!cfg.dryRun && !incremental) {
+      cp = await openCheckpoint(cfg, storage, pd, meta.endVersion);
+    }
+    const notFresh = incremental
+      ? "not checked: an incremental backup restores on top of its base"
+      : await checkFresh(cfg, tidb, selection.tables, cp?.createdTables, cp?.resumed ?? false);
+    const jobs = incremental ? await ddlJobsToReplay(reader, filter!) : [];
+
+    if (cfg.dryRun) {
+      const ranges = rewriteRanges(
+        mergeFileRanges(selection.tables.flatMap((t) => t.files)),
+        undefined,
+      );
+      return planOf(
+        selection.tables,
+        selection.databases.map((d) => d.db_name.O),
+        notFresh,
+        ranges,
+        splitKeys(ranges),
+        tikvs.length,
+      );
+    }
+
+    // The restore ts (the restored data's commit ts) comes first, as BR's; a resumed run
+    // keeps the one its checkpoint recorded.
+    const newTs = cp?.restoreTs ?? await pd.getTS();
+    await cp?.begin(newTs);
+    const schemaBar = progress.phase("Schema", selection.tables.length, "tables");
+    const restored: Restored[] = [];
+    if (!cfg.noSchema) {
+      for (const db of selection.databases) await tidb.exec(createDatabaseSql(db));
+    }
+    await replayDdlJobs(tidb, jobs);
+    const created: { sel: SelectedTable; info: import("../tidb/model.ts").TableInfo }[] = [];
+    for (const sel of selection.tables) {
+      if (!cfg.noSchema) await tidb.exec(createTableSql(sel));
+      for (const sql of rebaseSql(sel)) await tidb.exec(sql);
+      created.push({ sel, info: await tidb.tableInfo(sel.db.db_name.O, sel.table.name.O) });
+      if (cp && !cp.createdTables.has(tableName(sel).toLowerCase())) {
+        await cp.tableCreated(tableName(sel));
+      }
+      schemaBar.tick();
+    }
+    // The tables are on record before any row goes into them, so a rerun after a crash never
+    // takes them for someone else's data.
+    await cp?.flush();
+    const changed: string[] = [];
+    for (const { sel, info } of created) {
+      const changes = columnIdChanges(sel.table, info);
+      if (changes.length > 0 && sel.files.length > 0) {
+        changed.push(
+          `${tableName(sel)} (${
+            changes.map((c) => `${c.name}: ${c.oldId} -> ${c.newId}`).join(", ")
+          })`,
+        );
+      }
+      restored.push({ sel, rewrite: tableRewrite(sel.table, info, newTs) });
+    }
+    if (changed.length > 0) {
+      throw new RestoreError(
+        `the column IDs of ${changed.length} table(s) differ between the backup and the ` +
+          `created table, and tibr cannot re-encode rows yet: ${changed.join("; ")}; leave ` +
+          "them out with --filter '!db.table'",
+      );
+    }
+
+    const ctx: DataContext = { pd, stores, storage, tikvs, progress, cp };
+    const { ranges, keys, totals: kv, files } = await importTables(cfg, ctx, restored);
+    const { checksum, without } = incremental
+      ? { checksum: "skipped" as const, without: [] as string[] }
+      : await checksumTables(cfg, ctx, restored);
+    await cp?.complete();
+    cp = undefined;
+    return summary(cfg, storage, meta.endVersion, newTs, started, {
+      tables: selection.tables.length,
+      databases: selection.databases.length,
+      files: files.length,
+      kvs: kv.kvs,
+      bytes: kv.bytes,
+      ranges: ranges.length,
+      splitKeys: keys.length,
+      newRegions: kv.newRegions,
+      checksum,
+      ...(without.length > 0 ? { without } : {}),
+      ...(kv.resumed > 0 ? { resumed: kv.resumed } : {}),
+      incremental,
+    });
+  } catch (err) {
+    await cp?.abandon();
+    throw err;
+  } finally {
+    progress.stop();
+    await tidb?.close();
+    stores?.close();
+    pd?.close();
+    await storage.close();
+  }
+}
+
+/** What the data phases need. */
+export interface DataContext {
+  pd: PdClient;
+  stores: StoreConnections;
+  storage: ExternalStorage;
+  tikvs: { id: bigint }[];
+  progress: PhasedProgress;
+  /** Records progress; ranges and checksums it holds are skipped. */
+  cp?: RestoreCheckpoint | undefined;
+}
+
+/**
+ * Imports the files of restored tables: ranges merged and rewritten onto the new IDs, regions
+ * split at their ends, every range downloaded and ingested.
+ */
+export async function importTables(
+  cfg: RestoreConfig,
+  ctx: DataContext,
+  restored: Restored[],
+): Promise<{ ranges: RewrittenRange[]; keys: Uint8Array[]; totals: ImportTotals; files: File[] }> {
+  const rules: RewriteRule[] = restored.flatMap((r) => r.rewrite.rules);
+  const files = restored.flatMap((r) => r.sel.files);
+  const ranges = rewriteRanges(mergeFileRanges(files), rules);
+  const keys = splitKeys(ranges);
+  const totals = await importAll(cfg, ctx, ranges, keys);
+  return { ranges, keys, totals, files };
+}
+
+/**
+ * Compares each restored table's checksum (coprocessor, with rewrite rules) with the backup's;
+ * a mismatch fails naming the table. Tables the backup holds no checksum for are listed.
+ */
+export async function checksumTables(
+  cfg: RestoreConfig,
+  ctx: DataContext,
+  restored: Restored[],
+): Promise<{ checksum: RestoreSummary["checksum"]; without: string[] }> {
+  const without: string[] = [];
+  if (!cfg.checksum) return { checksum: "skipped", without };
+  const { pd, stores, progress } = ctx;
+  const signal = cfg.signal;
+  const resolver = new LockResolver(pd, stores, signal ? { signal } : {});
+  const ts = await pd.getTS();
+  const pool = new Pool({ concurrency: 4, ...(signal ? { signal } : {}) });
+  const withData = restored.filter((r) => r.sel.files.length > 0);
+  const bar = progress.phase("Checksum", withData.length, "tables");
+  await pool.forEach(withData, async (r) => {
+    const s = r.sel;
+    if (ctx.cp?.checksummed.has(BigInt(s.table.id))) {
+      bar.tick();
+      return;
+    }
+    if (s.crc64xor === 0n && s.totalKvs === 0n && s.totalBytes === 0n) {
+      without.push(tableName(s));
+      bar.tick();
+      return;
+    }
+    const got = await ruledChecksum(pd, stores, resolver, restoredRanges(r.rewrite), ts, signal);
+    if (
+      got.crc64xor !== s.crc64xor || got.totalKvs !== s.totalKvs ||
+      got.totalBytes !== s.totalBytes
+    ) {
+      throw new RestoreError(
+        `checksum mismatch for table ${tableName(s)}: the backup records crc64xor ` +
+          `${s.crc64xor}, ${s.totalKvs} kvs, ${s.totalBytes} bytes; the restored table has ` +
+          `crc64xor ${got.crc64xor}, ${got.totalKvs} kvs, ${got.totalBytes} bytes`,
+      );
+    }
+    await ctx.cp?.checksumDone(BigInt(s.table.id), got);
+    bar.tick();
+  });
+  progress.stop();
+  const checksum = without.length > 0 && without.length === withData.length
+    ? "not in backup"
+    : "passed";
+  return { checksum, without };
+}
+
+/** The restore checkpoint, unless turned off; its options are those that change the result. */
+async function openCheckpoint(
+  cfg: RestoreConfig,
+  storage: ExternalStorage,
+  pd: PdClient,
+  backupTs: bigint,
+): Promise<RestoreCheckpoint | undefined> {
+  if (cfg.useCheckpoint === false) return undefined;
+  return await RestoreCheckpoint.open({
+    ...(cfg.checkpointStorage ? { url: cfg.checkpointStorage } : {}),
+    backupStorage: storage,
+    ...(cfg.storageFlags ? { storageFlags: cfg.storageFlags } : {}),
+    ...(cfg.storagePlugins ? { storagePlugins: cfg.storagePlugins } : {}),
+    pd,
+    config: {
+      command: "restore",
+      mode: cfg.mode,
+      db: cfg.db ?? null,
+      table: cfg.table ?? null,
+      filter: cfg.filter ?? [],
+      "case-sensitive": cfg.caseSensitive ?? false,
+      "no-schema": cfg.noSchema ?? false,
+      "backup-ts": backupTs,
+      "raw.start": cfg.raw?.start ?? null,
+      "raw.end": cfg.raw?.end ?? null,
+      "raw.cf": cfg.raw?.cf ?? null,
+    },
+    ...(cfg.cipher ? { cipher: cfg.cipher } : {}),
+    ...(cfg.checkpointFlushIntervalMs ? { flushIntervalMs: cfg.checkpointFlushIntervalMs } : {}),
+    ...(cfg.signal ? { signal: cfg.signal } : {}),
+  });
+}
+
+/**
+ * Refuses, before anything is created, tables whose column IDs a table created from SQL would
+ * not keep (a column dropped, or added FIRST/AFTER): their rows would need re-encoding.
+ */
+function refuseRenumberedColumns(tables: SelectedTable[]): void {
+  const bad = tables
+    .filter((t) => t.files.length > 0)
+    .map((t) => ({ t, changes: predictedColumnIdChanges(t.table) }))
+    .filter((x) => x.changes.length > 0);
+  if (bad.length === 0) return;
+  throw new RestoreError(
+    `the column IDs of ${bad.length} table(s) would change when created from SQL, and tibr ` +
+      `cannot re-encode their rows yet: ${
+        list(bad.map(({ t, changes }) =>
+          `${tableName(t)} (${
+            changes.map((c) =>
+              `${c.name}: ${c.oldId} -> ${c.newId}`
+            ).join(", ")
+          })`
+        ))
+      }; leave them out with --filter '!db.table'`,
+  );
+}
+
+/**
+ * The DDL jobs of an incremental backup that touch the selected schemas and tables, in schema
+ * version order (BR's `FilterDDLJobs` and the order `ExecDDLs` replays them in).
+ */
+async function ddlJobsToReplay(reader: MetaReader, filter: TableFilter): Promise<Job[]> {
+  const out: Job[] = [];
+  for await (const job of reader.ddlJobs()) {
+    if (!job.query) continue;
+    const db = job.schema_name;
+    const selected = job.table_name
+      ? filter.matchTable(db, job.table_name)
+      : filter.matchSchema(db);
+    if (selected) out.push(job);
+  }
+  const version = (j: Job) => BigInt(j.binlog?.SchemaVersion ?? 0);
+  return out.sort((a, b) => (version(a) < version(b) ? -1 : version(a) > version(b) ? 1 : 0));
+}
+
+/** Replays DDL jobs through TiDB, each in its schema (BR's `ExecDDLs`). */
+async function replayDdlJobs(tidb: TidbClient, jobs: Job[]): Promise<void> {
+  for (const job of jobs) {
+    const schemaJob = job.type === ActionType.CreateSchema || job.type === ActionType.DropSchema;
+    if (!schemaJob && job.schema_name) await tidb.exec(`USE ${quoteIdent(job.schema_name)}`);
+    log("restore").info("replaying DDL job {id}: {query}", { id: job.id, query: job.query });
+    await tidb.exec(job.query);
+  }
+}
+
+function checkKind(mode: RestoreMode, isRaw: boolean, isTxn: boolean, storage: ExternalStorage) {
+  const kind = isRaw ? "raw" : isTxn ? "txn" : "table";
+  const want = mode === "raw" ? "raw" : mode === "txn" ? "txn" : "table";
+  if (kind !== want) {
+    const cmd = kind === "table" ? "full, db or table" : kind;
+    throw new RestoreConfigError(
+      `the backup at ${storage.uri()} is a ${kind === "table" ? "table" : kind + "-KV"} ` +
+        `backup: restore it with 'tibr restore ${cmd}'`,
+    );
+  }
+}
+
+async function rawFiles(cfg: RestoreConfig, reader: MetaReader): Promise<File[]> {
+  const out: File[] = [];
+  let start: Uint8Array = new Uint8Array();
+  let end: Uint8Array = new Uint8Array();
+  if (cfg.mode === "raw" && cfg.raw) {
+    try {
+      start = parseRawKey(cfg.raw.start, cfg.raw.format);
+      end = parseRawKey(cfg.raw.end, cfg.raw.format);
+    } catch (err) {
+      throw new RestoreConfigError((err as Error).message);
+    }
+  }
+  for await (const f of reader.dataFiles()) {
+    if (cfg.mode === "raw" && cfg.raw && f.cf !== "" && f.cf !== cfg.raw.cf) continue;
+    // Files wholly outside [start, end) are left out; files across a bound are taken whole (as
+    // BR, which restores whole files).
+    if (end.length > 0 && compareBytes(f.startKey, end) >= 0) continue;
+    if (start.length > 0 && f.endKey.length > 0 && compareBytes(f.endKey, start) <= 0) continue;
+    out.push(f);
+  }
+  return out;
+}
+
+/**
+ * Refuses to restore over data (BR's "not fresh" check): a full, unfiltered restore needs a
+ * cluster without user tables; otherwise each selected table that exists must be empty. With
+ * `--no-schema` every selected table must exist. Returns the check's result for the plan.
+ */
+async function checkFresh(
+  cfg: RestoreConfig,
+  tidb: TidbClient,
+  tables: SelectedTable[],
+  ours: Set<string> = new Set(),
+  resumed = false,
+): Promise<string> {
+  // Tables an interrupted run of this restore created are its own, not someone's data.
+  const existing = (await tidb.userTables()).filter((t) =>
+    !ours.has(`${t.db}.${t.table}`.toLowerCase())
+  );
+  const have = new Set(existing.map((t) => `${t.db}.${t.table}`.toLowerCase()));
+  if (cfg.noSchema) {
+    const missing = tables.filter((t) => !have.has(tableName(t).toLowerCase()));
+    if (missing.length > 0) {
+      throw new RestoreConfigError(
+        `--no-schema needs the tables to exist, but ${list(missing.map(tableName))} do not: ` +
+          "create them first, or restore without --no-schema",
+      );
+    }
+  }
+  const fullUnfiltered = cfg.mode === "full" && !(cfg.filter && cfg.filter.length > 0);
+  // A resumed run may find tables its predecessor created just before it was killed, not yet on
+  // record: those of the selection are let through here (rows in them are still refused below).
+  const selected = new Set(tables.map((t) => tableName(t).toLowerCase()));
+  const others = resumed
+    ? existing.filter((t) => !selected.has(`${t.db}.${t.table}`.toLowerCase()))
+    : existing;
+  if (fullUnfiltered && others.length > 0 && !cfg.noSchema) {
+    throw new RestoreConfigError(
+      `the target cluster is not fresh: it has ${others.length} user table(s) ` +
+        `(${list(others.map((t) => `${t.db}.${t.table}`))}); restore into an empty cluster, ` +
+        "or leave tables out with --filter",
+    );
+  }
+  const withRows: string[] = [];
+  for (const t of tables) {
+    if (!have.has(tableName(t).toLowerCase()) || ours.has(tableName(t).toLowerCase())) continue;
+    if (await tidb.hasRows(t.db.db_name.O, t.table.name.O)) withRows.push(tableName(t));
+  }
+  if (withRows.length > 0) {
+    throw new RestoreConfigError(
+      `the target cluster is not fresh: ${list(withRows)} already hold rows; drop or truncate ` +
+        "them, or leave them out with --filter '!db.table'",
+    );
+  }
+  const reused = tables.filter((t) => have.has(tableName(t).toLowerCase())).length;
+  return reused > 0 ? `fresh (${reused} existing empty table(s) reused)` : "fresh";
+}
+
+function list(names: string[]): string {
+  const shown = names.slice(0, 5).join(", ");
+  return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
+}
+
+interface ImportTotals {
+  kvs: bigint;
+  bytes: bigint;
+  newRegions: number;
+  /** Ranges an earlier run had ingested (skipped). */
+  resumed: number;
+}
+
+/** Prepares the cluster, splits, imports every range and undoes the preparation. */
+async function importAll(
+  cfg: RestoreConfig,
+  ctx: DataContext,
+  ranges: RewrittenRange[],
+  keys: Uint8Array[],
+): Promise<ImportTotals> {
+  const { pd, stores, storage, tikvs, progress, cp } = ctx;
+  const signal = cfg.signal;
+  const totals: ImportTotals = { kvs: 0n, bytes: 0n, newRegions: 0, resumed: 0 };
+  if (ranges.length === 0) return totals;
+  const backend = toStorageBackend(storage, cfg.sendCredentials);
+  const importer = new FileImporter({
+    pd,
+    stores,
+    backend,
+    ...(cfg.cipher ? { cipher: cfg.cipher } : {}),
+    isRawKv: cfg.mode === "raw",
+    concurrencyPerStore: cfg.concurrency,
+    budgetMs: cfg.budgetMs ?? 60_000,
+    ...(signal ? { signal } : {}),
+  });
+  const ids = tikvs.map((s) => s.id);
+  let pause: SchedulerPause | undefined;
+  let importMode: ImportModeKeeper | undefined;
+  const limit = BigInt(Math.round((cfg.rateLimitMiB ?? 0) * 1024 * 1024));
+  try {
+    pause = await SchedulerPause.start(pd);
+    importMode = await ImportModeKeeper.start(stores, tikvs as never);
+    if (limit > 0n) await importer.setDownloadSpeedLimit(ids, limit);
+    const splitBar = progress.phase("Split/Scatter", keys.length, "split keys");
+    const created = await splitAndScatter(pd, stores, keys, {
+      ...(signal ? { signal } : {}),
+      onSplit: (n) => splitBar.tick(n),
+    });
+    totals.newRegions = created.length;
+    const bar = progress.phase("Import", ranges.length, "ranges");
+    const pool = new Pool({
+      concurrency: Math.max(1, cfg.concurrency * ids.length),
+      ...(signal ? { signal } : {}),
+    });
+    await pool.forEach(ranges, async (r) => {
+      if (cp?.doneRanges.has(rangeKey(r.startKey, r.endKey))) {
+        totals.resumed++;
+        totals.kvs += r.kvs;
+        totals.bytes += r.bytes;
+        bar.tick();
+        return;
+      }
+      const item: ImportRange = {
+        files: r.files,
+        newStartKey: r.newStartKey,
+        newEndKey: r.newEndKey,
+        rule: r.rule,
+      };
+      await importer.importRange(item);
+      await cp?.rangeDone(r.startKey, r.endKey);
+      totals.kvs += r.kvs;
+      totals.bytes += r.bytes;
+      bar.addBytes(r.bytes);
+      bar.tick();
+    });
+    progress.stop();
+    return totals;
+  } finally {
+    progress.stop();
+    // What was ingested is on record before the cluster is put back (a failure to write it is
+    // the runner's error, thrown by the next checkpoint call).
+    await cp?.flush().catch(() => {});
+    if (limit > 0n) {
+      await importer.setDownloadSpeedLimit(ids, 0n).catch((err) =>
+        log("restore").warn("resetting the download speed limit failed: {e}", { e: err.message })
+      );
+    }
+    await importMode?.stop();
+    await pause?.resume();
+  }
+}
+
+function planOf(
+  tables: SelectedTable[],
+  databases: string[],
+  notFresh: string,
+  ranges: RewrittenRange[],
+  keys: Uint8Array[],
+  stores: number,
+): DryRunPlan {
+  let bytes = 0n;
+  for (const r of ranges) bytes += r.bytes;
+  return {
+    tables: tables.map((t) => {
+      const tot = tableTotals(t);
+      return {
+        name: tableName(t),
+        files: tot.files,
+        kvs: String(tot.kvs),
+        bytes: String(tot.bytes),
+        sql: [createTableSql(t), ...rebaseSql(t)],
+      };
+    }),
+    databases: databases.map((d) => `${quoteIdent(d)}`),
+    notFresh,
+    ranges: ranges.length,
+    splitKeys: keys.length,
+    expectedRegions: keys.length,
+    stores,
+    // Every region has a replica on up to three stores.
+    bytesPerStore: String((bytes * BigInt(Math.min(3, stores))) / BigInt(Math.max(1, stores))),
+  };
+}
+
+function summary(
+  cfg: RestoreConfig,
+  storage: ExternalStorage,
+  backupTs: bigint,
+  restoreTs: bigint,
+  started: number,
+  t: {
+    tables: number;
+    databases: number;
+    files: number;
+    kvs: bigint;
+    bytes: bigint;
+    ranges: number;
+    splitKeys: number;
+    newRegions: number;
+    checksum: RestoreSummary["checksum"];
+    without?: string[];
+    resumed?: number;
+    incremental?: boolean;
+  },
+): RestoreSummary {
+  const took = Date.now() - started;
+  return {
+    kind: cfg.mode === "raw"
+      ? "Raw Restore"
+      : cfg.mode === "txn"
+      ? "Txn Restore"
+      : t.incremental
+      ? "Incremental Restore"
+      : "Full Restore",
+    storage: storage.uri(),
+    backupTs: String(backupTs),
+    restoreTs: String(restoreTs),
+    tables: t.tables,
+    databases: t.databases,
+    dataFiles: t.files,
+    totalKvs: String(t.kvs),
+    totalBytes: String(t.bytes),
+    ranges: t.ranges,
+    splitKeys: t.splitKeys,
+    newRegions: t.newRegions,
+    checksum: t.checksum,
+    timeTakenMs: took,
+    averageSpeed: `${formatBytes(Number(t.bytes) / Math.max(took / 1000, 0.001))}/s`,
+    ...(t.without ? { tablesWithoutChecksum: t.without } : {}),
+    ...(t.resumed ? { resumedRanges: t.resumed } : {}),
+  };
+}
+
+/** The summary as the lines printed at the end, in the shape of BR's. */
+export function restoreSummaryText(s: RestoreSummary): string {
+  const rows: [string, string][] = [
+    ["storage", s.storage],
+    ["BackupTS", s.backupTs],
+    ...(s.restoreTs !== "0" ? [["restore ts", s.restoreTs] as [string, string]] : []),
+    ["databases", String(s.databases)],
+    ["tables", String(s.tables)],
+    ["data files", String(s.dataFiles)],
+    ["total kv", s.totalKvs],
+    ["total kv size", formatBytes(BigInt(s.totalBytes))],
+    ["ranges", String(s.ranges)],
+    ["split keys", String(s.splitKeys)],
+    ["new regions", String(s.newRegions)],
+    ...(s.resumedRanges !== undefined
+      ? [["resumed from checkpoint", `${s.resumedRanges} ranges`] as [string, string]]
+      : []),
+    ["checksum", s.checksum],
+    ["total take", `${(s.timeTakenMs / 1000).toFixed(1)}s`],
+    ["average speed", s.averageSpeed],
+  ];
+  if (s.tablesWithoutChecksum && s.tablesWithoutChecksum.length > 0) {
+    rows.push([
+      "note",
+      `the backup holds no checksum for ${s.tablesWithoutChecksum.length} table(s) ` +
+      `(${s.tablesWithoutChecksum.slice(0, 5).join(", ")}): they were not verified`,
+    ]);
+  }
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return `${s.kind} success summary:\n` +
+    rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n") + "\n";
+}
