@@ -31,13 +31,14 @@
  *   `int` plus an index in write-reorganization state: its entries exist but BR skips them),
  *   `history` (a table altered after half its rows were written: columns added FIRST and
  *   AFTER, a column and an index dropped, an index added, so its column IDs have a gap and are
- *   out of order; see `buildHistoryTable` and docs/PLAYGROUND.md).
+ *   out of order; see `buildHistoryTable` and docs/PLAYGROUND.md),
+ *   `types` (a column of every TiDB type and edge-value rows, see sample_types.ts).
  * - `payload` is the mean length of each row's text column (bytes).
  * - `rawKv: null` (or keys 0) writes no raw KV.
  * - Regions are split at every table (`splitTables`) and wherever a region holds more than
  *   `maxBytes` / `maxKeys`; leaders are then spread over the stores.
  *
- * `default` is a few databases with 21 tables of every kind (about 50 MB of rows and indexes
+ * `default` is a few databases with 22 tables of every kind (about 50 MB of rows and indexes
  * over a few hundred regions) and some raw KV; `empty` is nothing at all.
  * @module
  */
@@ -77,6 +78,7 @@ import {
 import { log } from "../log.ts";
 import type { Checksum, Cluster } from "./cluster.ts";
 import { mulberry32 } from "../random.ts";
+import { buildTypesTable, typesRow } from "./sample_types.ts";
 import type { Mutation, RawCf } from "./mvcc.ts";
 
 /** The shapes of sample tables. */
@@ -86,6 +88,7 @@ export const TABLE_KINDS = [
   "clustered",
   "partitioned",
   "nonpublic-index",
+  "types",
   "history",
 ] as const;
 /** One of `TABLE_KINDS`. */
@@ -138,7 +141,7 @@ export interface SampleSpec {
 /** No user data at all. */
 export const EMPTY_SAMPLE: SampleSpec = { databases: [], rawKv: null };
 
-/** The default sample: 6 databases (one empty), 21 tables of every kind, ~50 MB, raw KV. */
+/** The default sample: 6 databases (one empty), 22 tables of every kind, ~50 MB, raw KV. */
 export const DEFAULT_SAMPLE: SampleSpec = {
   seed: 1,
   databases: [
@@ -179,6 +182,7 @@ export const DEFAULT_SAMPLE: SampleSpec = {
         { name: "audit_trail", kind: "int", rows: 8_000 },
         { name: "errors", kind: "partitioned", rows: 3_000, partitions: 4 },
         { name: "tiny", kind: "int", rows: 10 },
+        { name: "all_types", kind: "types", rows: 2_000 },
         { name: "empty_table", kind: "int", rows: 0 },
       ],
     },
@@ -484,6 +488,8 @@ export class Catalog {
     const secs = BASE_TIME_S + Number(id) * 37 + version * 86_400;
     const created = timeDatum(timeParts(secs));
     switch (t.kind) {
+      case "types":
+        return typesRow(this.seed, t.info.id, id, version).datums;
       case "history": {
         const old = version === 0 && t.history !== undefined && id <= t.history.oldRows;
         const tier = intDatum(1 + Math.floor(rand() * 3));
@@ -782,6 +788,7 @@ export function buildTable(
     return stages.steps[stages.steps.length - 1]!.info;
   }
   const id = genId();
+  if (kind === "types") return buildTypesTable(id, name, updateTs);
   const idx = (iid: number, iname: string, cols: ColumnInfo[], o: Partial<IndexInfo> = {}) =>
     newIndex({
       id: iid,

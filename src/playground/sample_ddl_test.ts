@@ -62,6 +62,36 @@ function expectedDdl(t: CatalogTable): string {
         "  PRIMARY KEY (`id`) /*T![clustered_index] CLUSTERED */,\n" +
         "  KEY `idx_created` (`created`),\n" +
         "  KEY `idx_email` (`email`)\n" + TAIL + autoInc;
+    case "types":
+      return `CREATE TABLE \`${name}\` (\n` +
+        "  `id` bigint(20) NOT NULL,\n" +
+        "  `c_tinyint` tinyint(4) DEFAULT NULL,\n" +
+        "  `c_smallint_u` smallint(5) unsigned DEFAULT NULL,\n" +
+        "  `c_mediumint` mediumint(9) DEFAULT NULL,\n" +
+        "  `c_int` int(11) DEFAULT NULL,\n" +
+        "  `c_bigint_u` bigint(20) unsigned DEFAULT NULL,\n" +
+        "  `c_bigint` bigint(20) DEFAULT NULL,\n" +
+        "  `c_float` float DEFAULT NULL,\n" +
+        "  `c_double` double DEFAULT NULL,\n" +
+        "  `c_decimal` decimal(30,10) DEFAULT NULL,\n" +
+        "  `c_char` char(16) DEFAULT NULL,\n" +
+        "  `c_varchar` varchar(255) DEFAULT NULL,\n" +
+        "  `c_text` text DEFAULT NULL,\n" +
+        "  `c_binary` binary(8) DEFAULT NULL,\n" +
+        "  `c_varbinary` varbinary(64) DEFAULT NULL,\n" +
+        "  `c_blob` blob DEFAULT NULL,\n" +
+        "  `c_enum` enum('small','medium','large') DEFAULT NULL,\n" +
+        "  `c_set` set('read','write','exec','admin') DEFAULT NULL,\n" +
+        "  `c_bit` bit(10) DEFAULT NULL,\n" +
+        "  `c_json` json DEFAULT NULL,\n" +
+        "  `c_date` date DEFAULT NULL,\n" +
+        "  `c_datetime` datetime(6) DEFAULT NULL,\n" +
+        "  `c_timestamp` timestamp(3) NULL DEFAULT NULL,\n" +
+        "  `c_time` time(2) DEFAULT NULL,\n" +
+        "  `c_year` year(4) DEFAULT NULL,\n" +
+        "  `c_latin1` varchar(32) CHARACTER SET latin1 COLLATE latin1_bin DEFAULT NULL,\n" +
+        "  `c_gen` bigint(20) GENERATED ALWAYS AS (`c_int` + 1) VIRTUAL,\n" +
+        "  PRIMARY KEY (`id`) /*T![clustered_index] CLUSTERED */\n" + TAIL;
     default:
       throw new Error(`no expected DDL for sample kind ${t.kind}`);
   }
@@ -72,7 +102,7 @@ describe("the default sample's schemas as SHOW CREATE TABLE prints them", () => 
   const { catalog } = loadSample(cluster, { ...DEFAULT_SAMPLE, scale: 0.01, rawKv: null });
 
   test("every table renders as TiDB would print it, AUTO_INCREMENT from the allocator", () => {
-    assert.equal(new Set(catalog.tables.map((t) => t.kind)).size, 6);
+    assert.equal(new Set(catalog.tables.map((t) => t.kind)).size, 7);
     for (const t of catalog.tables) {
       const ddl = showCreateTable(t.info, { autoIncrement: t.autoIdBase + 1n });
       assert.equal(ddl, expectedDdl(t), `${t.db.db_name.O}.${t.info.name.O} (${t.kind})`);

@@ -9,10 +9,10 @@ import { expectedTableChecksum } from "./_test_helpers.ts";
 import { DEFAULT_SAMPLE, EMPTY_SAMPLE, loadSample, parseSampleSpec } from "./sample.ts";
 
 describe("sample loader", () => {
-  test("the default sample: 21 tables of every kind, ~50 MB, hundreds of regions", async () => {
+  test("the default sample: 22 tables of every kind, ~50 MB, hundreds of regions", async () => {
     const c = new Cluster({ clock: () => 1_700_000_000_000 });
     const r = loadSample(c, DEFAULT_SAMPLE);
-    assert.equal(r.tables, 21);
+    assert.equal(r.tables, 22);
     assert.equal(r.databases, 6);
     assert.ok(r.bytes > 40e6 && r.bytes < 70e6, `${r.bytes} bytes of rows and indexes`);
     assert.ok(r.regions >= 200 && r.regions <= 600, `${r.regions} regions`);
@@ -26,6 +26,7 @@ describe("sample loader", () => {
       "nonpublic-index",
       "partitioned",
       "rowid",
+      "types",
     ]);
 
     // TiDB's meta is readable at a fresh ts, as BR reads it.
@@ -54,10 +55,10 @@ describe("sample loader", () => {
     assert.equal(await schema.getGlobalId(), BigInt(r.catalog.globalId));
     // One schema version and one DDL job per CREATE DATABASE / CREATE TABLE, and per ALTER of
     // the history table (6).
-    assert.equal(await schema.getSchemaVersion(), 33n);
+    assert.equal(await schema.getSchemaVersion(), 34n);
     const jobs = await schema.listHistoryJobs();
-    assert.equal(jobs.length, 33);
-    assert.equal(jobs.filter((j) => j.info.type === ActionType.CreateTable).length, 21);
+    assert.equal(jobs.length, 34);
+    assert.equal(jobs.filter((j) => j.info.type === ActionType.CreateTable).length, 22);
     const users = tables.find((t) => t.info.name.O === "users")!.info;
     assert.equal(await schema.getAutoTableId(shop.info.id, users.id), 24_000n);
 

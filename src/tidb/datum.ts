@@ -37,7 +37,9 @@ export type Datum =
   /** DATETIME/DATE/TIMESTAMP as the packed uint64 (see `packTime`). */
   | { kind: "time"; value: bigint }
   /** TIME as nanoseconds. */
-  | { kind: "duration"; value: bigint };
+  | { kind: "duration"; value: bigint }
+  /** JSON as TiDB's binary JSON: type code then value (see json_binary.ts). */
+  | { kind: "json"; value: Uint8Array };
 
 /** Flag bytes that start each datum of `encodeKey` (`codec.xxxFlag`). */
 export const DatumFlag = {
@@ -324,6 +326,8 @@ export function writeKeyDatum(w: ByteWriter, d: Datum): void {
       w.u8(DatumFlag.Duration);
       w.int64Cmp(d.value);
       return;
+    case "json":
+      throw new Error("a JSON value cannot be part of a key");
   }
 }
 

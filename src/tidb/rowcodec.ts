@@ -65,6 +65,7 @@ function writeColumnValue(w: ByteWriter, d: Datum): void {
       return;
     case "string":
     case "bytes":
+    case "json":
       w.bytes(d.value);
       return;
     case "float":

@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import { registerBackup } from "./backup.ts";
 import { registerCheckpoint } from "./checkpoint.ts";
+import { registerExport } from "./export.ts";
 import { registerPlayground } from "./playground.ts";
 import { registerRestore } from "./restore.ts";
 import { registerStorage } from "./storage.ts";
@@ -18,6 +19,7 @@ export const COMMANDS: RegisterCommand[] = [
   registerBackup,
   registerRestore,
   registerCheckpoint,
+  registerExport,
   registerStorage,
   registerPlayground,
 ];
