@@ -257,9 +257,8 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       );
     }
     // An incremental backup restores on top of its base's restore: its tables exist already
-    // (or are created by its DDL jobs), so neither the not-fresh check nor the column-ID
-    // not the re-encoding of renumbered columns applies; like BR, it keeps no checkpoint and runs no checksum (its schemas'
-    // sums cover only the changes).
+    // (or are created by its DDL jobs), so the not-fresh check does not apply; like BR, it
+    // keeps no checkpoint and runs no checksum (its schemas' sums cover only the changes).
     const incremental = meta.startVersion > 0n;
     tidb = await TidbClient.connect(await tidbEndpoint(cfg, pd), signal);
     if (!cfg.dryRun && !incremental) {
@@ -310,11 +309,13 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
     await cp?.flush();
     // --- re-encode hook (src/restore/reencode.ts): tables whose created copy numbers its
     // columns otherwise get their rows and index values re-encoded into new files first.
-    reencoded = incremental ? undefined : await reencodeChangedTables(created, {
+    reencoded = await reencodeChangedTables(created, {
       backup: storage,
       openTarget: cfg.checkpointStorage ? () => openTargetStorage(cfg) : undefined,
       restoreTs: newTs,
       cipher: cfg.cipher,
+      // An incremental backup's tables record no KV count to hold the files against.
+      checkKvs: !incremental,
       signal,
     });
     for (const { sel, info } of created) {
