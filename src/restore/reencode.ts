@@ -69,6 +69,12 @@ const utf8d = new TextDecoder();
  * text (it converts when showing them); stored, they must have the column's own encoding.
  */
 function _storedDefault(c: ColumnInfo, d: Datum, table: string): Datum {
+  if (d.kind === "bytes" && c.type.Tp === MysqlType.Bit) {
+    // BIT is stored as an unsigned integer; its origin default comes as big-endian bytes.
+    let v = 0n;
+    for (const b of d.value) v = (v << 8n) | BigInt(b);
+    return { kind: "uint", value: v };
+  }
   if (d.kind !== "string") return d;
   const text = utf8d.decode(d.value);
   const cls = valueClass(c.type);
@@ -128,11 +134,8 @@ function _storedDefault(c: ColumnInfo, d: Datum, table: string): Datum {
       return { kind: "duration", value: (m[1] ? -us : us) * 1000n };
     }
     case "string":
-      return c.type.Tp === MysqlType.JSON
-        ? (() => {
-          throw bad();
-        })()
-        : d;
+    case "binary":
+      return d;
     default:
       throw bad();
   }
