@@ -44,7 +44,12 @@ import {
   tableTotals,
 } from "./plan.ts";
 import { mergeFileRanges, rewriteRanges, type RewrittenRange, splitKeys } from "./ranges.ts";
-import { type RewriteRule, type TableRewrite, tableRewrite } from "./rewrite.ts";
+import {
+  predictedColumnIdChanges,
+  type RewriteRule,
+  type TableRewrite,
+  tableRewrite,
+} from "./rewrite.ts";
 import { quoteIdent, TidbClient, type TidbEndpoint } from "./tidb.ts";
 import { rangeKey, RestoreCheckpoint } from "./checkpoint.ts";
 import { discoverTidb } from "./discover.ts";
@@ -731,6 +736,13 @@ async function importAll(
   }
 }
 
+/** The dry run's note on a table whose rows the restore will re-encode. */
+function reencodeNote(t: SelectedTable): { reencode?: string } {
+  const changes = t.files.length > 0 ? predictedColumnIdChanges(t.table) : [];
+  if (changes.length === 0) return {};
+  return { reencode: changes.map((c) => `${c.name}: ${c.oldId} -> ${c.newId}`).join(", ") };
+}
+
 function planOf(
   tables: SelectedTable[],
   databases: string[],
@@ -750,6 +762,7 @@ function planOf(
         kvs: String(tot.kvs),
         bytes: String(tot.bytes),
         sql: [createTableSql(t), ...rebaseSql(t)],
+        ...reencodeNote(t),
       };
     }),
     databases: databases.map((d) => `${quoteIdent(d)}`),

@@ -136,6 +136,7 @@ describe("tibr restore against the playground", () => {
     const plan = await runRestore(config({ dryRun: true })) as DryRunPlan;
     assert.equal(plan.notFresh, "fresh");
     assert.equal(plan.tables.length, 7);
+    assert.deepEqual(plan.tables.filter((t) => t.reencode).map((t) => t.name), ["crm.accounts"]);
     assert.ok(plan.tables.every((t) => t.sql[0]!.startsWith("CREATE TABLE IF NOT EXISTS")));
     assert.ok(plan.splitKeys > 0);
     const dbs = (await sql(b, "SHOW DATABASES")).map((r) => String(Object.values(r)[0]));
