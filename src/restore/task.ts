@@ -858,10 +858,9 @@ export function restoreSummaryText(s: RestoreSummary): string {
   if (s.reencodedTables && s.reencodedTables.length > 0) {
     rows.push([
       "re-encoded",
-      `${s.reencodedTables.length} table(s) whose column IDs the created copy numbers ` +
-      `otherwise had their rows and index values re-encoded with the new IDs and ingested ` +
-      `from new files (TiDB Lightning's way); their checksum is compared with one of the ` +
-      `re-encoded KVs: ${s.reencodedTables.join("; ")}`,
+      `${s.reencodedTables.join("; ")}: column IDs differ from the created table's, so rows ` +
+      "and index values were re-encoded with the new IDs and ingested from new files (TiDB " +
+      "Lightning's way); checksum compared with the re-encoded KVs'",
     ]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -13,7 +13,12 @@ import { hex } from "../../src/codec/bytes.ts";
 import { type Playground, startPlayground } from "../../src/playground/server/mod.ts";
 import type { SampleSpec } from "../../src/playground/sample.ts";
 import { datumToText } from "../../src/playground/tidb/values.ts";
-import { type RestoreConfig, type RestoreSummary, runRestore } from "../../src/restore/task.ts";
+import {
+  type RestoreConfig,
+  type RestoreSummary,
+  restoreSummaryText,
+  runRestore,
+} from "../../src/restore/task.ts";
 import { columnIdChanges } from "../../src/restore/rewrite.ts";
 import { openStorage } from "../../src/storage/registry.ts";
 import { rowKvs } from "../../src/tidb/table.ts";
@@ -99,6 +104,7 @@ describe("restore re-encodes tables whose column IDs change", () => {
     assert.equal(summary.checksum, "passed");
     assert.equal(summary.reencodedTables?.length, 1);
     assert.match(summary.reencodedTables![0]!, /^crm\.accounts \(.*-> /);
+    assert.match(restoreSummaryText(summary), /\n {2}re-encoded +crm\.accounts \(.*TiDB Lightning/);
     const src = a.catalog!.table("crm", "accounts")!.info;
     const created = b.tidb!.engine.table("crm", "accounts")!.table;
     assert.ok(columnIdChanges(src, created).length > 0, "the sample's IDs differ from SQL's");
