@@ -511,7 +511,8 @@ export interface ReencodeRunOptions {
   /** Hold the re-encoded KV count against the backup's (default true). */
   checkKvs?: boolean;
   signal?: AbortSignal | undefined;
-  onTable?: () => void;
+  /** Called once with the number of tables to re-encode (when any); `tick` after each. */
+  progress?: (tables: number) => { tick(): void };
 }
 
 /**
@@ -544,6 +545,7 @@ export async function reencodeChangedTables(
       if (own) await target.close();
     }
   };
+  const bar = o.progress?.(todo.length);
   try {
     for (const c of todo) {
       let res: ReencodedTable;
@@ -588,7 +590,7 @@ export async function reencodeChangedTables(
           totalBytes: res.checksum.totalBytes,
         }),
       });
-      o.onTable?.();
+      bar?.tick();
     }
   } catch (err) {
     await cleanup().catch(() => {});

@@ -321,6 +321,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       cipher: cfg.cipher,
       // An incremental backup's tables record no KV count to hold the files against.
       checkKvs: !incremental,
+      progress: (n) => progress.phase("Re-encode", n, "tables"),
       signal,
     });
     for (const { sel, info } of created) {
