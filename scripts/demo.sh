@@ -79,6 +79,8 @@ start_playground target --data empty
 dst_pd="$pd"
 dst_tidb="$tidb"
 
+# crm.accounts has a history (columns dropped and added FIRST/AFTER), so a copy created from SQL
+# numbers its columns differently: restore re-encodes its rows (docs/RESTORE.md) and says so.
 echo
 echo "Restoring the backup into it (schemas through its TiDB, found through PD) ..."
 "${tibr[@]}" --log-file "$work/restore.log" restore full -u "$dst_pd" \
