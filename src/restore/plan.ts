@@ -113,6 +113,8 @@ export interface DryRunPlan {
     kvs: string;
     bytes: string;
     sql: string[];
+    /** Column ID changes creating the table from SQL gives: its rows will be re-encoded. */
+    reencode?: string;
   }[];
   databases: string[];
   notFresh: string;
@@ -135,6 +137,7 @@ export function dryRunText(p: DryRunPlan): string {
     lines.push(
       `  table ${t.name}: ${t.files} files, ${t.kvs} kvs, ${formatBytes(BigInt(t.bytes))}`,
     );
+    if (t.reencode) lines.push(`    re-encoded (column IDs ${t.reencode})`);
     for (const s of t.sql) lines.push(`    ${s.replace(/\n/g, "\n    ")};`);
   }
   lines.push(

@@ -45,7 +45,6 @@ import {
 } from "./plan.ts";
 import { mergeFileRanges, rewriteRanges, type RewrittenRange, splitKeys } from "./ranges.ts";
 import {
-  columnIdChanges,
   predictedColumnIdChanges,
   type RewriteRule,
   type TableRewrite,
@@ -54,6 +53,7 @@ import {
 import { quoteIdent, TidbClient, type TidbEndpoint } from "./tidb.ts";
 import { rangeKey, RestoreCheckpoint } from "./checkpoint.ts";
 import { discoverTidb } from "./discover.ts";
+import { reencodeChangedTables, type ReencodeRun } from "./reencode.ts";
 
 /** The restore kinds, as BR's subcommands. */
 export type RestoreMode = "full" | "db" | "table" | "raw" | "txn";
@@ -116,6 +116,12 @@ export interface RestoreSummary {
   tablesWithoutChecksum?: string[];
   /** Ranges an interrupted earlier run had ingested (present when resumed). */
   resumedRanges?: number;
+  /**
+   * Tables whose column IDs the created copy numbers otherwise (`db.table (col: old -> new)`):
+   * their rows and index values were re-encoded, and their checksum compared with one of the
+   * re-encoded KVs.
+   */
+  reencodedTables?: string[];
 }
 
 /** A configuration or input error: one line, exit code 2. */
@@ -204,6 +210,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
   let stores: StoreConnections | undefined;
   let tidb: TidbClient | undefined;
   let cp: RestoreCheckpoint | undefined;
+  let reencoded: ReencodeRun | undefined;
   const progress = phasedProgress(cfg.dryRun ? "quiet" : (cfg.progress ?? "auto"));
   try {
     const reader = await MetaReader.open(storage, {
@@ -255,11 +262,9 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       );
     }
     // An incremental backup restores on top of its base's restore: its tables exist already
-    // (or are created by its DDL jobs), so neither the not-fresh check nor the column-ID
-    // prediction applies; like BR, it keeps no checkpoint and runs no checksum (its schemas'
-    // sums cover only the changes).
+    // (or are created by its DDL jobs), so the not-fresh check does not apply; like BR, it
+    // keeps no checkpoint and runs no checksum (its schemas' sums cover only the changes).
     const incremental = meta.startVersion > 0n;
-    if (!cfg.noSchema && !incremental) refuseRenumberedColumns(selection.tables);
     tidb = await TidbClient.connect(await tidbEndpoint(cfg, pd), signal);
     if (!cfg.dryRun && !incremental) {
       cp = await openCheckpoint(cfg, storage, pd, meta.endVersion);
@@ -308,34 +313,42 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
     // The tables are on record before any row goes into them, so a rerun after a crash never
     // takes them for someone else's data.
     await cp?.flush();
-    const changed: string[] = [];
+    // --- re-encode hook (src/restore/reencode.ts): tables whose created copy numbers its
+    // columns otherwise get their rows and index values re-encoded into new files first.
+    reencoded = await reencodeChangedTables(created, {
+      backup: storage,
+      openTarget: cfg.checkpointStorage ? () => openTargetStorage(cfg) : undefined,
+      restoreTs: newTs,
+      cipher: cfg.cipher,
+      // An incremental backup's tables record no KV count to hold the files against.
+      checkKvs: !incremental,
+      progress: (n) => progress.phase("Re-encode", n, "tables"),
+      signal,
+    });
     for (const { sel, info } of created) {
-      const changes = columnIdChanges(sel.table, info);
-      if (changes.length > 0 && sel.files.length > 0) {
-        changed.push(
-          `${tableName(sel)} (${
-            changes.map((c) => `${c.name}: ${c.oldId} -> ${c.newId}`).join(", ")
-          })`,
-        );
-      }
-      restored.push({ sel, rewrite: tableRewrite(sel.table, info, newTs) });
+      restored.push({
+        sel: reencoded?.replaced.get(sel) ?? sel,
+        rewrite: tableRewrite(sel.table, info, newTs),
+      });
     }
-    if (changed.length > 0) {
-      throw new RestoreError(
-        `the column IDs of ${changed.length} table(s) differ between the backup and the ` +
-          `created table, and tibr cannot re-encode rows yet: ${changed.join("; ")}; leave ` +
-          "them out with --filter '!db.table'",
-      );
-    }
-
     const ctx: DataContext = { pd, stores, storage, tikvs, progress, cp };
-    const { ranges, keys, totals: kv, files } = await importTables(cfg, ctx, restored);
+    const { ranges, keys, totals: kv, files } = await importReencoded(
+      cfg,
+      ctx,
+      restored,
+      reencoded,
+    );
+    const reencodedNames = reencoded?.tables ?? [];
+    // --- end of the re-encode hook
     const { checksum, without } = incremental
       ? { checksum: "skipped" as const, without: [] as string[] }
       : await checksumTables(cfg, ctx, restored);
+    await reencoded?.cleanup();
+    reencoded = undefined;
     await cp?.complete();
     cp = undefined;
     return summary(cfg, storage, meta.endVersion, newTs, started, {
+      ...(reencodedNames.length > 0 ? { reencoded: reencodedNames } : {}),
       tables: selection.tables.length,
       databases: selection.databases.length,
       files: files.length,
@@ -350,6 +363,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       incremental,
     });
   } catch (err) {
+    await reencoded?.cleanup().catch(() => {});
     await cp?.abandon();
     throw err;
   } finally {
@@ -470,30 +484,6 @@ async function openCheckpoint(
     ...(cfg.checkpointFlushIntervalMs ? { flushIntervalMs: cfg.checkpointFlushIntervalMs } : {}),
     ...(cfg.signal ? { signal: cfg.signal } : {}),
   });
-}
-
-/**
- * Refuses, before anything is created, tables whose column IDs a table created from SQL would
- * not keep (a column dropped, or added FIRST/AFTER): their rows would need re-encoding.
- */
-function refuseRenumberedColumns(tables: SelectedTable[]): void {
-  const bad = tables
-    .filter((t) => t.files.length > 0)
-    .map((t) => ({ t, changes: predictedColumnIdChanges(t.table) }))
-    .filter((x) => x.changes.length > 0);
-  if (bad.length === 0) return;
-  throw new RestoreError(
-    `the column IDs of ${bad.length} table(s) would change when created from SQL, and tibr ` +
-      `cannot re-encode their rows yet: ${
-        list(bad.map(({ t, changes }) =>
-          `${tableName(t)} (${
-            changes.map((c) =>
-              `${c.name}: ${c.oldId} -> ${c.newId}`
-            ).join(", ")
-          })`
-        ))
-      }; leave them out with --filter '!db.table'`,
-  );
 }
 
 /**
@@ -627,6 +617,48 @@ interface ImportTotals {
   resumed: number;
 }
 
+/**
+ * `importTables`, with re-encoded tables read from where their new files are: one import when
+ * that is the backup storage, else one per storage.
+ */
+async function importReencoded(
+  cfg: RestoreConfig,
+  ctx: DataContext,
+  restored: Restored[],
+  re: ReencodeRun | undefined,
+): ReturnType<typeof importTables> {
+  if (!re || re.target === ctx.storage || re.replaced.size === 0) {
+    return await importTables(cfg, ctx, restored);
+  }
+  const fresh = new Set(re.replaced.values());
+  const a = await importTables(cfg, ctx, restored.filter((r) => !fresh.has(r.sel)));
+  const b = await importTables(
+    cfg,
+    { ...ctx, storage: re.target },
+    restored.filter((r) => fresh.has(r.sel)),
+  );
+  return {
+    ranges: [...a.ranges, ...b.ranges],
+    keys: [...a.keys, ...b.keys],
+    totals: {
+      kvs: a.totals.kvs + b.totals.kvs,
+      bytes: a.totals.bytes + b.totals.bytes,
+      newRegions: a.totals.newRegions + b.totals.newRegions,
+      resumed: a.totals.resumed + b.totals.resumed,
+    },
+    files: [...a.files, ...b.files],
+  };
+}
+
+/** The `--checkpoint-storage`, opened for the re-encoded files. */
+async function openTargetStorage(cfg: RestoreConfig): Promise<ExternalStorage> {
+  return await openStorage(cfg.checkpointStorage!, {
+    ...(cfg.storageFlags ? { flags: cfg.storageFlags } : {}),
+    ...(cfg.storagePlugins ? { plugins: cfg.storagePlugins } : {}),
+    ...(cfg.signal ? { signal: cfg.signal } : {}),
+  });
+}
+
 /** Prepares the cluster, splits, imports every range and undoes the preparation. */
 async function importAll(
   cfg: RestoreConfig,
@@ -706,6 +738,13 @@ async function importAll(
   }
 }
 
+/** The dry run's note on a table whose rows the restore will re-encode. */
+function reencodeNote(t: SelectedTable): { reencode?: string } {
+  const changes = t.files.length > 0 ? predictedColumnIdChanges(t.table) : [];
+  if (changes.length === 0) return {};
+  return { reencode: changes.map((c) => `${c.name}: ${c.oldId} -> ${c.newId}`).join(", ") };
+}
+
 function planOf(
   tables: SelectedTable[],
   databases: string[],
@@ -725,6 +764,7 @@ function planOf(
         kvs: String(tot.kvs),
         bytes: String(tot.bytes),
         sql: [createTableSql(t), ...rebaseSql(t)],
+        ...reencodeNote(t),
       };
     }),
     databases: databases.map((d) => `${quoteIdent(d)}`),
@@ -757,6 +797,7 @@ function summary(
     without?: string[];
     resumed?: number;
     incremental?: boolean;
+    reencoded?: string[];
   },
 ): RestoreSummary {
   const took = Date.now() - started;
@@ -784,6 +825,7 @@ function summary(
     averageSpeed: `${formatBytes(Number(t.bytes) / Math.max(took / 1000, 0.001))}/s`,
     ...(t.without ? { tablesWithoutChecksum: t.without } : {}),
     ...(t.resumed ? { resumedRanges: t.resumed } : {}),
+    ...(t.reencoded ? { reencodedTables: t.reencoded } : {}),
   };
 }
 
@@ -813,6 +855,14 @@ export function restoreSummaryText(s: RestoreSummary): string {
       "note",
       `the backup holds no checksum for ${s.tablesWithoutChecksum.length} table(s) ` +
       `(${s.tablesWithoutChecksum.slice(0, 5).join(", ")}): they were not verified`,
+    ]);
+  }
+  if (s.reencodedTables && s.reencodedTables.length > 0) {
+    rows.push([
+      "re-encoded",
+      `${s.reencodedTables.join("; ")}: column IDs differ from the created table's, so rows ` +
+      "and index values were re-encoded with the new IDs and ingested from new files (TiDB " +
+      "Lightning's way); checksum compared with the re-encoded KVs'",
     ]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));

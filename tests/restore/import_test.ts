@@ -248,15 +248,21 @@ describe("restore's import path against the playground", () => {
     const slow = b.imports.injectDownloadFault({ probability: 0, delayMs: 40 });
     const random = mulberry32(20261206);
     let killed = 0;
+    let done: Awaited<ReturnType<typeof runTibr>> | undefined;
     for (let i = 0; i < 3; i++) {
       const run = await runTibr(args, { timeoutMs: 2500 + Math.floor(random() * 4000) });
       if (run.signal === "SIGKILL") killed++;
       else assert.equal(run.code, 0, run.stderr);
-      if (run.code === 0) break;
+      if (run.code === 0) {
+        // A rerun that completed within its time is the last run (another would find the
+        // restored tables and refuse them as not fresh).
+        done = run;
+        break;
+      }
     }
     b.imports.clearDownloadFaults(slow);
     assert.ok(killed > 0, "at least one run was killed");
-    const last = await runTibr(args);
+    const last = done ?? await runTibr(args);
     assert.equal(last.code, 0, last.stderr);
     const s = JSON.parse(last.stdout);
     assert.equal(s.checksum, "passed");
