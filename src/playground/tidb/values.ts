@@ -571,8 +571,6 @@ export function datumToText(col: ColumnInfo, d: Datum): string | null {
     case "bytes":
       if (col.type.Tp === MysqlType.JSON) return decodeJson(d.value);
       return utf8d.decode(d.value);
-    case "json":
-      return decodeJson(d.value);
   }
 }
 
