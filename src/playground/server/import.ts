@@ -289,7 +289,13 @@ export class ImportState {
     const rule = req.rewriteRule;
     if (this.instant) {
       st.staged.set(path, { cf, raw: req.isRawKv, entries: [], bytes: 0, instant: true });
-      return { range: { start: meta.range?.start ?? new Uint8Array(0), end: meta.range?.end } };
+      // As TiKV answers for a file whose one key is the range's start: first and last key of
+      // the SST, inclusive, with a timestamp on transactional keys (so never the region's end).
+      const start = meta.range?.start ?? new Uint8Array(0);
+      const key = req.isRawKv
+        ? start
+        : concatBytes(start, encodeUintDesc(rule?.newTimestamp ?? 0n));
+      return { range: { start: key, end: key } };
     }
     const tempPath = `import/.temp/${path}`;
     let bytes: Uint8Array;
