@@ -79,14 +79,18 @@ start_playground target --data empty
 dst_pd="$pd"
 dst_tidb="$tidb"
 
+# crm.accounts has a history (columns dropped and added FIRST/AFTER), so a copy created from SQL
+# numbers its columns differently; tibr cannot re-encode such rows yet and refuses the table
+# (docs/RESTORE.md), so the demo leaves it out.
+skip="crm.accounts"
 echo
-echo "Restoring the backup into it (schemas through its TiDB, found through PD) ..."
+echo "Restoring the backup into it (schemas through its TiDB, found through PD; $skip left out) ..."
 "${tibr[@]}" --log-file "$work/restore.log" restore full -u "$dst_pd" \
-  -s "local://$work/backup" --progress lines
+  -s "local://$work/backup" -f '*.*' -f "!$skip" --progress lines
 
 echo
 echo "Comparing the two clusters table by table ..."
-deno run -A "$root/scripts/demo_compare.ts" "$src_tidb" "$dst_tidb"
+deno run -A "$root/scripts/demo_compare.ts" "$src_tidb" "$dst_tidb" --skip "$skip"
 
 echo
 echo "Stopping the playgrounds ..."

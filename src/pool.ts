@@ -23,6 +23,12 @@ export interface PoolOptions {
   concurrency: number;
   /** Stops the pool: no task starts after it aborts, and running tasks see the abort. */
   signal?: AbortSignal;
+  /**
+   * Called once, at the first failure, before the running tasks settle: where a run hands the
+   * error to its `RunScope` (`onFail: (err) => scope.fail(err)`), so work outside the pool stops
+   * too.
+   */
+  onFail?: (err: unknown) => void;
 }
 
 /** A task: gets the pool's signal, which aborts with the first error of any task. */
@@ -33,6 +39,7 @@ export class Pool {
   readonly #concurrency: number;
   readonly #ctl = new AbortController();
   readonly #parent: AbortSignal | undefined;
+  readonly #onFail: ((err: unknown) => void) | undefined;
   /** Settled-or-not markers of running tasks; they never reject. */
   readonly #running = new Set<Promise<void>>();
   #failed = false;
@@ -42,6 +49,7 @@ export class Pool {
   constructor(opts: PoolOptions) {
     this.#concurrency = Math.max(1, Math.floor(opts.concurrency));
     this.#parent = opts.signal;
+    this.#onFail = opts.onFail;
     if (this.#parent?.aborted) this.#fail(this.#parent.reason);
     else this.#parent?.addEventListener("abort", this.#onParentAbort, { once: true });
   }
@@ -72,6 +80,8 @@ export class Pool {
    * the pool has stopped.
    */
   async submit(task: PoolTask<unknown>): Promise<void> {
+    // The check and the start happen in one turn: an await in between would let every waiter
+    // woken by the same finished task take the one free slot.
     while (this.#running.size >= this.#concurrency && !this.#failed) {
       await Promise.race(this.#running);
     }
@@ -87,6 +97,16 @@ export class Pool {
       (err) => this.#fail(err),
     ).finally(() => this.#running.delete(marker));
     this.#running.add(marker);
+  }
+
+  /**
+   * Resolves once a task could start at once, or the pool has stopped: lets a producer wait
+   * before it prepares the next task's input (a part buffer, say).
+   */
+  async waitForSlot(): Promise<void> {
+    while (this.#running.size >= this.#concurrency && !this.#failed) {
+      await Promise.race(this.#running);
+    }
   }
 
   /** Waits until every started task has settled, whatever their outcome. */
@@ -139,6 +159,7 @@ export class Pool {
     this.#error = err;
     this.#ctl.abort(err);
     this.#release();
+    this.#onFail?.(err);
   }
 
   #release(): void {

@@ -17,6 +17,8 @@ import { sendToRegion } from "../tikv/region_request.ts";
 import type { StoreConnections } from "../tikv/stores.ts";
 import type { LockResolver } from "../txn/lock_resolver.ts";
 import type { TableChecksum } from "./metawriter.ts";
+import { emptyChecksum, foldChecksum } from "../codec/crc64.ts";
+import { Backoffer, BO } from "../backoff.ts";
 
 /** The coprocessor request type of a checksum. */
 export const REQ_TYPE_CHECKSUM = 105n;
@@ -42,7 +44,8 @@ export async function coprocessorChecksum(
   ts: bigint,
   signal?: AbortSignal,
 ): Promise<TableChecksum> {
-  const sum: TableChecksum = { crc64xor: 0n, totalKvs: 0n, totalBytes: 0n };
+  const sum = emptyChecksum();
+  const bo = new Backoffer({ budgetMs: 0, ...(signal ? { signal } : {}) });
   for (const range of ranges) {
     const data = toBinary(
       ChecksumRequestSchema,
@@ -69,7 +72,8 @@ export async function coprocessorChecksum(
       }, signal ? { signal } : {});
       if (response.locked) {
         const ms = await resolver.resolveLocks(ts, [response.locked]);
-        if (ms > 0) await new Promise((r) => setTimeout(r, Math.min(ms, 1000)));
+        // As client-go's coprocessor reads: txnLockFast, never past the lock's expiry.
+        if (ms > 0) await bo.backoff(BO.txnLockFast, "key is locked", { maxSleepMs: ms });
         continue;
       }
       if (response.otherError) {
@@ -78,9 +82,11 @@ export async function coprocessorChecksum(
         );
       }
       const part = fromBinary(ChecksumResponseSchema, response.data);
-      sum.crc64xor ^= part.checksum;
-      sum.totalKvs += part.totalKvs;
-      sum.totalBytes += part.totalBytes;
+      foldChecksum(sum, {
+        crc64xor: part.checksum,
+        totalKvs: part.totalKvs,
+        totalBytes: part.totalBytes,
+      });
       if (region.endKey.length === 0 || compareBytes(region.endKey, range.endKey) >= 0) break;
       cur = region.endKey;
     }

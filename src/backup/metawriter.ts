@@ -52,13 +52,15 @@ import type { ExternalStorage } from "../storage/types.ts";
 import { log } from "../log.ts";
 import { compareBytes } from "../codec/bytes.ts";
 import {
+  type BackupFile,
   ByteWriter,
   encodeFile,
   type FileSums,
   isPackedFile,
   PackedFile,
-  varintSize,
 } from "./_packed_files.ts";
+import { varintSize } from "../codec/varint.ts";
+import { emptyChecksum, foldChecksum, type KvChecksum } from "../codec/crc64.ts";
 
 /** Name of the root metadata file; its presence marks a finished backup. */
 export const BACKUP_META_FILE = "backupmeta";
@@ -79,12 +81,8 @@ export function metafileName(kind: MetaKind, seq: number): string {
   return `backupmeta.${kind}.${String(seq).padStart(9, "0")}`;
 }
 
-/** XOR of crc64 and sums of KVs and bytes over some data files: BR's fast checksum. */
-export interface TableChecksum {
-  crc64xor: bigint;
-  totalKvs: bigint;
-  totalBytes: bigint;
-}
+/** BR's fast checksum of a table over its data files: the one checksum triple. */
+export type TableChecksum = KvChecksum;
 
 /** A schema to record: DBInfo/TableInfo as objects (JSON-encoded here) or as JSON bytes. */
 export interface SchemaInput {
@@ -226,7 +224,7 @@ class EntryBuffer {
 type Entry = Uint8Array | PackedFile;
 
 /** Whether two files cover the same key range (they belong to one region's response). */
-function sameRange(a: File, b: File): boolean {
+function sameRange(a: BackupFile, b: BackupFile): boolean {
   if (isPackedFile(a) && isPackedFile(b)) return PackedFile.sameRange(a, b);
   return compareBytes(a.startKey, b.startKey) === 0 && compareBytes(a.endKey, b.endKey) === 0;
 }
@@ -250,7 +248,7 @@ function seal(
  * file's statistics by table, else whole to the table its start key belongs to. Files outside
  * any table (raw KV) count for no table.
  */
-export function addFileChecksum(sums: Map<bigint, TableChecksum>, file: File): void {
+export function addFileChecksum(sums: Map<bigint, TableChecksum>, file: BackupFile): void {
   if (file.tableMetas.length > 0) {
     for (const m of file.tableMetas) {
       addSums(sums, m.physicalId, m.crc64xor, m.totalKvs, m.totalBytes);
@@ -268,14 +266,10 @@ function addSums(
   kvs: bigint,
   bytes: bigint,
 ): void {
+  const part = { crc64xor: crc, totalKvs: kvs, totalBytes: bytes };
   const s = sums.get(id);
-  if (s) {
-    s.crc64xor ^= crc;
-    s.totalKvs += kvs;
-    s.totalBytes += bytes;
-  } else {
-    sums.set(id, { crc64xor: crc, totalKvs: kvs, totalBytes: bytes });
-  }
+  if (s) foldChecksum(s, part);
+  else sums.set(id, part);
 }
 
 /** Streams a backup's metadata into child metafiles and writes `backupmeta` last. */
@@ -332,14 +326,17 @@ export class MetaWriter {
    * a metafile may end between ranges. Their checksums go to `tableChecksum`. Files from the
    * range tree are written from the bytes they were packed into, without a message in between.
    */
-  appendDataFiles(files: readonly (File | MessageInitShape<typeof FileSchema>)[]): Promise<void> {
+  appendDataFiles(
+    files: readonly (BackupFile | MessageInitShape<typeof FileSchema>)[],
+  ): Promise<void> {
     return this.#run(async () => {
       // One region's files at a time; the array is reused, as #append is done with it.
       const group: Entry[] = [];
       let size = 0;
-      let prev: File | undefined;
+      let prev: File | PackedFile | undefined;
       for (const f of files) {
-        const file = isMessage(f, FileSchema) ? f : create(FileSchema, f);
+        // Packed views are encoded from their record; anything else becomes a message here.
+        const file = isPackedFile(f) ? f : isMessage(f, FileSchema) ? f : create(FileSchema, f);
         if (prev && !sameRange(prev, file)) {
           await this.#append("datafile", group, size);
           group.length = 0;
@@ -414,13 +411,10 @@ export class MetaWriter {
 
   /** The fast checksum of one physical table (or partition) id's files so far. */
   tableChecksum(...physicalIds: bigint[]): TableChecksum {
-    const out: TableChecksum = { crc64xor: 0n, totalKvs: 0n, totalBytes: 0n };
+    const out = emptyChecksum();
     for (const id of physicalIds) {
       const s = this.#checksums.get(id);
-      if (!s) continue;
-      out.crc64xor ^= s.crc64xor;
-      out.totalKvs += s.totalKvs;
-      out.totalBytes += s.totalBytes;
+      if (s) foldChecksum(out, s);
     }
     return out;
   }

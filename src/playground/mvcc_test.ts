@@ -593,3 +593,20 @@ describe("mvcc snapshots", () => {
     assert.throws(() => MvccStore.restore(chunks.slice(0, -1)), /truncated/);
   });
 });
+
+describe("mvcc ingest", () => {
+  test("versions land at once, replacing the same key and commit ts", () => {
+    const m = new MvccStore();
+    m.ingest([
+      { key: b("a"), commitTs: 20n, startTs: 20n, type: "put", value: b("v1") },
+      { key: b("a"), commitTs: 10n, startTs: 10n, type: "put", value: b("old") },
+      { key: b("b"), commitTs: 20n, startTs: 20n, type: "delete" },
+    ]);
+    assert.deepEqual(m.get(b("a"), 15n).value, b("old"));
+    assert.deepEqual(m.get(b("a"), 25n).value, b("v1"));
+    assert.equal(m.get(b("b"), 25n).value, null);
+    m.ingest([{ key: b("a"), commitTs: 20n, startTs: 20n, type: "put", value: b("v2") }]);
+    assert.deepEqual(m.get(b("a"), 25n).value, b("v2"));
+    assert.deepEqual([...m.versionsOf(b("a"))].map((v) => v.commitTs), [20n, 10n]);
+  });
+});

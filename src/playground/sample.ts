@@ -28,13 +28,16 @@
  * - Table kinds: `int` (BIGINT primary key as the handle, a unique and a plain index),
  *   `rowid` (no primary key: `_tidb_rowid` handle), `clustered` (composite clustered primary
  *   key, common handle), `partitioned` (hash-partitioned int table), `nonpublic-index` (like
- *   `int` plus an index in write-reorganization state: its entries exist but BR skips them).
+ *   `int` plus an index in write-reorganization state: its entries exist but BR skips them),
+ *   `history` (a table altered after half its rows were written: columns added FIRST and
+ *   AFTER, a column and an index dropped, an index added, so its column IDs have a gap and are
+ *   out of order; see `buildHistoryTable` and docs/PLAYGROUND.md).
  * - `payload` is the mean length of each row's text column (bytes).
  * - `rawKv: null` (or keys 0) writes no raw KV.
  * - Regions are split at every table (`splitTables`) and wherever a region holds more than
  *   `maxBytes` / `maxKeys`; leaders are then spread over the stores.
  *
- * `default` is a few databases with 20 tables of every kind (about 50 MB of rows and indexes
+ * `default` is a few databases with 21 tables of every kind (about 50 MB of rows and indexes
  * over a few hundred regions) and some raw KV; `empty` is nothing at all.
  * @module
  */
@@ -63,7 +66,7 @@ import {
   type TableInfo,
   toJson,
 } from "../tidb/model.ts";
-import { type RowKv, rowKvs } from "../tidb/table.ts";
+import { encodeTableRow, type RowKv, rowKvs } from "../tidb/table.ts";
 import {
   ColumnFlag,
   DEFAULT_COLLATION,
@@ -77,7 +80,14 @@ import { mulberry32 } from "../random.ts";
 import type { Mutation, RawCf } from "./mvcc.ts";
 
 /** The shapes of sample tables. */
-export const TABLE_KINDS = ["int", "rowid", "clustered", "partitioned", "nonpublic-index"] as const;
+export const TABLE_KINDS = [
+  "int",
+  "rowid",
+  "clustered",
+  "partitioned",
+  "nonpublic-index",
+  "history",
+] as const;
 /** One of `TABLE_KINDS`. */
 export type TableKind = (typeof TABLE_KINDS)[number];
 
@@ -128,7 +138,7 @@ export interface SampleSpec {
 /** No user data at all. */
 export const EMPTY_SAMPLE: SampleSpec = { databases: [], rawKv: null };
 
-/** The default sample: 5 databases (one empty), 20 tables of every kind, ~50 MB, raw KV. */
+/** The default sample: 6 databases (one empty), 21 tables of every kind, ~50 MB, raw KV. */
 export const DEFAULT_SAMPLE: SampleSpec = {
   seed: 1,
   databases: [
@@ -173,6 +183,7 @@ export const DEFAULT_SAMPLE: SampleSpec = {
       ],
     },
     { name: "empty_db", tables: [] },
+    { name: "crm", tables: [{ name: "accounts", kind: "history", rows: 6_000 }] },
   ],
   rawKv: { keys: 5_000, valueBytes: 64, prefix: "raw_", cf: "default" },
   regions: { maxBytes: 192 * 1024, maxKeys: 0, splitTables: true },
@@ -264,6 +275,19 @@ export interface CatalogTable {
   versions: Map<bigint, number>;
   /** The row-id counter stored in meta (`TID:{id}`). */
   autoIdBase: bigint;
+  /** For a `history` table: its schema before the ALTERs and the rows written under it. */
+  history?: HistoryState;
+}
+
+/**
+ * A `history` table's past: rows `1..oldRows` were written under `before` (the CREATE TABLE
+ * schema) and keep that encoding until rewritten; `pending` holds the ALTER jobs not yet run
+ * (they run after the old rows are in, see `Catalog.insertRows`).
+ */
+export interface HistoryState {
+  before: TableInfo;
+  oldRows: bigint;
+  pending: HistoryStep[];
 }
 
 const AUTO_ID_STEP = 1000n;
@@ -346,6 +370,7 @@ export class Catalog {
   /** CREATE TABLE of a sample kind. */
   createTable(db: DBInfo, spec: TableSpec): CatalogTable {
     const kind = spec.kind ?? "int";
+    if (kind === "history") return this.#createHistoryTable(db, spec);
     const info = buildTable(
       kind,
       spec.name,
@@ -367,6 +392,68 @@ export class Catalog {
     };
     this.tables.push(t);
     return t;
+  }
+
+  // CREATE TABLE of a `history` table: meta gets the CREATE-time schema now and its ALTERs
+  // once the old rows are in; the catalog works with the final schema throughout.
+  #createHistoryTable(db: DBInfo, spec: TableSpec): CatalogTable {
+    const stages = buildHistoryTable(spec.name, () => this.#genId(), this.cluster.ts());
+    const before = stages.create;
+    const w = new MetaWriter().createTable(db.id, before, { rowId: 0 });
+    this.#ddl(w, ActionType.CreateTable, db, before, stages.createQuery);
+    const t: CatalogTable = {
+      db,
+      info: stages.steps[stages.steps.length - 1]!.info,
+      kind: "history",
+      payload: spec.payload ?? 100,
+      maxId: 0n,
+      deleted: new Set(),
+      versions: new Map(),
+      autoIdBase: 0n,
+      history: { before, oldRows: 0n, pending: stages.steps },
+    };
+    this.tables.push(t);
+    return t;
+  }
+
+  // Runs a history table's pending ALTERs (one DDL job and schema version each), then writes
+  // the index entries ADD INDEX backfills for the rows already there.
+  #runHistory(t: CatalogTable): void {
+    const h = t.history;
+    if (!h || h.pending.length === 0) return;
+    const startTs = this.cluster.ts();
+    for (const step of h.pending) {
+      step.info.update_timestamp = startTs;
+      const w = new MetaWriter().updateTable(t.db.id, step.info);
+      this.#ddl(w, step.type, t.db, step.info, step.query);
+    }
+    h.pending = [];
+    const existing = new Set((h.before.index_info ?? []).map((i) => i.id));
+    let batch: Mutation[] = [];
+    for (let id = 1n; id <= h.oldRows; id++) {
+      for (const kv of this.rowKvsOf(t, id)) {
+        if (kv.indexId === undefined || existing.has(kv.indexId)) continue;
+        batch.push({ op: "put", key: kv.key, value: kv.value });
+      }
+      if (batch.length >= 4096) {
+        this.cluster.runTxn(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) this.cluster.runTxn(batch);
+  }
+
+  // The KV pairs of a row: rows a `history` table got before its ALTERs keep the record value
+  // of the CREATE-time schema (with the dropped column's value, without the added columns),
+  // while their index entries are those of the final schema (the added columns read as their
+  // origin default, which is what the row generator gives them).
+  #rowKvs(t: CatalogTable, row: Datum[], id: bigint, version: number): RowKv[] {
+    const kvs = rowKvs(t.info, row, id);
+    const h = t.history;
+    if (!h || version !== 0 || id > h.oldRows) return kvs;
+    const old = historyOldRow(h.before, t.info, row, id);
+    kvs[0] = { key: kvs[0]!.key, value: encodeTableRow(h.before, old) };
+    return kvs;
   }
 
   /** The table `db.table` (case-insensitive), or undefined. */
@@ -397,6 +484,21 @@ export class Catalog {
     const secs = BASE_TIME_S + Number(id) * 37 + version * 86_400;
     const created = timeDatum(timeParts(secs));
     switch (t.kind) {
+      case "history": {
+        const old = version === 0 && t.history !== undefined && id <= t.history.oldRows;
+        const tier = intDatum(1 + Math.floor(rand() * 3));
+        const note = rand() < 0.3 ? NULL_DATUM : stringDatum(`note ${id % 1000n}`);
+        return [
+          // Columns added after the old rows were written read as their origin defaults.
+          old ? intDatum(1) : tier,
+          intDatum(id),
+          stringDatum(`${t.info.name.O}_${id}`),
+          old ? stringDatum("n/a") : stringDatum(`user${id}@example.com`),
+          decimalDatum((rand() * 1e6).toFixed(2), 12, 2),
+          created,
+          old ? NULL_DATUM : note,
+        ];
+      }
       case "rowid":
         return [
           stringDatum(`${t.info.name.O}_${id}`),
@@ -427,11 +529,12 @@ export class Catalog {
   /** The KV pairs of row `id` as it is now (none when it does not exist). */
   rowKvsOf(t: CatalogTable, id: bigint): RowKv[] {
     const row = this.rowOf(t, id);
-    return row === undefined ? [] : rowKvs(t.info, row, id);
+    return row === undefined ? [] : this.#rowKvs(t, row, id, t.versions.get(id) ?? 0);
   }
 
   /** The mutations inserting the next row, and its id; call `applyInsert` once committed. */
   insertMutations(t: CatalogTable): { id: bigint; mutations: Mutation[] } {
+    this.#runHistory(t);
     const id = t.maxId + 1n;
     const row = this.#makeRow(t, id, 0);
     const mutations: Mutation[] = rowKvs(t.info, row, id).map((kv) => ({
@@ -463,7 +566,7 @@ export class Catalog {
     const next = rowKvs(t.info, this.#makeRow(t, id, version), id);
     const keep = new Set(next.map((kv) => byteStr(kv.key)));
     const mutations: Mutation[] = next.map((kv) => ({ op: "put", key: kv.key, value: kv.value }));
-    for (const kv of rowKvs(t.info, old, id)) {
+    for (const kv of this.rowKvsOf(t, id)) {
       if (!keep.has(byteStr(kv.key))) mutations.push({ op: "delete", key: kv.key });
     }
     return { version, mutations };
@@ -492,8 +595,32 @@ export class Catalog {
     return Number(t.maxId) - t.deleted.size;
   }
 
-  /** Inserts `count` rows in transactions of about `batchKeys` keys; returns KV pairs written. */
+  /**
+   * Inserts `count` rows in transactions of about `batchKeys` keys; returns KV pairs written.
+   * A `history` table with ALTERs still to run gets the first half of the rows under its
+   * CREATE-time schema, then its ALTERs, then the rest.
+   */
   insertRows(t: CatalogTable, count: number, batchKeys = 4096): { kvs: number; bytes: number } {
+    const h = t.history;
+    if (h && h.pending.length > 0) {
+      const old = Math.floor(count / 2);
+      h.oldRows = t.maxId + BigInt(old);
+      const existing = new Set((h.before.index_info ?? []).map((i) => i.id));
+      const a = this.#insertRows(t, old, batchKeys, existing);
+      this.#runHistory(t);
+      const b = this.#insertRows(t, count - old, batchKeys);
+      return { kvs: a.kvs + b.kvs, bytes: a.bytes + b.bytes };
+    }
+    return this.#insertRows(t, count, batchKeys);
+  }
+
+  // `onlyIndexes`: write only these index entries (the indexes a history table had then).
+  #insertRows(
+    t: CatalogTable,
+    count: number,
+    batchKeys: number,
+    onlyIndexes?: ReadonlySet<number>,
+  ): { kvs: number; bytes: number } {
     let kvs = 0;
     let bytes = 0;
     let batch: Mutation[] = [];
@@ -504,7 +631,8 @@ export class Catalog {
     const first = t.maxId + 1n;
     const last = t.maxId + BigInt(count);
     for (let id = first; id <= last; id++) {
-      for (const kv of rowKvs(t.info, this.#makeRow(t, id, 0), id)) {
+      for (const kv of this.#rowKvs(t, this.#makeRow(t, id, 0), id, 0)) {
+        if (kv.indexId !== undefined && onlyIndexes && !onlyIndexes.has(kv.indexId)) continue;
         batch.push({ op: "put", key: kv.key, value: kv.value });
         kvs++;
         bytes += kv.key.length + kv.value.length;
@@ -548,6 +676,11 @@ export class Catalog {
         deleted: [...t.deleted].map(String),
         versions: [...t.versions].map(([id, v]) => [String(id), v]),
         autoIdBase: String(t.autoIdBase),
+        history: t.history && {
+          before: t.history.before,
+          oldRows: String(t.history.oldRows),
+          pending: t.history.pending,
+        },
       })),
     }));
   }
@@ -574,6 +707,11 @@ export class Catalog {
         deleted: new Set(t.deleted.map((x) => BigInt(x))),
         versions: new Map(t.versions.map(([id, v]) => [BigInt(id), v])),
         autoIdBase: BigInt(t.autoIdBase),
+        history: t.history && {
+          before: t.history.before,
+          oldRows: BigInt(t.history.oldRows),
+          pending: t.history.pending,
+        },
       });
     }
     return c;
@@ -600,6 +738,7 @@ interface SavedCatalog {
     deleted: string[];
     versions: [string, number][];
     autoIdBase: string;
+    history?: { before: TableInfo; oldRows: string; pending: HistoryStep[] };
   }[];
 }
 
@@ -638,6 +777,10 @@ export function buildTable(
   partitions: number,
   updateTs: bigint,
 ): TableInfo {
+  if (kind === "history") {
+    const stages = buildHistoryTable(name, genId, updateTs);
+    return stages.steps[stages.steps.length - 1]!.info;
+  }
   const id = genId();
   const idx = (iid: number, iname: string, cols: ColumnInfo[], o: Partial<IndexInfo> = {}) =>
     newIndex({
@@ -660,13 +803,13 @@ export function buildTable(
       datetime(3, 2),
       varchar(4, "payload", 3, 1024),
     ];
-    return newTable({
+    return withDdlFlags(newTable({
       id,
       name,
       columns: cols,
       indexes: [idx(1, "idx_name", [cols[0]!])],
       updateTs,
-    });
+    }));
   }
   if (kind === "clustered") {
     const cols = [
@@ -690,7 +833,7 @@ export function buildTable(
       datetime(4, 3),
       varchar(5, "payload", 4, 1024),
     ];
-    return newTable({
+    return withDdlFlags(newTable({
       id,
       name,
       columns: cols,
@@ -700,7 +843,7 @@ export function buildTable(
         idx(2, "idx_amount", [cols[2]!]),
       ],
       updateTs,
-    });
+    }));
   }
   const cols = [
     newColumn({
@@ -730,7 +873,221 @@ export function buildTable(
       Array.from({ length: partitions }, (_, i) => ({ id: genId(), name: `p${i}` })),
     )
     : null;
-  return newTable({ id, name, columns: cols, indexes, pkIsHandle: true, partition, updateTs });
+  return withDdlFlags(
+    newTable({ id, name, columns: cols, indexes, pkIsHandle: true, partition, updateTs }),
+  );
+}
+
+/**
+ * The column flags TiDB's CREATE TABLE adds beyond the column definition: NO_DEFAULT_VALUE on a
+ * NOT NULL column without a default (not AUTO_INCREMENT or TIMESTAMP), BINARY on date and time
+ * types, and the key flags of public indexes (PRI_KEY on primary-key columns; on an index's first
+ * column UNIQUE_KEY for a one-column unique index, MULTIPLE_KEY otherwise). They change no row
+ * encoding, but a table created from its SHOW CREATE TABLE text gets them, so the sample has
+ * them too.
+ */
+function withDdlFlags(t: TableInfo): TableInfo {
+  for (const c of t.cols) {
+    const ft = c.type;
+    if (
+      (ft.Flag & NN) && c.default === null &&
+      !(ft.Flag & ColumnFlag.AutoIncrement) && ft.Tp !== MysqlType.Timestamp
+    ) {
+      ft.Flag |= ColumnFlag.NoDefaultValue;
+    }
+    if (DATE_TIME_TYPES.has(ft.Tp)) ft.Flag |= ColumnFlag.Binary;
+  }
+  for (const ix of t.index_info ?? []) {
+    if (ix.state !== SchemaState.Public) continue;
+    if (ix.is_primary) {
+      for (const ic of ix.idx_cols) t.cols[ic.offset]!.type.Flag |= ColumnFlag.PriKey;
+      continue;
+    }
+    const first = t.cols[ix.idx_cols[0]!.offset]!;
+    first.type.Flag |= ix.is_unique && ix.idx_cols.length === 1
+      ? ColumnFlag.UniqueKey
+      : ColumnFlag.MultipleKey;
+  }
+  return t;
+}
+
+const DATE_TIME_TYPES: ReadonlySet<number> = new Set([
+  MysqlType.Date,
+  MysqlType.Datetime,
+  MysqlType.Timestamp,
+  MysqlType.Duration,
+]);
+
+/** One ALTER of a `history` table: the DDL job type, its query and the TableInfo after it. */
+export interface HistoryStep {
+  type: number;
+  query: string;
+  info: TableInfo;
+}
+
+/** A `history` table's CREATE TABLE schema and the ALTERs that lead to its final schema. */
+export interface HistoryTable {
+  createQuery: string;
+  create: TableInfo;
+  steps: HistoryStep[];
+}
+
+/**
+ * The schemas of a `history` table as TiDB's DDL leaves them, step by step (TiDB's ID rules:
+ * a new column takes `max_col_id + 1` wherever it is placed, a new index `max_idx_id + 1`,
+ * dropped IDs are never reused; column flags follow the indexes):
+ *
+ * ```sql
+ * CREATE TABLE t (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, name varchar(64) NOT NULL,
+ *   legacy_code varchar(16), balance decimal(12,2), created datetime,
+ *   KEY idx_legacy (legacy_code), KEY idx_created (created));  -- columns 1..5, indexes 1, 2
+ * ALTER TABLE t ADD COLUMN email varchar(128) NOT NULL DEFAULT 'n/a' AFTER name; -- column 6
+ * ALTER TABLE t DROP INDEX idx_legacy;                                         -- index 1 gone
+ * ALTER TABLE t DROP COLUMN legacy_code;                                      -- column 3 gone
+ * ALTER TABLE t ADD COLUMN tier tinyint NOT NULL DEFAULT 1 FIRST;             -- column 7
+ * ALTER TABLE t ADD INDEX idx_email (email);                                  -- index 3
+ * ALTER TABLE t ADD COLUMN note varchar(32) DEFAULT NULL;                     -- column 8
+ * ```
+ *
+ * The final column IDs in column order are 7, 1, 2, 6, 4, 5, 8, where the same table created
+ * from its `SHOW CREATE TABLE` text numbers them 1..7.
+ */
+export function buildHistoryTable(
+  name: string,
+  genId: () => number,
+  updateTs: bigint,
+): HistoryTable {
+  const id = genId();
+  const q = (sql: string) => sql.replaceAll("{t}", `\`${name}\``);
+  const col = (
+    cid: number,
+    cname: string,
+    offset: number,
+    tp: number,
+    o: { flen: number; decimal?: number; flag?: number; default?: string | null } = { flen: -1 },
+  ): ColumnInfo => {
+    const c = newColumn({
+      id: cid,
+      name: cname,
+      offset,
+      tp,
+      flen: o.flen,
+      decimal: o.decimal ?? 0,
+      flag: o.flag ?? 0,
+    });
+    if (o.default !== undefined) {
+      // An added column's origin default is what rows written before it read.
+      c.default = o.default;
+      c.origin_default = o.default;
+    }
+    return c;
+  };
+  const index = (iid: number, iname: string, c: ColumnInfo) =>
+    newIndex({
+      id: iid,
+      name: iname,
+      table: name,
+      columns: [{ name: c.name.O, offset: c.offset }],
+    });
+  const create = newTable({
+    id,
+    name,
+    columns: [
+      col(1, "id", 0, MysqlType.Longlong, {
+        flen: 20,
+        flag: NN | ColumnFlag.PriKey | ColumnFlag.AutoIncrement,
+      }),
+      col(2, "name", 1, MysqlType.Varchar, { flen: 64, flag: NN | ColumnFlag.NoDefaultValue }),
+      col(3, "legacy_code", 2, MysqlType.Varchar, { flen: 16, flag: ColumnFlag.MultipleKey }),
+      col(4, "balance", 3, MysqlType.NewDecimal, { flen: 12, decimal: 2 }),
+      col(5, "created", 4, MysqlType.Datetime, {
+        flen: 19,
+        flag: ColumnFlag.Binary | ColumnFlag.MultipleKey,
+      }),
+    ],
+    pkIsHandle: true,
+    updateTs,
+  });
+  create.index_info = [
+    index(1, "idx_legacy", create.cols[2]!),
+    index(2, "idx_created", create.cols[4]!),
+  ];
+  create.max_idx_id = 2;
+
+  const steps: HistoryStep[] = [];
+  let cur = create;
+  const step = (type: number, query: string, change: (t: TableInfo) => void) => {
+    const next = structuredClone(cur);
+    change(next);
+    next.cols.forEach((c, i) => (c.offset = i));
+    for (const ix of next.index_info ?? []) {
+      for (const ic of ix.idx_cols) ic.offset = next.cols.findIndex((c) => c.name.L === ic.name.L);
+    }
+    steps.push({ type, query: q(query), info: next });
+    cur = next;
+  };
+  const addColumn = (t: TableInfo, c: ColumnInfo, at: number) => {
+    t.max_col_id += 1;
+    c.id = t.max_col_id;
+    t.cols.splice(at, 0, c);
+  };
+  step(
+    ActionType.AddColumn,
+    "ALTER TABLE {t} ADD COLUMN `email` varchar(128) NOT NULL DEFAULT 'n/a' AFTER `name`",
+    (t) =>
+      addColumn(
+        t,
+        col(0, "email", 0, MysqlType.Varchar, { flen: 128, flag: NN, default: "n/a" }),
+        2,
+      ),
+  );
+  step(ActionType.DropIndex, "ALTER TABLE {t} DROP INDEX `idx_legacy`", (t) => {
+    t.index_info = t.index_info!.filter((i) => i.idx_name.L !== "idx_legacy");
+    t.cols.find((c) => c.name.L === "legacy_code")!.type.Flag &= ~ColumnFlag.MultipleKey;
+  });
+  step(ActionType.DropColumn, "ALTER TABLE {t} DROP COLUMN `legacy_code`", (t) => {
+    t.cols = t.cols.filter((c) => c.name.L !== "legacy_code");
+  });
+  step(
+    ActionType.AddColumn,
+    "ALTER TABLE {t} ADD COLUMN `tier` tinyint NOT NULL DEFAULT 1 FIRST",
+    (t) => addColumn(t, col(0, "tier", 0, MysqlType.Tiny, { flen: 4, flag: NN, default: "1" }), 0),
+  );
+  step(ActionType.AddIndex, "ALTER TABLE {t} ADD INDEX `idx_email` (`email`)", (t) => {
+    t.max_idx_id += 1;
+    const email = t.cols.find((c) => c.name.L === "email")!;
+    email.type.Flag |= ColumnFlag.MultipleKey;
+    t.index_info!.push(index(t.max_idx_id, "idx_email", email));
+  });
+  step(
+    ActionType.AddColumn,
+    "ALTER TABLE {t} ADD COLUMN `note` varchar(32) DEFAULT NULL",
+    (t) =>
+      addColumn(
+        t,
+        col(0, "note", 0, MysqlType.Varchar, { flen: 32, default: null }),
+        t.cols.length,
+      ),
+  );
+  return {
+    createQuery: q(
+      "CREATE TABLE {t} (`id` bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, " +
+        "`name` varchar(64) NOT NULL, `legacy_code` varchar(16), `balance` decimal(12,2), " +
+        "`created` datetime, KEY `idx_legacy` (`legacy_code`), KEY `idx_created` (`created`))",
+    ),
+    create,
+    steps,
+  };
+}
+
+// A history table's row (final schema, by offset) as it was written under `before`: columns
+// of both schemas keep their values, the dropped `legacy_code` gets the value it had.
+function historyOldRow(before: TableInfo, final: TableInfo, row: Datum[], id: bigint): Datum[] {
+  return before.cols.map((c) => {
+    const now = final.cols.find((f) => f.id === c.id);
+    if (now) return row[now.offset] ?? NULL_DATUM;
+    return id % 5n === 0n ? NULL_DATUM : stringDatum(`L-${id % 997n}`);
+  });
 }
 
 /** What `loadSample` wrote. */

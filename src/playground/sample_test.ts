@@ -9,11 +9,11 @@ import { expectedTableChecksum } from "./_test_helpers.ts";
 import { DEFAULT_SAMPLE, EMPTY_SAMPLE, loadSample, parseSampleSpec } from "./sample.ts";
 
 describe("sample loader", () => {
-  test("the default sample: 20 tables of every kind, ~50 MB, hundreds of regions", async () => {
+  test("the default sample: 21 tables of every kind, ~50 MB, hundreds of regions", async () => {
     const c = new Cluster({ clock: () => 1_700_000_000_000 });
     const r = loadSample(c, DEFAULT_SAMPLE);
-    assert.equal(r.tables, 20);
-    assert.equal(r.databases, 5);
+    assert.equal(r.tables, 21);
+    assert.equal(r.databases, 6);
     assert.ok(r.bytes > 40e6 && r.bytes < 70e6, `${r.bytes} bytes of rows and indexes`);
     assert.ok(r.regions >= 200 && r.regions <= 600, `${r.regions} regions`);
     assert.equal(r.rawKeys, 5000);
@@ -21,6 +21,7 @@ describe("sample loader", () => {
     const kinds = new Set(r.catalog.tables.map((t) => t.kind));
     assert.deepEqual([...kinds].sort(), [
       "clustered",
+      "history",
       "int",
       "nonpublic-index",
       "partitioned",
@@ -32,6 +33,7 @@ describe("sample loader", () => {
     const dbs = await schema.listDatabases();
     assert.deepEqual(dbs.map((d) => d.info.db_name.O).sort(), [
       "analytics",
+      "crm",
       "empty_db",
       "hr",
       "logs",
@@ -50,10 +52,12 @@ describe("sample loader", () => {
       4,
     );
     assert.equal(await schema.getGlobalId(), BigInt(r.catalog.globalId));
-    assert.equal(await schema.getSchemaVersion(), 25n);
+    // One schema version and one DDL job per CREATE DATABASE / CREATE TABLE, and per ALTER of
+    // the history table (6).
+    assert.equal(await schema.getSchemaVersion(), 33n);
     const jobs = await schema.listHistoryJobs();
-    assert.equal(jobs.length, 25);
-    assert.equal(jobs.filter((j) => j.info.type === ActionType.CreateTable).length, 20);
+    assert.equal(jobs.length, 33);
+    assert.equal(jobs.filter((j) => j.info.type === ActionType.CreateTable).length, 21);
     const users = tables.find((t) => t.info.name.O === "users")!.info;
     assert.equal(await schema.getAutoTableId(shop.info.id, users.id), 24_000n);
 

@@ -192,9 +192,11 @@ export class RestoreCheckpoint {
     return this.#runner!.flushChecksum(tableId, sum.crc64xor, sum.totalKvs, sum.totalBytes, 1);
   }
 
-  /** Writes what was recorded so far (before the cluster is put back after a failure). */
+  /** Writes what was recorded so far; throws the runner's first error, if any. */
   async flush(): Promise<void> {
     await this.#runner?.flush();
+    const err = this.#runner?.error;
+    if (err !== undefined) throw err;
   }
 
   /** The restore finished: removes the checkpoint and releases the lock. */

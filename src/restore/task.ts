@@ -266,7 +266,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
     }
     const notFresh = incremental
       ? "not checked: an incremental backup restores on top of its base"
-      : await checkFresh(cfg, tidb, selection.tables, cp?.createdTables);
+      : await checkFresh(cfg, tidb, selection.tables, cp?.createdTables, cp?.resumed ?? false);
     const jobs = incremental ? await ddlJobsToReplay(reader, filter!) : [];
 
     if (cfg.dryRun) {
@@ -304,6 +304,9 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       }
       schemaBar.tick();
     }
+    // The tables are on record before any row goes into them, so a rerun after a crash never
+    // takes them for someone else's data.
+    await cp?.flush();
     const changed: string[] = [];
     for (const { sel, info } of created) {
       const changes = columnIdChanges(sel.table, info);
@@ -565,6 +568,7 @@ async function checkFresh(
   tidb: TidbClient,
   tables: SelectedTable[],
   ours: Set<string> = new Set(),
+  resumed = false,
 ): Promise<string> {
   // Tables an interrupted run of this restore created are its own, not someone's data.
   const existing = (await tidb.userTables()).filter((t) =>
@@ -581,10 +585,16 @@ async function checkFresh(
     }
   }
   const fullUnfiltered = cfg.mode === "full" && !(cfg.filter && cfg.filter.length > 0);
-  if (fullUnfiltered && existing.length > 0 && !cfg.noSchema) {
+  // A resumed run may find tables its predecessor created just before it was killed, not yet on
+  // record: those of the selection are let through here (rows in them are still refused below).
+  const selected = new Set(tables.map((t) => tableName(t).toLowerCase()));
+  const others = resumed
+    ? existing.filter((t) => !selected.has(`${t.db}.${t.table}`.toLowerCase()))
+    : existing;
+  if (fullUnfiltered && others.length > 0 && !cfg.noSchema) {
     throw new RestoreConfigError(
-      `the target cluster is not fresh: it has ${existing.length} user table(s) ` +
-        `(${list(existing.map((t) => `${t.db}.${t.table}`))}); restore into an empty cluster, ` +
+      `the target cluster is not fresh: it has ${others.length} user table(s) ` +
+        `(${list(others.map((t) => `${t.db}.${t.table}`))}); restore into an empty cluster, ` +
         "or leave tables out with --filter",
     );
   }
@@ -682,8 +692,9 @@ async function importAll(
     return totals;
   } finally {
     progress.stop();
-    // What was ingested is on record before the cluster is put back.
-    await cp?.flush();
+    // What was ingested is on record before the cluster is put back (a failure to write it is
+    // the runner's error, thrown by the next checkpoint call).
+    await cp?.flush().catch(() => {});
     if (limit > 0n) {
       await importer.setDownloadSpeedLimit(ids, 0n).catch((err) =>
         log("restore").warn("resetting the download speed limit failed: {e}", { e: err.message })

@@ -125,6 +125,41 @@ export interface ConstraintInfo {
   state: number;
 }
 
+/** A user as TiDB records it (`auth.UserIdentity` JSON; Go field names, no tags). */
+export interface UserIdentity {
+  Username: string;
+  Hostname: string;
+  CurrentUser: boolean;
+  AuthUsername: string;
+  AuthHostname: string;
+  AuthPlugin?: string;
+}
+
+/**
+ * A view (`model.ViewInfo` JSON): algorithm 0 UNDEFINED, 1 MERGE, 2 TEMPTABLE; security 0
+ * DEFINER, 1 INVOKER; check option 0 LOCAL, 1 CASCADED.
+ */
+export interface ViewInfo {
+  view_algorithm: number;
+  view_definer: UserIdentity | null;
+  view_security: number;
+  view_select: string;
+  view_checkoption: number;
+  view_cols: CIStr[] | null;
+}
+
+/** A sequence (`model.SequenceInfo` JSON); values beyond 2^53 parse as bigint. */
+export interface SequenceInfo {
+  sequence_start: number | bigint;
+  sequence_cache: boolean;
+  sequence_cycle: boolean;
+  sequence_min_value: number | bigint;
+  sequence_max_value: number | bigint;
+  sequence_increment: number | bigint;
+  sequence_cache_value: number | bigint;
+  sequence_comment: string;
+}
+
 /** A table's TTL (`model.TTLInfo` JSON); `interval_time_unit` is `ast.TimeUnitType`. */
 export interface TTLInfo {
   column_name: CIStr;
@@ -186,8 +221,8 @@ export interface TableInfo {
   pre_split_regions: number;
   partition: PartitionInfo | null;
   compression: string;
-  view: unknown;
-  sequence: unknown;
+  view: ViewInfo | null;
+  sequence: SequenceInfo | null;
   Lock: unknown;
   version: number;
   tiflash_replica: unknown;
@@ -356,6 +391,7 @@ export interface ColumnOptions {
   defaultValue?: unknown;
 }
 
+// TiDB's typesNeedCharset: the types that take the table's charset and collation.
 const STRING_TYPES: ReadonlySet<number> = new Set([
   MysqlType.Varchar,
   MysqlType.String,
@@ -364,6 +400,8 @@ const STRING_TYPES: ReadonlySet<number> = new Set([
   MysqlType.TinyBlob,
   MysqlType.MediumBlob,
   MysqlType.LongBlob,
+  MysqlType.Enum,
+  MysqlType.Set,
 ]);
 
 /** A column with TiDB's defaults: strings in utf8mb4_bin, other types in binary. */

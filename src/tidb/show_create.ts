@@ -18,9 +18,16 @@
  * Two values TiDB prints come from its ID allocators, not from the TableInfo: the next
  * AUTO_INCREMENT value and the next AUTO_RANDOM base. Callers pass them in
  * {@linkcode ShowCreateTableOptions} (the allocator's `NextGlobalAutoID`: the stored base + 1);
- * without them the clauses are left out, as TiDB leaves them out for a fresh table.
+ * without them the clauses are left out, as TiDB leaves them out for a fresh table. A live
+ * cluster has the bases under `DB:{db}` (`TID:{id}`, or `IID:{id}` with AUTO_ID_CACHE=1;
+ * `TARID:{id}` for AUTO_RANDOM); a BR backup's TableInfo carries the next values themselves in
+ * `auto_inc_id` and `auto_rand_id` (BR writes base + 1 there).
  *
  * Timestamp defaults are printed as stored (UTC), which is what TiDB prints in a UTC session.
+ * Views and sequences (TableInfos with `view` or `sequence`) print as TiDB's `SHOW CREATE TABLE`
+ * prints them: `CREATE ALGORITHM=... VIEW ...` and `CREATE SEQUENCE ...`. Newer TiDB
+ * features tibr's model does not carry are not rendered: vector, full-text and columnar indexes,
+ * partial-index conditions, SPLIT region policies and AFFINITY.
  *
  * @example
  * ```ts
@@ -66,6 +73,11 @@ export interface ShowCreateTableOptions {
   dbName?: string;
   /** Quote names with `"` as TiDB does in the ANSI_QUOTES SQL mode (backquotes otherwise). */
   ansiQuotes?: boolean;
+  /**
+   * TiDB's `TiDBStrictIntegerDisplayWidth` (off by default): integer types lose their display
+   * width (`int`, not `int(11)`) except with ZEROFILL and for `tinyint(1)`, as in MySQL 8.0.
+   */
+  strictIntegerDisplayWidth?: boolean;
 }
 
 /** Options of {@linkcode showCreateDatabase}. */
@@ -225,6 +237,8 @@ const TIME_UNIT = [
  */
 export function showCreateTable(table: TableInfo, options: ShowCreateTableOptions = {}): string {
   const q = (name: string) => _escapeName(name, options.ansiQuotes ?? false);
+  if (table.view) return _showCreateView(table, q);
+  if (table.sequence) return _showCreateSequence(table, q);
   const tblCharset = table.charset || DEFAULT_CHARSET;
   const tblCollate = table.collate || (CHARSET_DEFAULT_COLLATION[tblCharset] ?? "utf8mb4_bin");
   const out: string[] = [];
@@ -243,7 +257,9 @@ export function showCreateTable(table: TableInfo, options: ShowCreateTableOption
     const col = cols[i];
     if (col === undefined || col.hidden) continue;
     if (needComma) out.push(",\n");
-    out.push(`  ${q(col.name.O)} ${columnTypeDesc(col.type)}`);
+    out.push(
+      `  ${q(col.name.O)} ${columnTypeDesc(col.type, options.strictIntegerDisplayWidth)}`,
+    );
     const ft = col.type;
     if (_hasCharset(ft)) {
       if (ft.Charset !== tblCharset) out.push(` CHARACTER SET ${ft.Charset}`);
@@ -406,9 +422,9 @@ export function showCreateDatabase(db: DBInfo, options: ShowCreateDatabaseOption
  * A column's type as `SHOW CREATE TABLE` prints it (`ColumnInfo.GetTypeDesc`):
  * `FieldType.CompactStr` plus ` unsigned` and ` zerofill` where they apply.
  */
-export function columnTypeDesc(ft: FieldType): string {
+export function columnTypeDesc(ft: FieldType, strictIntegerDisplayWidth = false): string {
   const tp = ft.Array ? MysqlType.JSON : ft.Tp;
-  let desc = compactStr(ft);
+  let desc = compactStr(ft, strictIntegerDisplayWidth);
   if ((ft.Flag & ColumnFlag.Unsigned) && tp !== MysqlType.Bit && tp !== MysqlType.Year) {
     desc += " unsigned";
   }
@@ -417,7 +433,7 @@ export function columnTypeDesc(ft: FieldType): string {
 }
 
 /** `FieldType.CompactStr`: the type name with its length, decimals or elements. */
-export function compactStr(ft: FieldType): string {
+export function compactStr(ft: FieldType, strictIntegerDisplayWidth = false): string {
   const tp = ft.Array ? MysqlType.JSON : ft.Tp;
   const ts = _typeToStr(tp, ft.Charset);
   const [defFlen, defDecimal] = DEFAULT_LENGTH_DECIMAL[tp] ?? [UNSPECIFIED, UNSPECIFIED];
@@ -442,13 +458,17 @@ export function compactStr(ft: FieldType): string {
     case MysqlType.Varchar:
     case MysqlType.String:
     case MysqlType.VarString:
+      return `${ts}(${flen})`;
     case MysqlType.Tiny:
+      // tinyint(1) keeps its width even in the strict mode: connectors read it as BOOL.
+      return !strictIntegerDisplayWidth || (ft.Flag & ColumnFlag.Zerofill) || flen === 1
+        ? `${ts}(${flen})`
+        : ts;
     case MysqlType.Short:
     case MysqlType.Int24:
     case MysqlType.Long:
     case MysqlType.Longlong:
-      // TiDB keeps integer display widths (tidb_strict_integer_display_width is off by default).
-      return `${ts}(${flen})`;
+      return !strictIntegerDisplayWidth || (ft.Flag & ColumnFlag.Zerofill) ? `${ts}(${flen})` : ts;
     case MysqlType.Year:
       return `${ts}(${ft.Flen})`;
     case TYPE_VECTOR_FLOAT32:
@@ -471,9 +491,12 @@ export function partitionClause(pi: PartitionInfo, ansiQuotes = false): string {
       d.name.O === `p${i}` && !d.comment && !d.policy_ref_info
     );
     if (plain) {
+      // TiDB always sets num for HASH and KEY; a TableInfo built without it still has its
+      // partitions listed.
+      const num = pi.num || pi.definitions.length;
       return pi.type === PartitionType.Hash
-        ? `\nPARTITION BY HASH (${pi.expr}) PARTITIONS ${pi.num}`
-        : `\nPARTITION BY KEY (${columnList()}) PARTITIONS ${pi.num}`;
+        ? `\nPARTITION BY HASH (${pi.expr}) PARTITIONS ${num}`
+        : `\nPARTITION BY KEY (${columnList()}) PARTITIONS ${num}`;
     }
   }
   let s: string;
@@ -531,6 +554,32 @@ const OUTPUT_FORMAT_ESCAPES: Readonly<Record<string, string>> = {
   "\r": "\\r",
   "\\": "\\\\",
 };
+
+// fetchShowCreateTable4View: the definer is the authenticated user when TiDB recorded one.
+function _showCreateView(table: TableInfo, q: (n: string) => string): string {
+  const v = table.view!;
+  const d = v.view_definer;
+  const [user, host] = d && d.AuthUsername !== "" && d.AuthHostname !== ""
+    ? [d.AuthUsername, d.AuthHostname]
+    : [d?.Username ?? "", d?.Hostname ?? ""];
+  const algorithm = ["UNDEFINED", "MERGE", "TEMPTABLE"][v.view_algorithm] ?? "UNDEFINED";
+  const security = v.view_security === 1 ? "INVOKER" : "DEFINER";
+  const cols = table.cols.map((c) => q(c.name.O)).join(", ");
+  return `CREATE ALGORITHM=${algorithm} DEFINER=${q(user)}@${q(host)} SQL SECURITY ${security} ` +
+    `VIEW ${q(table.name.O)} (${cols}) AS ${v.view_select}`;
+}
+
+// ConstructResultOfShowCreateSequence.
+function _showCreateSequence(table: TableInfo, q: (n: string) => string): string {
+  const s = table.sequence!;
+  let out = `CREATE SEQUENCE ${q(table.name.O)} start with ${s.sequence_start} ` +
+    `minvalue ${s.sequence_min_value} maxvalue ${s.sequence_max_value} ` +
+    `increment by ${s.sequence_increment} ` +
+    (s.sequence_cache ? `cache ${s.sequence_cache_value} ` : "nocache ") +
+    (s.sequence_cycle ? "cycle " : "nocycle ") + "ENGINE=InnoDB";
+  if (s.sequence_comment) out += ` COMMENT='${outputFormat(s.sequence_comment)}'`;
+  return out;
+}
 
 /** Public columns by offset, as `TableInfo.Cols()` returns them (holes left undefined). */
 function publicColumns(table: TableInfo): (ColumnInfo | undefined)[] {

@@ -823,6 +823,440 @@ describe(`SHOW CREATE TABLE with placement and partitions (${SHOW_TEST})`, () =>
   });
 });
 
+describe(`SHOW CREATE TABLE allocator values, quoting, display widths (${SHOW_TEST})`, () => {
+  // TestAutoRandomBase
+  const c = cols(
+    ["a", T.Longlong, { flen: 20, flag: F.NotNull | F.PriKey | F.NoDefaultValue }],
+    ["b", T.Long, { flen: 11, flag: F.NotNull | F.UniqueKey | F.AutoIncrement }],
+  );
+  const t = table("t", c, {
+    pk_is_handle: true,
+    auto_random_bits: 5,
+    indexes: [idx(1, "b", c, [{ name: "b" }], { is_unique: true })],
+  });
+  const body = "CREATE TABLE `t` (\n" +
+    "  `a` bigint(20) NOT NULL /*T![auto_rand] AUTO_RANDOM(5) */,\n" +
+    "  `b` int(11) NOT NULL AUTO_INCREMENT,\n" +
+    "  PRIMARY KEY (`a`) /*T![clustered_index] CLUSTERED */,\n" +
+    "  UNIQUE KEY `b` (`b`)\n" + TAIL;
+
+  test("AUTO_INCREMENT and AUTO_RANDOM_BASE come from the allocators", () => {
+    assert.equal(
+      showCreateTable(t, { autoIncrement: 100, autoRandomBase: 100 }),
+      body + " AUTO_INCREMENT=100 /*T![auto_rand_base] AUTO_RANDOM_BASE=100 */",
+    );
+    assert.equal(
+      showCreateTable(t, { autoIncrement: 5100n, autoRandomBase: 6001n }),
+      body + " AUTO_INCREMENT=5100 /*T![auto_rand_base] AUTO_RANDOM_BASE=6001 */",
+    );
+    assert.equal(showCreateTable(t), body);
+  });
+
+  test("names with quote characters, with backquotes and with ANSI_QUOTES (TestShowEscape)", () => {
+    const e = table(
+      't`abl"e',
+      cols(['c`olum"n', T.Long, { flen: 11, flag: F.NotNull | F.PriKey | F.NoDefaultValue }]),
+      { pk_is_handle: true },
+    );
+    assert.equal(
+      showCreateTable(e),
+      'CREATE TABLE `t``abl"e` (\n' +
+        '  `c``olum"n` int(11) NOT NULL,\n' +
+        '  PRIMARY KEY (`c``olum"n`) /*T![clustered_index] CLUSTERED */\n' + TAIL,
+    );
+    assert.equal(
+      showCreateTable(e, { ansiQuotes: true }),
+      'CREATE TABLE "t`abl""e" (\n' +
+        '  "c`olum""n" int(11) NOT NULL,\n' +
+        '  PRIMARY KEY ("c`olum""n") /*T![clustered_index] CLUSTERED */\n' + TAIL,
+    );
+  });
+
+  test("strict integer display width drops widths but for zerofill and tinyint(1)", () => {
+    const strict = { strictIntegerDisplayWidth: true };
+    // create table t(a int1(1), b int2(2), c int3, d int4, e int8)
+    const ints = table(
+      "t",
+      cols(
+        ["a", T.Tiny, { flen: 1 }],
+        ["b", T.Short, { flen: 2 }],
+        ["c", T.Int24, { flen: 9 }],
+        ["d", T.Long, INT],
+        ["e", T.Longlong, { flen: 20 }],
+      ),
+    );
+    assert.equal(
+      showCreateTable(ints, strict),
+      "CREATE TABLE `t` (\n" +
+        "  `a` tinyint(1) DEFAULT NULL,\n" +
+        "  `b` smallint DEFAULT NULL,\n" +
+        "  `c` mediumint DEFAULT NULL,\n" +
+        "  `d` int DEFAULT NULL,\n" +
+        "  `e` bigint DEFAULT NULL\n" + TAIL,
+    );
+    // create table t(id int primary key, c1 bool, c2 int(10) zerofill)
+    const zf = table(
+      "t",
+      cols(
+        ["id", T.Long, { flen: 11, flag: F.NotNull | F.PriKey | F.NoDefaultValue }],
+        ["c1", T.Tiny, { flen: 1 }],
+        ["c2", T.Long, { flen: 10, flag: F.Unsigned | F.Zerofill }],
+      ),
+      { pk_is_handle: true },
+    );
+    assert.equal(
+      showCreateTable(zf, strict),
+      "CREATE TABLE `t` (\n" +
+        "  `id` int NOT NULL,\n" +
+        "  `c1` tinyint(1) DEFAULT NULL,\n" +
+        "  `c2` int(10) unsigned zerofill DEFAULT NULL,\n" +
+        "  PRIMARY KEY (`id`) /*T![clustered_index] CLUSTERED */\n" + TAIL,
+    );
+    const t5 = table("t", cols(["a", T.Tiny, { flen: 5 }], ["b", T.Varchar, { flen: 2 }]));
+    assert.equal(
+      showCreateTable(t5, strict),
+      "CREATE TABLE `t` (\n  `a` tinyint DEFAULT NULL,\n  `b` varchar(2) DEFAULT NULL\n" + TAIL,
+    );
+  });
+
+  test("every type of TestShow2's test_full_column prints its SHOW COLUMNS type", () => {
+    const ascii = { charset: "ascii", collate: "ascii_bin" };
+    const D = F.Binary;
+    const full: [string, number, ColOpts, string][] = [
+      ["c_int", T.Long, INT, "int(11)"],
+      ["c_float", T.Float, { flen: 12, decimal: -1 }, "float"],
+      ["c_bit", T.Bit, { flen: 1, flag: F.Unsigned }, "bit(1)"],
+      ["c_bool", T.Tiny, { flen: 1 }, "tinyint(1)"],
+      ["c_char", T.String, { flen: 1, ...ascii }, "char(1)"],
+      ["c_binary", T.String, { flen: 1, flag: D, ...BIN }, "binary(1)"],
+      ["c_varchar", T.Varchar, { flen: 1, ...ascii }, "varchar(1)"],
+      ["c_varbinary", T.Varchar, { flen: 1, flag: D, ...BIN }, "varbinary(1)"],
+      ["c_year", T.Year, { flen: 4, flag: F.Unsigned | F.Zerofill }, "year(4)"],
+      ["c_date", T.Date, { flen: 10, flag: D }, "date"],
+      ["c_time", T.Duration, { flen: 10, flag: D }, "time"],
+      ["c_datetime", T.Datetime, { flen: 19, flag: D }, "datetime"],
+      ["c_datetime_default_2", T.Datetime, { flen: 22, decimal: 2, flag: D }, "datetime(2)"],
+      ["c_timestamp", T.Timestamp, { flen: 19, flag: D }, "timestamp"],
+      ["c_timestamp_default_3", T.Timestamp, { flen: 23, decimal: 3, flag: D }, "timestamp(3)"],
+      ["c_blob", T.Blob, { flen: 65535, flag: D, ...BIN }, "blob"],
+      ["c_tinyblob", T.TinyBlob, { flen: 255, flag: D, ...BIN }, "tinyblob"],
+      ["c_mediumblob", T.MediumBlob, { flen: 16777215, flag: D, ...BIN }, "mediumblob"],
+      ["c_longblob", T.LongBlob, { flen: 4294967295, flag: D, ...BIN }, "longblob"],
+      ["c_text", T.Blob, { flen: 65535, ...ascii }, "text"],
+      ["c_tinytext", T.TinyBlob, { flen: 255, ...ascii }, "tinytext"],
+      ["c_mediumtext", T.MediumBlob, { flen: 16777215, ...ascii }, "mediumtext"],
+      ["c_longtext", T.LongBlob, { flen: 4294967295, ...ascii }, "longtext"],
+      ["c_json", T.JSON, { flen: 4294967295, flag: D, ...BIN }, "json"],
+      ["c_enum", T.Enum, { elems: ["1"], ...ascii }, "enum('1')"],
+      ["c_set", T.Set, { elems: ["1"], ...ascii }, "set('1')"],
+    ];
+    for (const [name, tp, o, expected] of full) {
+      const [c] = cols([name, tp, o]);
+      assert.equal(columnTypeDesc(c!.type), expected, name);
+    }
+  });
+});
+
+// pingcap/tidb's executor test TestShow (the cases of tidb issues 3747, 4411, 4424, 4425,
+// 4426 and 4740, range/hash partitions, COMPRESSION, YEAR, ZEROFILL).
+describe("SHOW CREATE TABLE of TiDB's executor TestShow", () => {
+  test("AUTO_INCREMENT=4 from the allocator after `auto_increment=4` (issue 3747)", () => {
+    const t = table(
+      "show_auto_increment",
+      cols(["id", T.Long, { flen: 11, flag: F.NotNull | F.PriKey | F.AutoIncrement }]),
+      { pk_is_handle: true },
+    );
+    const body = "CREATE TABLE `show_auto_increment` (\n" +
+      "  `id` int(11) NOT NULL AUTO_INCREMENT,\n" +
+      "  PRIMARY KEY (`id`) /*T![clustered_index] CLUSTERED */\n" + TAIL;
+    assert.equal(showCreateTable(t, { autoIncrement: 4 }), body + " AUTO_INCREMENT=4");
+    assert.equal(showCreateTable(t, { autoIncrement: 30021 }), body + " AUTO_INCREMENT=30021");
+  });
+
+  test("comments and defaults escape CR, LF and NUL but not TAB (issues 4411, 4424, 4425)", () => {
+    const special = "a\nb\rc\td\0e";
+    const esc = "a\\nb\\rc\td\\0e";
+    assert.equal(
+      showCreateTable(
+        table("show_escape_character", cols(["id", T.Long, { ...INT, comment: "a\rb\nc\td\0ef" }])),
+      ),
+      "CREATE TABLE `show_escape_character` (\n" +
+        "  `id` int(11) DEFAULT NULL COMMENT 'a\\rb\\nc\td\\0ef'\n" + TAIL,
+    );
+    assert.equal(
+      showCreateTable(
+        table("show_test", cols(["a", T.Varchar, { flen: 10, comment: special }]), {
+          comment: special,
+        }),
+      ),
+      `CREATE TABLE \`show_test\` (\n  \`a\` varchar(10) DEFAULT NULL COMMENT '${esc}'\n` + TAIL +
+        ` COMMENT='${esc}'`,
+    );
+    assert.equal(
+      showCreateTable(table("show_test", cols(["a", T.Varchar, { flen: 10, default: special }]))),
+      `CREATE TABLE \`show_test\` (\n  \`a\` varchar(10) DEFAULT '${esc}'\n` + TAIL,
+    );
+  });
+
+  test("BIT defaults print as b'...' without leading zeros (issue 4426)", () => {
+    // b bit(32) DEFAULT 0b0, c bit(1) DEFAULT 0b1, d bit(10) DEFAULT 0b1010: the value's bytes.
+    const bit = (name: string, flen: number, bytes?: number[]) =>
+      [name, T.Bit, {
+        flen,
+        flag: F.Unsigned,
+        default: bytes ? String.fromCharCode(...bytes) : undefined,
+        defaultBit: bytes ? btoa(String.fromCharCode(...bytes)) : undefined,
+      }] as [string, number, ColOpts];
+    const t = table(
+      "show_test",
+      cols(bit("a", 1), bit("b", 32, [0]), bit("c", 1, [1]), bit("d", 10, [0x0a])),
+    );
+    assert.equal(
+      showCreateTable(t),
+      "CREATE TABLE `show_test` (\n  `a` bit(1) DEFAULT NULL,\n  `b` bit(32) DEFAULT b'0',\n" +
+        "  `c` bit(1) DEFAULT b'1',\n  `d` bit(10) DEFAULT b'1010'\n" + TAIL,
+    );
+  });
+
+  test("defaults as TiDB stores them (SHOW COLUMNS of the same test) print quoted", () => {
+    // c1 int default b'010' is stored '2', c2 bigint default x'A7' '167', c4 varchar default
+    // b'00110001' '1', c5 '\'C6\'', the SET default normalised to 'a,c', the ENUM's 2 to '3'.
+    const t = table(
+      "t",
+      cols(
+        ["c1", T.Long, { ...INT, default: "2" }],
+        ["c2", T.Longlong, { flen: 20, default: "167" }],
+        ["c4", T.Varchar, { flen: 6, default: "1" }],
+        ["c5", T.Varchar, { flen: 6, default: "'C6'" }],
+        ["c7", T.Set, { elems: ["a", "b", "c", "d"], default: "a,c" }],
+        ["c8", T.Datetime, {
+          flen: 19,
+          flag: F.Binary | F.OnUpdateNow,
+          default: "CURRENT_TIMESTAMP",
+        }],
+        ["c9", T.Year, { flen: 4, flag: F.Unsigned | F.Zerofill, default: "2014" }],
+        ["c10", T.Enum, { elems: ["2", "3", "4"], default: "3" }],
+      ),
+    );
+    assert.equal(
+      showCreateTable(t),
+      "CREATE TABLE `t` (\n" +
+        "  `c1` int(11) DEFAULT '2',\n" +
+        "  `c2` bigint(20) DEFAULT '167',\n" +
+        "  `c4` varchar(6) DEFAULT '1',\n" +
+        "  `c5` varchar(6) DEFAULT '''C6''',\n" +
+        "  `c7` set('a','b','c','d') DEFAULT 'a,c',\n" +
+        "  `c8` datetime DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,\n" +
+        "  `c9` year(4) DEFAULT '2014',\n" +
+        "  `c10` enum('2','3','4') DEFAULT '3'\n" + TAIL,
+    );
+  });
+
+  test("int1..int8 print their default display widths (issue 4740)", () => {
+    const t = table(
+      "t",
+      cols(
+        ["a", T.Tiny, { flen: 4 }],
+        ["b", T.Short, { flen: 6 }],
+        ["c", T.Int24, { flen: 9 }],
+        ["d", T.Long, INT],
+        ["e", T.Longlong, { flen: 20 }],
+      ),
+    );
+    assert.equal(
+      showCreateTable(t),
+      "CREATE TABLE `t` (\n" +
+        "  `a` tinyint(4) DEFAULT NULL,\n" +
+        "  `b` smallint(6) DEFAULT NULL,\n" +
+        "  `c` mediumint(9) DEFAULT NULL,\n" +
+        "  `d` int(11) DEFAULT NULL,\n" +
+        "  `e` bigint(20) DEFAULT NULL\n" + TAIL,
+    );
+  });
+
+  test("RANGE, RANGE COLUMNS over three columns, HASH PARTITIONS 4", () => {
+    const a = table("t", cols(["a", T.Long, INT]), {
+      partition: partition(PartitionType.Range, [
+        { name: "p0", less_than: ["10"] },
+        { name: "p1", less_than: ["20"] },
+        { name: "p2", less_than: ["MAXVALUE"] },
+      ], { expr: "`a`" }),
+    });
+    assert.equal(
+      showCreateTable(a),
+      "CREATE TABLE `t` (\n  `a` int(11) DEFAULT NULL\n" + TAIL +
+        "\nPARTITION BY RANGE (`a`)\n(PARTITION `p0` VALUES LESS THAN (10),\n" +
+        " PARTITION `p1` VALUES LESS THAN (20),\n PARTITION `p2` VALUES LESS THAN (MAXVALUE))",
+    );
+    const rc = table(
+      "t",
+      cols(["a", T.Long, INT], ["b", T.Long, INT], ["c", T.Varchar, { flen: 25 }], [
+        "d",
+        T.Long,
+        INT,
+      ]),
+      {
+        partition: partition(PartitionType.Range, [
+          { name: "p0", less_than: ["5", "10", "'ggg'"] },
+          { name: "p1", less_than: ["10", "20", "'mmm'"] },
+          { name: "p2", less_than: ["15", "30", "'sss'"] },
+          { name: "p3", less_than: ["50", "MAXVALUE", "MAXVALUE"] },
+        ], { columns: [ciStr("a"), ciStr("d"), ciStr("c")] }),
+      },
+    );
+    assert.equal(
+      showCreateTable(rc),
+      "CREATE TABLE `t` (\n" +
+        "  `a` int(11) DEFAULT NULL,\n" +
+        "  `b` int(11) DEFAULT NULL,\n" +
+        "  `c` varchar(25) DEFAULT NULL,\n" +
+        "  `d` int(11) DEFAULT NULL\n" + TAIL + "\n" +
+        "PARTITION BY RANGE COLUMNS(`a`,`d`,`c`)\n" +
+        "(PARTITION `p0` VALUES LESS THAN (5,10,'ggg'),\n" +
+        " PARTITION `p1` VALUES LESS THAN (10,20,'mmm'),\n" +
+        " PARTITION `p2` VALUES LESS THAN (15,30,'sss'),\n" +
+        " PARTITION `p3` VALUES LESS THAN (50,MAXVALUE,MAXVALUE))",
+    );
+    const h = table("t", cols(["a", T.Long, INT]), {
+      partition: partition(
+        PartitionType.Hash,
+        [0, 1, 2, 3].map((i) => ({ name: `p${i}` })),
+        { expr: "`a`" },
+      ),
+    });
+    assert.equal(
+      showCreateTable(h),
+      "CREATE TABLE `t` (\n  `a` int(11) DEFAULT NULL\n" + TAIL +
+        "\nPARTITION BY HASH (`a`) PARTITIONS 4",
+    );
+  });
+
+  test("COMPRESSION, YEAR with a NONCLUSTERED primary key, tinyint zerofill", () => {
+    assert.equal(
+      showCreateTable(table("t1", cols(["c1", T.Long, INT]), { compression: "zlib" })),
+      "CREATE TABLE `t1` (\n  `c1` int(11) DEFAULT NULL\n" + TAIL + " COMPRESSION='zlib'",
+    );
+    const c = cols(
+      ["y", T.Year, {
+        flen: 4,
+        flag: F.NotNull | F.PriKey | F.Unsigned | F.Zerofill | F.NoDefaultValue,
+      }],
+      ["x", T.Long, INT],
+    );
+    const y = table("t", c, {
+      indexes: [idx(1, "PRIMARY", c, [{ name: "y" }], { is_primary: true, is_unique: true })],
+    });
+    assert.equal(
+      showCreateTable(y),
+      "CREATE TABLE `t` (\n  `y` year(4) NOT NULL,\n  `x` int(11) DEFAULT NULL,\n" +
+        "  PRIMARY KEY (`y`) /*T![clustered_index] NONCLUSTERED */\n" + TAIL,
+    );
+    const z = table(
+      "t",
+      cols(["id", T.Long, { flen: 11, flag: F.NotNull | F.PriKey | F.NoDefaultValue }], [
+        "val",
+        T.Tiny,
+        { flen: 10, flag: F.Unsigned | F.Zerofill },
+      ]),
+      { pk_is_handle: true },
+    );
+    assert.equal(
+      showCreateTable(z),
+      "CREATE TABLE `t` (\n  `id` int(11) NOT NULL,\n" +
+        "  `val` tinyint(10) unsigned zerofill DEFAULT NULL,\n" +
+        "  PRIMARY KEY (`id`) /*T![clustered_index] CLUSTERED */\n" + TAIL,
+    );
+  });
+});
+
+describe("partitioned tables (pkg/ddl/tests/partition/reorg_partition_test.go)", () => {
+  // TestPartitionByExtensivePart / TestReorgPartExtensivePart: `(a varchar(255) collate
+  // utf8mb4_unicode_ci, b varchar(255) collate utf8mb4_general_ci, c int, d datetime,
+  // e timestamp, f double, g text, primary key (a), key (b), key (c,b), key (d,c), key(e))`
+  const c = cols(
+    ["a", T.Varchar, {
+      flen: 255,
+      collate: "utf8mb4_unicode_ci",
+      flag: F.NotNull | F.PriKey | F.NoDefaultValue,
+    }],
+    ["b", T.Varchar, { flen: 255, collate: "utf8mb4_general_ci", flag: F.MultipleKey }],
+    ["c", T.Long, { flen: 11, flag: F.MultipleKey }],
+    ["d", T.Datetime, { flen: 19, flag: F.Binary | F.MultipleKey }],
+    ["e", T.Timestamp, { flen: 19, flag: F.Binary | F.MultipleKey }],
+    ["f", T.Double, { flen: 22, decimal: -1 }],
+    ["g", T.Blob, { flen: 65535 }],
+  );
+  const pk = idx(1, "PRIMARY", c, [{ name: "a" }], { is_primary: true, is_unique: true });
+  const keys = [
+    idx(2, "b", c, [{ name: "b" }]),
+    idx(3, "c", c, [{ name: "c" }, { name: "b" }]),
+    idx(4, "d", c, [{ name: "d" }, { name: "c" }]),
+    idx(5, "e", c, [{ name: "e" }]),
+  ];
+  const cs = "CREATE TABLE `t` (\n" +
+    "  `a` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL,\n" +
+    "  `b` varchar(255) COLLATE utf8mb4_general_ci DEFAULT NULL,\n" +
+    "  `c` int(11) DEFAULT NULL,\n" +
+    "  `d` datetime DEFAULT NULL,\n" +
+    "  `e` timestamp NULL DEFAULT NULL,\n" +
+    "  `f` double DEFAULT NULL,\n" +
+    "  `g` text DEFAULT NULL,\n" +
+    "  PRIMARY KEY (`a`) /*T![clustered_index] CLUSTERED */";
+  const showCreateStr = cs + ",\n" +
+    "  KEY `b` (`b`),\n" +
+    "  KEY `c` (`c`,`b`),\n" +
+    "  KEY `d` (`d`,`c`),\n" +
+    "  KEY `e` (`e`)\n" + TAIL + "\n";
+  const t = (partition: PartitionInfo | null, indexes = [pk, ...keys]) =>
+    table("t", c, { is_common_handle: true, common_handle_version: 1, indexes, partition });
+
+  test("RANGE COLUMNS over a string with an empty-string bound", () => {
+    const range = (bounds: [string, string][]) =>
+      partition(
+        PartitionType.Range,
+        bounds.map(([name, b]) => ({ name, less_than: [b] })),
+        { columns: [ciStr("a")] },
+      );
+    assert.equal(
+      showCreateTable(t(range([["pH", "'H'"], ["pLast", "MAXVALUE"]]))),
+      showCreateStr + "PARTITION BY RANGE COLUMNS(`a`)\n" +
+        "(PARTITION `pH` VALUES LESS THAN ('H'),\n" +
+        " PARTITION `pLast` VALUES LESS THAN (MAXVALUE))",
+    );
+    assert.equal(
+      showCreateTable(
+        t(range([["pNull", "''"], ["pG", "'G'"], ["pR", "'R'"], ["pLast", "MAXVALUE"]])),
+      ),
+      showCreateStr + "PARTITION BY RANGE COLUMNS(`a`)\n" +
+        "(PARTITION `pNull` VALUES LESS THAN (''),\n" +
+        " PARTITION `pG` VALUES LESS THAN ('G'),\n" +
+        " PARTITION `pR` VALUES LESS THAN ('R'),\n" +
+        " PARTITION `pLast` VALUES LESS THAN (MAXVALUE))",
+    );
+    assert.equal(
+      showCreateTable(t(range([["pNull", "''"], ["pM", "'M'"], ["pLast", "MAXVALUE"]]), [pk])),
+      cs + "\n" + TAIL + "\nPARTITION BY RANGE COLUMNS(`a`)\n" +
+        "(PARTITION `pNull` VALUES LESS THAN (''),\n" +
+        " PARTITION `pM` VALUES LESS THAN ('M'),\n" +
+        " PARTITION `pLast` VALUES LESS THAN (MAXVALUE))",
+    );
+  });
+
+  test("KEY partitioning with default partition names", () => {
+    for (const n of [7, 3]) {
+      const p = partition(
+        PartitionType.Key,
+        Array.from({ length: n }, (_, i) => ({ name: `p${i}` })),
+        { columns: [ciStr("a")] },
+      );
+      assert.equal(
+        showCreateTable(t(p)),
+        showCreateStr + `PARTITION BY KEY (\`a\`) PARTITIONS ${n}`,
+      );
+    }
+  });
+});
+
 describe("column types as TiDB prints them (FieldType.CompactStr, ColumnInfo.GetTypeDesc)", () => {
   // [stored type, flen, decimal, flag, charset, expected]; flen/decimal as TiDB's DDL stores
   // them for the column definition in the comment.
@@ -1009,6 +1443,120 @@ describe("defaults and comments tibr must escape like TiDB", () => {
       showCreateTable(t),
       "CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  `b` varchar(32) NOT NULL,\n" +
         "  PRIMARY KEY (`a`,`b`) /*T![clustered_index] CLUSTERED */\n" + TAIL,
+    );
+  });
+});
+
+describe("partition values and numeric defaults, as TiDB's code formats them", () => {
+  test("bounds that are not printable become escapes or hex (ddl.hexIfNonPrint)", () => {
+    const t = table("t", cols(["a", T.Varchar, { flen: 10, ...BIN, flag: F.Binary }]), {
+      partition: partition(PartitionType.Range, [
+        { name: "p0", less_than: ["'a\tb'"] },
+        { name: "p1", less_than: ["'a\x01'"] },
+        { name: "p2", less_than: ["'\u00e9t\u00e9'"] },
+        { name: "p3", less_than: ["MAXVALUE"] },
+      ], { columns: [ciStr("a")] }),
+    });
+    assert.match(
+      showCreateTable(t),
+      /\(PARTITION `p0` VALUES LESS THAN \('a\\tb'\),\n PARTITION `p1` VALUES LESS THAN \(0x6101\),\n PARTITION `p2` VALUES LESS THAN \('\u00e9t\u00e9'\),\n/,
+    );
+  });
+
+  test("a LIST partition without values, or with the DEFAULT value, is the DEFAULT partition", () => {
+    const t = table("t", cols(["a", T.Long, INT]), {
+      partition: partition(PartitionType.List, [
+        { name: "p0", in_values: [["1"], ["2"]] },
+        { name: "pDef", in_values: [["DEFAULT"]] },
+      ], { expr: "`a`" }),
+    });
+    assert.match(
+      showCreateTable(t),
+      /\nPARTITION BY LIST \(`a`\)\n\(PARTITION `p0` VALUES IN \(1,2\),\n PARTITION `pDef` DEFAULT\)$/,
+    );
+    t.partition!.definitions[1]!.in_values = null;
+    assert.match(showCreateTable(t), / PARTITION `pDef` DEFAULT\)$/);
+  });
+
+  test("a number in the default prints as Go's %v does", () => {
+    const t = table(
+      "t",
+      cols(
+        ["a", T.Double, { flen: 22, decimal: -1, default: 1e6 }],
+        ["b", T.Long, { ...INT, default: 123456 }],
+        ["c", T.Double, { flen: 22, decimal: -1, default: 0.5 }],
+        ["d", T.Double, { flen: 22, decimal: -1, default: 0.00001 }],
+      ),
+    );
+    assert.equal(
+      showCreateTable(t),
+      "CREATE TABLE `t` (\n  `a` double DEFAULT '1e+06',\n  `b` int(11) DEFAULT '123456',\n" +
+        "  `c` double DEFAULT '0.5',\n  `d` double DEFAULT '1e-05'\n" + TAIL,
+    );
+  });
+});
+
+describe(`views and sequences (${SHOW_RESULT})`, () => {
+  test("a view prints CREATE ALGORITHM ... VIEW with the definer and its columns", () => {
+    const v = table("v1", cols(["a", T.Long, INT], ["b", T.Long, INT]), {
+      view: {
+        view_algorithm: 0,
+        view_definer: {
+          Username: "root",
+          Hostname: "127.0.0.1",
+          CurrentUser: false,
+          AuthUsername: "",
+          AuthHostname: "",
+        },
+        view_security: 0,
+        view_select:
+          "SELECT `executor__show`.`t1`.`a` AS `a`,`executor__show`.`t1`.`b` AS `b` FROM `executor__show`.`t1`",
+        view_checkoption: 1,
+        view_cols: null,
+      },
+    });
+    assert.equal(
+      showCreateTable(v),
+      "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`127.0.0.1` SQL SECURITY DEFINER VIEW `v1` (`a`, `b`) AS SELECT `executor__show`.`t1`.`a` AS `a`,`executor__show`.`t1`.`b` AS `b` FROM `executor__show`.`t1`",
+    );
+    const one = table("v1", cols(["1", T.Longlong, { flen: 1 }]), {
+      view: {
+        view_algorithm: 0,
+        view_definer: {
+          Username: "root",
+          Hostname: "localhost",
+          CurrentUser: true,
+          AuthUsername: "root",
+          AuthHostname: "%",
+        },
+        view_security: 0,
+        view_select: "SELECT 1 AS `1`",
+        view_checkoption: 1,
+        view_cols: null,
+      },
+    });
+    assert.equal(
+      showCreateTable(one),
+      "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`%` SQL SECURITY DEFINER VIEW `v1` (`1`) AS SELECT 1 AS `1`",
+    );
+  });
+
+  test("a sequence prints CREATE SEQUENCE with its bounds", () => {
+    const seq = table("seq", [], {
+      sequence: {
+        sequence_start: 1,
+        sequence_cache: true,
+        sequence_cycle: false,
+        sequence_min_value: 1,
+        sequence_max_value: 9223372036854775806n,
+        sequence_increment: 1,
+        sequence_cache_value: 1000,
+        sequence_comment: "",
+      },
+    });
+    assert.equal(
+      showCreateTable(seq),
+      "CREATE SEQUENCE `seq` start with 1 minvalue 1 maxvalue 9223372036854775806 increment by 1 cache 1000 nocycle ENGINE=InnoDB",
     );
   });
 });

@@ -89,12 +89,13 @@ export function physicalIdForRow(table: TableInfo, row: readonly Datum[]): numbe
 
 /**
  * The record value (row format v2): every public column except an int handle column and
- * virtual generated columns (TiDB computes those on read).
+ * virtual generated columns.
  */
 export function encodeTableRow(table: TableInfo, row: readonly Datum[]): Uint8Array {
   const cols = [];
   for (const c of table.cols) {
     if (c.state !== SchemaState.Public || isPkHandleColumn(table, c)) continue;
+    // Virtual generated columns are computed on read, never stored.
     if (c.generated_expr_string !== "" && !c.generated_stored) continue;
     cols.push({ id: c.id, datum: row[c.offset] ?? { kind: "null" as const } });
   }

@@ -14,6 +14,7 @@ import { hex } from "../../src/codec/bytes.ts";
 import { ChecksumAccumulator } from "../../src/codec/crc64.ts";
 import type { CipherInfo } from "../../src/crypto/cipher.ts";
 import { Backup, type File } from "../../src/gen/brpb_pb.ts";
+import { ImportSST } from "../../src/gen/import_sstpb_pb.ts";
 import { PD } from "../../src/gen/pdpb_pb.ts";
 import { Tikv } from "../../src/gen/tikvpb_pb.ts";
 import type { Checksum } from "../../src/playground/cluster.ts";
@@ -91,6 +92,11 @@ export class Clients {
   /** The Tikv client of a store. */
   tikv(storeId: bigint): Client<typeof Tikv> {
     return createClient(Tikv, this.#conn(this.#address(storeId)).transport);
+  }
+
+  /** The ImportSST client of a store. */
+  importSst(storeId: bigint): Client<typeof ImportSST> {
+    return createClient(ImportSST, this.#conn(this.#address(storeId)).transport);
   }
 
   /** The Backup client of a store. */

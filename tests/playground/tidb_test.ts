@@ -133,6 +133,11 @@ describe("the playground's TiDB server", () => {
     assert.deepEqual(dbs, ["INFORMATION_SCHEMA", "cli", "mysql", "test"]);
     await conn.query("USE cli");
     assert.deepEqual(await rows(conn, "SHOW TABLES"), [{ Tables_in_cli: "people" }]);
+    assert.deepEqual(await rows(conn, "DESC people"), [
+      { Field: "id", Type: "int(11)", Null: "NO", Key: "PRI", Default: null, Extra: "" },
+      { Field: "name", Type: "varchar(32)", Null: "NO", Key: "", Default: null, Extra: "" },
+      { Field: "born", Type: "date", Null: "YES", Key: "", Default: null, Extra: "" },
+    ]);
     assert.deepEqual(await rows(conn, "SELECT DATABASE() AS d"), [{ d: "cli" }]);
   });
 
@@ -159,13 +164,45 @@ describe("the playground's TiDB server", () => {
       assert.equal(e.sqlState, "42000", sql);
       assert.match(e.message, want, sql);
     }
+    // Prepared statements and commands mysql2's server does not dispatch answer errors too.
+    await assert.rejects(
+      conn.execute("SELECT ?", [1]),
+      (e: { errno?: number }) => e.errno === 1235,
+    );
+    await assert.rejects(
+      conn.changeUser({ user: "root" }),
+      (e: { errno?: number; sqlMessage?: string }) =>
+        e.errno === 1235 && /command 0x11/.test(e.sqlMessage ?? ""),
+    );
+    await conn.ping();
     const syntax = await sqlError(conn, "CREATE TABLE cli.z (a INT");
     assert.equal(syntax.errno, 1064);
     assert.equal((await sqlError(conn, "SELECT * FROM cli.nope")).errno, 1146);
-    assert.equal(
-      (await sqlError(conn, "INSERT INTO cli.people VALUES (1, 'dup', NULL)")).errno,
-      1062,
+    assert.deepEqual(await sqlError(conn, "INSERT INTO cli.people VALUES (1, 'dup', NULL)"), {
+      errno: 1062,
+      sqlState: "23000",
+      message: "Duplicate entry '1' for key 'people.PRIMARY'",
+    });
+    // NULLs in a unique key never collide; equal values do, within one statement too.
+    await conn.query(
+      "CREATE TABLE cli.u (a VARCHAR(5), b INT, u INT, PRIMARY KEY (a, b) CLUSTERED, UNIQUE KEY (u)); " +
+        "INSERT INTO cli.u VALUES ('x', 1, NULL), ('y', 2, NULL)",
     );
+    assert.equal(
+      (await sqlError(conn, "INSERT INTO cli.u VALUES ('z', 3, 5), ('w', 4, 5)")).message,
+      "Duplicate entry '5' for key 'u.u'",
+    );
+    assert.equal(
+      (await sqlError(conn, "INSERT INTO cli.u VALUES ('x', 1, 7)")).message,
+      "Duplicate entry 'x-1' for key 'u.PRIMARY'",
+    );
+    assert.deepEqual(await rows(conn, "SELECT COUNT(*) AS n FROM cli.u"), [{ n: "2" }]);
+    // Statements before a failing one ran and stay; none after it runs.
+    await sqlError(
+      conn,
+      "INSERT INTO cli.u VALUES ('v', 9, 9); INSERT INTO cli.u VALUES ('x', 1, 0); INSERT INTO cli.u VALUES ('q', 8, 8)",
+    );
+    assert.deepEqual(await rows(conn, "SELECT a FROM cli.u WHERE b > 5"), [{ a: "v" }]);
   });
 
   test("DDL writes TiDB's meta: global ids, a schema version and SchemaDiff per job, the job history", async () => {
@@ -284,6 +321,30 @@ describe("the playground's TiDB server", () => {
     );
   });
 
+  test("information_schema.columns describes every column", async () => {
+    assert.deepEqual(
+      await rows(
+        conn,
+        "SELECT COLUMN_NAME, ORDINAL_POSITION, COLUMN_TYPE, COLUMN_KEY, IS_NULLABLE, COLUMN_DEFAULT " +
+          "FROM information_schema.columns WHERE TABLE_SCHEMA = 'ids' AND TABLE_NAME = 't'",
+      ),
+      [
+        ["d", 1, "int(11)", "", "NO", "7"],
+        ["id", 2, "int(11)", "PRI", "NO", null],
+        ["a", 3, "int(11)", "", "YES", null],
+        ["e", 4, "varchar(5)", "MUL", "YES", "new"],
+        ["c", 5, "int(11)", "MUL", "YES", null],
+      ].map(([n, p, t, k, nl, df]) => ({
+        COLUMN_NAME: n,
+        ORDINAL_POSITION: String(p),
+        COLUMN_TYPE: t,
+        COLUMN_KEY: k,
+        IS_NULLABLE: nl,
+        COLUMN_DEFAULT: df,
+      })),
+    );
+  });
+
   test("the status API serves /status and the schema as TiDB's JSON", async () => {
     const base = `http://${pg.tidbStatusAddress}`;
     const status = await (await fetch(`${base}/status`)).json();
@@ -295,6 +356,13 @@ describe("the playground's TiDB server", () => {
     const t = await (await fetch(`${base}/schema/ids/t`)).json() as { id: number; cols: unknown[] };
     assert.equal(t.id, pg.tidb!.engine.table("ids", "t")!.table.id);
     assert.equal(t.cols.length, 5);
+    const byId = await (await fetch(`${base}/schema?table_id=${t.id}`)).json() as {
+      name: { O: string };
+    };
+    assert.equal(byId.name.O, "t");
+    assert.deepEqual(await (await fetch(`${base}/schema/ids?id_name_only=true`)).json(), [
+      { id: t.id, name: { O: "t", L: "t" } },
+    ]);
     const missing = await fetch(`${base}/schema/ids/nope`);
     assert.equal(missing.status, 404);
     await missing.body?.cancel();
@@ -320,6 +388,104 @@ describe("the playground's TiDB server", () => {
     assert.equal(info.status_port, pg.tidb!.statusPort);
     assert.ok(/^\d{19}$/.test(out.kvs[1]!.value), out.kvs[1]!.value);
     assert.notEqual(out.kvs[0]!.lease, "0");
+  });
+
+  test("a table with every TiDB column type, option and partitioning round-trips through SHOW CREATE TABLE", async () => {
+    await conn.query("CREATE DATABASE types; USE types");
+    const ddls = [
+      "CREATE TABLE every_type (" +
+      "i8 TINYINT, u8 TINYINT UNSIGNED NOT NULL DEFAULT 3, i16 SMALLINT ZEROFILL, i24 MEDIUMINT, " +
+      "i32 INT(8) UNSIGNED, i64 BIGINT NOT NULL AUTO_INCREMENT, b BOOL DEFAULT 1, " +
+      "d DECIMAL(12,3) DEFAULT '-1.5', f FLOAT, f2 FLOAT(7,3), db DOUBLE DEFAULT 2.5, " +
+      "c CHAR(4) CHARACTER SET latin1, vc VARCHAR(300) COLLATE utf8mb4_general_ci COMMENT 'a ''quoted'' comment', " +
+      "bn BINARY(3), vb VARBINARY(9), tt TINYTEXT, tx TEXT, mt MEDIUMTEXT, lt LONGTEXT, tb TINYBLOB, bb BLOB, " +
+      "mb MEDIUMBLOB, lb LONGBLOB, e ENUM('x','y','z') DEFAULT 'y', st SET('p','q') DEFAULT 'p,q', " +
+      "bt BIT(10) DEFAULT b'101', j JSON, dt DATE DEFAULT '2024-02-29', dtm DATETIME(6) DEFAULT '2024-01-01 10:11:12.5', " +
+      "ts TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3), tm TIME(2), yr YEAR, " +
+      "gv INT AS (i32 + 1) VIRTUAL, gs VARCHAR(20) GENERATED ALWAYS AS (lower(vc)) STORED, " +
+      "PRIMARY KEY (i64) /*T![clustered_index] NONCLUSTERED */, UNIQUE KEY uk (vb(4), c), KEY k_inv (d) INVISIBLE, " +
+      "KEY (i8) COMMENT 'ix') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin AUTO_INCREMENT=500 " +
+      "/*T![auto_id_cache] AUTO_ID_CACHE=1 */ COMMENT='every type'",
+      "CREATE TABLE rnd (id BIGINT PRIMARY KEY /*T![auto_rand] AUTO_RANDOM(4, 40) */, v INT) " +
+      "/*T![auto_rand_base] AUTO_RANDOM_BASE=1000 */",
+      "CREATE TABLE sharded (a INT, b VARCHAR(10)) /*T! SHARD_ROW_ID_BITS=4 PRE_SPLIT_REGIONS=2 */",
+      "CREATE TABLE r (a INT NOT NULL, b DATE) PARTITION BY RANGE (a) " +
+      "(PARTITION p0 VALUES LESS THAN (10), PARTITION p1 VALUES LESS THAN (MAXVALUE))",
+      "CREATE TABLE rc (a INT, b VARCHAR(5)) PARTITION BY RANGE COLUMNS (a, b) " +
+      "(PARTITION p0 VALUES LESS THAN (10, 'm'), PARTITION p1 VALUES LESS THAN (MAXVALUE, MAXVALUE))",
+      "CREATE TABLE l (a INT) PARTITION BY LIST (a) (PARTITION p0 VALUES IN (1, 2), PARTITION p1 VALUES IN (3))",
+      "CREATE TABLE lc (a VARCHAR(4)) PARTITION BY LIST COLUMNS (a) " +
+      "(PARTITION p0 VALUES IN ('x', 'y'), PARTITION p1 VALUES IN ('z'))",
+      "CREATE TABLE h (a INT, b INT) PARTITION BY HASH (a) PARTITIONS 3",
+      "CREATE TABLE k (a INT PRIMARY KEY, b INT) PARTITION BY KEY (a) PARTITIONS 2",
+      "CREATE TABLE ck (a VARCHAR(10), b INT, PRIMARY KEY (a, b) CLUSTERED)",
+    ];
+    for (const ddl of ddls) {
+      await conn.query(ddl);
+      const name = /CREATE TABLE (\w+)/.exec(ddl)![1]!;
+      const shown = String((await rows(conn, `SHOW CREATE TABLE ${name}`))[0]!["Create Table"]);
+      await conn.query(shown.replace(`CREATE TABLE \`${name}\``, `CREATE TABLE \`${name}_copy\``));
+      const a = pg.tidb!.engine.table("types", name)!.table;
+      const b = pg.tidb!.engine.table("types", `${name}_copy`)!.table;
+      const strip = (t: TableInfo) => {
+        const c = comparable(t) as TableInfo;
+        c.name = { O: "", L: "" };
+        for (const i of c.index_info ?? []) i.tbl_name = { O: "", L: "" };
+        return c;
+      };
+      assert.deepEqual(strip(b), strip(a), name);
+      const again = String(
+        (await rows(conn, `SHOW CREATE TABLE ${name}_copy`))[0]!["Create Table"],
+      );
+      assert.equal(
+        again,
+        shown.replace(`CREATE TABLE \`${name}\``, `CREATE TABLE \`${name}_copy\``),
+      );
+    }
+    const every = pg.tidb!.engine.table("types", "every_type")!.table;
+    assert.equal(every.cols.find((c) => c.name.L === "bt")!.default_bit, btoa("\x00\x05"));
+    await conn.query(
+      `INSERT INTO every_type (i64, vc, c, i32, j) VALUES (NULL, 'ABC', 'x', 41, '{"k": [1, 2.5]}')`,
+    );
+    const got = await rows(conn, "SELECT i64, u8, d, e, st, dt, gv, gs, j FROM every_type");
+    assert.deepEqual(got, [{
+      i64: "500",
+      u8: 3,
+      d: "-1.500",
+      e: "y",
+      st: "p,q",
+      dt: "2024-02-29",
+      gv: 42,
+      gs: "abc",
+      j: { k: [1, 2.5] },
+    }]);
+    // KEY partitioning places rows by crc32 (IEEE) of the value's text, as TiDB's
+    // LocateKeyPartition does; the expected split was computed with Python's zlib.crc32.
+    await conn.query(
+      "INSERT INTO k (a, b) VALUES (1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0)",
+    );
+    const kt = pg.tidb!.engine.table("types", "k")!.table;
+    const placed = pg.tidb!.engine.scanRows(kt).map((r) => [
+      kt.partition!.definitions.findIndex((d) => d.id === r.physicalId),
+      Number(r.handle),
+    ]);
+    assert.deepEqual(
+      placed.sort((x, y) => x[1]! - y[1]!).map((x) => x[0]),
+      [1, 1, 1, 0, 0, 0, 0, 1],
+    );
+    await conn.query(
+      "ALTER TABLE rnd FORCE AUTO_RANDOM_BASE = 10; ALTER TABLE every_type FORCE AUTO_INCREMENT = 2",
+    );
+    assert.match(
+      String((await rows(conn, "SHOW CREATE TABLE every_type"))[0]!["Create Table"]),
+      /AUTO_INCREMENT=2 /,
+    );
+    assert.deepEqual(await rows(conn, "SHOW VARIABLES LIKE 'version\\_%'"), [
+      {
+        Variable_name: "version_comment",
+        Value: "TiDB Server (Apache License 2.0) Community Edition, MySQL 8.0 compatible",
+      },
+    ]);
   });
 
   test("SHOW CREATE TABLE of every default-sample table recreates an equivalent table", async () => {
@@ -427,6 +593,8 @@ describe("the playground's TiDB server", () => {
         "0",
         "--admin-port",
         "0",
+        "--tidb-password",
+        "s3cret",
       ],
       { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
     );
@@ -445,10 +613,23 @@ describe("the playground's TiDB server", () => {
         child.on("exit", (code) => reject(new Error(`playground exited ${code}: ${out}`)));
       });
       assert.match(out, /Data:\s+empty/);
+      assert.ok(!out.includes("s3cret"), "the password is never printed");
+      const tidbPort = Number(address.split(":")[1]);
+      await assert.rejects(
+        mysql.createConnection({
+          host: "127.0.0.1",
+          port: tidbPort,
+          user: "root",
+          password: "wrong",
+        }),
+        (err: { errno?: number; sqlMessage?: string }) =>
+          err.errno === 1045 && /Access denied for user 'root'/.test(err.sqlMessage ?? ""),
+      );
       const c = await mysql.createConnection({
         host: "127.0.0.1",
-        port: Number(address.split(":")[1]),
+        port: tidbPort,
         user: "root",
+        password: "s3cret",
       });
       try {
         assert.deepEqual(

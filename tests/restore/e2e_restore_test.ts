@@ -251,7 +251,7 @@ describe("tibr restore against the playground", () => {
     assert.match(errorLine(down), /cannot connect to TiDB at 127\.0\.0\.1:\d+/);
   });
 
-  test("an interrupted restore leaves the cluster as it was and its rerun resumes", async () => {
+  test("an interrupted restore leaves the cluster as it was (rate limit lifted) and its rerun resumes", async () => {
     const cfg = (extra: Partial<RestoreConfig> = {}): RestoreConfig => ({
       ...config(),
       pd: [c.pdAddress],
@@ -269,15 +269,20 @@ describe("tibr restore against the playground", () => {
     const fault = c.imports.injectDownloadFault({ probability: 0, delayMs: 150 });
     const ac = new AbortController();
     const before = c.imports.stats.ingests;
-    const first = runRestore(cfg({ signal: ac.signal }));
+    const first = runRestore(cfg({ signal: ac.signal, rateLimitMiB: 50 }));
     first.catch(() => {});
     while (c.imports.stats.ingests < before + 2) await new Promise((r) => setTimeout(r, 20));
+    // --ratelimit reached every store (SetDownloadSpeedLimit, bytes/s).
+    for (const id of c.storeAddresses().keys()) {
+      assert.equal(c.imports.store(id).speedLimit, 50 * 1024 * 1024);
+    }
     await new Promise((r) => setTimeout(r, 300));
     ac.abort(new Error("interrupted by the test"));
     await assert.rejects(first, /interrupted by the test/);
     c.imports.clearDownloadFaults(fault);
     for (const id of c.storeAddresses().keys()) {
       assert.equal(c.imports.mode(id), SwitchMode.Normal);
+      assert.equal(c.imports.store(id).speedLimit, 0, "the speed limit is lifted");
     }
     assert.deepEqual(c.scheduling.schedulers().filter((n) => c.scheduling.isPaused(n)), []);
     const staffId = c.tidb!.engine.table("hr", "staff")!.table.id;

@@ -23,6 +23,9 @@
  *   an IngestSst command; then every file of the request is applied to the MVCC engine in one
  *   step and its staged copy is consumed on every store, as the Raft log applies it on each peer.
  *
+ * With `instant` (benchmarks), Download reads nothing and answers the range's first key (with
+ * a ts for MVCC files) as both bounds, and Ingest checks everything but applies nothing.
+ *
  * Playground differences: staged files live in memory; a write-CF put whose long value lives
  * in the default CF must be ingested in the same request as that default-CF file (BR always
  * ingests a range's two files together); DownloadRequest's keyspace rewrite mode and batch
@@ -43,12 +46,13 @@ import { type StorageBackend, StorageBackendSchema } from "../../gen/brpb_pb.ts"
 import type { Context } from "../../gen/kvrpcpb_pb.ts";
 import {
   type DownloadRequest,
+  type DownloadResponseSchema,
   type ImportSST,
   type RewriteRule,
   type SSTMeta,
   SwitchMode,
 } from "../../gen/import_sstpb_pb.ts";
-import { toBinary } from "@bufbuild/protobuf";
+import { type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { log } from "../../log.ts";
 import { SstReader } from "../../sst/reader.ts";
 import { bytesSource } from "../../sst/source.ts";
@@ -70,7 +74,7 @@ export interface ImportOptions {
   importModeTimeoutMs?: number;
   /**
    * Download reads nothing and Ingest writes nothing: each call is checked as usual and answers
-   * at once (Download with the requested range), so a benchmark measures the client alone.
+   * at once (Download with the range's first key), so a benchmark measures the client alone.
    */
   instant?: boolean;
   /** ms clock (Date.now by default). */
@@ -123,6 +127,12 @@ export interface ImportStats {
   ingestErrors: number;
   ingestedFiles: number;
   ingestedKvs: number;
+  /**
+   * Files ingested while a live follower of the region had not downloaded them: TiKV's
+   * follower would fail to apply the IngestSst command (it panics), so a restore client must
+   * download every file to every peer first. Tests expect 0.
+   */
+  missingOnFollowers: number;
 }
 
 /** The import state of every store of a cluster: modes, limits, staged files, faults. */
@@ -138,6 +148,7 @@ export class ImportState {
     ingestErrors: 0,
     ingestedFiles: 0,
     ingestedKvs: 0,
+    missingOnFollowers: 0,
   };
   readonly #now: () => number;
   readonly #stores = new Map<bigint, StoreImport>();
@@ -256,14 +267,25 @@ export class ImportState {
       p = storageFromBackend(backend);
       // A failed open is not kept: the next Download tries again.
       p.catch(() => this.#storages.delete(key));
-      if (this.#storages.size >= 16) this.#storages.clear();
+      if (this.#storages.size >= 16) void this.close();
       this.#storages.set(key, p);
     }
     return p;
   }
 
+  /** Closes the storages Downloads opened (the playground is stopping). */
+  async close(): Promise<void> {
+    const opened = [...this.#storages.values()];
+    this.#storages.clear();
+    for (const p of opened) await (await p.catch(() => undefined))?.close();
+  }
+
   /** Serves one Download on `storeId`. */
-  async download(storeId: bigint, req: DownloadRequest, signal?: AbortSignal) {
+  async download(
+    storeId: bigint,
+    req: DownloadRequest,
+    signal?: AbortSignal,
+  ): Promise<MessageInitShape<typeof DownloadResponseSchema>> {
     this.stats.downloads++;
     const fault = this.#pickDownloadFault(storeId);
     if (fault.delayMs > 0) await sleep(fault.delayMs, signal);
@@ -289,8 +311,9 @@ export class ImportState {
     const rule = req.rewriteRule;
     if (this.instant) {
       st.staged.set(path, { cf, raw: req.isRawKv, entries: [], bytes: 0, instant: true });
-      // As TiKV answers for a file whose one key is the range's start: first and last key of
-      // the SST, inclusive, with a timestamp on transactional keys (so never the region's end).
+      // Nothing is read, so the answer is the range's first key as both bounds (with a ts for
+      // an MVCC file, as TiKV's answer has): a key inside the region that a client can pass to
+      // Ingest after cutting the ts, as it does with a real answer.
       const start = meta.range?.start ?? new Uint8Array(0);
       const key = req.isRawKv
         ? start
@@ -307,7 +330,10 @@ export class ImportState {
     } catch (err) {
       return fail(`Cannot read ${url}/${req.name} into ${tempPath}: ${firstLine(err)}`);
     }
-    await st.limiter.take(bytes.length, signal);
+    // Paced in 64 KiB steps, as TiKV's limiter paces its reads.
+    for (let off = 0; off < bytes.length; off += 64 * 1024) {
+      await st.limiter.take(Math.min(64 * 1024, bytes.length - off), signal);
+    }
     this.stats.downloadedBytes += bytes.length;
     if (meta.length > 0n && BigInt(bytes.length) !== meta.length) {
       return fail(
@@ -354,6 +380,11 @@ export class ImportState {
       return e;
     };
     const check = checkContext(this.cluster, storeId, ctx, [], stats, "ingest");
+    if (check.error?.serverIsBusy) {
+      // TiKV's ingest says why it is busy: its write-stall check and its snapshot both do.
+      const why = "too many sst files are ingesting";
+      return fail({ message: why, serverIsBusy: { reason: why } });
+    }
     if (check.error) return fail(check.error);
     const region = check.scope.region;
     const st = this.store(storeId);
@@ -378,6 +409,19 @@ export class ImportState {
       versions = txnVersions(files.filter((f) => !f.file.raw).map((f) => f.file));
     } catch (err) {
       return fail({ message: (err as Error).message });
+    }
+    for (const peer of region.peers) {
+      if (peer.storeId === storeId || this.cluster.faults.store(peer.storeId).stopped) continue;
+      const staged = this.store(peer.storeId).staged;
+      for (const { path } of files) {
+        if (staged.has(path)) continue;
+        this.stats.missingOnFollowers++;
+        log("playground", "import").warn(
+          "store {store} has not downloaded {path}, which region {region} ingests: TiKV's " +
+            "follower could not apply it; download every file to every peer first",
+          { store: String(peer.storeId), path, region: String(region.id) },
+        );
+      }
     }
     // One synchronous step: no request sees part of the ingest.
     this.cluster.mvcc.ingest(versions);
@@ -455,8 +499,8 @@ function wrongPrefix(what: string, key: Uint8Array, prefix: Uint8Array): Downloa
 
 /**
  * The bounds of `meta.range` (new key space) in the file's key space (old prefix), as TiKV
- * maps them before it scans: a start must carry the new prefix; an end past every key of the
- * new prefix stops at the end of the old one.
+ * maps them before it scans: a given start or end must carry the new prefix (BR appends 0xff
+ * bytes to the prefix for that reason); no end stops at the end of the old prefix.
  */
 function oldSpaceBounds(
   meta: SSTMeta,
@@ -471,10 +515,9 @@ function oldSpaceBounds(
     start = { key: swapPrefix(rs, newPrefix, oldPrefix), inclusive: true };
   }
   let end: Bound;
-  if (re.length > 0 && startsWith(re, newPrefix)) {
+  if (re.length > 0) {
+    if (!startsWith(re, newPrefix)) throw wrongPrefix("SST end range", re, newPrefix);
     end = { key: swapPrefix(re, newPrefix, oldPrefix), inclusive: !meta.endKeyExclusive };
-  } else if (re.length > 0 && compareBytes(re, newPrefix) < 0) {
-    throw wrongPrefix("SST end range", re, newPrefix);
   } else if (oldPrefix.length > 0) {
     const next = prefixNext(oldPrefix);
     end = next.length > 0 ? { key: next, inclusive: false } : undefined;
@@ -512,40 +555,47 @@ async function rewriteFile(
   const reader = await SstReader.open(bytesSource(bytes, name));
   const entries: { key: Uint8Array; value: Uint8Array }[] = [];
   let size = 0;
-  let any = false;
-  try {
-    for await (const e of reader.entries()) {
-      any = true;
-      const origin = e.key.subarray(1);
-      if (beforeStart(origin, start)) continue;
-      if (afterEnd(origin, end)) break;
-      if (!startsWith(origin, oldPrefix)) throw wrongPrefix("Key in SST", origin, oldPrefix);
-      let key = concatBytes(Uint8Array.of(e.key[0]!), swapPrefix(origin, oldPrefix, newPrefix));
-      let value: Uint8Array = e.value.slice();
-      if (newTs !== 0n) {
-        if (key.length < 9) {
-          throw new DownloadError(`bad format key ${hex(origin).toUpperCase()}: no timestamp`);
-        }
-        key = concatBytes(key.subarray(0, key.length - 8), encodeUintDesc(newTs));
-        if (meta.cfName === "write") {
-          let w;
-          try {
-            w = decodeWriteValue(value);
-          } catch (err) {
-            throw new DownloadError(
-              `bad format write ${hex(origin).toUpperCase()}: ${firstLine(err)}`,
-            );
-          }
-          value = encodeWriteValue({ ...w, startTs: newTs });
-        }
+  // Whether the file holds no entry at all (not just none in the range).
+  const emptyFile = reader.properties.numEntries === 0;
+  const tsBytes = newTs !== 0n ? encodeUintDesc(newTs) : undefined;
+  const visit = (k: Uint8Array, v: Uint8Array): boolean => {
+    const origin = k.subarray(1);
+    if (beforeStart(origin, start)) return true;
+    if (afterEnd(origin, end)) return false;
+    if (!startsWith(origin, oldPrefix)) throw wrongPrefix("Key in SST", origin, oldPrefix);
+    const tail = origin.subarray(oldPrefix.length);
+    let key: Uint8Array;
+    let value = v;
+    if (tsBytes) {
+      if (tail.length < 8) {
+        throw new DownloadError(`bad format key ${hex(origin).toUpperCase()}: no timestamp`);
       }
-      entries.push({ key, value });
-      size += key.length + value.length;
+      key = concatBytes(k.subarray(0, 1), newPrefix, tail.subarray(0, tail.length - 8), tsBytes);
+      if (meta.cfName === "write") {
+        let w;
+        try {
+          w = decodeWriteValue(v);
+        } catch (err) {
+          throw new DownloadError(
+            `bad format write ${hex(origin).toUpperCase()}: ${firstLine(err)}`,
+          );
+        }
+        value = encodeWriteValue({ ...w, startTs: newTs });
+      }
+    } else {
+      key = concatBytes(k.subarray(0, 1), newPrefix, tail);
     }
+    entries.push({ key, value });
+    size += key.length + value.length;
+    return true;
+  };
+  try {
+    // The scan starts at the range's first data key, as TiKV seeks to it.
+    await reader.scan(visit, start ? { start: concatBytes(Uint8Array.of(0x7a), start.key) } : {});
   } finally {
     await reader.close();
   }
-  if (!any && compareBytes(oldPrefix, newPrefix) === 0 && newTs === 0n) {
+  if (emptyFile && compareBytes(oldPrefix, newPrefix) === 0 && newTs === 0n) {
     // TiKV moves an empty, unrewritten file into place and answers the requested range.
     return {
       entries,

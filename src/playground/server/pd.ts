@@ -216,6 +216,21 @@ export function pdService(cluster: Cluster, opts: PdServiceOptions): ServiceImpl
       const ids = req.regionsId.length > 0
         ? req.regionsId
         : [req.region?.id ?? req.regionId].filter((id) => id !== 0n);
+      if (opts.scheduling && req.regionsId.length === 0) {
+        // PD's deprecated one-region form: an unknown region is a header error (PD's text,
+        // format verbs and all); otherwise 100 whether or not an operator was needed.
+        const id = req.regionId !== 0n ? req.regionId : req.region?.id ?? 0n;
+        if (!cluster.regions.getRegionById(id)) {
+          return {
+            header: {
+              ...header(),
+              error: { type: ErrorType.REGION_NOT_FOUND, message: "region %d not found" },
+            },
+          };
+        }
+        opts.scheduling.scatter([id], req.group);
+        return { header: header(), finishedPercentage: 100n };
+      }
       if (opts.scheduling) {
         const failedIds = opts.scheduling.scatter(ids, req.group);
         const pct = ids.length === 0

@@ -7,13 +7,15 @@
  * | GET  /pd/api/v1/version                           | `{"version": "v8.5.0"}`                  |
  * | GET  /pd/api/v1/config/cluster-version            | `"8.5.0"`                                |
  * | GET  /pd/api/v1/schedulers                        | names; `?status=paused` only the paused, |
- * |                                                   | `&timestamp=true` with pause/resume times|
+ * |                                                   | `&timestamp` with pause/resume times|
  * | POST /pd/api/v1/schedulers/{name}                 | `{"delay": s}` pauses for s seconds, 0   |
  * |                                                   | resumes; `all` names every scheduler     |
  * | GET  /pd/api/v1/config/schedule                   | the persisted schedule config            |
- * | POST /pd/api/v1/config/schedule                   | `{"item": value}` sets items             |
+ * | POST /pd/api/v1/config/schedule                   | `{"item": value}` sets items (unknown    |
+ * |                                                   | ones are dropped, as PD's decoder does)  |
  * | POST /pd/api/v1/config[?ttlSecond=N]              | `{"schedule.item": value}`; with a TTL   |
- * |                                                   | the values lapse after N s (0 removes)   |
+ * |                                                   | the values lapse after N s (0 removes);  |
+ * |                                                   | only PD's TTL items take one             |
  * | GET  /pd/api/v1/stats/region                      | `?start_key=&end_key=` (encoded keys)    |
  * | GET  /pd/api/v1/store/{id}                        | the store and its state                  |
  * | GET  /pd/api/v1/config/region-label/rules         | label rules                              |
@@ -84,15 +86,17 @@ export function pdHttpHandler(
       let names = scheduling.schedulers();
       if (status === "paused") names = names.filter((n) => scheduling.isPaused(n));
       else if (status === "disabled") names = [];
-      if (status === "paused" && q.get("timestamp") === "true") {
+      if (status === "paused" && q.has("timestamp")) {
+        // Go renders a whole-second time.Time as RFC 3339 without a fraction.
+        const rfc3339 = (s: number) => new Date(s * 1000).toISOString().replace(".000Z", "Z");
         return [
           200,
           names.map((name) => {
             const t = scheduling.pauseTimes(name);
             return {
               name,
-              paused_at: new Date(t.pausedAt * 1000).toISOString(),
-              resume_at: new Date(t.resumeAt * 1000).toISOString(),
+              paused_at: rfc3339(t.pausedAt),
+              resume_at: rfc3339(t.resumeAt),
             };
           }),
         ];
@@ -117,10 +121,10 @@ export function pdHttpHandler(
     if (path === "/pd/api/v1/config/schedule") {
       if (method === "GET") return [200, scheduling.scheduleConfig()];
       if (method === "POST") {
+        const body = objectOf(await readJson(req));
         try {
-          scheduling.setSchedule(objectOf(await readJson(req)));
+          scheduling.setSchedule(body, { ignoreUnknown: true });
         } catch (err) {
-          if (err instanceof HttpError) throw err;
           throw new HttpError(400, (err as Error).message);
         }
         return [200, "The config is updated."];
@@ -128,20 +132,29 @@ export function pdHttpHandler(
     }
     if (method === "POST" && path === "/pd/api/v1/config") {
       const body = objectOf(await readJson(req));
-      const items: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(body)) {
-        if (!k.startsWith("schedule.")) {
-          throw new HttpError(400, `config item ${k} not found`);
-        }
-        items[k.slice("schedule.".length)] = v;
-      }
       const ttl = q.get("ttlSecond");
       try {
-        if (ttl !== null) {
-          const s = Number(ttl);
-          if (!Number.isFinite(s)) throw new Error(`invalid ttlSecond ${ttl}`);
-          scheduling.setScheduleTtl(items, s);
-          return [200, "The ttl config is updated."];
+        if (ttl !== null && ttl !== "") {
+          if (!/^[+-]?\d+$/.test(ttl)) {
+            throw new Error(`strconv.Atoi: parsing ${JSON.stringify(ttl)}: invalid syntax`);
+          }
+          const items: Record<string, unknown> = {};
+          for (const [k, v] of Object.entries(body)) {
+            if (!k.startsWith("schedule.")) throw new Error(`unsupported ttl config ${k}`);
+            items[k.slice("schedule.".length)] = v;
+          }
+          scheduling.setScheduleTtl(items, Number(ttl));
+          return [200, "The config is updated."];
+        }
+        const items: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(body)) {
+          const dot = k.indexOf(".");
+          if (dot >= 0 && k.slice(0, dot) !== "schedule") {
+            throw new Error(
+              `config prefix ${k.slice(0, dot)} is not served by the playground's PD`,
+            );
+          }
+          items[dot >= 0 ? k.slice(dot + 1) : k] = v;
         }
         scheduling.setSchedule(items);
       } catch (err) {

@@ -446,6 +446,7 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
           await st.server.stop();
         }
         for (const m of pdServers) await m.stop();
+        await imports.close();
         await adminServer?.close();
         await (await workersStarting)?.close();
         if (opts.dir) await cluster.save(opts.dir, catalog?.serialize());

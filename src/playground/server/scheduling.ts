@@ -77,6 +77,21 @@ export function defaultScheduleConfig(): Record<string, unknown> {
   };
 }
 
+/** The schedule items PD takes a TTL for (`POST /pd/api/v1/config?ttlSecond=N`). */
+export const TTL_SCHEDULE_ITEMS: readonly string[] = [
+  "max-snapshot-count",
+  "max-merge-region-size",
+  "max-pending-peer-count",
+  "max-merge-region-keys",
+  "scheduler-max-waiting-operator",
+  "leader-schedule-limit",
+  "region-schedule-limit",
+  "replica-schedule-limit",
+  "merge-schedule-limit",
+  "hot-region-schedule-limit",
+  "enable-location-replacement",
+];
+
 /** A scatter operator (PD's operator, as GetOperator shows it). */
 export interface Operator {
   regionId: bigint;
@@ -212,18 +227,34 @@ export class PdScheduling {
     return out;
   }
 
-  /** Sets persisted schedule items; throws PD's message for an unknown item. */
-  setSchedule(items: Record<string, unknown>): void {
-    for (const k of Object.keys(items)) {
-      if (!(k in this.#config)) throw new Error(`config item ${k} not found`);
-    }
-    Object.assign(this.#config, items);
+  /** Whether `item` has a live TTL'd override. */
+  hasTtl(item: string): boolean {
+    const t = this.#ttl.get(item);
+    return t !== undefined && t.until > this.#now();
   }
 
-  /** Sets schedule items for `ttlSeconds` (0 removes the overrides of these items). */
+  /**
+   * Sets persisted schedule items. An item with a live TTL'd override is refused, as PD does;
+   * an unknown item is refused, or skipped with `ignoreUnknown` (PD's POST /config/schedule
+   * decodes the body into its config struct, which drops unknown fields).
+   */
+  setSchedule(items: Record<string, unknown>, opts: { ignoreUnknown?: boolean } = {}): void {
+    for (const k of Object.keys(items)) {
+      if (this.hasTtl(k)) throw new Error(`need to clean up TTL first for schedule.${k}`);
+      if (!(k in this.#config) && !opts.ignoreUnknown) {
+        throw new Error(`config item ${k} not found`);
+      }
+    }
+    for (const [k, v] of Object.entries(items)) if (k in this.#config) this.#config[k] = v;
+  }
+
+  /**
+   * Sets schedule items for `ttlSeconds` (0 or less removes the overrides of these items); only
+   * the items PD accepts a TTL for (`TTL_SCHEDULE_ITEMS`).
+   */
   setScheduleTtl(items: Record<string, unknown>, ttlSeconds: number): void {
     for (const k of Object.keys(items)) {
-      if (!(k in this.#config)) throw new Error(`unsupported ttl config ${k}`);
+      if (!TTL_SCHEDULE_ITEMS.includes(k)) throw new Error(`unsupported ttl config schedule.${k}`);
     }
     const until = this.#now() + ttlSeconds * 1000;
     for (const [k, v] of Object.entries(items)) {

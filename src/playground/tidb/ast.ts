@@ -100,6 +100,8 @@ export interface TableOptions {
   charset?: string;
   collate?: string;
   autoIncrement?: bigint;
+  /** `FORCE AUTO_INCREMENT` / `FORCE AUTO_RANDOM_BASE`: rebase even below the current base. */
+  force?: boolean;
   autoIdCache?: bigint;
   autoRandomBase?: bigint;
   shardRowIdBits?: number;
@@ -158,6 +160,8 @@ export type Stmt =
     offset?: number;
   }
   | { k: "showDatabases" }
+  | { k: "showColumns"; table: TableName; full: boolean }
+  | { k: "showVariables"; like?: string; where?: Expr }
   | { k: "showTables"; db?: string; full: boolean }
   | { k: "showCreateTable"; table: TableName }
   | { k: "showCreateDatabase"; name: string; ifNotExists: boolean }

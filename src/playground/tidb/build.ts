@@ -251,6 +251,7 @@ export function buildColumn(
     const d = defaultValueText(col, def.defaultValue);
     col.default = d.value;
     col.default_is_expr = d.isExpr;
+    if (d.bit !== undefined) col.default_bit = d.bit;
     if (d.value === null && def.notNull) {
       throw new SqlError(1067, "42000", `Invalid default value for '${def.name}'`);
     }
@@ -284,8 +285,16 @@ export function buildIndex(
     const col = table.cols.find((c) => c.name.L === p.name.toLowerCase());
     if (!col) throw new SqlError(1072, "42000", `Key column '${p.name}' doesn't exist in table`);
     if (p.length !== undefined) {
-      const isString = col.type.Charset !== "binary" || col.type.Tp >= MysqlType.TinyBlob;
-      if (!isString || isIntType(col.type.Tp)) {
+      const stringTypes: number[] = [
+        MysqlType.Varchar,
+        MysqlType.String,
+        MysqlType.VarString,
+        MysqlType.TinyBlob,
+        MysqlType.Blob,
+        MysqlType.MediumBlob,
+        MysqlType.LongBlob,
+      ];
+      if (!stringTypes.includes(col.type.Tp) || (col.type.Flen >= 0 && p.length > col.type.Flen)) {
         throw new SqlError(
           1089,
           "HY000",
@@ -294,6 +303,14 @@ export function buildIndex(
       }
     }
     if (col.type.Tp === MysqlType.JSON) throw notSupported("index on a JSON column");
+    const blob = col.type.Tp >= MysqlType.TinyBlob && col.type.Tp <= MysqlType.Blob;
+    if (blob && p.length === undefined) {
+      throw new SqlError(
+        1170,
+        "42000",
+        `BLOB/TEXT column '${col.name.O}' used in key specification without a key length`,
+      );
+    }
     return { name: col.name.O, offset: col.offset, length: p.length };
   });
   const idx = newIndex({

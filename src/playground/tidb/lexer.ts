@@ -76,11 +76,20 @@ const OPERATORS = [
 ];
 
 function isIdentStart(c: string): boolean {
-  return /[A-Za-z_$\u0080-\uffff]/.test(c);
+  const n = c.charCodeAt(0);
+  return (n >= 65 && n <= 90) || (n >= 97 && n <= 122) || c === "_" || c === "$" || n >= 0x80;
 }
 
 function isIdentChar(c: string): boolean {
-  return /[A-Za-z0-9_$\u0080-\uffff]/.test(c);
+  return isIdentStart(c) || isDigit(c);
+}
+
+function isHexDigit(c: string | undefined): boolean {
+  return c !== undefined && (isDigit(c) || (c >= "a" && c <= "f") || (c >= "A" && c <= "F"));
+}
+
+function isSpace(c: string): boolean {
+  return c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f";
 }
 
 function isDigit(c: string | undefined): boolean {
@@ -147,11 +156,11 @@ export function tokenize(sql: string): Token[] {
   const n = sql.length;
   while (i < n) {
     const c = sql[i]!;
-    if (c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f") {
+    if (isSpace(c)) {
       i++;
       continue;
     }
-    if (c === "#" || (c === "-" && sql[i + 1] === "-" && /[\s]/.test(sql[i + 2] ?? " "))) {
+    if (c === "#" || (c === "-" && sql[i + 1] === "-" && isSpace(sql[i + 2] ?? " "))) {
       while (i < n && sql[i] !== "\n") i++;
       continue;
     }
@@ -242,7 +251,7 @@ export function tokenize(sql: string): Token[] {
       const end = sql.indexOf("'", i + 2);
       if (end < 0) throw syntaxErrorAt(sql, start);
       const h = sql.slice(i + 2, end);
-      if (!/^[0-9a-fA-F]*$/.test(h) || h.length % 2) throw syntaxErrorAt(sql, start);
+      if (![...h].every(isHexDigit) || h.length % 2) throw syntaxErrorAt(sql, start);
       out.push({ kind: "hex", text: sql.slice(i, end + 1), pos: start, bytes: hexBytes(h) });
       i = end + 1;
       continue;
@@ -251,14 +260,14 @@ export function tokenize(sql: string): Token[] {
       const end = sql.indexOf("'", i + 2);
       if (end < 0) throw syntaxErrorAt(sql, start);
       const b = sql.slice(i + 2, end);
-      if (!/^[01]*$/.test(b)) throw syntaxErrorAt(sql, start);
+      if (![...b].every((x) => x === "0" || x === "1")) throw syntaxErrorAt(sql, start);
       out.push({ kind: "bit", text: sql.slice(i, end + 1), pos: start, bytes: bitBytes(b) });
       i = end + 1;
       continue;
     }
-    if (c === "0" && sql[i + 1] === "x" && /[0-9a-fA-F]/.test(sql[i + 2] ?? "")) {
+    if (c === "0" && sql[i + 1] === "x" && isHexDigit(sql[i + 2])) {
       let j = i + 2;
-      while (/[0-9a-fA-F]/.test(sql[j] ?? "")) j++;
+      while (isHexDigit(sql[j])) j++;
       if (!isIdentChar(sql[j] ?? " ")) {
         out.push({
           kind: "hex",
@@ -270,9 +279,9 @@ export function tokenize(sql: string): Token[] {
         continue;
       }
     }
-    if (c === "0" && sql[i + 1] === "b" && /[01]/.test(sql[i + 2] ?? "")) {
+    if (c === "0" && sql[i + 1] === "b" && (sql[i + 2] === "0" || sql[i + 2] === "1")) {
       let j = i + 2;
-      while (/[01]/.test(sql[j] ?? "")) j++;
+      while (sql[j] === "0" || sql[j] === "1") j++;
       if (!isIdentChar(sql[j] ?? " ")) {
         out.push({
           kind: "bit",
@@ -291,7 +300,10 @@ export function tokenize(sql: string): Token[] {
         j++;
         while (isDigit(sql[j])) j++;
       }
-      if ((sql[j] === "e" || sql[j] === "E") && /[-+0-9]/.test(sql[j + 1] ?? "")) {
+      if (
+        (sql[j] === "e" || sql[j] === "E") &&
+        (sql[j + 1] === "-" || sql[j + 1] === "+" || isDigit(sql[j + 1]))
+      ) {
         let k = j + 1;
         if (sql[k] === "+" || sql[k] === "-") k++;
         if (isDigit(sql[k])) {

@@ -243,14 +243,14 @@ class _Parser {
 
   int(): number {
     const t = this.t;
-    if (t.kind !== "number" || !/^\d+$/.test(t.text)) this.fail();
+    if (t.kind !== "number" || ![...t.text].every((c) => c >= "0" && c <= "9")) this.fail();
     this.i++;
     return Number(t.text);
   }
 
   bigint(): bigint {
     const t = this.t;
-    if (t.kind !== "number" || !/^\d+$/.test(t.text)) this.fail();
+    if (t.kind !== "number" || ![...t.text].every((c) => c >= "0" && c <= "9")) this.fail();
     this.i++;
     return BigInt(t.text);
   }
@@ -304,6 +304,18 @@ class _Parser {
         return this.select();
       case "show":
         return this.show();
+      case "desc":
+      case "describe":
+      case "explain": {
+        this.i++;
+        if (
+          this.isKw("select") || this.isKw("insert") || this.isKw("update") ||
+          this.isKw("delete") || this.isKw("analyze") || this.isKw("format")
+        ) {
+          throw notSupported("EXPLAIN");
+        }
+        return { k: "showColumns", table: this.tableName(), full: false };
+      }
       case "use":
         this.i++;
         return { k: "use", db: this.ident() };
@@ -583,6 +595,9 @@ class _Parser {
       } else if (this.acceptKw("collate")) {
         this.acceptEq();
         o.collate = this.nameOrString().toLowerCase();
+      } else if (this.acceptKw("force")) {
+        if (!this.isKw("auto_increment") && !this.isKw("auto_random_base")) this.fail();
+        o.force = true;
       } else if (this.acceptKw("auto_increment")) {
         this.acceptEq();
         o.autoIncrement = this.bigint();
@@ -774,7 +789,7 @@ class _Parser {
       this.isKw("auto_increment") || this.isKw("auto_random_base") || this.isKw("comment") ||
       this.isKw("shard_row_id_bits") || this.isKw("auto_id_cache") || this.isKw("engine") ||
       this.isKw("charset") || this.isKw("character") || this.isKw("default") ||
-      this.isKw("pre_split_regions")
+      this.isKw("pre_split_regions") || this.isKw("force")
     ) {
       return { k: "options", options: this.tableOptions() };
     }
@@ -920,7 +935,20 @@ class _Parser {
       if (this.isKw("like") || this.isKw("where")) throw notSupported("SHOW DATABASES LIKE/WHERE");
       return { k: "showDatabases" };
     }
+    this.acceptKw("global") || this.acceptKw("session");
+    if (this.acceptKw("variables")) {
+      if (this.acceptKw("like")) return { k: "showVariables", like: this.stringLit() };
+      if (this.acceptKw("where")) return { k: "showVariables", where: this.expr() };
+      return { k: "showVariables" };
+    }
     const full = this.acceptKw("full");
+    if (this.acceptKw("columns") || this.acceptKw("fields")) {
+      if (!this.acceptKw("from")) this.kw("in");
+      const table = this.tableName();
+      if (this.acceptKw("from") || this.acceptKw("in")) table.db = this.ident();
+      if (this.isKw("like") || this.isKw("where")) throw notSupported("SHOW COLUMNS LIKE/WHERE");
+      return { k: "showColumns", table, full };
+    }
     if (this.acceptKw("tables")) {
       let db: string | undefined;
       if (this.acceptKw("from") || this.acceptKw("in")) db = this.ident();
@@ -1084,7 +1112,8 @@ class _Parser {
       case "sysvar": {
         this.i++;
         let name = t.text;
-        if (t.kind === "sysvar" && /^(global|session|local)\./i.test(name)) {
+        const scope = name.slice(0, name.indexOf(".")).toLowerCase();
+        if (t.kind === "sysvar" && ["global", "session", "local"].includes(scope)) {
           name = name.slice(name.indexOf(".") + 1);
         }
         return { k: "var", name, system: t.kind === "sysvar" };

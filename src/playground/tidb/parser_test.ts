@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { restoreExpr } from "./ast.ts";
-import { SqlError } from "./errors.ts";
+import type { SqlError } from "./errors.ts";
 import { tokenize } from "./lexer.ts";
 import { parse } from "./parser.ts";
 
@@ -77,8 +77,8 @@ test("SHOW CREATE TABLE's dialect parses with every executable comment and claus
   assert.equal(s.options.shardRowIdBits, 4);
   assert.equal(s.options.preSplitRegions, 2);
   assert.deepEqual(s.partition?.columns, ["id"]);
-  assert.equal(s.partition?.defs[0]!.comment, "first");
-  assert.deepEqual(s.partition?.defs[1]!.lessThan, [{ k: "maxvalue" }]);
+  assert.equal(s.partition!.defs[0]!.comment, "first");
+  assert.deepEqual(s.partition!.defs[1]!.lessThan, [{ k: "maxvalue" }]);
 });
 
 test("partition expressions restore as TiDB stores them", () => {

@@ -21,7 +21,9 @@ import { toJson } from "../../tidb/model.ts";
 import type { Cluster } from "../cluster.ts";
 import { type EtcdStore, TIDB_TOPOLOGY_PATH, TIDB_TOPOLOGY_TTL_S } from "../server/etcd.ts";
 import { TidbEngine } from "./engine.ts";
+import type { Stmt } from "./ast.ts";
 import { SqlError } from "./errors.ts";
+import { parse } from "./parser.ts";
 import { type Result, Session, TIDB_RELEASE, TIDB_SERVER_VERSION } from "./session.ts";
 
 /** Options of `startTidbServer`. */
@@ -180,56 +182,72 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
         cb(null);
       },
     });
+    const writeResult = (r: Result, more: boolean) => {
+      const status = SERVER_STATUS_AUTOCOMMIT | (more ? SERVER_MORE_RESULTS_EXISTS : 0);
+      if (r.kind === "ok") {
+        conn.writeOk({
+          affectedRows: r.affectedRows,
+          insertId: Number(r.insertId),
+          serverStatus: status,
+        });
+        return;
+      }
+      conn.writeColumns(r.columns.map((c) => ({
+        catalog: "def",
+        schema: c.db,
+        table: c.table,
+        orgTable: c.table,
+        name: c.name,
+        orgName: c.name,
+        characterSet: c.charset,
+        columnLength: c.length,
+        columnType: c.type,
+        flags: c.flags,
+        decimals: c.decimals,
+      })));
+      for (const row of r.rows) conn.writeTextRow(row);
+      conn.writeEof(0, status);
+    };
     const runQuery = (sql: string) => {
       newCommand();
-      let results: Result[];
+      // As TiDB does, the whole query is parsed first (a syntax error runs nothing); then each
+      // statement runs and answers in turn, and the first failure ends the response.
+      let stmts: Stmt[];
       try {
-        results = session.execute(sql);
+        stmts = parse(sql);
       } catch (err) {
         fail(err);
         return;
       }
-      results.forEach((r, i) => {
-        const more = i < results.length - 1 ? SERVER_MORE_RESULTS_EXISTS : 0;
-        const status = SERVER_STATUS_AUTOCOMMIT | more;
-        if (r.kind === "ok") {
-          conn.writeOk({
-            affectedRows: r.affectedRows,
-            insertId: Number(r.insertId),
-            serverStatus: status,
-          });
+      for (const [i, stmt] of stmts.entries()) {
+        let r: Result;
+        try {
+          r = session.run(stmt, sql);
+        } catch (err) {
+          fail(err);
           return;
         }
-        conn.writeColumns(r.columns.map((c) => ({
-          catalog: "def",
-          schema: c.db,
-          table: c.table,
-          orgTable: c.table,
-          name: c.name,
-          orgName: c.name,
-          characterSet: c.charset,
-          columnLength: c.length,
-          columnType: c.type,
-          flags: c.flags,
-          decimals: c.decimals,
-        })));
-        for (const row of r.rows) conn.writeTextRow(row);
-        conn.writeEof(0, status);
-      });
+        writeResult(r, i < stmts.length - 1);
+      }
     };
     conn.on("query", (sql) => runQuery(String(sql)));
     // mysql2 hands text queries that start with SET or PREPARE to `stmt_prepare`.
     conn.on("stmt_prepare", (sql) => {
       newCommand();
       const q = String(sql);
-      if (/^\s*set\b/i.test(q)) runQuery(q);
-      else {fail(
-          new SqlError(
-            1235,
-            "42000",
-            "This version of TiDB doesn't yet support 'prepared statements'",
-          ),
-        );}
+      // Undo mysql2's routing with its own test (the first space-separated word): a text SET
+      // runs as a query; anything else is a real COM_STMT_PREPARE and is refused.
+      if (q.split(" ")[0]!.toUpperCase() === "SET") {
+        runQuery(q);
+        return;
+      }
+      fail(
+        new SqlError(
+          1235,
+          "42000",
+          "This version of TiDB doesn't yet support 'prepared statements'",
+        ),
+      );
     });
     conn.on("stmt_execute", () => {
       newCommand();
@@ -249,6 +267,23 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
       } catch (err) {
         fail(err);
       }
+    });
+    // Commands mysql2 does not dispatch would otherwise get no answer and hang the client.
+    conn.on("packet", (_packet, known, code) => {
+      if (known) return;
+      newCommand();
+      if (code === 0x1f) {
+        // COM_RESET_CONNECTION (connection pools): nothing of the session needs resetting.
+        conn.writeOk();
+        return;
+      }
+      fail(
+        new SqlError(
+          1235,
+          "42000",
+          `This version of TiDB doesn't yet support 'command 0x${Number(code).toString(16)}'`,
+        ),
+      );
     });
     conn.on("ping", () => {
       newCommand();
@@ -297,9 +332,20 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
         }
         if (parts[0] === "schema") {
           const schema = engine.schema();
+          const tableId = url.searchParams.get("table_id");
+          if (parts.length === 1 && tableId !== null) {
+            // `/schema?table_id=N`: one table by id, as TiDB's schema handler serves it.
+            const t = schema.dbs.flatMap((d) => d.tables).find((x) => String(x.id) === tableId);
+            return t
+              ? send(200, t)
+              : send(404, `[schema:1146]Table which ID = ${tableId} does not exist.`);
+          }
           if (parts.length === 1) return send(200, schema.dbs.map((d) => d.info));
           const db = engine.db(parts[1]!);
           if (!db) return send(404, `[schema:1049]Unknown database '${parts[1]}'`);
+          if (parts.length === 2 && url.searchParams.get("id_name_only") === "true") {
+            return send(200, db.tables.map((t) => ({ id: t.id, name: t.name })));
+          }
           if (parts.length === 2) return send(200, db.tables);
           const t = db.tables.find((x) => x.name.L === parts[2]!.toLowerCase());
           if (!t || parts.length > 3) {

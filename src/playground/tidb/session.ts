@@ -40,6 +40,7 @@ import {
 } from "./values.ts";
 import { ActionType, type ColumnInfo, type DBInfo, type TableInfo } from "../../tidb/model.ts";
 import type { Datum } from "../../tidb/datum.ts";
+import type { Handle } from "../../tidb/tablecodec.ts";
 import {
   ColumnFlag,
   DEFAULT_CHARSET,
@@ -48,7 +49,7 @@ import {
   PartitionType,
   SchemaState,
 } from "../../tidb/types.ts";
-import { showCreateDatabase, showCreateTable } from "../../tidb/show_create.ts";
+import { columnTypeDesc, showCreateDatabase, showCreateTable } from "../../tidb/show_create.ts";
 import type { Mutation } from "../mvcc.ts";
 
 /** TiDB's release this playground answers as. */
@@ -285,6 +286,26 @@ export class Session {
           .sort();
         return { kind: "rows", columns: [strCol("Database")], rows: names.map((n) => [n]) };
       }
+      case "showVariables": {
+        const all = Object.entries({ ...SYSVARS, tidb_version: tidbVersionText() }).sort();
+        const hits = all.filter(([name, value]) => {
+          if (s.like !== undefined) return likeMatch(name, s.like.toLowerCase());
+          if (s.where) {
+            const v = evalExpr(s.where, (n) => {
+              if (n === "variable_name") return { t: "str", v: name };
+              if (n === "value") return { t: "str", v: value };
+              throw new SqlError(1054, "42S22", `Unknown column '${n}' in 'where clause'`);
+            });
+            return v !== null && v.t === "int" && v.v !== 0n;
+          }
+          return true;
+        });
+        return {
+          kind: "rows",
+          columns: [strCol("Variable_name"), strCol("Value")],
+          rows: hits.map(([n, v]) => [n, v]),
+        };
+      }
       case "showTables": {
         const db = this.#schemaDb(s.db);
         const names = db.tables.map((t) => t.name.O).sort();
@@ -294,6 +315,39 @@ export class Session {
           kind: "rows",
           columns: cols,
           rows: names.map((n) => (s.full ? [n, "BASE TABLE"] : [n])),
+        };
+      }
+      case "showColumns": {
+        const { table } = this.#table(s.table);
+        const cols = [
+          strCol("Field"),
+          strCol("Type"),
+          ...(s.full ? [strCol("Collation")] : []),
+          strCol("Null"),
+          strCol("Key"),
+          strCol("Default"),
+          strCol("Extra"),
+          ...(s.full ? [strCol("Privileges"), strCol("Comment")] : []),
+        ];
+        return {
+          kind: "rows",
+          columns: cols,
+          rows: publicCols(table).map((c) => {
+            const f = c.type.Flag;
+            const key = columnKey(c);
+            const extra = columnExtra(table, c);
+            const collation = c.type.Collate && c.type.Charset !== "binary" ? c.type.Collate : null;
+            return [
+              c.name.O,
+              columnTypeDesc(c.type),
+              ...(s.full ? [collation] : []),
+              f & ColumnFlag.NotNull ? "NO" : "YES",
+              key,
+              c.default === null || c.default === undefined ? null : String(c.default),
+              extra,
+              ...(s.full ? ["select,insert,update,references", c.comment] : []),
+            ];
+          }),
         };
       }
       case "showCreateTable": {
@@ -411,7 +465,7 @@ export class Session {
           const want = o.autoIncrement - 1n;
           e.alterTable(db.info, table, MoreActions.RebaseAutoID, sql, (t, _d, w) => {
             t.auto_inc_id = Number(o.autoIncrement);
-            e.forceBase(w, db.info.id, t, kind, want > cur ? want : cur);
+            e.forceBase(w, db.info.id, t, kind, o.force || want > cur ? want : cur);
           });
         }
         if (o.autoRandomBase !== undefined) {
@@ -425,7 +479,7 @@ export class Session {
           const cur = e.autoIdBase(db.info.id, table.id, "random");
           const want = o.autoRandomBase - 1n;
           e.alterTable(db.info, table, MoreActions.RebaseAutoRandomBase, sql, (t, _d, w) => {
-            e.forceBase(w, db.info.id, t, "random", want > cur ? want : cur);
+            e.forceBase(w, db.info.id, t, "random", o.force || want > cur ? want : cur);
           });
         }
         if (o.autoIdCache !== undefined) {
@@ -594,6 +648,7 @@ export class Session {
         col.type.Flag |= ColumnFlag.NoDefaultValue;
       }
       col.origin_default = originDefault(col, new Date());
+      if (col.default_bit !== null) col.origin_default_bit = col.default_bit;
       t.cols.splice(pos, 0, col);
       renumber(t);
     });
@@ -638,7 +693,12 @@ export class Session {
           );
         }
         given.add(c.offset);
-        datums[c.offset] = this.#datum(c, evalExpr(expr), rowIdx);
+        const v = evalExpr(expr);
+        const auto = (c.type.Flag & ColumnFlag.AutoIncrement) !== 0 ||
+          (table.auto_random_bits > 0 && (c.type.Flag & ColumnFlag.PriKey) !== 0);
+        // NULL into an AUTO_INCREMENT / AUTO_RANDOM column asks for the next id.
+        if (v === null && auto) return;
+        datums[c.offset] = this.#datum(c, v, rowIdx);
       });
       let autoId: bigint | undefined;
       for (const c of cols) {
@@ -692,7 +752,7 @@ export class Session {
         const isRecord = i === 0;
         const unique = isRecord
           ? (table.pk_is_handle || table.is_common_handle)
-          : kv.index!.is_unique && kv.key.length > 0 && kv.value.length !== 1;
+          : kv.distinct === true;
         if (unique) {
           const k = keyString(kv.key);
           if (written.has(k) || e.exists(kv.key)) {
@@ -749,8 +809,65 @@ export class Session {
     return id;
   }
 
-  #matching(table: TableInfo, where: Expr | undefined): StoredRow[] {
-    const rows = this.engine.scanRows(table);
+  /**
+   * The handles a WHERE pins down through the clustered key (`pk = v`, `pk IN (...)`, ANDed
+   * with anything), or undefined when it needs a scan.
+   */
+  #pointHandles(table: TableInfo, where: Expr | undefined): Handle[] | undefined {
+    if (!where || (!table.pk_is_handle && !table.is_common_handle)) return undefined;
+    const eq = new Map<string, Expr[]>();
+    const walk = (e: Expr) => {
+      if (e.k === "binary" && e.op === "and") {
+        walk(e.l);
+        walk(e.r);
+      } else if (e.k === "binary" && e.op === "=") {
+        const [c, v] = e.l.k === "col" ? [e.l, e.r] : [e.r, e.l];
+        if (c.k === "col" && isLiteral(v)) eq.set(c.name.toLowerCase(), [v]);
+      } else if (e.k === "in" && !e.not && e.e.k === "col" && e.list.every(isLiteral)) {
+        eq.set(e.e.name.toLowerCase(), e.list);
+      }
+    };
+    walk(where);
+    const convert = (c: ColumnInfo, v: Expr): Datum | undefined => {
+      try {
+        return toDatum(c, evalExpr(v));
+      } catch {
+        return undefined; // a value the column cannot hold matches no row
+      }
+    };
+    if (table.pk_is_handle) {
+      const c = table.cols.find((x) => x.type.Flag & ColumnFlag.PriKey)!;
+      const vals = eq.get(c.name.L);
+      if (!vals) return undefined;
+      const out: Handle[] = [];
+      for (const v of vals) {
+        const d = convert(c, v);
+        if (d && (d.kind === "int" || d.kind === "uint")) {
+          const datums: Datum[] = table.cols.map(() => ({ kind: "null" }));
+          datums[c.offset] = d;
+          out.push(this.engine.handleOf(table, datums));
+        }
+      }
+      return out;
+    }
+    const pk = (table.index_info ?? []).find((i) => i.is_primary)!;
+    if (!pk.idx_cols.every((ic) => eq.get(ic.name.L)?.length === 1)) return undefined;
+    const datums: Datum[] = table.cols.map(() => ({ kind: "null" }));
+    for (const ic of pk.idx_cols) {
+      const c = table.cols[ic.offset]!;
+      const d = convert(c, eq.get(ic.name.L)![0]!);
+      if (!d) return [];
+      datums[c.offset] = d;
+    }
+    return [this.engine.handleOf(table, datums)];
+  }
+
+  #matching(table: TableInfo, where: Expr | undefined, max = 0): StoredRow[] {
+    const handles = this.#pointHandles(table, where);
+    // Without WHERE, LIMIT bounds the scan.
+    const rows = handles
+      ? this.engine.getRows(table, handles)
+      : this.engine.scanRows(table, where ? 0 : max);
     return rows.filter((r) => {
       this.engine.fillVirtual(table, r.datums);
       if (!where) return true;
@@ -804,7 +921,7 @@ export class Session {
       for (const [i, kv] of newKvs.entries()) {
         const unique = i === 0
           ? (table.pk_is_handle || table.is_common_handle)
-          : kv.index!.is_unique && kv.value.length !== 1;
+          : kv.distinct === true;
         if (unique && !oldKeys.has(keyString(kv.key)) && e.exists(kv.key)) {
           throw new SqlError(
             1062,
@@ -862,9 +979,16 @@ export class Session {
     if (dbName.toLowerCase() === "information_schema") return this.#infoSchema(s, s.from.name);
     const { db, table } = this.#table(s.from);
     const cols = publicCols(table);
-    let rows = this.#matching(table, s.where);
     const count = s.fields.length === 1 && s.fields[0]!.expr?.k === "func" &&
       s.fields[0]!.expr.name === "count";
+    const star = count && (s.fields[0]!.expr as Expr & { k: "func" }).star;
+    if (count && star && !s.where) {
+      const f = s.fields[0]!;
+      const n = this.engine.countRows(table);
+      return { kind: "rows", columns: [intCol(f.alias ?? f.text)], rows: [[String(n)]] };
+    }
+    const max = !count && s.limit !== undefined ? (s.offset ?? 0) + s.limit : 0;
+    let rows = this.#matching(table, s.where, max);
     if (count) {
       const f = s.fields[0]!;
       const fe = f.expr as Expr & { k: "func" };
@@ -1016,11 +1140,61 @@ export class Session {
   }
 }
 
+/** SQL LIKE with `%` and `_` (and `\` escapes), case-insensitive on lower-case input. */
+export function likeMatch(s: string, pattern: string): boolean {
+  const p: { ch: string; wild?: "%" | "_" }[] = [];
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === "\\" && i + 1 < pattern.length) p.push({ ch: pattern[++i]! });
+    else if (c === "%" || c === "_") p.push({ ch: c, wild: c });
+    else p.push({ ch: c });
+  }
+  // can[j]: the first i characters of s match the first j pattern items.
+  let can = new Array<boolean>(p.length + 1).fill(false);
+  can[0] = true;
+  for (let j = 1; j <= p.length; j++) can[j] = can[j - 1]! && p[j - 1]!.wild === "%";
+  for (const ch of s) {
+    const next = new Array<boolean>(p.length + 1).fill(false);
+    for (let j = 1; j <= p.length; j++) {
+      const item = p[j - 1]!;
+      if (item.wild === "%") next[j] = next[j - 1]! || can[j]!;
+      else next[j] = can[j - 1]! && (item.wild === "_" || item.ch === ch);
+    }
+    can = next;
+  }
+  return can[p.length]!;
+}
+
+/** PRI, UNI or MUL as SHOW COLUMNS and information_schema.columns print a column's key. */
+function columnKey(c: ColumnInfo): string {
+  const f = c.type.Flag;
+  if (f & ColumnFlag.PriKey) return "PRI";
+  if (f & ColumnFlag.UniqueKey) return "UNI";
+  return f & ColumnFlag.MultipleKey ? "MUL" : "";
+}
+
+/** The Extra column of SHOW COLUMNS. */
+function columnExtra(table: TableInfo, c: ColumnInfo): string {
+  const f = c.type.Flag;
+  return [
+    f & ColumnFlag.AutoIncrement ? "auto_increment" : "",
+    table.auto_random_bits > 0 && f & ColumnFlag.PriKey && table.pk_is_handle ? "auto_random" : "",
+    String(c.default ?? "").startsWith("CURRENT_TIMESTAMP") ? "DEFAULT_GENERATED" : "",
+    f & ColumnFlag.OnUpdateNow ? "on update CURRENT_TIMESTAMP" : "",
+    isGenerated(c) ? (c.generated_stored ? "STORED GENERATED" : "VIRTUAL GENERATED") : "",
+  ].filter((x) => x !== "").join(" ");
+}
+
 function renumber(t: TableInfo): void {
   t.cols.forEach((c, i) => (c.offset = i));
   for (const idx of t.index_info ?? []) {
     for (const ic of idx.idx_cols) ic.offset = t.cols.findIndex((c) => c.name.L === ic.name.L);
   }
+}
+
+function isLiteral(e: Expr): boolean {
+  if (e.k === "unary" && e.op === "-") return isLiteral(e.e);
+  return e.k === "num" || e.k === "str" || e.k === "hex" || e.k === "bit" || e.k === "bool";
 }
 
 function keyString(k: Uint8Array): string {
@@ -1138,6 +1312,52 @@ function virtualTable(
         intCols: new Set(["VERSION", "TABLE_ROWS", "AUTO_INCREMENT", "TIDB_TABLE_ID"]),
         rows,
       };
+    }
+    case "columns": {
+      const columns = [
+        "TABLE_CATALOG",
+        "TABLE_SCHEMA",
+        "TABLE_NAME",
+        "COLUMN_NAME",
+        "ORDINAL_POSITION",
+        "COLUMN_DEFAULT",
+        "IS_NULLABLE",
+        "DATA_TYPE",
+        "CHARACTER_SET_NAME",
+        "COLLATION_NAME",
+        "COLUMN_TYPE",
+        "COLUMN_KEY",
+        "EXTRA",
+        "COLUMN_COMMENT",
+        "GENERATION_EXPRESSION",
+      ];
+      const rows: Value[][] = [];
+      for (const d of schema.dbs) {
+        for (const t of d.tables) {
+          t.cols.filter((c) => c.state === SchemaState.Public).forEach((c, i) => {
+            const type = columnTypeDesc(c.type);
+            const binary = c.type.Charset === "binary";
+            rows.push([
+              str("def"),
+              str(d.info.db_name.O),
+              str(t.name.O),
+              str(c.name.O),
+              int(i + 1),
+              c.default === null || c.default === undefined ? null : str(String(c.default)),
+              str(c.type.Flag & ColumnFlag.NotNull ? "NO" : "YES"),
+              str(type.split(/[(\s]/)[0]!),
+              binary ? null : str(c.type.Charset),
+              binary ? null : str(c.type.Collate),
+              str(type),
+              str(columnKey(c)),
+              str(columnExtra(t, c)),
+              str(c.comment),
+              str(c.generated_expr_string),
+            ]);
+          });
+        }
+      }
+      return { columns, intCols: new Set(["ORDINAL_POSITION"]), rows };
     }
     case "partitions": {
       const columns = [

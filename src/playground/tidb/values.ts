@@ -17,6 +17,7 @@ import {
 import type { ColumnInfo } from "../../tidb/model.ts";
 import { decodeIntColumn, decodeUintColumn } from "../../tidb/rowcodec.ts";
 import { ColumnFlag, MysqlType } from "../../tidb/types.ts";
+import { decodeJson, encodeJson } from "./json.ts";
 
 /** An evaluated value: NULL, integer, float, exact decimal text, string or bytes. */
 export type Value =
@@ -504,7 +505,14 @@ export function toDatum(col: ColumnInfo, v: Value): Datum {
     if (n < 0n || n >= 1n << BigInt(col.type.Flen)) throw outOfRange(col);
     return { kind: "uint", value: n };
   }
-  if (tp === MysqlType.JSON) throw notSupported("JSON values");
+  if (tp === MysqlType.JSON) {
+    const text = v.t === "bytes" ? utf8d.decode(v.v) : valueText(v);
+    try {
+      return { kind: "bytes", value: encodeJson(text) };
+    } catch (err) {
+      throw new SqlError(3140, "22032", `${(err as Error).message} for column '${col.name.O}'`);
+    }
+  }
   if (isStringCol(col)) {
     const bytes = v.t === "bytes" ? v.v : utf8.encode(valueText(v));
     const binary = col.type.Charset === "binary";
@@ -559,6 +567,7 @@ export function datumToText(col: ColumnInfo, d: Datum): string | null {
       return formatDuration(col, d.value);
     case "string":
     case "bytes":
+      if (col.type.Tp === MysqlType.JSON) return decodeJson(d.value);
       return utf8d.decode(d.value);
   }
 }
@@ -649,7 +658,7 @@ export function nowDatum(col: ColumnInfo, now: Date): Datum {
 export function defaultValueText(
   col: ColumnInfo,
   e: Expr,
-): { value: string | null; isExpr: boolean } {
+): { value: string | null; isExpr: boolean; bit?: string } {
   if (e.k === "func" && ["current_timestamp", "localtime", "localtimestamp"].includes(e.name)) {
     const tp = col.type.Tp;
     if (tp !== MysqlType.Datetime && tp !== MysqlType.Timestamp) {
@@ -672,7 +681,14 @@ export function defaultValueText(
   } catch {
     throw new SqlError(1067, "42000", `Invalid default value for '${col.name.O}'`);
   }
-  if (col.type.Tp === MysqlType.Bit) throw notSupported(`BIT column DEFAULT`);
+  if (col.type.Tp === MysqlType.Bit && d.kind === "uint") {
+    // TiDB keeps a BIT default as the literal's bytes: in `default` as a string (JSON turns
+    // bytes >= 0x80 into U+FFFD) and exactly in `default_bit` (base64).
+    const bytes = bitBytes(d.value, col.type.Flen);
+    let text = "";
+    for (const b of bytes) text += b < 0x80 ? String.fromCharCode(b) : "\ufffd";
+    return { value: text, isExpr: false, bit: btoa(String.fromCharCode(...bytes)) };
+  }
   return { value: datumToText(col, d), isExpr: false };
 }
 
@@ -697,9 +713,25 @@ export function zeroValueText(col: ColumnInfo, now?: Date): string {
   return isStringCol(col) || tp === MysqlType.Set ? "" : "0";
 }
 
+function bitBytes(v: bigint, flen: number): Uint8Array {
+  const n = Math.max(1, Math.ceil(flen / 8));
+  const out = new Uint8Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
 /** The datum a stored default text stands for (`now` for CURRENT_TIMESTAMP). */
 export function defaultDatum(col: ColumnInfo, text: unknown, now: Date): Datum {
   if (text === null || text === undefined) return NULL_DATUM;
+  if (col.type.Tp === MysqlType.Bit && col.default_bit && text === col.default) {
+    const raw = atob(col.default_bit);
+    let v = 0n;
+    for (let i = 0; i < raw.length; i++) v = (v << 8n) | BigInt(raw.charCodeAt(i));
+    return { kind: "uint", value: v };
+  }
   const s = String(text);
   if (s.toUpperCase().startsWith("CURRENT_TIMESTAMP")) return nowDatum(col, now);
   if (col.type.Tp === MysqlType.Date && s === "0000-00-00") return { kind: "time", value: 0n };
