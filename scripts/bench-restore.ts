@@ -282,19 +282,33 @@ async function floorRole(): Promise<void> {
             regionId: region.region.id,
             ...(region.region.regionEpoch ? { regionEpoch: region.region.regionEpoch } : {}),
           });
-          await Promise.all(region.region.peers.map((p) =>
-            slots.get(p.storeId)!.run(async () => {
-              const r = await clients.get(p.storeId)!.download({
-                sst: meta,
-                storageBackend: backend,
-                name: f.name,
-                isRawKv: false,
-              });
-              if (r.error) throw new Error(`download: ${r.error.message}`);
-              downloads++;
-            })
-          ));
-          return meta;
+          const got = await Promise.all(
+            region.region.peers.map((p) =>
+              slots.get(p.storeId)!.run(async () => {
+                const r = await clients.get(p.storeId)!.download({
+                  sst: meta,
+                  storageBackend: backend,
+                  name: f.name,
+                  isRawKv: false,
+                });
+                if (r.error) throw new Error(`download: ${r.error.message}`);
+                downloads++;
+                return r;
+              })
+            ),
+          );
+          // Ingested with the range the leader's Download answered, without its keys' ts.
+          const lead = region.region.peers.findIndex((p) => p.storeId === region.leader!.storeId);
+          const range = got[lead]!.range!;
+          const cut = (k: Uint8Array) => k.subarray(0, Math.max(0, k.length - 8));
+          return create(SSTMetaSchema, {
+            uuid: meta.uuid,
+            length: meta.length,
+            cfName: meta.cfName,
+            regionId: meta.regionId,
+            ...(meta.regionEpoch ? { regionEpoch: meta.regionEpoch } : {}),
+            range: { start: cut(range.start), end: cut(range.end) },
+          });
         }),
       );
       const leader = region.leader!;
@@ -412,7 +426,7 @@ async function filesPart(): Promise<void> {
           "--output",
           "json",
         ];
-        await measure(floorCmd, tmp); // warms the playground
+        if (arg("warmup", "1") !== "0") await measure(floorCmd, tmp); // warms the playground
         const floors: Measured[] = [];
         const clients: Measured[] = [];
         for (let r = 0; r < runs; r++) {
@@ -745,7 +759,9 @@ async function tablesPart(): Promise<void> {
 }
 
 if (role === "playground") await playgroundFilesRole();
-else if (role === "floor") await floorRole();
+else if (role === "backup") {
+  await writeSyntheticBackup(arg("dir", ""), Number(arg("ranges", "5000")));
+} else if (role === "floor") await floorRole();
 else if (part === "files") await filesPart();
 else if (part === "e2e") await e2ePart();
 else if (part === "tables") await tablesPart();

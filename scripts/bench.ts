@@ -10,7 +10,8 @@
  * Cases: B1 client overhead (scripts/bench-client.ts), B2 checkpoint (bench-checkpoint.ts), B3
  * storage (bench-storage-local.ts vs dd, bench-storage-s3.ts vs lib-storage on Ceph RGW,
  * bench-storage-azure.ts vs the Azure SDK on Azurite), B4 end to end (bench-playground.ts
- * --part backup: 2 GiB to local storage), B5 binary (bench-binary.ts: size and start-up).
+ * --part backup: 2 GiB to local storage), B5 binary (bench-binary.ts: size and start-up), B7
+ * restore (bench-restore.ts: client overhead, end to end, many tables).
  *
  * `--only` runs a subset and keeps the other cases' last results from results.json, so the
  * report stays whole. `--quick` shrinks every case (a smoke test of a few minutes) and writes
@@ -36,7 +37,7 @@ const QUICK = process.argv.includes("--quick");
 const RUNS = Number(arg("runs", QUICK ? "1" : "3"));
 const ONLY = process.argv.includes("--render")
   ? []
-  : arg("only", "B1,B2,B3,B4,B5").split(",").map((s) => s.trim().toUpperCase());
+  : arg("only", "B1,B2,B3,B4,B5,B7").split(",").map((s) => s.trim().toUpperCase());
 const OUT = arg("out", QUICK ? mkdtempSync(join(tmpdir(), "tibr-bench-")) : join(ROOT, "docs"));
 const CHART_DIR = join(OUT, "benchmarks");
 const RESULTS = join(CHART_DIR, "results.json");
@@ -355,12 +356,41 @@ const B5: Case = async (res) => {
   };
 };
 
+/** B7: restore (client overhead against a bare floor, end to end, many tables). */
+const B7: Case = async (res) => {
+  const parts: [string, string[]][] = [
+    ["files", ["--files", QUICK ? "2000,10000" : "10000,100000", "--runs", String(RUNS)]],
+    ["e2e", ["--gib", QUICK ? "0.1" : "2"]],
+    ["tables", ["--tables", QUICK ? "50,200" : "10000,100000", "--runtime", "binary"]],
+  ];
+  for (const [part, extra] of parts) {
+    const r = await run(DENO, [
+      "run",
+      "-A",
+      "--v8-flags=--max-old-space-size=16384",
+      "scripts/bench-restore.ts",
+      "--part",
+      part,
+      ...extra,
+      "--json",
+    ]);
+    res.commands.push(r.command);
+    try {
+      ensureOk(r);
+      res.data[part] = lastJson(r);
+    } catch (err) {
+      res.errors.push(`${part}: ${(err as Error).message}`);
+    }
+  }
+};
+
 const CASES: [string, string, Case][] = [
   ["B1", "Client overhead", B1],
   ["B2", "Checkpoint", B2],
   ["B3", "Storage", B3],
   ["B4", "End to end", B4],
   ["B5", "Binary", B5],
+  ["B7", "Restore", B7],
 ];
 
 // ------------------------------------------------------------------------------- report
@@ -746,6 +776,118 @@ function b5Section(c: CaseResult, charts: Map<string, string>): string[] {
   ];
 }
 
+interface RestoreSide {
+  wall: number;
+  cpu: number;
+  rssMiB: number;
+}
+interface RestoreStep {
+  from: number;
+  to: number;
+  wallGrowth: number;
+  cpuGrowth: number;
+}
+
+function b7Section(c: CaseResult): string[] {
+  const out: string[] = [];
+  const files = c.data["files"] as
+    | { runtime: string; sizes: { files: number; floor: RestoreSide; client: RestoreSide }[] }
+      & { steps: RestoreStep[] }
+    | undefined;
+  if (files) {
+    out.push(
+      `**Client overhead** (\`tibr restore txn\` on ${files.runtime}, instant import):`,
+      "",
+      "| files | floor wall | client wall | ratio wall | floor CPU | client CPU | client µs CPU/file | client RSS |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const z of files.sizes) {
+      out.push(
+        `| ${z.files.toLocaleString("en")} | ${f2(z.floor.wall)} s | ${f2(z.client.wall)} s | ` +
+          `${f2(z.client.wall / z.floor.wall)} | ${f2(z.floor.cpu)} s | ${f2(z.client.cpu)} s | ` +
+          `${f1(z.client.cpu / z.files * 1e6)} | ${z.client.rssMiB.toFixed(0)} MiB |`,
+      );
+    }
+    const worst = Math.max(...files.sizes.map((z) => z.client.wall / z.floor.wall));
+    const growth = files.steps.at(-1)?.wallGrowth;
+    out.push(
+      "",
+      `Targets: client wall ≤ 1.5× the floor: worst ${f2(worst)}× — ${met(worst <= 1.5)}. ` +
+        `Cost per file flat (≤ 1.2× growth): ${f2(growth)}× wall — ` +
+        `${growth === undefined ? "one size only" : met(growth <= 1.2)}.`,
+      "",
+    );
+  }
+  const e2e = c.data["e2e"] as
+    | {
+      gib: number;
+      kvBytes: number;
+      files: number;
+      ranges: number;
+      checksum: string;
+      backup: RestoreSide & { busySecs: number; mbs: number };
+      restore: RestoreSide & { busySecs: number; mbs: number };
+    }
+    | undefined;
+  if (e2e) {
+    out.push(
+      `**End to end** (the B4 data set at ${e2e.gib} GiB, backed up then restored into an empty playground):`,
+      "",
+      "| KV data | files | ranges | | wall | stores busy | wall / busy | MB/s | CPU | RSS |",
+      "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const [name, s] of [["backup", e2e.backup], ["restore", e2e.restore]] as const) {
+      out.push(
+        `| ${(e2e.kvBytes / 2 ** 20).toFixed(0)} MiB | ${e2e.files} | ${e2e.ranges} | ${name} | ` +
+          `${f1(s.wall)} s | ${f1(s.busySecs)} s | ${f2(s.wall / s.busySecs)} | ${f1(s.mbs)} | ` +
+          `${f1(s.cpu)} s | ${s.rssMiB.toFixed(0)} MiB |`,
+      );
+    }
+    out.push("", `Restore checksum: ${e2e.checksum}.`, "");
+  }
+  const tables = c.data["tables"] as
+    | {
+      runtime: string;
+      rowsPerTable: number;
+      sizes: { tables: number; files: number; backup: RestoreSide; restore: RestoreSide }[];
+      backupSteps: RestoreStep[];
+      restoreSteps: RestoreStep[];
+    }
+    | undefined;
+  if (tables) {
+    out.push(
+      `**Many tables** (${tables.rowsPerTable} rows each, tibr on ${tables.runtime}):`,
+      "",
+      "| tables | files | backup wall | backup RSS | restore wall | restore CPU | restore RSS | restore ms/table |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const z of tables.sizes) {
+      out.push(
+        `| ${z.tables.toLocaleString("en")} | ${z.files} | ${f1(z.backup.wall)} s | ` +
+          `${z.backup.rssMiB.toFixed(0)} MiB | ${f1(z.restore.wall)} s | ${
+            f1(z.restore.cpu)
+          } s | ` +
+          `${z.restore.rssMiB.toFixed(0)} MiB | ${f1(z.restore.wall / z.tables * 1000)} |`,
+      );
+    }
+    const big = tables.sizes.at(-1)!;
+    const g = tables.restoreSteps.at(-1);
+    out.push(
+      "",
+      `Targets (100k tables on the binary): peak RSS ≤ 512 MiB: ${
+        big.tables >= 100_000 && tables.runtime === "binary"
+          ? met(Math.max(big.backup.rssMiB, big.restore.rssMiB) <= 512)
+          : `not measured at 100k (largest run: ${big.tables} tables, ${
+            Math.max(big.backup.rssMiB, big.restore.rssMiB).toFixed(0)
+          } MiB)`
+      }. Cost per table flat (≤ 1.2× growth): restore ${f2(g?.wallGrowth)}× wall, ` +
+        `${f2(g?.cpuGrowth)}× CPU.`,
+      "",
+    );
+  }
+  return out;
+}
+
 const ABOUT: Record<string, string> = {
   B1: "What the backup client costs apart from the stores: `tibr backup txn -s noop://` " +
     "against a playground whose stores answer every region at once (`--instant-noop`: no SST " +
@@ -768,6 +910,17 @@ const ABOUT: Record<string, string> = {
     "`tibr backup full` in its own process: wall time against the stores' own busy time, and " +
     "the client's share of the CPU.",
   B5: "Size and start-up time of the single-file binary against starting a do-nothing process.",
+  B7: "Restore (scripts/bench-restore.ts). Client overhead: `tibr restore txn` of a synthetic " +
+    "backup (real backupmeta and V2 metafiles written by tibr's MetaWriter, a write-CF and a " +
+    "default-CF file per range, no SST bytes: the instant import never reads them) against a " +
+    "playground whose import service answers at once (`instantImport`) and is split at every " +
+    "range already, against the floor of a bare Connect client sending the same Download " +
+    "(every file to every peer) and MultiIngest (one per region, on the leader) calls with the " +
+    "same concurrency; each side its own process under /usr/bin/time. End to end: the B4 data " +
+    "set backed up by `tibr backup full`, then restored by `tibr restore full` into an empty " +
+    "playground (schemas through its TiDB server, checksums on); the stores' busy window is the " +
+    "first Download to the last MultiIngest. Many tables: N small tables, each in its own " +
+    "regions, backed up and restored the same way.",
 };
 
 function render(results: Results): { md: string; charts: Map<string, string> } {
@@ -828,6 +981,8 @@ function render(results: Results): { md: string; charts: Map<string, string> } {
       ? b3Section(c, charts)
       : id === "B4"
       ? b4Section(c, charts)
+      : id === "B7"
+      ? b7Section(c)
       : b5Section(c, charts);
     lines.push(...section);
     for (const e of c.errors) lines.push(`- **failed**: ${e}`);
