@@ -920,7 +920,9 @@ const ABOUT: Record<string, string> = {
     "set backed up by `tibr backup full`, then restored by `tibr restore full` into an empty " +
     "playground (schemas through its TiDB server, checksums on); the stores' busy window is the " +
     "first Download to the last MultiIngest. Many tables: N small tables, each in its own " +
-    "regions, backed up and restored the same way.",
+    "regions, backed up and restored the same way. The playground serves every side in " +
+    "one process on the same cores as the client, so on a shared 2-core machine the absolute " +
+    "times are the playground's; the ratios against the floor are what carries over.",
 };
 
 function render(results: Results): { md: string; charts: Map<string, string> } {
