@@ -121,6 +121,8 @@ export interface DryRunPlan {
   expectedRegions: number;
   stores: number;
   bytesPerStore: string;
+  /** An incremental backup's DDL jobs, replayed in this order before its files. */
+  ddlJobs?: string[];
 }
 
 /** The dry-run plan as text. */
@@ -128,6 +130,7 @@ export function dryRunText(p: DryRunPlan): string {
   const lines: string[] = ["Restore plan (dry run: nothing is written):"];
   lines.push(`  not-fresh check: ${p.notFresh}`);
   for (const db of p.databases) lines.push(`  database ${db}`);
+  for (const q of p.ddlJobs ?? []) lines.push(`  replay DDL: ${q};`);
   for (const t of p.tables) {
     lines.push(
       `  table ${t.name}: ${t.files} files, ${t.kvs} kvs, ${formatBytes(BigInt(t.bytes))}`,

@@ -274,7 +274,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
         mergeFileRanges(selection.tables.flatMap((t) => t.files)),
         undefined,
       );
-      return planOf(
+      const plan = planOf(
         selection.tables,
         selection.databases.map((d) => d.db_name.O),
         notFresh,
@@ -282,6 +282,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
         splitKeys(ranges),
         tikvs.length,
       );
+      return jobs.length > 0 ? { ...plan, ddlJobs: jobs.map((j) => j.query) } : plan;
     }
 
     // The restore ts (the restored data's commit ts) comes first, as BR's; a resumed run

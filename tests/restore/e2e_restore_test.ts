@@ -400,6 +400,11 @@ describe("tibr restore against the playground", () => {
       },
     });
     await runRestore(target(base));
+    const plan = await runRestore({ ...target(inc), dryRun: true }) as DryRunPlan;
+    assert.deepEqual(plan.ddlJobs, [
+      "ALTER TABLE inc.t ADD INDEX k_v (v)",
+      "CREATE TABLE inc.t2 (k VARCHAR(10) PRIMARY KEY, n BIGINT)",
+    ]);
     const s = await runRestore(target(inc)) as RestoreSummary;
     assert.equal(s.kind, "Incremental Restore");
     for (const t of ["t", "t2"]) {
