@@ -13,7 +13,8 @@
  * --part backup: 2 GiB to local storage), B5 binary (bench-binary.ts: size and start-up), B6
  * export (bench-export.ts: B4's tables to local CSV against a decode floor; `--b6-gib` sets
  * the size), B7 verify (bench-verify.ts: verify --level data against sst_dump scan over the B4
- * data set; `--b7-gib` sets the size).
+ * data set; `--b7-gib` sets the size), B8
+ * restore (bench-restore.ts: client overhead, end to end, many tables).
  *
  * `--only` runs a subset and keeps the other cases' last results from results.json, so the
  * report stays whole. `--quick` shrinks every case (a smoke test of a few minutes) and writes
@@ -39,7 +40,7 @@ const QUICK = process.argv.includes("--quick");
 const RUNS = Number(arg("runs", QUICK ? "1" : "3"));
 const ONLY = process.argv.includes("--render")
   ? []
-  : arg("only", "B1,B2,B3,B4,B5,B6,B7").split(",").map((s) => s.trim().toUpperCase());
+  : arg("only", "B1,B2,B3,B4,B5,B6,B7,B8").split(",").map((s) => s.trim().toUpperCase());
 const OUT = arg("out", QUICK ? mkdtempSync(join(tmpdir(), "tibr-bench-")) : join(ROOT, "docs"));
 const CHART_DIR = join(OUT, "benchmarks");
 const RESULTS = join(CHART_DIR, "results.json");
@@ -394,6 +395,34 @@ const B7: Case = async (res) => {
   res.data = lastJson(r);
 };
 
+/** B8: restore (client overhead against a bare floor, end to end, many tables). */
+const B8: Case = async (res) => {
+  const parts: [string, string[]][] = [
+    ["files", ["--files", QUICK ? "2000,10000" : "10000,100000", "--runs", String(RUNS)]],
+    ["e2e", ["--gib", QUICK ? "0.1" : "2"]],
+    ["tables", ["--tables", QUICK ? "50,200" : "10000,100000", "--runtime", "binary"]],
+  ];
+  for (const [part, extra] of parts) {
+    const r = await run(DENO, [
+      "run",
+      "-A",
+      "--v8-flags=--max-old-space-size=16384",
+      "scripts/bench-restore.ts",
+      "--part",
+      part,
+      ...extra,
+      "--json",
+    ]);
+    res.commands.push(r.command);
+    try {
+      ensureOk(r);
+      res.data[part] = lastJson(r);
+    } catch (err) {
+      res.errors.push(`${part}: ${(err as Error).message}`);
+    }
+  }
+};
+
 const CASES: [string, string, Case][] = [
   ["B1", "Client overhead", B1],
   ["B2", "Checkpoint", B2],
@@ -402,6 +431,7 @@ const CASES: [string, string, Case][] = [
   ["B5", "Binary", B5],
   ["B6", "Export", B6],
   ["B7", "Verify", B7],
+  ["B8", "Restore", B8],
 ];
 
 // ------------------------------------------------------------------------------- report
@@ -831,10 +861,122 @@ function b6Section(c: CaseResult): string[] {
     "The floor reads the same record-holding backup files through the same SST reader " +
     "(decompression, default-CF join) and only counts the record KVs; export adds the " +
     "visibility check, the row decoding, CSV formatting and the writes. `tibr verify --level " +
-    "data` over the same files is the floor the issue names; it is on another branch, so the " +
-    "decode-only floor stands in for it here.",
+    "data` over the same files is the floor the issue names; this run predates verify on the " +
+    "same branch, so the decode-only floor stands in for it here (B7 measures verify).",
     "",
   ];
+}
+
+interface RestoreSide {
+  wall: number;
+  cpu: number;
+  rssMiB: number;
+}
+interface RestoreStep {
+  from: number;
+  to: number;
+  wallGrowth: number;
+  cpuGrowth: number;
+}
+
+function b8Section(c: CaseResult): string[] {
+  const out: string[] = [];
+  const files = c.data["files"] as
+    | { runtime: string; sizes: { files: number; floor: RestoreSide; client: RestoreSide }[] }
+      & { steps: RestoreStep[] }
+    | undefined;
+  if (files) {
+    out.push(
+      `**Client overhead** (\`tibr restore txn\` on ${files.runtime}, instant import):`,
+      "",
+      "| files | floor wall | client wall | ratio wall | floor CPU | client CPU | client µs CPU/file | client RSS |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const z of files.sizes) {
+      out.push(
+        `| ${z.files.toLocaleString("en")} | ${f2(z.floor.wall)} s | ${f2(z.client.wall)} s | ` +
+          `${f2(z.client.wall / z.floor.wall)} | ${f2(z.floor.cpu)} s | ${f2(z.client.cpu)} s | ` +
+          `${f1(z.client.cpu / z.files * 1e6)} | ${z.client.rssMiB.toFixed(0)} MiB |`,
+      );
+    }
+    const worst = Math.max(...files.sizes.map((z) => z.client.wall / z.floor.wall));
+    const growth = files.steps.at(-1)?.wallGrowth;
+    out.push(
+      "",
+      `Targets: client wall ≤ 1.5× the floor: worst ${f2(worst)}× — ${met(worst <= 1.5)}. ` +
+        `Cost per file flat (≤ 1.2× growth): ${f2(growth)}× wall — ` +
+        `${growth === undefined ? "one size only" : met(growth <= 1.2)}.`,
+      "",
+    );
+  }
+  const e2e = c.data["e2e"] as
+    | {
+      gib: number;
+      kvBytes: number;
+      files: number;
+      ranges: number;
+      checksum: string;
+      backup: RestoreSide & { busySecs: number; mbs: number };
+      restore: RestoreSide & { busySecs: number; mbs: number };
+    }
+    | undefined;
+  if (e2e) {
+    out.push(
+      `**End to end** (the B4 data set at ${e2e.gib} GiB, backed up then restored into an empty playground):`,
+      "",
+      "| KV data | files | ranges | | wall | stores busy | wall / busy | MB/s | CPU | RSS |",
+      "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const [name, s] of [["backup", e2e.backup], ["restore", e2e.restore]] as const) {
+      out.push(
+        `| ${(e2e.kvBytes / 2 ** 20).toFixed(0)} MiB | ${e2e.files} | ${e2e.ranges} | ${name} | ` +
+          `${f1(s.wall)} s | ${f1(s.busySecs)} s | ${f2(s.wall / s.busySecs)} | ${f1(s.mbs)} | ` +
+          `${f1(s.cpu)} s | ${s.rssMiB.toFixed(0)} MiB |`,
+      );
+    }
+    out.push("", `Restore checksum: ${e2e.checksum}.`, "");
+  }
+  const tables = c.data["tables"] as
+    | {
+      runtime: string;
+      rowsPerTable: number;
+      sizes: { tables: number; files: number; backup: RestoreSide; restore: RestoreSide }[];
+      backupSteps: RestoreStep[];
+      restoreSteps: RestoreStep[];
+    }
+    | undefined;
+  if (tables) {
+    out.push(
+      `**Many tables** (${tables.rowsPerTable} rows each, tibr on ${tables.runtime}):`,
+      "",
+      "| tables | files | backup wall | backup RSS | restore wall | restore CPU | restore RSS | restore ms/table |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const z of tables.sizes) {
+      out.push(
+        `| ${z.tables.toLocaleString("en")} | ${z.files} | ${f1(z.backup.wall)} s | ` +
+          `${z.backup.rssMiB.toFixed(0)} MiB | ${f1(z.restore.wall)} s | ${
+            f1(z.restore.cpu)
+          } s | ` +
+          `${z.restore.rssMiB.toFixed(0)} MiB | ${f1(z.restore.wall / z.tables * 1000)} |`,
+      );
+    }
+    const big = tables.sizes.at(-1)!;
+    const g = tables.restoreSteps.at(-1);
+    out.push(
+      "",
+      `Targets (100k tables on the binary): peak RSS ≤ 512 MiB: ${
+        big.tables >= 100_000 && tables.runtime === "binary"
+          ? met(Math.max(big.backup.rssMiB, big.restore.rssMiB) <= 512)
+          : `not measured at 100k (largest run: ${big.tables} tables, ${
+            Math.max(big.backup.rssMiB, big.restore.rssMiB).toFixed(0)
+          } MiB)`
+      }. Cost per table flat (≤ 1.2× growth): restore ${f2(g?.wallGrowth)}× wall, ` +
+        `${f2(g?.cpuGrowth)}× CPU.`,
+      "",
+    );
+  }
+  return out;
 }
 
 const ABOUT: Record<string, string> = {
@@ -865,6 +1007,19 @@ const ABOUT: Record<string, string> = {
     "table data by default, `--b7-gib` sets it; the size run is in the table) " +
     "against `sst_dump --command=scan` (Debian rocksdb-tools) over the same files in the same " +
     "run, with `--level semantic` beside it and the peak RSS of each.",
+  B8: "Restore (scripts/bench-restore.ts). Client overhead: `tibr restore txn` of a synthetic " +
+    "backup (real backupmeta and V2 metafiles written by tibr's MetaWriter, a write-CF and a " +
+    "default-CF file per range, no SST bytes: the instant import never reads them) against a " +
+    "playground whose import service answers at once (`instantImport`) and is split at every " +
+    "range already, against the floor of a bare Connect client sending the same Download " +
+    "(every file to every peer) and MultiIngest (one per region, on the leader) calls with the " +
+    "same concurrency; each side its own process under /usr/bin/time. End to end: the B4 data " +
+    "set backed up by `tibr backup full`, then restored by `tibr restore full` into an empty " +
+    "playground (schemas through its TiDB server, checksums on); the stores' busy window is the " +
+    "first Download to the last MultiIngest. Many tables: N small tables, each in its own " +
+    "regions, backed up and restored the same way. The playground serves every side in " +
+    "one process on the same cores as the client, so on a shared 2-core machine the absolute " +
+    "times are the playground's; the ratios against the floor are what carries over.",
 };
 
 function render(results: Results): { md: string; charts: Map<string, string> } {
@@ -929,6 +1084,8 @@ function render(results: Results): { md: string; charts: Map<string, string> } {
       ? b6Section(c)
       : id === "B7"
       ? b7Section(c)
+      : id === "B8"
+      ? b8Section(c)
       : b5Section(c, charts);
     lines.push(...section);
     for (const e of c.errors) lines.push(`- **failed**: ${e}`);

@@ -236,6 +236,12 @@ export class ImportModeKeeper {
   }
 }
 
+/** Whether `key` is in `[start, end)` of the region. */
+function containsKey(r: RegionInfo, key: Uint8Array): boolean {
+  return compareBytes(key, r.startKey) >= 0 &&
+    (r.endKey.length === 0 || compareBytes(key, r.endKey) < 0);
+}
+
 function inRegion(key: Uint8Array, r: RegionInfo): boolean {
   return compareBytes(key, r.startKey) > 0 &&
     (r.endKey.length === 0 || compareBytes(key, r.endKey) < 0);
@@ -269,14 +275,24 @@ export async function splitAndScatter(
   const created: bigint[] = [];
   let i = 0;
   const batch = opts.batch ?? 1024;
+  // Regions from one ScanRegions, in key order: keys that are boundaries already (a rerun, or
+  // a cluster split before) are walked past without one PD round trip per key.
+  let page: RegionInfo[] = [];
   while (i < keys.length) {
     const bo = new Backoffer({
       budgetMs: opts.budgetMs ?? 60_000,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     for (;;) {
-      const region = await pd.getRegion(keys[i]!);
-      if (!region?.leader) {
+      const key = keys[i]!;
+      let p = 0;
+      while (p < page.length && !containsKey(page[p]!, key)) p++;
+      if (p >= page.length) page = await pd.scanRegions(key, new Uint8Array(), 128);
+      else if (p > 0) page = page.slice(p);
+      const region = page[0];
+      if (!region || !containsKey(region, key)) page = [];
+      if (!region?.leader || page.length === 0) {
+        page = [];
         await bo.backoff(BO.regionMiss, `no leader for the region of ${logKey(keys[i]!)}`);
         continue;
       }
@@ -304,7 +320,10 @@ export async function splitAndScatter(
           splitKeys: mine,
           isRawKv: false,
         }, { timeoutMs: 30_000, ...(opts.signal ? { signal: opts.signal } : {}) });
+        // The split region is stale now; the page's later regions are not.
+        page = page.slice(1);
         if (res.regionError) {
+          page = [];
           const e = res.regionError;
           const kind = e.serverIsBusy ? BO.tikvServerBusy : BO.regionMiss;
           await bo.backoff(kind, `split of region ${region.region.id}: ${e.message}`);
@@ -315,6 +334,7 @@ export async function splitAndScatter(
         i = j;
         break;
       } catch (err) {
+        page = [];
         const ce = ConnectError.from(err);
         if (opts.signal?.aborted) throw err;
         if (ce.code === Code.Unavailable || ce.code === Code.DeadlineExceeded) {
