@@ -19,6 +19,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { create } from "@bufbuild/protobuf";
+import { composeTs } from "../src/codec/tso.ts";
 import { EncryptionMethod } from "../src/crypto/cipher.ts";
 import { FileSchema } from "../src/gen/brpb_pb.ts";
 import { DATA_DIR } from "../src/checkpoint/files.ts";
@@ -69,7 +70,7 @@ function filesOf(n: number) {
 async function writeCheckpoint(storage: ExternalStorage): Promise<{ flushMs: number[] }> {
   let physical = Date.now();
   let logical = 0n;
-  const now = () => Promise.resolve((BigInt(physical++) << 18n) | logical++);
+  const now = () => Promise.resolve(composeTs(physical++, logical++));
   const lock = await CheckpointLock.acquire(storage, { now, renewIntervalMs: 0 });
   const runner = CheckpointRunner.start(storage, {
     lock,

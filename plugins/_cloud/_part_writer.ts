@@ -7,6 +7,7 @@
  * bytes; buffers are recycled, so a long upload allocates `concurrency + 1` of them in total.
  * @module
  */
+import { Pool } from "../../src/pool.ts";
 import { isStorageError, StorageError } from "../../src/storage/errors.ts";
 import type { ObjectStat, StorageWriter } from "../../src/storage/types.ts";
 
@@ -68,7 +69,8 @@ export class PartWriter implements StorageWriter {
   readonly #opts: PartWriterOptions;
   /** Aborted on failure, `abort()`, or the caller's signal: stops every in-flight request. */
   readonly #ctl = new AbortController();
-  readonly #inflight = new Set<Promise<void>>();
+  /** Part uploads in flight; stops at the first failure (which also aborts the writer). */
+  readonly #uploads: Pool;
   readonly #free: Uint8Array[] = [];
   #buf: Uint8Array | undefined;
   #fill = 0;
@@ -82,6 +84,7 @@ export class PartWriter implements StorageWriter {
   constructor(sink: PartSink, opts: PartWriterOptions) {
     this.#sink = sink;
     this.#opts = opts;
+    this.#uploads = new Pool({ concurrency: opts.concurrency, signal: this.#ctl.signal });
     opts.signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
@@ -180,15 +183,14 @@ export class PartWriter implements StorageWriter {
     if (this.#error !== undefined) throw this.#error;
   }
 
-  async #drain(): Promise<void> {
-    while (this.#inflight.size > 0) await Promise.race(this.#inflight);
+  /** Waits for every part upload under way, whatever its outcome. */
+  #drain(): Promise<void> {
+    return this.#uploads.settled();
   }
 
   /** Sends the filled buffer as the next part, first waiting for a free upload slot. */
   async #dispatch(): Promise<void> {
-    while (this.#inflight.size >= this.#opts.concurrency) {
-      await Promise.race(this.#inflight);
-    }
+    await this.#uploads.waitForSlot();
     this.#throwIfFailed();
     if (this.#parts >= this.#opts.maxParts) {
       throw new StorageError(
@@ -202,14 +204,16 @@ export class PartWriter implements StorageWriter {
     const whole = this.#buf!;
     this.#buf = undefined;
     this.#fill = 0;
-    const task = this.#uploadWithRetry(index, data).then(
-      () => {
-        if (this.#state === "open" || this.#state === "closing") this.#free.push(whole);
-      },
-      // The first failure aborts the whole upload; later writes and close() rethrow it.
-      (err) => void this.abort(err),
-    ).finally(() => this.#inflight.delete(task));
-    this.#inflight.add(task);
+    await this.#uploads.submit(async () => {
+      try {
+        await this.#uploadWithRetry(index, data);
+      } catch (err) {
+        // The first failure aborts the whole upload; later writes and close() rethrow it.
+        void this.abort(err);
+        throw err;
+      }
+      if (this.#state === "open" || this.#state === "closing") this.#free.push(whole);
+    });
   }
 
   #uploadWithRetry(index: number, data: Uint8Array): Promise<void> {

@@ -2,6 +2,7 @@
  * Stream and cancellation glue for SDKs that speak Node streams and take no AbortSignal.
  * @module
  */
+import { forEachPool } from "../../src/pool.ts";
 import type { Readable } from "node:stream";
 import type { StorageReader } from "../../src/storage/types.ts";
 
@@ -53,20 +54,7 @@ export async function forEachLimit<T>(
   limit: number,
   fn: (item: T) => Promise<void>,
 ): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  await forEachPool(items, { concurrency: limit }, (item) => fn(item));
 }
 
 /**

@@ -12,6 +12,7 @@
  * - Names under `.tibr-tmp/` are reserved and never listed.
  * @module
  */
+import { forEachPool } from "../../src/pool.ts";
 import { createHash, randomBytes } from "node:crypto";
 import {
   type FileHandle,
@@ -339,14 +340,11 @@ export class LocalStorage implements ExternalStorage {
 
   async deleteFiles(names: readonly string[], opts?: CallOptions): Promise<void> {
     for (const n of names) this.#path(n, "deleteFiles");
-    let next = 0;
-    const worker = async () => {
-      while (next < names.length) {
-        live(opts?.signal);
-        await this.deleteFile(names[next++]!, opts);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(16, names.length) }, worker));
+    const signal = opts?.signal;
+    await forEachPool(names, { concurrency: 16, ...(signal ? { signal } : {}) }, (name) => {
+      live(signal);
+      return this.deleteFile(name, opts);
+    });
   }
 
   async open(name: string, opts?: ReadOptions): Promise<StorageReader> {

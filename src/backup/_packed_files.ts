@@ -13,9 +13,18 @@
  * number order, defaults left out), several times faster.
  * @module
  */
+import {
+  putVarNumber,
+  putVarU64,
+  skipVarint,
+  varintSize,
+  varNumberAt,
+  varU64At,
+} from "../codec/varint.ts";
 import { create, isMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { type File, FileSchema, type TableMeta, TableMetaSchema } from "../gen/brpb_pb.ts";
 import { decodeInt } from "../codec/bytes.ts";
+import type { KvChecksum } from "../codec/crc64.ts";
 
 const ENCODER = new TextEncoder();
 const DECODER = new TextDecoder();
@@ -27,20 +36,9 @@ const LEN = 2;
 const TABLE_PREFIX = 0x74;
 
 // Splits a uint64 bigint into 32-bit halves without bigint arithmetic (which allocates).
-const U64 = new DataView(new ArrayBuffer(8));
 
 /** A File as a message or an init object. */
 export type FileLike = File | MessageInitShape<typeof FileSchema>;
-
-/** The bytes `n` takes as a varint. */
-export function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
-}
 
 /** A growable byte buffer with the few protobuf primitives a File needs. */
 export class ByteWriter {
@@ -70,30 +68,13 @@ export class ByteWriter {
   /** A non-negative integer below 2^53 as a varint. */
   varint(n: number): void {
     this.ensure(10);
-    this.pos = putVarint(this.buf, this.pos, n);
+    this.pos = putVarNumber(this.buf, this.pos, n);
   }
 
   /** A uint64 as a varint (negative values as their two's complement, as protobuf does). */
   bigVarint(v: bigint): void {
     this.ensure(10);
-    if (v >= 0n && v <= 0x1f_ffff_ffff_ffffn) {
-      this.pos = putVarint(this.buf, this.pos, Number(v));
-      return;
-    }
-    U64.setBigUint64(0, BigInt.asUintN(64, v));
-    let hi = U64.getUint32(0);
-    let lo = U64.getUint32(4);
-    const b = this.buf;
-    let p = this.pos;
-    // 7 bits at a time across the two 32-bit halves.
-    for (;;) {
-      const more = hi !== 0 || lo >= 0x80;
-      b[p++] = (lo & 0x7f) | (more ? 0x80 : 0);
-      if (!more) break;
-      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
-      hi = hi >>> 7;
-    }
-    this.pos = p;
+    this.pos = putVarU64(this.buf, this.pos, v);
   }
 
   bytes(src: Uint8Array, start = 0, end = src.length): void {
@@ -143,7 +124,7 @@ export class ByteWriter {
     const extra = varintSize(len) - 1;
     this.ensure(extra);
     this.buf.copyWithin(at + 1 + extra, at + 1, this.pos);
-    putVarint(this.buf, at, len);
+    putVarNumber(this.buf, at, len);
     this.pos += extra;
   }
 
@@ -159,16 +140,6 @@ export class ByteWriter {
     this.varint((no << 3) | VARINT);
     this.bigVarint(v);
   }
-}
-
-/** Writes varint `n` (< 2^53) at `p`; returns the position after it. */
-function putVarint(b: Uint8Array, p: number, n: number): number {
-  while (n >= 0x80) {
-    b[p++] = (n % 0x80) | 0x80;
-    n = Math.floor(n / 0x80);
-  }
-  b[p++] = n;
-  return p;
 }
 
 /** Fields 5 to 13 of a File, as `toBinary` writes them. */
@@ -212,58 +183,16 @@ export function encodeFile(w: ByteWriter, f: FileLike): void {
   encodeTail(w, f);
 }
 
-/** A varint at `p` of `b` as a number (exact below 2^53). */
-function varintAt(b: Uint8Array, p: number): number {
-  let x = b[p]!;
-  if (x < 0x80) return x;
-  let n = x & 0x7f;
-  let mul = 0x80;
-  for (;;) {
-    x = b[++p]!;
-    n += (x & 0x7f) * mul;
-    if (x < 0x80) return n;
-    mul *= 0x80;
-  }
-}
-
-/** The position just after the varint at `p`. */
-function skipVarint(b: Uint8Array, p: number): number {
-  while (b[p++]! >= 0x80);
-  return p;
-}
-
 /** The position after the length-prefixed bytes at `p`. */
 function skipLen(b: Uint8Array, p: number): number {
-  return skipVarint(b, p) + varintAt(b, p);
-}
-
-/** A varint at `p` of `b` as a uint64. */
-function bigVarintAt(b: Uint8Array, p: number): bigint {
-  const x = b[p]!;
-  if (x < 0x80) return BigInt(x);
-  let lo = 0;
-  let hi = 0;
-  let shift = 0;
-  for (;;) {
-    const y = b[p++]!;
-    if (shift < 28) lo |= (y & 0x7f) << shift;
-    else if (shift === 28) {
-      lo |= (y & 0x0f) << 28;
-      hi |= (y & 0x7f) >>> 4;
-    } else hi |= (y & 0x7f) << (shift - 32);
-    if (y < 0x80) break;
-    shift += 7;
-  }
-  U64.setUint32(0, hi >>> 0);
-  U64.setUint32(4, lo >>> 0);
-  return U64.getBigUint64(0);
+  return skipVarint(b, p) + varNumberAt(b, p);
 }
 
 /** Where field `no` is in `b[start, end)`: the position of its value (LEN: its length), or -1. */
 function findField(b: Uint8Array, start: number, end: number, no: number): number {
   let p = start;
   while (p < end) {
-    const tag = varintAt(b, p);
+    const tag = varNumberAt(b, p);
     p = skipVarint(b, p);
     if (tag >>> 3 === no) return p;
     switch (tag & 7) {
@@ -288,13 +217,13 @@ function findField(b: Uint8Array, start: number, end: number, no: number): numbe
 
 function u64Field(b: Uint8Array, start: number, end: number, no: number): bigint {
   const p = findField(b, start, end, no);
-  return p < 0 ? 0n : bigVarintAt(b, p);
+  return p < 0 ? 0n : varU64At(b, p);
 }
 
 /** Length-prefixed bytes at `p` as a fresh copy. */
 function copyLen(b: Uint8Array, p: number): Uint8Array {
   const q = skipVarint(b, p);
-  return b.slice(q, q + varintAt(b, p));
+  return b.slice(q, q + varNumberAt(b, p));
 }
 
 function fromTableMeta(b: Uint8Array): TableMeta {
@@ -329,10 +258,10 @@ function fieldSize(len: number): number {
  * returns the position after it.
  */
 function copyField(dst: Uint8Array, p: number, no: number, src: Uint8Array, from: number): number {
-  const len = varintAt(src, from);
+  const len = varNumberAt(src, from);
   if (len === 0) return p;
   dst[p++] = (no << 3) | LEN;
-  p = putVarint(dst, p, len);
+  p = putVarNumber(dst, p, len);
   const s = skipVarint(src, from);
   for (let i = 0; i < len; i++) dst[p++] = src[s + i]!;
   return p;
@@ -342,12 +271,9 @@ function copyField(dst: Uint8Array, p: number, no: number, src: Uint8Array, from
  * What the metadata writer reads of a file in one pass. Bigints are filled in only for files
  * whose start key is in a table (others count for no table's checksum).
  */
-export interface FileSums {
+export interface FileSums extends KvChecksum {
   /** The table of the start key, if any. */
   tableId: bigint | undefined;
-  crc64xor: bigint;
-  totalKvs: bigint;
-  totalBytes: bigint;
   /** Stored bytes (`size`). */
   size: bigint;
   /** Whether the file splits its sums by table (then read `tableMetas`). */
@@ -420,13 +346,13 @@ export class PackedFile {
     // Earlier names may be longer: nothing is written past this name's own length.
     const limit = this.#nameLength();
     let p = skipLen(b, skipLen(b, this.#rec));
-    const count = varintAt(b, p);
+    const count = varNumberAt(b, p);
     p = skipVarint(b, p);
     for (let i = 0; i < count; i++) {
-      const prefix = varintAt(b, p + 1);
+      const prefix = varNumberAt(b, p + 1);
       const suffix = skipVarint(b, p + 1);
       const s = skipVarint(b, suffix);
-      const len = Math.min(varintAt(b, suffix), limit - prefix);
+      const len = Math.min(varNumberAt(b, suffix), limit - prefix);
       for (let j = 0; j < len; j++) dst[at + prefix + j] = b[s + j]!;
       if (p === this.#at) return limit;
       p = PackedFile.#skipFile(b, p);
@@ -437,7 +363,7 @@ export class PackedFile {
   /** The length of the name's UTF-8 bytes. */
   #nameLength(): number {
     const b = this.#slab;
-    return varintAt(b, this.#at + 1) + varintAt(b, skipVarint(b, this.#at + 1));
+    return varNumberAt(b, this.#at + 1) + varNumberAt(b, skipVarint(b, this.#at + 1));
   }
 
   /** The position after the file at `p`. */
@@ -453,9 +379,9 @@ export class PackedFile {
   encodedLength(): number {
     const b = this.#slab;
     const parts = this.#parts();
-    return fieldSize(this.#nameLength()) + fieldSize(varintAt(b, parts[SHA]!)) +
-      fieldSize(varintAt(b, parts[START]!)) + fieldSize(varintAt(b, parts[END]!)) +
-      varintAt(b, parts[TAIL]!);
+    return fieldSize(this.#nameLength()) + fieldSize(varNumberAt(b, parts[SHA]!)) +
+      fieldSize(varNumberAt(b, parts[START]!)) + fieldSize(varNumberAt(b, parts[END]!)) +
+      varNumberAt(b, parts[TAIL]!);
   }
 
   /** Writes the File's protobuf encoding at `at` of `dst`; returns the position after it. */
@@ -465,7 +391,7 @@ export class PackedFile {
     const nameLen = this.#nameLength();
     if (nameLen > 0) {
       dst[p++] = (1 << 3) | LEN;
-      p = putVarint(dst, p, nameLen);
+      p = putVarNumber(dst, p, nameLen);
       p += this.#writeName(dst, p);
     }
     const parts = this.#parts();
@@ -474,7 +400,7 @@ export class PackedFile {
     p = copyField(dst, p, 4, b, parts[END]!);
     const tail = parts[TAIL]!;
     const t = skipVarint(b, tail);
-    const len = varintAt(b, tail);
+    const len = varNumberAt(b, tail);
     for (let i = 0; i < len; i++) dst[p++] = b[t + i]!;
     return p;
   }
@@ -491,11 +417,11 @@ export class PackedFile {
     const b = this.#slab;
     const t = this.#parts()[TAIL]!;
     const s = skipVarint(b, t);
-    return findField(b, s, s + varintAt(b, t), no);
+    return findField(b, s, s + varNumberAt(b, t), no);
   }
   #u64(no: number): bigint {
     const p = this.#inTail(no);
-    return p < 0 ? 0n : bigVarintAt(this.#slab, p);
+    return p < 0 ? 0n : varU64At(this.#slab, p);
   }
 
   get name(): string {
@@ -531,7 +457,7 @@ export class PackedFile {
     const p = this.#inTail(10);
     if (p < 0) return "";
     const q = skipVarint(this.#slab, p);
-    return DECODER.decode(this.#slab.subarray(q, q + varintAt(this.#slab, p)));
+    return DECODER.decode(this.#slab.subarray(q, q + varNumberAt(this.#slab, p)));
   }
   get size(): bigint {
     return this.#u64(11);
@@ -545,12 +471,12 @@ export class PackedFile {
     const b = this.#slab;
     const t = this.#parts()[TAIL]!;
     let p = skipVarint(b, t);
-    const end = p + varintAt(b, t);
+    const end = p + varNumberAt(b, t);
     for (;;) {
       p = findField(b, p, end, 13);
       if (p < 0) return out;
       const q = skipVarint(b, p);
-      const len = varintAt(b, p);
+      const len = varNumberAt(b, p);
       out.push(fromTableMeta(b.subarray(q, q + len)));
       p = q + len;
     }
@@ -563,7 +489,7 @@ export class PackedFile {
     const start = parts[START]!;
     const tail = parts[TAIL]!;
     const k = skipVarint(b, start);
-    out.tableId = varintAt(b, start) >= 9 && b[k] === TABLE_PREFIX
+    out.tableId = varNumberAt(b, start) >= 9 && b[k] === TABLE_PREFIX
       ? decodeInt(b, k + 1)
       : undefined;
     out.crc64xor = 0n;
@@ -573,7 +499,7 @@ export class PackedFile {
     out.hasTableMetas = false;
     const wantSums = out.tableId !== undefined;
     let p = skipVarint(b, tail);
-    const end = p + varintAt(b, tail);
+    const end = p + varNumberAt(b, tail);
     while (p < end) {
       const tag = b[p++]!; // field numbers 5-13: one-byte tags
       const no = tag >>> 3;
@@ -582,10 +508,10 @@ export class PackedFile {
         p = skipLen(b, p);
         continue;
       }
-      if (no === 11) out.size = bigVarintAt(b, p);
-      else if (wantSums && no === 7) out.crc64xor = bigVarintAt(b, p);
-      else if (wantSums && no === 8) out.totalKvs = bigVarintAt(b, p);
-      else if (wantSums && no === 9) out.totalBytes = bigVarintAt(b, p);
+      if (no === 11) out.size = varU64At(b, p);
+      else if (wantSums && no === 7) out.crc64xor = varU64At(b, p);
+      else if (wantSums && no === 8) out.totalKvs = varU64At(b, p);
+      else if (wantSums && no === 9) out.totalBytes = varU64At(b, p);
       p = skipVarint(b, p);
     }
     return out;
@@ -735,7 +661,7 @@ export class FileArena {
     const slab = this.#slab(pos);
     const at = pos % SPAN;
     const p = skipVarint(slab, at);
-    return slab.subarray(p, p + varintAt(slab, at));
+    return slab.subarray(p, p + varNumberAt(slab, at));
   }
 
   /** The end key of the record at `pos` (a view: do not modify). */
@@ -743,7 +669,7 @@ export class FileArena {
     const slab = this.#slab(pos);
     const at = skipLen(slab, pos % SPAN);
     const p = skipVarint(slab, at);
-    return slab.subarray(p, p + varintAt(slab, at));
+    return slab.subarray(p, p + varNumberAt(slab, at));
   }
 
   /** Whether the record at `pos` ends at +infinity. */
@@ -757,7 +683,7 @@ export class FileArena {
     const slab = this.#slab(pos);
     const rec = pos % SPAN;
     let p = skipLen(slab, skipLen(slab, rec));
-    const count = varintAt(slab, p);
+    const count = varNumberAt(slab, p);
     p = skipVarint(slab, p);
     const out = new Array<PackedFile>(count);
     for (let i = 0; i < count; i++) {

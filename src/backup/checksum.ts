@@ -17,6 +17,7 @@ import { sendToRegion } from "../tikv/region_request.ts";
 import type { StoreConnections } from "../tikv/stores.ts";
 import type { LockResolver } from "../txn/lock_resolver.ts";
 import type { TableChecksum } from "./metawriter.ts";
+import { emptyChecksum, foldChecksum } from "../codec/crc64.ts";
 
 /** The coprocessor request type of a checksum. */
 export const REQ_TYPE_CHECKSUM = 105n;
@@ -42,7 +43,7 @@ export async function coprocessorChecksum(
   ts: bigint,
   signal?: AbortSignal,
 ): Promise<TableChecksum> {
-  const sum: TableChecksum = { crc64xor: 0n, totalKvs: 0n, totalBytes: 0n };
+  const sum = emptyChecksum();
   for (const range of ranges) {
     const data = toBinary(
       ChecksumRequestSchema,
@@ -78,9 +79,11 @@ export async function coprocessorChecksum(
         );
       }
       const part = fromBinary(ChecksumResponseSchema, response.data);
-      sum.crc64xor ^= part.checksum;
-      sum.totalKvs += part.totalKvs;
-      sum.totalBytes += part.totalBytes;
+      foldChecksum(sum, {
+        crc64xor: part.checksum,
+        totalKvs: part.totalKvs,
+        totalBytes: part.totalBytes,
+      });
       if (region.endKey.length === 0 || compareBytes(region.endKey, range.endKey) >= 0) break;
       cur = region.endKey;
     }

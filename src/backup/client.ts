@@ -15,13 +15,17 @@ import { log, logKey } from "../log.ts";
 import type { PdClient } from "../pd/client.ts";
 import { type StoreConnections, StoreUnreachableError } from "../tikv/stores.ts";
 import type { LockResolver } from "../txn/lock_resolver.ts";
-import { sleep } from "../sleep.ts";
+import { Backoffer, BackoffExhaustedError, BO } from "../backoff.ts";
+import { forEachPool } from "../pool.ts";
+import { type Clock, systemClock } from "../storage/clock.ts";
 
 /** A BackupRequest as an init object; keys and ranges are filled in per call. */
 export type BackupRequestInit = MessageInitShape<typeof BackupRequestSchema>;
 
 /** BR's total backoff budget of the fine-grained phase, per range (ms). */
 export const FINE_GRAINED_MAX_BACKOFF_MS = 80_000;
+/** Missing pieces of a range sent at once in the fine-grained phase (BR's 4 workers). */
+export const FINE_GRAINED_WORKERS = 4;
 /** Attempts of one backup stream before giving up on a store (BR's backupRetryTimes). */
 export const BACKUP_RETRY_TIMES = 5;
 /** Backoffs BR uses, ms. */
@@ -70,8 +74,8 @@ export interface BackupClientOptions {
   newTree: () => RangeTreeLike;
   /** Total fine-grained backoff per range before giving up, ms. */
   maxBackoffMs?: number;
-  /** Sleep, injectable for tests. */
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Time for backoffs; the system clock by default (a ManualClock in tests). */
+  clock?: Clock;
   signal?: AbortSignal;
 }
 
@@ -242,7 +246,7 @@ export class BackupClient {
   #stores: StoreConnections;
   #resolver: LockResolver;
   #opts: BackupClientOptions;
-  #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  #clock: Clock;
 
   constructor(
     pd: PdClient,
@@ -254,7 +258,7 @@ export class BackupClient {
     this.#stores = stores;
     this.#resolver = resolver;
     this.#opts = opts;
-    this.#sleep = opts.sleep ?? sleep;
+    this.#clock = opts.clock ?? systemClock;
   }
 
   #callOpts(): { signal?: AbortSignal } {
@@ -304,7 +308,7 @@ export class BackupClient {
           store: String(storeId),
           msg: ce.rawMessage,
         });
-        await this.#sleep(BACKOFF.reconnect, this.#opts.signal);
+        await this.#clock.sleep(BACKOFF.reconnect, this.#opts.signal);
         // A dropped stream rides on the connection that replaced it; resetting that one too
         // would drop its siblings in turn.
         if (ce.code !== Code.Canceled) this.#stores.reset(storeId);
@@ -441,39 +445,42 @@ export class BackupClient {
     progress: ProgressSink,
   ): Promise<void> {
     const budget = this.#opts.maxBackoffMs ?? FINE_GRAINED_MAX_BACKOFF_MS;
-    let slept = 0;
-    let lastReason = "";
-    let lastHint = "";
+    const signal = this.#opts.signal;
+    const bo = new Backoffer({
+      budgetMs: budget,
+      clock: this.#clock,
+      ...(signal ? { signal } : {}),
+    });
     for (;;) {
       const incomplete = tree.getIncompleteRanges(range.startKey, range.endKey);
       if (incomplete.length === 0) return;
       log("backup").info("fine-grained backup of {n} missing ranges", { n: incomplete.length });
       let maxBackoff = 0;
-      let next = 0;
-      const worker = async () => {
-        while (next < incomplete.length) {
-          const rg = incomplete[next++]!;
-          const out = await this.#handleFineGrained(rg, template, (resp) => {
-            if (tree.put(resp.startKey, resp.endKey, resp.files) >= 0) progress.region?.(resp);
-          });
-          if (out.backoffMs > maxBackoff) {
-            maxBackoff = out.backoffMs;
-            lastReason = out.reason;
-            lastHint = out.hint;
-          }
+      let lastReason = "";
+      let lastHint = "";
+      const workers = { concurrency: FINE_GRAINED_WORKERS, ...(signal ? { signal } : {}) };
+      await forEachPool(incomplete, workers, async (rg) => {
+        const out = await this.#handleFineGrained(rg, template, (resp) => {
+          if (tree.put(resp.startKey, resp.endKey, resp.files) >= 0) progress.region?.(resp);
+        });
+        if (out.backoffMs > maxBackoff) {
+          maxBackoff = out.backoffMs;
+          lastReason = out.reason;
+          lastHint = out.hint;
         }
-      };
-      await Promise.all([worker(), worker(), worker(), worker()]);
-      if (maxBackoff > 0) {
-        if (slept + maxBackoff > budget) {
-          throw new BackupError(
-            `backup of range [${logKey(range.startKey)}, ${logKey(range.endKey)}) gave up after ` +
-              `${Math.round(slept / 1000)} s of its ${Math.round(budget / 1000)} s retry ` +
-              `budget: ${lastReason}; ${lastHint || "fix that"}, then run the backup again`,
-          );
-        }
-        slept += maxBackoff;
-        await this.#sleep(maxBackoff, this.#opts.signal);
+      });
+      if (maxBackoff === 0) continue;
+      try {
+        // BR's fine-grained backoffer: sleep the longest delay asked for, within the budget.
+        await bo.sleepFor(maxBackoff, lastReason);
+      } catch (err) {
+        if (!(err instanceof BackoffExhaustedError)) throw err;
+        throw new BackupError(
+          `backup of range [${logKey(range.startKey)}, ${logKey(range.endKey)}) gave up after ` +
+            `${Math.round(bo.sleptMs / 1000)} s of its ${Math.round(budget / 1000)} s retry ` +
+            `budget: ${lastReason}; ${lastHint || "fix that"}, then run the backup again`,
+          { cause: err },
+        );
       }
     }
   }
@@ -541,15 +548,20 @@ export class BackupClient {
     return { backoffMs, reason, hint };
   }
 
+  /** The leader's store of `key`'s region; undefined after 5 look-ups found none. */
   async #findRegion(key: Uint8Array): Promise<{ storeId: bigint } | undefined> {
+    const signal = this.#opts.signal;
+    const bo = new Backoffer({ budgetMs: 0, clock: this.#clock, ...(signal ? { signal } : {}) });
     for (let i = 0; i < 5; i++) {
       try {
         const r = await this.#pd.getRegion(key);
         if (r?.leader) return { storeId: r.leader.storeId };
+        if (i < 4) await bo.backoff(BO.regionMiss, "region has no leader");
       } catch (err) {
+        if (signal?.aborted) throw err;
         log("backup").warn("GetRegion failed: {msg}", { msg: (err as Error).message });
+        if (i < 4) await bo.backoff(BO.pdRPC, (err as Error).message);
       }
-      await this.#sleep(100 * i, this.#opts.signal);
     }
     return undefined;
   }

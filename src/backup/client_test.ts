@@ -4,7 +4,18 @@ import { create } from "@bufbuild/protobuf";
 import { BackupResponseSchema } from "../gen/brpb_pb.ts";
 import type { LockInfo } from "../gen/kvrpcpb_pb.ts";
 import type { LockResolver } from "../txn/lock_resolver.ts";
-import { BACKOFF, BackupError, isRetryableStorageMessage, onBackupResponse } from "./client.ts";
+import type { PdClient } from "../pd/client.ts";
+import { ManualClock } from "../storage/clock.ts";
+import { type StoreConnections, StoreUnreachableError } from "../tikv/stores.ts";
+import {
+  BACKOFF,
+  BackupClient,
+  BackupError,
+  FINE_GRAINED_MAX_BACKOFF_MS,
+  isRetryableStorageMessage,
+  onBackupResponse,
+} from "./client.ts";
+import { RangeTree } from "./rangetree.ts";
 
 function resolver(ms: number, seen: LockInfo[] = []): LockResolver {
   return {
@@ -80,4 +91,64 @@ test("temporary storage failures back off 3 s, permanent ones fail", async () =>
   await assert.rejects(onBackupResponse(1n, 10n, resolver(0), perm), /Permission denied/);
   assert.ok(isRetryableStorageMessage('Io(Custom { kind: Other, error: "SlowDown" })'));
   assert.ok(!isRetryableStorageMessage("NoSuchBucket"));
+});
+
+// BR's fine-grained phase against a store that stays unreachable: each round backs off
+// BACKOFF.storeUnreachable (20 s) until the next would pass the 80 s budget. On a ManualClock the
+// 80 s are virtual: the test takes milliseconds of real time.
+test("the fine-grained phase gives up after its 80 s budget, naming the store (fake clock)", async () => {
+  const clock = new ManualClock();
+  let requests = 0;
+  const pd = {
+    getRegion: () => Promise.resolve({ leader: { storeId: 4n } }),
+  } as unknown as PdClient;
+  const stores = {
+    backup: (id: bigint) => {
+      requests++;
+      return Promise.reject(new StoreUnreachableError(`store ${id} cannot be reached`));
+    },
+  } as unknown as StoreConnections;
+  const client = new BackupClient(pd, stores, resolver(0), {
+    clusterId: 1n,
+    newTree: () => new RangeTree(),
+    clock,
+  });
+  const range = { startKey: new Uint8Array([1]), endKey: new Uint8Array([9]) };
+  const started = performance.now();
+  const err = await client.fineGrainedBackup(range, {}, new RangeTree(), {}).catch((e) => e);
+  assert.ok(err instanceof BackupError, String(err));
+  assert.equal(FINE_GRAINED_MAX_BACKOFF_MS, 80_000);
+  assert.equal(
+    err.message,
+    "backup of range [01, 09) gave up after 80 s of its 80 s retry budget: store 4 cannot be " +
+      "reached; bring store 4 back, or wait until its regions elect leaders on live stores, " +
+      "then run the backup again",
+  );
+  assert.deepEqual(clock.sleeps, Array(4).fill(BACKOFF.storeUnreachable));
+  assert.equal(requests, 5, "one request per round: four backoffs, then the budget is spent");
+  assert.ok(performance.now() - started < 1000, "virtual time, not real time");
+});
+
+test("an aborted run stops the fine-grained phase before its next request", async () => {
+  const clock = new ManualClock();
+  const ac = new AbortController();
+  let requests = 0;
+  const pd = {
+    getRegion: () => Promise.resolve({ leader: { storeId: 4n } }),
+  } as unknown as PdClient;
+  const stores = {
+    backup: () => {
+      if (++requests === 2) ac.abort(new Error("interrupted by SIGINT"));
+      return Promise.reject(new StoreUnreachableError("store 4 cannot be reached"));
+    },
+  } as unknown as StoreConnections;
+  const client = new BackupClient(pd, stores, resolver(0), {
+    clusterId: 1n,
+    newTree: () => new RangeTree(),
+    clock,
+    signal: ac.signal,
+  });
+  const range = { startKey: new Uint8Array([1]), endKey: new Uint8Array([9]) };
+  await assert.rejects(client.fineGrainedBackup(range, {}, new RangeTree(), {}), /SIGINT/);
+  assert.equal(requests, 2);
 });

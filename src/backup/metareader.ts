@@ -32,6 +32,7 @@ import {
   validateCipher,
 } from "../crypto/cipher.ts";
 import { decodeTableId } from "../tidb/tablecodec.ts";
+import type { KvChecksum } from "../codec/crc64.ts";
 import { type DBInfo, type Job, parseJson, type TableInfo } from "../tidb/model.ts";
 import { isStorageError } from "../storage/errors.ts";
 import type { ExternalStorage } from "../storage/types.ts";
@@ -71,13 +72,10 @@ export interface MetaReaderOptions {
 }
 
 /** A schema entry with its DBInfo and TableInfo decoded. */
-export interface BackupSchema {
+export interface BackupSchema extends KvChecksum {
   db: DBInfo;
   /** Absent for a database backed up without tables. */
   table?: TableInfo;
-  crc64xor: bigint;
-  totalKvs: bigint;
-  totalBytes: bigint;
   tiflashReplicas: number;
   /** The entry as stored, JSON bytes included. */
   raw: Schema;

@@ -57,8 +57,9 @@ import {
   type FileSums,
   isPackedFile,
   PackedFile,
-  varintSize,
 } from "./_packed_files.ts";
+import { varintSize } from "../codec/varint.ts";
+import { emptyChecksum, foldChecksum, type KvChecksum } from "../codec/crc64.ts";
 
 /** Name of the root metadata file; its presence marks a finished backup. */
 export const BACKUP_META_FILE = "backupmeta";
@@ -79,12 +80,8 @@ export function metafileName(kind: MetaKind, seq: number): string {
   return `backupmeta.${kind}.${String(seq).padStart(9, "0")}`;
 }
 
-/** XOR of crc64 and sums of KVs and bytes over some data files: BR's fast checksum. */
-export interface TableChecksum {
-  crc64xor: bigint;
-  totalKvs: bigint;
-  totalBytes: bigint;
-}
+/** BR's fast checksum of a table over its data files: the one checksum triple. */
+export type TableChecksum = KvChecksum;
 
 /** A schema to record: DBInfo/TableInfo as objects (JSON-encoded here) or as JSON bytes. */
 export interface SchemaInput {
@@ -268,14 +265,10 @@ function addSums(
   kvs: bigint,
   bytes: bigint,
 ): void {
+  const part = { crc64xor: crc, totalKvs: kvs, totalBytes: bytes };
   const s = sums.get(id);
-  if (s) {
-    s.crc64xor ^= crc;
-    s.totalKvs += kvs;
-    s.totalBytes += bytes;
-  } else {
-    sums.set(id, { crc64xor: crc, totalKvs: kvs, totalBytes: bytes });
-  }
+  if (s) foldChecksum(s, part);
+  else sums.set(id, part);
 }
 
 /** Streams a backup's metadata into child metafiles and writes `backupmeta` last. */
@@ -414,13 +407,10 @@ export class MetaWriter {
 
   /** The fast checksum of one physical table (or partition) id's files so far. */
   tableChecksum(...physicalIds: bigint[]): TableChecksum {
-    const out: TableChecksum = { crc64xor: 0n, totalKvs: 0n, totalBytes: 0n };
+    const out = emptyChecksum();
     for (const id of physicalIds) {
       const s = this.#checksums.get(id);
-      if (!s) continue;
-      out.crc64xor ^= s.crc64xor;
-      out.totalKvs += s.totalKvs;
-      out.totalBytes += s.totalBytes;
+      if (s) foldChecksum(out, s);
     }
     return out;
   }

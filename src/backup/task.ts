@@ -27,6 +27,8 @@ import { JobState } from "../tidb/model.ts";
 import { TikvSnapshot } from "../tikv/snapshot.ts";
 import { StoreConnections } from "../tikv/stores.ts";
 import { LockResolver } from "../txn/lock_resolver.ts";
+import { forEachPool, Pool } from "../pool.ts";
+import { RunScope } from "../run_scope.ts";
 import { VERSION } from "../version.ts";
 import type { BackupConfig as CheckpointConfig } from "../checkpoint/meta.ts";
 import { BackupCheckpoint, finishLeftover } from "./_checkpoint.ts";
@@ -266,7 +268,9 @@ function checkpointWanted(cfg: BackupConfig, storage: ExternalStorage): boolean 
 /** Runs a backup and returns its summary. */
 export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
   const started = Date.now();
-  const signal = cfg.signal;
+  // The run's signal: the caller's, also aborted by the GC keeper's failure (see scope.run).
+  const scope = new RunScope(cfg.signal);
+  const signal = scope.signal;
   if (cfg.cipher) validateCipher(cfg.cipher);
   if (cfg.lastBackupTs !== undefined && cfg.lastBackupTs > 0n && cfg.mode === "raw") {
     throw new BackupConfigError("--lastbackupts does not apply to raw backups");
@@ -369,7 +373,7 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
       uri: storage.uri(),
     });
 
-    const work = doBackup(cfg, {
+    const work = doBackup({ ...cfg, signal }, {
       pd,
       stores,
       resolver,
@@ -395,7 +399,8 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
       progress,
       checkpoint,
     });
-    const result = keeper ? await Promise.race([work, keeper.failed]) : await work;
+    // A failed keeper aborts the run; the backup's workers stop and settle before it throws.
+    const result = await scope.run(work, ...(keeper ? [keeper.failed] : []));
     progress.stop();
     const took = checkpoint ? checkpoint.dureTimeMs(started) : Date.now() - started;
     const secs = Math.max(took / 1000, 0.001);
@@ -428,6 +433,7 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
     await checkpoint?.abandon();
     throw err;
   } finally {
+    scope.close();
     keeper?.stop();
     stores.close();
     pd.close();
@@ -542,11 +548,16 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
       await claimStorage(storage, true);
     }
     const allStores = (await pd.getAllStores()).filter(isTiKV);
+    // After the first failed range no range starts, and the ones running see the pool's signal.
+    const rangePool = new Pool({
+      concurrency: ctx.concurrency,
+      ...(cfg.signal ? { signal: cfg.signal } : {}),
+    });
     const client = new BackupClient(pd, stores, resolver, {
       clusterId: pd.clusterId,
       newTree: () => new RangeTree(),
       ...(cfg.maxBackoffMs !== undefined ? { maxBackoffMs: cfg.maxBackoffMs } : {}),
-      ...(cfg.signal ? { signal: cfg.signal } : {}),
+      signal: rangePool.signal,
     });
     const totals: BackupTotals = {
       ranges: ranges.length,
@@ -559,43 +570,38 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
       checksummed: false,
     };
     ctx.progress.start(ranges.length, "ranges");
-    let next = 0;
-    const worker = async () => {
-      while (next < ranges.length) {
-        const range = ranges[next++]!;
-        const done = cp?.doneTree(range);
-        if (done) totals.regions += done.len;
-        // Finished sub-ranges go to the metadata writer in key order while the range is backed
-        // up (BR's metaWriter.Send, range by range), so a range of a million regions is never
-        // held whole. The writer queues calls in order; its first failure sticks and is
-        // rethrown below.
-        let sent: Promise<void> = Promise.resolve();
-        const sink = (r: Range) => {
-          for (const f of r.files) {
-            totals.kvs += f.totalKvs;
-            totals.bytes += f.totalBytes;
-            totals.size += f.size;
-            ctx.progress.addBytes(f.totalBytes);
-          }
-          totals.files += r.files.length;
-          sent = writer.appendDataFiles(r.files);
-          sent.catch(() => {});
-        };
-        const tree = await client.backupRange(range, ctx.template, allStores, {
-          region: (resp) => {
-            totals.regions++;
-            cp?.record(range, resp);
-          },
-        }, { ...(done ? { done } : {}), sink });
-        cp?.check();
-        // The whole range has been handed over; only a response reaching past the range's end
-        // (TiKV clips them, so normally none) could still be held.
-        for (const r of tree.ranges()) sink(r);
-        await sent;
-        ctx.progress.tick();
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(ctx.concurrency, ranges.length) }, worker));
+    await rangePool.forEach(ranges, async (range) => {
+      const done = cp?.doneTree(range);
+      if (done) totals.regions += done.len;
+      // Finished sub-ranges go to the metadata writer in key order while the range is backed
+      // up (BR's metaWriter.Send, range by range), so a range of a million regions is never
+      // held whole. The writer queues calls in order; its first failure sticks and is
+      // rethrown below.
+      let sent: Promise<void> = Promise.resolve();
+      const sink = (r: Range) => {
+        for (const f of r.files) {
+          totals.kvs += f.totalKvs;
+          totals.bytes += f.totalBytes;
+          totals.size += f.size;
+          ctx.progress.addBytes(f.totalBytes);
+        }
+        totals.files += r.files.length;
+        sent = writer.appendDataFiles(r.files);
+        sent.catch(() => {});
+      };
+      const tree = await client.backupRange(range, ctx.template, allStores, {
+        region: (resp) => {
+          totals.regions++;
+          cp?.record(range, resp);
+        },
+      }, { ...(done ? { done } : {}), sink });
+      cp?.check();
+      // The whole range has been handed over; only a response reaching past the range's end
+      // (TiKV clips them, so normally none) could still be held.
+      for (const r of tree.ranges()) sink(r);
+      await sent;
+      ctx.progress.tick();
+    });
 
     if (plan) {
       const doChecksum = cfg.checksum && lastTs === 0n;
@@ -604,25 +610,21 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
       // --checksum-concurrency); the schemas are then written in plan order.
       const fromCluster: (TableChecksum | undefined)[] = new Array(tables.length);
       if (doChecksum) {
-        let nextTable = 0;
-        const checksumWorker = async () => {
-          while (nextTable < tables.length) {
-            const i = nextTable++;
-            const t = tables[i]!;
-            if (t.ranges.length === 0) continue;
-            const id = BigInt(t.table.id);
-            let sum = cp?.savedChecksum(id);
-            if (!sum) {
-              const t0 = performance.now();
-              sum = await coprocessorChecksum(pd, stores, resolver, t.ranges, backupTs, cfg.signal);
-              await cp?.saveChecksum(id, sum, (performance.now() - t0) / 1000);
-            }
-            fromCluster[i] = sum;
-          }
+        const poolOpts = {
+          concurrency: CHECKSUM_CONCURRENCY,
+          ...(cfg.signal ? { signal: cfg.signal } : {}),
         };
-        await Promise.all(
-          Array.from({ length: Math.min(CHECKSUM_CONCURRENCY, tables.length) }, checksumWorker),
-        );
+        await forEachPool(tables, poolOpts, async (t, i, signal) => {
+          if (t.ranges.length === 0) return;
+          const id = BigInt(t.table.id);
+          let sum = cp?.savedChecksum(id);
+          if (!sum) {
+            const t0 = performance.now();
+            sum = await coprocessorChecksum(pd, stores, resolver, t.ranges, backupTs, signal);
+            await cp?.saveChecksum(id, sum, (performance.now() - t0) / 1000);
+          }
+          fromCluster[i] = sum;
+        });
       }
       for (let i = 0; i < tables.length; i++) {
         const t = tables[i]!;

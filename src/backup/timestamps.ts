@@ -7,9 +7,9 @@
 import { randomUUID } from "node:crypto";
 import { log } from "../log.ts";
 import type { PdClient } from "../pd/client.ts";
+import { composeTs, LOGICAL_BITS, logicalOf, physicalOf } from "../codec/tso.ts";
 
-/** Bits of the logical part of a TSO. */
-export const LOGICAL_BITS = 18n;
+export { composeTs, LOGICAL_BITS };
 /** BR's default service safe point TTL, seconds. */
 export const DEFAULT_GC_TTL_SECONDS = 300;
 
@@ -18,14 +18,9 @@ export class TimestampError extends Error {
   override name = "TimestampError";
 }
 
-/** physical ms and logical → TSO. */
-export function composeTs(physicalMs: bigint, logical: bigint): bigint {
-  return (physicalMs << LOGICAL_BITS) | logical;
-}
-
 /** The wall-clock time of a TSO. */
 export function tsToDate(ts: bigint): Date {
-  return new Date(Number(ts >> LOGICAL_BITS));
+  return new Date(physicalOf(ts));
 }
 
 /**
@@ -89,8 +84,8 @@ export async function resolveBackupTs(
     const now = await pd.getTS();
     if (timeAgoMs < 0) throw new TimestampError("negative --timeago is not allowed");
     if (timeAgoMs > 0) {
-      const physical = now >> LOGICAL_BITS;
-      const logical = now & ((1n << LOGICAL_BITS) - 1n);
+      const physical = BigInt(physicalOf(now));
+      const logical = logicalOf(now);
       const ago = BigInt(Math.round(timeAgoMs));
       if (ago >= physical) {
         throw new TimestampError("--timeago reaches before 1970: choose a smaller --timeago");

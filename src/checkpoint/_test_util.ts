@@ -8,6 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import { type File, FileSchema } from "../gen/brpb_pb.ts";
 import { MemoryStorage } from "../../plugins/memory/mod.ts";
 import { StorageError } from "../storage/errors.ts";
+import { composeTs } from "../codec/tso.ts";
 import type { ExternalStorage, ObjectStat, WriteOptions } from "../storage/types.ts";
 
 /** A fake PD: physical ms moved by hand, a logical counter so every TSO is unique. */
@@ -22,7 +23,7 @@ export class FakePd {
   /** The next TSO. */
   now = (): Promise<bigint> => {
     this.#logical = (this.#logical + 1n) & 0x3ffffn;
-    return Promise.resolve((BigInt(this.ms) << 18n) | this.#logical);
+    return Promise.resolve(composeTs(this.ms, this.#logical));
   };
 
   advance(ms: number): void {

@@ -5,8 +5,10 @@
  * instead of checksumming them again.
  * @module
  */
+import { controlLane } from "../storage/lane.ts";
 import type { ExternalStorage } from "../storage/types.ts";
 import { log } from "../log.ts";
+import { Pool } from "../pool.ts";
 import { checksumFileName, type ChecksumItem, encodeChecksumFile } from "./files.ts";
 
 /** BR's threshold of accumulated checksum time before a flush, seconds. */
@@ -28,19 +30,19 @@ export interface ChecksumRunnerOptions {
 export class ChecksumRunner {
   readonly #storage: ExternalStorage;
   readonly #maxCost: number;
-  readonly #concurrency: number;
   readonly #beforeWrite: (() => Promise<void>) | undefined;
   #items: ChecksumItem[] = [];
   #cost = 0;
   #error: unknown;
-  #running = 0;
-  #waiting: Array<() => void> = [];
-  readonly #pending = new Set<Promise<void>>();
+  /** The writes; the first failure stops the ones not yet started. */
+  readonly #writes: Pool;
+  /** Batches handed to the pool and not yet started (waiting for a slot). */
+  readonly #queued = new Set<Promise<void>>();
 
   constructor(storage: ExternalStorage, opts: ChecksumRunnerOptions = {}) {
-    this.#storage = storage;
+    this.#storage = controlLane(storage);
     this.#maxCost = opts.maxTotalCostS ?? MAX_CHECKSUM_TOTAL_COST_S;
-    this.#concurrency = Math.max(1, opts.concurrency ?? CHECKSUM_WRITERS);
+    this.#writes = new Pool({ concurrency: opts.concurrency ?? CHECKSUM_WRITERS });
     this.#beforeWrite = opts.beforeWrite;
   }
 
@@ -76,32 +78,27 @@ export class ChecksumRunner {
     const items = this.#items;
     this.#items = [];
     this.#cost = 0;
-    const p = this.#write(items).catch((err) => {
-      this.recordError(err);
-      log("checkpoint").error("cannot write table checksums to the checkpoint: {error}", {
-        error: (err as Error).message,
-      });
+    const p = this.#writes.submit(() =>
+      this.#write(items).catch((err) => {
+        this.recordError(err);
+        log("checkpoint").error("cannot write table checksums to the checkpoint: {error}", {
+          error: (err as Error).message,
+        });
+        throw err;
+      })
+    ).catch(() => {
+      // Not started: an earlier write failed, and its error is the one reported.
     });
-    this.#pending.add(p);
-    void p.finally(() => this.#pending.delete(p));
+    this.#queued.add(p);
+    void p.finally(() => this.#queued.delete(p));
   }
 
   async #write(items: ChecksumItem[]): Promise<void> {
-    // A finishing write hands its slot straight to the next waiter, so none is over-issued.
-    if (this.#running >= this.#concurrency) {
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    } else this.#running++;
-    try {
-      if (this.#error !== undefined) return;
-      await this.#beforeWrite?.();
-      const name = checksumFileName(items[items.length - 1]!.tableId);
-      await this.#storage.writeFile(name, new TextEncoder().encode(encodeChecksumFile(items)));
-      log("checkpoint").debug("wrote {n} table checksums to {name}", { n: items.length, name });
-    } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#running--;
-    }
+    if (this.#error !== undefined) return;
+    await this.#beforeWrite?.();
+    const name = checksumFileName(items[items.length - 1]!.tableId);
+    await this.#storage.writeFile(name, new TextEncoder().encode(encodeChecksumFile(items)));
+    log("checkpoint").debug("wrote {n} table checksums to {name}", { n: items.length, name });
   }
 
   /**
@@ -110,7 +107,8 @@ export class ChecksumRunner {
    */
   async finish(): Promise<void> {
     if (this.#error === undefined) this.#flushBatch();
-    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+    while (this.#queued.size > 0) await Promise.all([...this.#queued]);
+    await this.#writes.settled();
     if (this.#error !== undefined) throw this.#error;
   }
 }

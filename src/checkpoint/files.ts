@@ -20,6 +20,7 @@
  * without the crypter key.
  * @module
  */
+import type { KvChecksum } from "../codec/crc64.ts";
 import { createHash, randomBytes } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { File, FileSchema, TableMeta } from "../gen/brpb_pb.ts";
@@ -415,11 +416,8 @@ export function summarizeCheckpointData(text: string): CheckpointDataSummary {
 }
 
 /** A table's fast checksum so far (BR's `ChecksumItem`). */
-export interface ChecksumItem {
+export interface ChecksumItem extends KvChecksum {
   tableId: bigint;
-  crc64xor: bigint;
-  totalKvs: bigint;
-  totalBytes: bigint;
 }
 
 /** The name of a checksum file; `tableId` is the last table of the batch, as in BR. */

@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+import { controlLane } from "../storage/lane.ts";
 import { createHash } from "node:crypto";
 import { type CipherInfo, decrypt, isEncrypting } from "../crypto/cipher.ts";
 import type { ExternalStorage } from "../storage/types.ts";
@@ -97,6 +98,7 @@ export async function walkCheckpointData(
   opts: WalkDataOptions,
   fn: RangeFn,
 ): Promise<WalkResult> {
+  storage = controlLane(storage);
   const logger = log("checkpoint");
   const cipher = isEncrypting(opts.cipher) ? opts.cipher : undefined;
   const names: string[] = [];
@@ -221,6 +223,7 @@ export async function loadCheckpointChecksums(
   storage: ExternalStorage,
   signal?: AbortSignal,
 ): Promise<Map<bigint, ChecksumItem>> {
+  storage = controlLane(storage);
   const out = new Map<bigint, ChecksumItem>();
   const names: string[] = [];
   await storage.walkDir({ subDir: CHECKSUM_DIR, signal }, (name) => {
@@ -271,6 +274,7 @@ export async function resumeCheckpoint(
   opts: ResumeOptions,
   fn: RangeFn,
 ): Promise<Resumed | undefined> {
+  storage = controlLane(storage);
   const meta = await loadCheckpointMeta(storage, opts.signal);
   if (!meta) return undefined;
   checkConfig(storage, meta, opts.config);

@@ -24,6 +24,8 @@
  * ```
  * @module
  */
+import { controlLane } from "../storage/lane.ts";
+import { physicalOf } from "../codec/tso.ts";
 import { hostname } from "node:os";
 import process from "node:process";
 import { isStorageError, StorageError } from "../storage/errors.ts";
@@ -42,8 +44,6 @@ export const LOCK_RENEW_MS = 4 * 60_000;
 export const FENCE_MARGIN_MS = 60_000;
 /** How long the fallback protocol waits before re-reading the lock (BR's 3 s). */
 export const SETTLE_MS = 3000;
-
-const LOGICAL_BITS = 18n;
 
 /** Options of `CheckpointLock.acquire`. */
 export interface LockOptions {
@@ -76,9 +76,7 @@ export interface LockState {
 }
 
 /** PD physical time of a TSO, ms since epoch. */
-export function physicalMs(ts: bigint): number {
-  return Number(ts >> LOGICAL_BITS);
-}
+export const physicalMs: (ts: bigint) => number = physicalOf;
 
 /** `2026-11-21 12:05:31 UTC`. */
 export function formatUtc(ms: number): string {
@@ -114,6 +112,7 @@ export async function readLock(
   storage: ExternalStorage,
   signal?: AbortSignal,
 ): Promise<LockState | undefined> {
+  storage = controlLane(storage);
   // stat, read, stat: the content belongs to the version only if nothing wrote in between.
   for (let attempt = 0; attempt < 5; attempt++) {
     let before: ObjectStat;
@@ -182,7 +181,7 @@ export class CheckpointLock {
   #assert: Promise<void> | undefined;
 
   private constructor(storage: ExternalStorage, opts: LockOptions, id: bigint) {
-    this.#storage = storage;
+    this.#storage = controlLane(storage);
     this.#now = opts.now;
     this.#ttl = opts.ttlMs ?? LOCK_TTL_MS;
     if (!(this.#ttl > 0)) throw new RangeError(`lock TTL must be positive, got ${this.#ttl}`);

@@ -12,6 +12,7 @@
  * Also the checkpoint-wide storage operations: starting a fresh checkpoint and removing one.
  * @module
  */
+import { controlLane } from "../storage/lane.ts";
 import { createHash, createHmac } from "node:crypto";
 import { isStorageError } from "../storage/errors.ts";
 import type { ExternalStorage } from "../storage/types.ts";
@@ -307,6 +308,7 @@ export async function loadCheckpointMeta(
   storage: ExternalStorage,
   signal?: AbortSignal,
 ): Promise<CheckpointMeta | undefined> {
+  storage = controlLane(storage);
   let data: Uint8Array;
   try {
     data = await storage.readFile(META_PATH, { signal });
@@ -332,6 +334,7 @@ export async function saveCheckpointMeta(
   meta: CheckpointMeta,
   lock: CheckpointLock,
 ): Promise<void> {
+  storage = controlLane(storage);
   await lock.assertHeld();
   await storage.writeFile(META_PATH, encodeMeta(meta));
 }
@@ -345,6 +348,7 @@ export async function startCheckpoint(
   meta: CheckpointMeta,
   lock: CheckpointLock,
 ): Promise<void> {
+  storage = controlLane(storage);
   await lock.assertHeld();
   const removed = await removeCheckpointData(storage, { keepLock: true });
   if (removed > 0) {
@@ -371,6 +375,7 @@ export async function removeCheckpointData(
   storage: ExternalStorage,
   opts: RemoveOptions = {},
 ): Promise<number> {
+  storage = controlLane(storage);
   const batch = Math.max(1, storage.capabilities().maxDeleteBatch) * 10;
   let names: string[] = [];
   let removed = 0;

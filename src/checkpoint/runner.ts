@@ -21,6 +21,7 @@
  * ```
  * @module
  */
+import { controlLane } from "../storage/lane.ts";
 import { createHash } from "node:crypto";
 import { type CipherInfo, encrypt, isEncrypting, randomIv } from "../crypto/cipher.ts";
 import type { ExternalStorage } from "../storage/types.ts";
@@ -102,6 +103,7 @@ export class CheckpointRunner {
   #stats: RunnerStats = { appended: 0, flushedRanges: 0, dataFiles: 0, dataBytes: 0 };
 
   private constructor(storage: ExternalStorage, opts: RunnerOptions) {
+    storage = controlLane(storage);
     this.#storage = storage;
     this.#lock = opts.lock;
     this.#cipher = isEncrypting(opts.cipher) ? opts.cipher : undefined;

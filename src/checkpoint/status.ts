@@ -6,6 +6,7 @@
  * follows closely on a synchronized host.
  * @module
  */
+import { controlLane } from "../storage/lane.ts";
 import { methodName } from "../crypto/cipher.ts";
 import type { ExternalStorage } from "../storage/types.ts";
 import { log } from "../log.ts";
@@ -119,6 +120,7 @@ export async function checkpointStatus(
   storage: ExternalStorage,
   opts: { nowMs?: number; signal?: AbortSignal } = {},
 ): Promise<CheckpointStatus> {
+  storage = controlLane(storage);
   const nowMs = opts.nowMs ?? Date.now();
   const signal = opts.signal;
   const status: CheckpointStatus = {
@@ -278,6 +280,7 @@ export async function cleanCheckpoint(
   storage: ExternalStorage,
   opts: CleanOptions = {},
 ): Promise<number> {
+  storage = controlLane(storage);
   const nowMs = opts.nowMs ?? Date.now();
   let current;
   try {

@@ -90,6 +90,31 @@ export function crc64(data: Uint8Array, seed = 0n): bigint {
 }
 
 /**
+ * The checksum triple of a set of KVs (a file, a table, a range), as `backup.File`, BR's
+ * checksum and TiKV's coprocessor checksum report it. Defined once here.
+ */
+export interface KvChecksum {
+  /** XOR of every KV's CRC-64/XZ of key ‖ value. */
+  crc64xor: bigint;
+  totalKvs: bigint;
+  /** Sum of key and value lengths. */
+  totalBytes: bigint;
+}
+
+/** An empty triple (the identity of `foldChecksum`). */
+export function emptyChecksum(): KvChecksum {
+  return { crc64xor: 0n, totalKvs: 0n, totalBytes: 0n };
+}
+
+/** Adds `part` into `into` (XOR of crcs, sums of counts); returns `into`. */
+export function foldChecksum(into: KvChecksum, part: KvChecksum): KvChecksum {
+  into.crc64xor ^= part.crc64xor;
+  into.totalKvs += part.totalKvs;
+  into.totalBytes += part.totalBytes;
+  return into;
+}
+
+/**
  * Running crc64xor, total_kvs and total_bytes of a set of KVs, as TiKV's backup writer and BR's
  * checksum compute them: per KV, CRC-64/XZ of key ‖ value, XOR-ed over all KVs (so order does
  * not matter); bytes are key length + value length.
@@ -132,5 +157,10 @@ export class ChecksumAccumulator {
   /** Sum of key and value lengths. */
   get totalBytes(): bigint {
     return BigInt(this.#bytes);
+  }
+
+  /** The triple so far. */
+  checksum(): KvChecksum {
+    return { crc64xor: this.crc64xor, totalKvs: this.totalKvs, totalBytes: this.totalBytes };
   }
 }

@@ -13,3 +13,4 @@ export * from "./bytes.ts";
 export * from "./crc64.ts";
 export * from "./tikv.ts";
 export * from "./varint.ts";
+export * from "./tso.ts";

@@ -6,6 +6,7 @@
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { decodeBytes, encodeBytes } from "../codec/bytes.ts";
+import { composeTs } from "../codec/tso.ts";
 import type { Peer, Region, Store } from "../gen/metapb_pb.ts";
 import { StoreState } from "../gen/metapb_pb.ts";
 import {
@@ -18,7 +19,8 @@ import {
 } from "../gen/pdpb_pb.ts";
 import { log } from "../log.ts";
 import { createConnection, type RpcConnection, type TlsOptions } from "../rpc/transport.ts";
-import { sleep } from "../sleep.ts";
+import { Backoffer, BO } from "../backoff.ts";
+import { type Clock, systemClock } from "../storage/clock.ts";
 
 /** A PD failure that is not about connectivity (bad cluster, PD-side error). */
 export class PdError extends Error {
@@ -63,6 +65,10 @@ export interface PdClientOptions {
    */
   discoverTimeoutMs?: number;
   signal?: AbortSignal;
+  /** Time for backoffs and the discovery deadline; the system clock by default. */
+  clock?: Clock;
+  /** Opens a connection to an endpoint; `createConnection` by default (tests pass in-memory ones). */
+  dial?: (endpoint: string, tls: TlsOptions | undefined) => RpcConnection;
 }
 
 const RETRYABLE = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Unknown, Code.Internal]);
@@ -119,24 +125,42 @@ export class PdClient {
     const pd = new PdClient(opts);
     if (pd.#endpoints.length === 0) throw new PdError("no PD endpoint given: pass -u host:port");
     const budget = opts.discoverTimeoutMs ?? DEFAULT_DISCOVER_TIMEOUT_MS;
-    const deadline = Date.now() + budget;
-    for (let attempt = 0;; attempt++) {
+    const clock = pd.#clock;
+    const deadline = clock.now() + budget;
+    const bo = pd.#backoffer();
+    for (;;) {
       try {
         await pd.#discover();
         return pd;
       } catch (err) {
         if (!(err instanceof PdUnreachableError)) throw err;
-        const left = deadline - Date.now();
-        if (left <= 0) {
-          throw new PdError(
-            `cannot reach any PD endpoint in ${Math.round(budget / 1000)} s ` +
-              `(${err.failures.join("; ")}): check -u/--pd and that PD is up`,
-          );
-        }
+        // The deadline counts the discovery attempts too (each may wait for its timeout).
+        const left = deadline - clock.now();
+        const gaveUp = new PdError(
+          `cannot reach any PD endpoint in ${Math.round(budget / 1000)} s ` +
+            `(${err.failures.join("; ")}): check -u/--pd and that PD is up`,
+        );
+        if (left <= 0) throw gaveUp;
         log("pd").warn("no PD leader found ({msg}); retrying", { msg: err.failures.join("; ") });
-        await sleep(Math.min(250 * 2 ** attempt, 2000, left), opts.signal);
+        await bo.backoff(BO.pdRPC, err.failures.join("; "), { maxSleepMs: left });
       }
     }
+  }
+
+  get #clock(): Clock {
+    return this.#opts.clock ?? systemClock;
+  }
+
+  /** A backoffer for one call: PD's kind, no budget (calls count attempts instead). */
+  #backoffer(): Backoffer {
+    const signal = this.#opts.signal;
+    return new Backoffer({ budgetMs: 0, clock: this.#clock, ...(signal ? { signal } : {}) });
+  }
+
+  #dial(endpoint: string): RpcConnection {
+    const tls = this.#opts.tls;
+    if (this.#opts.dial) return this.#opts.dial(endpoint, tls);
+    return createConnection(endpoint, tls ? { tls } : {});
   }
 
   /** The cluster id, learned from GetMembers. */
@@ -179,7 +203,7 @@ export class PdClient {
       ...this.#members.filter((u) => !given.has(hostPort(u))),
     ];
     for (const ep of candidates) {
-      const conn = createConnection(ep, this.#opts.tls ? { tls: this.#opts.tls } : {});
+      const conn = this.#dial(ep);
       try {
         const members = await createClient(PD, conn.transport).getMembers({}, {
           timeoutMs: this.#opts.timeoutMs ?? 10_000,
@@ -208,7 +232,7 @@ export class PdClient {
           this.#conn = conn;
         } else {
           conn.close();
-          this.#conn = createConnection(url, this.#opts.tls ? { tls: this.#opts.tls } : {});
+          this.#conn = this.#dial(url);
         }
         this.#client = createClient(PD, this.#conn.transport);
         this.#leader = url;
@@ -229,6 +253,7 @@ export class PdClient {
   /** Runs `fn` against the leader, re-discovering it after connectivity or leadership errors. */
   async #call<T>(what: string, fn: (c: Client<typeof PD>) => Promise<T>): Promise<T> {
     const max = this.#opts.maxRetries ?? 10;
+    const bo = this.#backoffer();
     for (let attempt = 0;; attempt++) {
       try {
         return await fn(this.#client);
@@ -255,7 +280,7 @@ export class PdClient {
           what,
           msg: ce.rawMessage,
         });
-        await sleep(Math.min(100 * 2 ** attempt, 2000), this.#opts.signal);
+        await bo.backoff(BO.pdRPC, ce.rawMessage);
         try {
           await (this.#discovering ??= this.#discover().finally(() => {
             this.#discovering = undefined;
@@ -286,7 +311,7 @@ export class PdClient {
         this.#checkHeader(res.header, "Tso");
         const ts = res.timestamp;
         if (!ts) throw new PdError("PD Tso answered without a timestamp");
-        return (ts.physical << 18n) | ts.logical;
+        return composeTs(ts.physical, ts.logical);
       }
       throw new PdError("PD closed the Tso stream without answering");
     });

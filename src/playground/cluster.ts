@@ -16,7 +16,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { mkdir, open, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fromHex, hex } from "../codec/bytes.ts";
-import { ChecksumAccumulator } from "../codec/crc64.ts";
+import { ChecksumAccumulator, type KvChecksum } from "../codec/crc64.ts";
 import { type KvReader, SchemaReader } from "../tidb/meta.ts";
 import { physicalTableIds, publicIndexes, type TableInfo } from "../tidb/model.ts";
 import { indexRange, recordRange, tablePrefix } from "../tidb/tablecodec.ts";
@@ -34,14 +34,10 @@ import { type Clock, physicalOf, Tso } from "./tso.ts";
 import { mulberry32 } from "../random.ts";
 
 /** A checksum triple as BR and TiKV report it. */
-export interface Checksum {
-  crc64xor: bigint;
-  totalKvs: bigint;
-  totalBytes: bigint;
-}
+export type Checksum = KvChecksum;
 
 function triple(acc: ChecksumAccumulator): Checksum {
-  return { crc64xor: acc.crc64xor, totalKvs: acc.totalKvs, totalBytes: acc.totalBytes };
+  return acc.checksum();
 }
 
 /** The service id TiDB's GC worker keeps its safe point under. */

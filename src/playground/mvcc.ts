@@ -29,6 +29,8 @@
  */
 import { Buffer } from "node:buffer";
 import { ChecksumAccumulator } from "../codec/crc64.ts";
+import { physicalOf } from "../codec/tso.ts";
+import { decodeVarNumber, putVarNumber } from "../codec/varint.ts";
 import { concatBytes, encodeBytes, encodeUintDesc } from "../codec/bytes.ts";
 import { encodeWriteValue, SHORT_VALUE_MAX_LEN, type WriteRecord } from "../codec/tikv.ts";
 import {
@@ -267,7 +269,7 @@ const HDR = 17;
 const BREAK = { break: true } as const;
 
 function physical(ts: bigint): bigint {
-  return ts >> 18n;
+  return BigInt(physicalOf(ts));
 }
 
 const NO_VALUE: Uint8Array = new Uint8Array(0);
@@ -1431,11 +1433,7 @@ class SnapshotWriter {
     this.#buf[this.#at++] = b;
   }
   varint(n: number): void {
-    while (n >= 0x80) {
-      this.#buf[this.#at++] = (n & 0x7f) | 0x80;
-      n = Math.floor(n / 128);
-    }
-    this.#buf[this.#at++] = n;
+    this.#at = putVarNumber(this.#buf, this.#at, n);
   }
   ts(v: bigint): void {
     this.#buf.writeBigUInt64BE(v, this.#at);
@@ -1486,14 +1484,14 @@ class SnapshotReader {
     return this.#buf[this.#at++]!;
   }
   varint(): number {
-    let n = 0;
-    let mul = 1;
-    for (;;) {
-      const b = this.u8();
-      n += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) return n;
-      mul *= 128;
+    let v: { value: number; next: number };
+    try {
+      v = decodeVarNumber(this.#buf, this.#at);
+    } catch {
+      throw new Error("engine snapshot chunk is truncated; the file is damaged");
     }
+    this.#at = v.next;
+    return v.value;
   }
   ts(): bigint {
     this.#need(8);

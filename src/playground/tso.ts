@@ -6,9 +6,9 @@
  * @module
  */
 
-/** Bits of the logical part. */
-export const LOGICAL_BITS = 18n;
-const MAX_LOGICAL = 1 << 18;
+import { composeTs, logicalOf, MAX_LOGICAL, physicalOf } from "../codec/tso.ts";
+
+export { composeTs, LOGICAL_BITS, logicalOf, physicalOf } from "../codec/tso.ts";
 
 /** ms since the Unix epoch. */
 export type Clock = () => number;
@@ -17,21 +17,6 @@ export type Clock = () => number;
 export interface Timestamp {
   physical: number;
   logical: number;
-}
-
-/** Composes a TSO. */
-export function composeTs(physical: number, logical: number): bigint {
-  return (BigInt(physical) << LOGICAL_BITS) | BigInt(logical);
-}
-
-/** The physical ms of a TSO. */
-export function physicalOf(ts: bigint): number {
-  return Number(ts >> LOGICAL_BITS);
-}
-
-/** The logical part of a TSO. */
-export function logicalOf(ts: bigint): number {
-  return Number(ts & ((1n << LOGICAL_BITS) - 1n));
 }
 
 /** The timestamp oracle. */

@@ -3,6 +3,7 @@
  * shared-prefix key compression, then the restart array (fixed32 offsets) and its length.
  * @module
  */
+import { decodeVarNumber, putVarNumber } from "../codec/varint.ts";
 import { SstError } from "./errors.ts";
 
 /**
@@ -47,12 +48,7 @@ export class BlockBuilder {
   }
 
   #varint(v: number): void {
-    const b = this.#buf;
-    while (v >= 0x80) {
-      b[this.#len++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    b[this.#len++] = v;
+    this.#len = putVarNumber(this.#buf, this.#len, v);
   }
 
   /** Appends an entry; keys must arrive in the block's order (the caller checks). */
@@ -226,16 +222,11 @@ export function slowVarint(
   end: number,
   origin: BlockOrigin,
 ): [number, number] {
-  let result = 0;
-  let mul = 1;
-  for (let i = pos; i < end && i < pos + 10; i++) {
-    const b = buf[i]!;
-    result += (b & 0x7f) * mul;
-    if ((b & 0x80) === 0) {
-      if (!Number.isSafeInteger(result)) throw corrupt(origin, `varint at ${pos} is too large`);
-      return [result, i + 1];
-    }
-    mul *= 0x80;
+  let v: { value: number; next: number };
+  try {
+    v = decodeVarNumber(buf.subarray(0, end), pos);
+  } catch {
+    throw corrupt(origin, `varint at block offset ${pos} is truncated or too large`);
   }
-  throw corrupt(origin, `varint at block offset ${pos} is truncated`);
+  return [v.value, v.next];
 }

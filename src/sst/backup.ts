@@ -6,7 +6,7 @@
  * @module
  */
 import { compareBytes, concatBytes, encodeUintDesc, hex } from "../codec/bytes.ts";
-import { ChecksumAccumulator } from "../codec/crc64.ts";
+import { ChecksumAccumulator, type KvChecksum } from "../codec/crc64.ts";
 import { decodeWriteValue, parseDataKey, type WriteType } from "../codec/tikv.ts";
 import type { CipherInfo } from "../crypto/cipher.ts";
 import type { ExternalStorage } from "../storage/types.ts";
@@ -33,12 +33,7 @@ export interface BackupFilePair {
   default?: SstReader;
 }
 
-/** crc64xor, total_kvs and total_bytes, as in `backup.File`. */
-export interface KvChecksum {
-  crc64xor: bigint;
-  totalKvs: bigint;
-  totalBytes: bigint;
-}
+export type { KvChecksum };
 
 /**
  * Checksums of a file pair. TiKV credits a KV to the default-CF File when its value lives
@@ -62,7 +57,7 @@ function corrupt(file: string, why: string): SstError {
 }
 
 function toChecksum(acc: ChecksumAccumulator): KvChecksum {
-  return { crc64xor: acc.crc64xor, totalKvs: acc.totalKvs, totalBytes: acc.totalBytes };
+  return acc.checksum();
 }
 
 /**

@@ -3,6 +3,7 @@
  * and error assertions.
  * @module
  */
+import { forEachPool } from "../pool.ts";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
@@ -123,14 +124,7 @@ export async function parallel<T>(
   width: number,
   fn: (item: T, index: number) => Promise<void>,
 ): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  await forEachPool(items, { concurrency: width }, (item, i) => fn(item, i));
 }
 
 /** UTF-8 bytes of a string. */

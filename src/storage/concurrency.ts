@@ -1,7 +1,7 @@
 /**
  * The concurrency-limit layer: at most N data-lane requests run against the backend at once.
- * Control-lane calls (a name under `checkpoints/`, a name ending in `.lock`, or `lane:
- * "control"`) bypass the limit entirely, so a lock refresh never waits behind a queue of
+ * Control-lane calls (`lane: "control"`, which lock and checkpoint code ask for through
+ * `controlLane`) bypass the limit entirely, so a lock refresh never waits behind a queue of
  * uploads (restic exempts its lock files the same way).
  *
  * A slot is held for one request: a whole-object call, one chunk pulled from a reader, or one
@@ -11,7 +11,7 @@
  * @module
  */
 import { ForwardingStorage, mapReader, pullThrough } from "./_forward.ts";
-import { laneOf } from "./names.ts";
+import { laneOf } from "./lane.ts";
 import type {
   CallOptions,
   CreateOptions,
@@ -93,7 +93,7 @@ class LimitedStorage extends ForwardingStorage {
   }
 
   #gate<T>(name: string | undefined, opts: CallOptions | undefined, fn: () => Promise<T>) {
-    if (laneOf(name, opts?.lane) === "control") return fn();
+    if (laneOf(opts) === "control") return fn();
     return this.sem.run(fn, opts?.signal);
   }
 
@@ -113,7 +113,7 @@ class LimitedStorage extends ForwardingStorage {
     return this.#gate(name, opts, () => this.inner.deleteFile(name, opts));
   }
   override deleteFiles(names: readonly string[], opts?: CallOptions): Promise<void> {
-    const control = names.length > 0 && names.every((n) => laneOf(n, opts?.lane) === "control");
+    const control = names.length > 0 && laneOf(opts) === "control";
     return control
       ? this.inner.deleteFiles(names, opts)
       : this.sem.run(() => this.inner.deleteFiles(names, opts), opts?.signal);
@@ -123,13 +123,13 @@ class LimitedStorage extends ForwardingStorage {
   }
   override async open(name: string, opts?: ReadOptions): Promise<StorageReader> {
     const reader = await this.#gate(name, opts, () => this.inner.open(name, opts));
-    if (laneOf(name, opts?.lane) === "control") return reader;
+    if (laneOf(opts) === "control") return reader;
     const stream = pullThrough(reader.stream, (read) => this.sem.run(read, opts?.signal));
     return mapReader(reader, stream);
   }
   override async create(name: string, opts?: CreateOptions): Promise<StorageWriter> {
     const writer = await this.#gate(name, opts, () => this.inner.create(name, opts));
-    if (laneOf(name, opts?.lane) === "control") return writer;
+    if (laneOf(opts) === "control") return writer;
     return {
       write: (chunk) => this.sem.run(() => writer.write(chunk), opts?.signal),
       close: () => this.sem.run(() => writer.close(), opts?.signal),

@@ -11,7 +11,7 @@
  *
  * Limits sit inside retry so a backoff sleep holds no slot and no tokens; metrics sit outside
  * so a call that needed three attempts counts once. Lock and checkpoint calls (the `control`
- * lane: names under `checkpoints/`, names ending in `.lock`, or `lane: "control"`) pass the
+ * lane: `lane: "control"`, asked for through `controlLane`, see lane.ts) pass the
  * rate and concurrency limits without waiting.
  * @module
  */

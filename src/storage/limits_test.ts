@@ -7,6 +7,7 @@ import { isStorageError } from "./errors.ts";
 import { FaultInjector, withFaults } from "./faults.ts";
 import { withRateLimit } from "./rate_limit.ts";
 import { ForwardingStorage } from "./_forward.ts";
+import { controlLane } from "./lane.ts";
 import type { ObjectStat, WriteOptions } from "./types.ts";
 
 let n = 0;
@@ -37,8 +38,9 @@ describe("concurrency limit", () => {
     const data = [1, 2, 3, 4].map((i) => s.writeFile(`data/f${i}`, new Uint8Array(10)));
     await new Promise((r) => setTimeout(r, 10));
     assert.equal(gated.started, 2, "only 2 data writes reach the backend");
-    await s.writeFile("backup.lock", new Uint8Array(1));
-    await s.writeFile("checkpoints/backup/meta", new Uint8Array(1));
+    // Lock and checkpoint code ask for the control lane; the name alone decides nothing.
+    await controlLane(s).writeFile("backup.lock", new Uint8Array(1));
+    await controlLane(s).writeFile("checkpoints/backup/meta", new Uint8Array(1));
     await s.writeFile("meta/x", new Uint8Array(1), { lane: "control" });
     assert.equal(gated.started, 5, "control calls went past the queue");
     gated.release();
@@ -69,7 +71,7 @@ describe("rate limit", () => {
     assert.deepEqual(clock.sleeps, []);
     await s.writeFile("data/b", new Uint8Array(3000));
     assert.deepEqual(clock.sleeps, [3000]);
-    await s.writeFile("x.lock", new Uint8Array(50_000));
+    await controlLane(s).writeFile("x.lock", new Uint8Array(50_000));
     assert.deepEqual(clock.sleeps, [3000], "a lock write is not delayed");
     clock.advance(10_000);
     await s.readFile("data/b");

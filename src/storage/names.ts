@@ -4,7 +4,7 @@
  * @module
  */
 import { StorageError } from "./errors.ts";
-import type { Lane, WalkOptions } from "./types.ts";
+import type { WalkOptions } from "./types.ts";
 
 /**
  * Throws `ConfigInvalid` unless `name` is a relative `/`-separated object name: not empty, no
@@ -71,14 +71,4 @@ export function compareNames(a: string, b: string): number {
 function unitKey(u: number): number {
   if (u < 0xd800) return u;
   return u <= 0xdfff ? u + 0x2000 : u - 0x800;
-}
-
-/** The lane a call joins when it does not say: locks and checkpoints are `control`. */
-export function laneOf(name: string | undefined, lane?: Lane): Lane {
-  if (lane) return lane;
-  if (name === undefined) return "data";
-  return name.endsWith(".lock") || name.startsWith("checkpoints/") ||
-      name.includes("/checkpoints/")
-    ? "control"
-    : "data";
 }

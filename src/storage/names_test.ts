@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { describe, test } from "node:test";
 import { isStorageError } from "./errors.ts";
-import { checkName, compareNames, laneOf, walkPrefix } from "./names.ts";
+import { checkName, compareNames, walkPrefix } from "./names.ts";
 
 describe("checkName", () => {
   test("accepts relative names, including dots inside segments", () => {
@@ -40,19 +40,11 @@ describe("compareNames", () => {
   });
 });
 
-describe("walkPrefix and laneOf", () => {
+describe("walkPrefix", () => {
   test("subDir and objPrefix join into one listing prefix", () => {
     assert.equal(walkPrefix({}), "");
     assert.equal(walkPrefix({ subDir: "/a/b/" }), "a/b/");
     assert.equal(walkPrefix({ subDir: "a", objPrefix: "x" }), "a/x");
     assert.equal(walkPrefix({ objPrefix: "x" }), "x");
-  });
-  test("locks and checkpoints are control traffic", () => {
-    assert.equal(laneOf("backup.lock"), "control");
-    assert.equal(laneOf("checkpoints/backup/checkpoint.meta"), "control");
-    assert.equal(laneOf("x/checkpoints/data"), "control");
-    assert.equal(laneOf("1/1_2_3.sst"), "data");
-    assert.equal(laneOf("1/1_2_3.sst", "control"), "control");
-    assert.equal(laneOf(undefined), "data");
   });
 });

@@ -7,7 +7,7 @@
  */
 import { type Clock, systemClock } from "./clock.ts";
 import { ForwardingStorage, mapReader, pullThrough } from "./_forward.ts";
-import { laneOf } from "./names.ts";
+import { laneOf } from "./lane.ts";
 import type {
   CreateOptions,
   ExternalStorage,
@@ -79,19 +79,19 @@ class RateLimitedStorage extends ForwardingStorage {
     data: Uint8Array,
     opts?: WriteOptions,
   ): Promise<ObjectStat> {
-    if (laneOf(name, opts?.lane) === "data") await this.bucket.take(data.length, opts?.signal);
+    if (laneOf(opts) === "data") await this.bucket.take(data.length, opts?.signal);
     return this.inner.writeFile(name, data, opts);
   }
 
   override async readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array> {
     const data = await this.inner.readFile(name, opts);
-    if (laneOf(name, opts?.lane) === "data") await this.bucket.take(data.length, opts?.signal);
+    if (laneOf(opts) === "data") await this.bucket.take(data.length, opts?.signal);
     return data;
   }
 
   override async open(name: string, opts?: ReadOptions): Promise<StorageReader> {
     const reader = await this.inner.open(name, opts);
-    if (laneOf(name, opts?.lane) === "control") return reader;
+    if (laneOf(opts) === "control") return reader;
     const stream = pullThrough(reader.stream, async (read) => {
       const r = await read();
       if (!r.done) await this.bucket.take(r.value.length, opts?.signal);
@@ -102,7 +102,7 @@ class RateLimitedStorage extends ForwardingStorage {
 
   override async create(name: string, opts?: CreateOptions): Promise<StorageWriter> {
     const writer = await this.inner.create(name, opts);
-    if (laneOf(name, opts?.lane) === "control") return writer;
+    if (laneOf(opts) === "control") return writer;
     return {
       write: async (chunk) => {
         await this.bucket.take(chunk.length, opts?.signal);

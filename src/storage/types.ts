@@ -14,8 +14,8 @@ import type { StorageBackendSchema } from "../gen/brpb_pb.ts";
 
 /**
  * Which queue a call joins in the concurrency and rate-limit layers. `control` calls (locks,
- * checkpoints) never wait behind data transfers; `data` calls share the limits. When unset, a
- * name under `checkpoints/` or ending in `.lock` is `control`, anything else `data`.
+ * checkpoints, which ask for it with `controlLane`) never wait behind data transfers; `data`
+ * calls (the default) share the limits.
  */
 export type Lane = "control" | "data";
 
@@ -23,7 +23,7 @@ export type Lane = "control" | "data";
 export interface CallOptions {
   /** Cancels the call; the promise then rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** Overrides the lane picked from the name (see `Lane`). Plugins ignore it. */
+  /** The call's lane (see `Lane`); `data` when unset. Plugins ignore it. */
   lane?: Lane;
 }
 

@@ -10,9 +10,12 @@
 import { Action, type LockInfo, Op } from "../gen/kvrpcpb_pb.ts";
 import { log, logKey } from "../log.ts";
 import type { PdClient } from "../pd/client.ts";
-import { sendToRegion } from "../tikv/region_request.ts";
+import { type RegionRequestOptions, sendToRegion } from "../tikv/region_request.ts";
+import { Backoffer, BO } from "../backoff.ts";
+import type { Clock } from "../storage/clock.ts";
 import type { StoreConnections } from "../tikv/stores.ts";
 import { compareBytes } from "../codec/bytes.ts";
+import { physicalOf } from "../codec/tso.ts";
 
 /** A transaction with more keys than this is "big": its locks are resolved region-wide. */
 export const BIG_TXN_THRESHOLD = 16n;
@@ -32,13 +35,15 @@ interface TxnStatus {
 }
 
 /** Milliseconds of PD's physical clock in a TSO. */
-export function physicalMs(ts: bigint): bigint {
-  return ts >> 18n;
+function physicalMs(ts: bigint): bigint {
+  return BigInt(physicalOf(ts));
 }
 
 /** Options for the resolver. */
 export interface LockResolverOptions {
   signal?: AbortSignal;
+  /** Time for backoffs; the system clock by default. */
+  clock?: Clock;
 }
 
 /** Resolves locks on behalf of readers. One per backup; caches settled transactions. */
@@ -95,7 +100,13 @@ export class LockResolver {
     // A lock with no TTL can be cleaned at once: ask with the largest current ts.
     const currentTs = lock.lockTtl === 0n ? 0xffffffffffffffffn : await this.#pd.getTS();
     let rollbackIfNotExist = false;
-    for (let attempt = 0;; attempt++) {
+    // No budget of its own: the wait ends when the lock seen expires (then it is rolled back).
+    const bo = new Backoffer({
+      budgetMs: 0,
+      ...(this.#opts.clock ? { clock: this.#opts.clock } : {}),
+      ...(this.#opts.signal ? { signal: this.#opts.signal } : {}),
+    });
+    for (;;) {
       const status = await this.#checkTxnStatus(lock, callerStartTs, currentTs, rollbackIfNotExist);
       if (status) return status;
       // The primary has no lock and no commit record: the transaction may still be
@@ -108,7 +119,10 @@ export class LockResolver {
       if (lock.lockType === Op.PessimisticLock) {
         return { ttl: 0n, commitTs: 0n, action: Action.NoAction, primaryLock: undefined };
       }
-      await new Promise((r) => setTimeout(r, Math.min(Number(remaining), 2 ** attempt * 10, 500)));
+      // client-go's txnNotFound backoff, never past the lock's expiry; honours the run's signal.
+      await bo.backoff(BO.txnNotFound, `primary lock of txn ${lock.lockVersion} not found`, {
+        maxSleepMs: Number(remaining),
+      });
     }
   }
 
@@ -233,7 +247,10 @@ export class LockResolver {
     return { timeoutMs: 20_000, ...(this.#opts.signal ? { signal: this.#opts.signal } : {}) };
   }
 
-  #sendOpts(): { signal?: AbortSignal } {
-    return this.#opts.signal ? { signal: this.#opts.signal } : {};
+  #sendOpts(): RegionRequestOptions {
+    return {
+      ...(this.#opts.signal ? { signal: this.#opts.signal } : {}),
+      ...(this.#opts.clock ? { clock: this.#opts.clock } : {}),
+    };
   }
 }

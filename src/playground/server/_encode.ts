@@ -7,6 +7,7 @@
  * @module
  */
 import { SHORT_VALUE_MAX_LEN } from "../../codec/tikv.ts";
+import { putVarU64 } from "../../codec/varint.ts";
 import type { MvccEntry } from "../mvcc.ts";
 
 const SLAB = 1 << 20;
@@ -74,15 +75,7 @@ export function putMvccKey(out: Uint8Array, pos: number, raw: Uint8Array, ts: bi
 export function putWriteValue(out: Uint8Array, pos: number, e: MvccEntry): number {
   const short = e.type === "put" && e.value.length <= SHORT_VALUE_MAX_LEN;
   out[pos++] = e.type === "put" ? PUT : DELETE;
-  // Varint of a u64 in 7-bit groups, low first; split in two numbers to stay off bigint math.
-  let lo = Number(e.startTs & 0xffffffffn);
-  let hi = Number(e.startTs >> 32n);
-  while (hi > 0 || lo >= 0x80) {
-    out[pos++] = (lo & 0x7f) | 0x80;
-    lo = ((lo >>> 7) | ((hi & 0x7f) << 25)) >>> 0;
-    hi >>>= 7;
-  }
-  out[pos++] = lo;
+  pos = putVarU64(out, pos, e.startTs);
   if (short) {
     out[pos++] = SHORT;
     out[pos++] = e.value.length;

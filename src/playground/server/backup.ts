@@ -26,6 +26,7 @@
  * playground simplification: real API V1 raw regions are cut on unencoded keys.
  * @module
  */
+import { forEachPool } from "../../pool.ts";
 import { createHash } from "node:crypto";
 import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
@@ -588,24 +589,19 @@ export function backupService(
         1,
         Math.min(req.concurrency || (opts.defaultConcurrency ?? 4), 32),
       );
-      let next = 0;
-      const worker = async () => {
-        while (next < tasks.length && !ac.signal.aborted) {
-          const task = tasks[next++]!;
-          const resp = await backupRegion(task, rctx);
-          const stats = opts.stats;
-          if (stats) {
-            stats.backupResponses++;
-            if (resp.error) stats.backupErrors++;
-            for (const f of resp.files ?? []) {
-              stats.backupFiles++;
-              stats.backupBytes += Number(f.size ?? 0n);
-            }
+      const work = forEachPool(tasks, { concurrency, signal: ac.signal }, async (task) => {
+        const resp = await backupRegion(task, rctx);
+        const stats = opts.stats;
+        if (stats) {
+          stats.backupResponses++;
+          if (resp.error) stats.backupErrors++;
+          for (const f of resp.files ?? []) {
+            stats.backupFiles++;
+            stats.backupBytes += Number(f.size ?? 0n);
           }
-          queue.push(resp);
         }
-      };
-      const work = Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker))
+        queue.push(resp);
+      })
         .then(() => queue.close(), (err) => queue.close(err));
       try {
         for await (const resp of queue) yield resp;
