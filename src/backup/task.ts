@@ -54,6 +54,7 @@ import {
   startGcKeeper,
   tsToDate,
 } from "./timestamps.ts";
+import { objectUri } from "../storage/url.ts";
 
 /** The backup kinds, as BR's subcommands. */
 export type BackupMode = "full" | "db" | "table" | "raw" | "txn";
@@ -206,7 +207,9 @@ function isTiKV(store: Store): boolean {
 export async function refuseFinishedBackup(storage: ExternalStorage): Promise<void> {
   if (await storage.fileExists(BACKUP_META_FILE)) {
     throw new BackupConfigError(
-      `${storage.uri()}/${BACKUP_META_FILE} exists: that storage already holds a backup; ` +
+      `${
+        objectUri(storage.uri(), BACKUP_META_FILE)
+      } exists: that storage already holds a backup; ` +
         `choose an empty directory or prefix`,
     );
   }
@@ -227,7 +230,9 @@ export async function claimStorage(storage: ExternalStorage, resuming = false): 
 
 function lockFileError(storage: ExternalStorage): BackupConfigError {
   return new BackupConfigError(
-    `${storage.uri()}/${BACKUP_LOCK_FILE} exists: another backup uses that storage, or an ` +
+    `${
+      objectUri(storage.uri(), BACKUP_LOCK_FILE)
+    } exists: another backup uses that storage, or an ` +
       `earlier one failed there without a checkpoint; choose another location or remove its ` +
       `files`,
   );

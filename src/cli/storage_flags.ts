@@ -1,7 +1,7 @@
 /**
  * The storage flags every command that opens storage shares: `-s/--storage`, repeatable
  * `--storage-plugin`, and BR's `--s3.*`, `--gcs.*`, `--azblob.*` options (same names as the URL
- * query options; a flag wins over the URL).
+ * query options; as in BR, an option in the URL wins over its flag).
  * @module
  */
 import { type Command, Option } from "commander";
