@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -109,6 +109,39 @@ describe("tibr storage check", () => {
     );
   });
 
+  test("an option BR does not know is warned about in the log and ignored", () => {
+    const target = join(dir, "warned");
+    mkdirSync(target, { recursive: true });
+    const logFile = join(dir, "warned.log");
+    const r = spawnSync(
+      process.execPath,
+      [
+        "run",
+        "-A",
+        join(ROOT, "src/cli/main.ts"),
+        "storage",
+        "check",
+        "-s",
+        `local://${target}?region=1`,
+        "--output",
+        "json",
+        "--log-file",
+        logFile,
+      ],
+      {
+        encoding: "utf8",
+        cwd: dir,
+        env: { ...process.env, NO_COLOR: "1", TIBR_STORAGE_PLUGINS: "" },
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).ok, true);
+    assert.match(
+      readFileSync(logFile, "utf8"),
+      /ignoring unknown option 'region' for local storage/,
+    );
+  });
+
   test("fails on storage that cannot read back (noop)", () => {
     const r = tibr("storage", "check", "-s", "noop://", "--output", "json");
     assert.equal(r.code, 1);
@@ -144,10 +177,16 @@ describe("bad storage input: one line, exit code, no stack trace", () => {
       /^Error: cannot use .*\/a-file\/sub as backup storage: a file is in the way/,
     ],
     [
-      "unknown option",
-      ["-s", "local:///tmp/x?region=1"],
+      "a colon in the first path segment (BR's TestCreateStorage)",
+      ["-s", "1invalid:"],
       2,
-      /^Error: unknown option 'region' for local storage/,
+      /^Error: the first path segment of '1invalid:' cannot contain a colon/,
+    ],
+    [
+      "no scheme before the colon (BR's TestIsLocal)",
+      ["-s", ":"],
+      2,
+      /^Error: ':' is missing a protocol scheme/,
     ],
     [
       "missing plugin file",

@@ -63,5 +63,5 @@ test("noop accepts writes, finds nothing, and sends stores the noop backend", as
     );
   }
   assert.equal(toStorageBackend(s, true).backend.case, "noop");
-  assert.equal(s.uri(), "noop://");
+  assert.equal(s.uri(), "noop:///");
 });
