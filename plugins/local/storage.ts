@@ -21,6 +21,7 @@ import {
   open,
   readdir,
   rename,
+  rmdir,
   stat,
   unlink,
 } from "node:fs/promises";
@@ -161,7 +162,41 @@ export class LocalStorage implements ExternalStorage {
       throw err;
     }
     const path = join(this.#staging, randomBytes(12).toString("hex"));
-    return { path, fh: await open(path, "wx", 0o644) };
+    try {
+      return { path, fh: await open(path, "wx", 0o644) };
+    } catch (err) {
+      // Another storage on this root removed the staging directory on close: make it again.
+      if (errno(err) !== "ENOENT") throw err;
+      await mkdir(this.#locks, { recursive: true });
+      return { path, fh: await open(path, "wx", 0o644) };
+    }
+  }
+
+  /**
+   * Runs `place` (a link or rename into `full`), making the parent again when a delete pruned
+   * it in between (deletes remove emptied directories, as object stores have none).
+   */
+  async #place(full: string, place: () => Promise<void>): Promise<void> {
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await place();
+      } catch (err) {
+        if (errno(err) !== "ENOENT" || attempt >= 3) throw err;
+        await mkdir(dirname(full), { recursive: true });
+      }
+    }
+  }
+
+  /** Removes the emptied directories from `dir` up to (not including) the root. */
+  async #prune(dir: string): Promise<void> {
+    while (dir.length > this.root.length && dir.startsWith(this.root)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        return;
+      }
+      dir = dirname(dir);
+    }
   }
 
   async #lock(name: string, signal?: AbortSignal): Promise<() => Promise<void>> {
@@ -181,7 +216,7 @@ export class LocalStorage implements ExternalStorage {
     await mkdir(dirname(full), { recursive: true });
     if (opts?.ifNoneMatch !== undefined) {
       try {
-        await link(temp, full);
+        await this.#place(full, () => link(temp, full));
       } catch (err) {
         if (errno(err) === "EEXIST") {
           throw new StorageError(`${this.uri()}/${name} already exists`, {
@@ -212,7 +247,7 @@ export class LocalStorage implements ExternalStorage {
             );
           }
         }
-        await rename(temp, full);
+        await this.#place(full, () => rename(temp, full));
       } finally {
         await unlock();
       }
@@ -327,6 +362,7 @@ export class LocalStorage implements ExternalStorage {
     try {
       unlock = await this.#lock(name, opts?.signal);
       await unlink(full);
+      await this.#prune(dirname(full));
     } catch (err) {
       const code = errno(err);
       // Missing, or a directory of that name (not an object): nothing to delete.
@@ -557,7 +593,10 @@ export class LocalStorage implements ExternalStorage {
     return { backend: { case: "local", value: { path: this.root } } };
   }
 
-  close(): Promise<void> {
-    return Promise.resolve();
+  /** Removes the staging directory when no write or lock uses it, so a root holds only objects. */
+  async close(): Promise<void> {
+    await rmdir(this.#locks).catch(() => {});
+    await rmdir(this.#staging).catch(() => {});
+    this.#stagingReady = undefined;
   }
 }

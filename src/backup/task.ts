@@ -29,7 +29,7 @@ import { StoreConnections } from "../tikv/stores.ts";
 import { LockResolver } from "../txn/lock_resolver.ts";
 import { forEachPool, Pool } from "../pool.ts";
 import { RunScope } from "../run_scope.ts";
-import { VERSION } from "../version.ts";
+import { brVersionText } from "../version.ts";
 import type { BackupConfig as CheckpointConfig } from "../checkpoint/meta.ts";
 import { BackupCheckpoint, finishLeftover } from "./_checkpoint.ts";
 import { coprocessorChecksum } from "./checksum.ts";
@@ -646,7 +646,7 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
     await writer.finish({
       clusterId: pd.clusterId,
       clusterVersion: await clusterVersion(pd),
-      brVersion: `tibr v${VERSION}`,
+      brVersion: brVersionText(),
       startVersion: lastTs,
       endVersion: backupTs,
       isRawKv: cfg.mode === "raw",
@@ -690,9 +690,31 @@ export function checkTableChecksum(
   }
 }
 
-async function clusterVersion(pd: PdClient): Promise<string> {
+/**
+ * The cluster version as PD reports it (`/pd/api/v1/config/cluster-version`, which BR records):
+ * PD raises it to the lowest version among its stores (tombstones aside), so that is what it
+ * reports once they all run.
+ */
+export async function clusterVersion(pd: PdClient): Promise<string> {
   const stores = await pd.getAllStores();
-  return stores.find((s) => s.version)?.version ?? "";
+  return lowestVersion(stores.map((s) => s.version ?? ""));
+}
+
+/** The lowest semantic version of `versions` (a `v` prefix allowed), as written; "" if none. */
+export function lowestVersion(versions: readonly string[]): string {
+  const parse = (v: string) => /^v?(\d+)\.(\d+)\.(\d+)/.exec(v)?.slice(1).map(Number);
+  let best: [string, number[]] | undefined;
+  for (const v of versions) {
+    const p = parse(v);
+    if (!p) continue;
+    if (!best || _less(p, best[1])) best = [v, p];
+  }
+  return best?.[0] ?? "";
+}
+
+function _less(a: number[], b: number[]): boolean {
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
+  return false;
 }
 
 async function writeDdlJobs(

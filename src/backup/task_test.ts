@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { summaryText } from "./summary.ts";
-import { BackupConfigError, checkTableChecksum, parseRawKey } from "./task.ts";
+import { BackupConfigError, checkTableChecksum, lowestVersion, parseRawKey } from "./task.ts";
 
 test("raw keys parse in hex, raw and escaped formats", () => {
   assert.deepEqual(parseRawKey("6162ff", "hex"), Uint8Array.of(0x61, 0x62, 0xff));
@@ -45,4 +45,10 @@ test("the summary lists BR's figures", () => {
   for (const s of ["total ranges", "total regions", "total kv", "BackupTS", "checksum", "2.0kB"]) {
     assert.ok(text.includes(s), s);
   }
+});
+
+test("cluster_version is the lowest store version, as PD's cluster version", () => {
+  assert.equal(lowestVersion(["8.5.0", "v8.1.2", "8.10.0", ""]), "v8.1.2");
+  assert.equal(lowestVersion(["8.5.0"]), "8.5.0");
+  assert.equal(lowestVersion(["", "dev"]), "");
 });
