@@ -6,18 +6,11 @@
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { StorageTarget } from "../../src/storage/plugin.ts";
+import { AZURE_OPTION_SPEC } from "./options.ts";
 import { invalid, nonEmpty, parseEndpoint } from "../_cloud/_config.ts";
 
-/** Every option the azure plugin accepts (BR's `AzblobBackendOptions`). */
-export const AZURE_PLUGIN_OPTIONS = [
-  "endpoint",
-  "account-name",
-  "account-key",
-  "sas-token",
-  "access-tier",
-  "encryption-scope",
-  "encryption-key",
-];
+/** Every option the plugin accepts (owned by its SDK-free options.ts). */
+export const AZURE_PLUGIN_OPTIONS: string[] = [...AZURE_OPTION_SPEC.options];
 
 /** Blob access tiers (`access-tier`, BR's `storage_class`). */
 export const AZURE_ACCESS_TIERS = ["Hot", "Cool", "Cold", "Archive"];

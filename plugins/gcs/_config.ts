@@ -5,15 +5,11 @@
  */
 import { readFile } from "node:fs/promises";
 import type { StorageTarget } from "../../src/storage/plugin.ts";
+import { GCS_OPTION_SPEC } from "./options.ts";
 import { invalid, nonEmpty, parseEndpoint } from "../_cloud/_config.ts";
 
-/** Every option the gcs plugin accepts (BR's `GCSBackendOptions`). */
-export const GCS_PLUGIN_OPTIONS = [
-  "endpoint",
-  "storage-class",
-  "predefined-acl",
-  "credentials-file",
-];
+/** Every option the plugin accepts (owned by its SDK-free options.ts). */
+export const GCS_PLUGIN_OPTIONS: string[] = [...GCS_OPTION_SPEC.options];
 
 /** GCS storage classes (`storage-class`). */
 export const GCS_STORAGE_CLASSES = [

@@ -119,6 +119,7 @@ export class NoopStorage implements ExternalStorage {
       strongConsistency: false,
       rangeRead: true,
       maxDeleteBatch: 1000,
+      discardsWrites: true,
     };
   }
   storageBackend(_sendCredentials: boolean): StorageBackendInit {

@@ -4,27 +4,11 @@
  * @module
  */
 import type { StorageTarget } from "../../src/storage/plugin.ts";
+import { S3_OPTION_SPEC } from "./options.ts";
 import { invalid, nonEmpty, parseBool, parseEndpoint } from "../_cloud/_config.ts";
 
-/** Every option the s3 plugin accepts (BR's `S3BackendOptions`). */
-export const S3_PLUGIN_OPTIONS = [
-  "endpoint",
-  "region",
-  "storage-class",
-  "sse",
-  "sse-kms-key-id",
-  "acl",
-  "access-key",
-  "secret-access-key",
-  "session-token",
-  "provider",
-  "force-path-style",
-  "use-accelerate-endpoint",
-  "role-arn",
-  "external-id",
-  "profile",
-  "object-lock-enabled",
-];
+/** Every option the plugin accepts (owned by its SDK-free options.ts). */
+export const S3_PLUGIN_OPTIONS: string[] = [...S3_OPTION_SPEC.options];
 
 /** Where the credentials come from, in BR's order of precedence. */
 export type S3Credentials =

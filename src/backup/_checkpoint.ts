@@ -199,11 +199,6 @@ export class BackupCheckpoint {
     return tree;
   }
 
-  /** Ranges of `range` earlier runs finished. */
-  doneCount(range: KeyRange): number {
-    return this.#done.get(groupKeyOf(range))?.len ?? 0;
-  }
-
   /** Records a region the stores finished (for the next flush). */
   record(range: KeyRange, resp: BackupResponse): void {
     // Failures surface through `check()`, after each range.

@@ -21,7 +21,7 @@ import {
   varNumberAt,
   varU64At,
 } from "../codec/varint.ts";
-import { create, isMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, isMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { type File, FileSchema, type TableMeta, TableMetaSchema } from "../gen/brpb_pb.ts";
 import { decodeInt } from "../codec/bytes.ts";
 import type { KvChecksum } from "../codec/crc64.ts";
@@ -38,7 +38,7 @@ const TABLE_PREFIX = 0x74;
 // Splits a uint64 bigint into 32-bit halves without bigint arithmetic (which allocates).
 
 /** A File as a message or an init object. */
-export type FileLike = File | MessageInitShape<typeof FileSchema>;
+export type FileLike = BackupFile | MessageInitShape<typeof FileSchema>;
 
 /** A growable byte buffer with the few protobuf primitives a File needs. */
 export class ByteWriter {
@@ -281,15 +281,28 @@ export interface FileSums extends KvChecksum {
 }
 
 /**
- * A read-only File backed by a packed record: each field is decoded when read (byte fields as
- * fresh copies). It passes `isMessage(f, FileSchema)`, so protobuf-es and tibr code take it for
- * the message it stands for; do not assign to it.
+ * The fields of a `backup.File`, read-only: what the range tree hands on and the metadata
+ * writer takes. Either a File message or a `PackedFile` view; `toFileMessage` makes a real
+ * message of either, for code that needs one (protobuf-es's `toBinary`, say).
+ */
+export type BackupFile = Readonly<Omit<File, "$typeName" | "$unknown">>;
+
+/** A real `backup.File` message of `f`: the edge where packed views become messages again. */
+export function toFileMessage(f: BackupFile): File {
+  if (f instanceof PackedFile) return f.toMessage();
+  return isMessage(f, FileSchema) ? f : create(FileSchema, f);
+}
+
+/**
+ * A read-only `BackupFile` backed by a packed record: each field is decoded when read (byte
+ * fields as fresh copies). It is not a protobuf message (`toMessage` makes one); the metadata
+ * writer copies its encoding straight from the record.
  *
  * Record layout (`FileArena`): `[start key][end key][file count]` then per file
  * `[flags][name prefix length][name suffix][sha256][own start key?][own end key?][tail]`, each
  * part length-prefixed; the tail is fields 5-13 as `toBinary` encodes them.
  */
-export class PackedFile {
+export class PackedFile implements BackupFile {
   readonly #slab: Uint8Array;
   /** The record's offset in the slab. */
   readonly #rec: number;
@@ -300,13 +313,6 @@ export class PackedFile {
     this.#slab = slab;
     this.#rec = rec;
     this.#at = at;
-  }
-
-  get $typeName(): "backup.File" {
-    return "backup.File";
-  }
-  get $unknown(): undefined {
-    return undefined;
   }
 
   /**
@@ -410,6 +416,11 @@ export class PackedFile {
     const out = new Uint8Array(this.encodedLength());
     this.writeEncoded(out, 0);
     return out;
+  }
+
+  /** The `backup.File` message this view stands for (decoded from its encoding). */
+  toMessage(): File {
+    return fromBinary(FileSchema, this.encoded);
   }
 
   /** Where field `no` of the tail is (as `findField`), or -1. */
@@ -553,11 +564,31 @@ function equalRange(a: Uint8Array, b: Uint8Array, start: number, end: number): b
 }
 
 /**
+ * The memory-saving store the range tree keeps finished ranges in: a record per range, found by
+ * a number, whose files come back as `PackedFile` views (which the metadata writer encodes
+ * straight from the record).
+ */
+export interface PackedFileStore {
+  /** Bytes held. */
+  readonly bytes: number;
+  /** Stores one range and its files; returns the record's position. */
+  add(startKey: Uint8Array, endKey: Uint8Array, files: readonly FileLike[]): number;
+  /** Marks the record gone: it must not be read again. */
+  release(pos: number): void;
+  /** The record's start key (a view: do not modify). */
+  startKey(pos: number): Uint8Array;
+  /** The record's end key (a view: do not modify). */
+  endKey(pos: number): Uint8Array;
+  /** The record's files, as views. */
+  files(pos: number): PackedFile[];
+}
+
+/**
  * Packed range records (layout at `PackedFile`) in 1 MiB slabs, each found by a number.
  * `release` marks a record gone; a slab is dropped once none of its records is left (views
  * handed out earlier keep their slab alive until they are garbage themselves).
  */
-export class FileArena {
+export class FileArena implements PackedFileStore {
   readonly #slabs: (Uint8Array | undefined)[] = [];
   /** Records not yet released, per slab. */
   readonly #live: number[] = [];
@@ -672,12 +703,6 @@ export class FileArena {
     return slab.subarray(p, p + varNumberAt(slab, at));
   }
 
-  /** Whether the record at `pos` ends at +infinity. */
-  unbounded(pos: number): boolean {
-    const slab = this.#slab(pos);
-    return slab[skipLen(slab, pos % SPAN)] === 0;
-  }
-
   /** The files of the record at `pos`, as views. */
   files(pos: number): PackedFile[] {
     const slab = this.#slab(pos);
@@ -698,7 +723,7 @@ export class FileArena {
   }
 }
 
-/** Whether every file is a File message (or a view of one) that packing keeps whole. */
+/** Whether every file is a File message (or a packed view) that packing keeps whole. */
 export function packable(files: readonly unknown[]): boolean {
   for (const f of files) {
     if (f instanceof PackedFile) continue;

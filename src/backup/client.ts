@@ -63,8 +63,6 @@ export interface ProgressSink {
    * overlapping what the tree already handed over is refused and not reported.
    */
   region?(resp: BackupResponse): void;
-  /** One whole range finished. */
-  range?(): void;
 }
 
 /** Options for the client. */
@@ -430,7 +428,6 @@ export class BackupClient {
       }
     }
     await this.fineGrainedBackup(range, template, tree, progress);
-    progress.range?.();
     return tree;
   }
 

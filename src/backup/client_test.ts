@@ -93,18 +93,22 @@ test("temporary storage failures back off 3 s, permanent ones fail", async () =>
   assert.ok(!isRetryableStorageMessage("NoSuchBucket"));
 });
 
-// BR's fine-grained phase against a store that stays unreachable: each round backs off
-// BACKOFF.storeUnreachable (20 s) until the next would pass the 80 s budget. On a ManualClock the
-// 80 s are virtual: the test takes milliseconds of real time.
-test("the fine-grained phase gives up after its 80 s budget, naming the store (fake clock)", async () => {
-  const clock = new ManualClock();
+/**
+ * A client whose PD puts every key on store 4, which cannot be reached; `onRequest` runs at
+ * each backup request (counted from 1).
+ */
+function unreachableStoreClient(
+  clock: ManualClock,
+  onRequest: (n: number) => void,
+  signal?: AbortSignal,
+) {
   let requests = 0;
   const pd = {
     getRegion: () => Promise.resolve({ leader: { storeId: 4n } }),
   } as unknown as PdClient;
   const stores = {
     backup: (id: bigint) => {
-      requests++;
+      onRequest(++requests);
       return Promise.reject(new StoreUnreachableError(`store ${id} cannot be reached`));
     },
   } as unknown as StoreConnections;
@@ -112,10 +116,21 @@ test("the fine-grained phase gives up after its 80 s budget, naming the store (f
     clusterId: 1n,
     newTree: () => new RangeTree(),
     clock,
+    ...(signal ? { signal } : {}),
   });
   const range = { startKey: new Uint8Array([1]), endKey: new Uint8Array([9]) };
+  return { run: () => client.fineGrainedBackup(range, {}, new RangeTree(), {}) };
+}
+
+// BR's fine-grained phase against a store that stays unreachable: each round backs off
+// BACKOFF.storeUnreachable (20 s) until the next would pass the 80 s budget. On a ManualClock the
+// 80 s are virtual: the test takes milliseconds of real time.
+test("the fine-grained phase gives up after its 80 s budget, naming the store (fake clock)", async () => {
+  const clock = new ManualClock();
+  let requests = 0;
+  const { run } = unreachableStoreClient(clock, (n) => requests = n);
   const started = performance.now();
-  const err = await client.fineGrainedBackup(range, {}, new RangeTree(), {}).catch((e) => e);
+  const err = await run().catch((e) => e);
   assert.ok(err instanceof BackupError, String(err));
   assert.equal(FINE_GRAINED_MAX_BACKOFF_MS, 80_000);
   assert.equal(
@@ -130,25 +145,12 @@ test("the fine-grained phase gives up after its 80 s budget, naming the store (f
 });
 
 test("an aborted run stops the fine-grained phase before its next request", async () => {
-  const clock = new ManualClock();
   const ac = new AbortController();
   let requests = 0;
-  const pd = {
-    getRegion: () => Promise.resolve({ leader: { storeId: 4n } }),
-  } as unknown as PdClient;
-  const stores = {
-    backup: () => {
-      if (++requests === 2) ac.abort(new Error("interrupted by SIGINT"));
-      return Promise.reject(new StoreUnreachableError("store 4 cannot be reached"));
-    },
-  } as unknown as StoreConnections;
-  const client = new BackupClient(pd, stores, resolver(0), {
-    clusterId: 1n,
-    newTree: () => new RangeTree(),
-    clock,
-    signal: ac.signal,
-  });
-  const range = { startKey: new Uint8Array([1]), endKey: new Uint8Array([9]) };
-  await assert.rejects(client.fineGrainedBackup(range, {}, new RangeTree(), {}), /SIGINT/);
+  const { run } = unreachableStoreClient(new ManualClock(), (n) => {
+    requests = n;
+    if (n === 2) ac.abort(new Error("interrupted by SIGINT"));
+  }, ac.signal);
+  await assert.rejects(run(), /SIGINT/);
   assert.equal(requests, 2);
 });

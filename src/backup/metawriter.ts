@@ -52,6 +52,7 @@ import type { ExternalStorage } from "../storage/types.ts";
 import { log } from "../log.ts";
 import { compareBytes } from "../codec/bytes.ts";
 import {
+  type BackupFile,
   ByteWriter,
   encodeFile,
   type FileSums,
@@ -223,7 +224,7 @@ class EntryBuffer {
 type Entry = Uint8Array | PackedFile;
 
 /** Whether two files cover the same key range (they belong to one region's response). */
-function sameRange(a: File, b: File): boolean {
+function sameRange(a: BackupFile, b: BackupFile): boolean {
   if (isPackedFile(a) && isPackedFile(b)) return PackedFile.sameRange(a, b);
   return compareBytes(a.startKey, b.startKey) === 0 && compareBytes(a.endKey, b.endKey) === 0;
 }
@@ -247,7 +248,7 @@ function seal(
  * file's statistics by table, else whole to the table its start key belongs to. Files outside
  * any table (raw KV) count for no table.
  */
-export function addFileChecksum(sums: Map<bigint, TableChecksum>, file: File): void {
+export function addFileChecksum(sums: Map<bigint, TableChecksum>, file: BackupFile): void {
   if (file.tableMetas.length > 0) {
     for (const m of file.tableMetas) {
       addSums(sums, m.physicalId, m.crc64xor, m.totalKvs, m.totalBytes);
@@ -325,14 +326,17 @@ export class MetaWriter {
    * a metafile may end between ranges. Their checksums go to `tableChecksum`. Files from the
    * range tree are written from the bytes they were packed into, without a message in between.
    */
-  appendDataFiles(files: readonly (File | MessageInitShape<typeof FileSchema>)[]): Promise<void> {
+  appendDataFiles(
+    files: readonly (BackupFile | MessageInitShape<typeof FileSchema>)[],
+  ): Promise<void> {
     return this.#run(async () => {
       // One region's files at a time; the array is reused, as #append is done with it.
       const group: Entry[] = [];
       let size = 0;
-      let prev: File | undefined;
+      let prev: File | PackedFile | undefined;
       for (const f of files) {
-        const file = isMessage(f, FileSchema) ? f : create(FileSchema, f);
+        // Packed views are encoded from their record; anything else becomes a message here.
+        const file = isPackedFile(f) ? f : isMessage(f, FileSchema) ? f : create(FileSchema, f);
         if (prev && !sameRange(prev, file)) {
           await this.#append("datafile", group, size);
           group.length = 0;

@@ -10,9 +10,9 @@
  *
  * Memory: `put` packs File messages into shared slabs (`_packed_files.ts`): about 145 bytes a
  * File instead of 900 or more, and nothing of the response that brought them stays reachable.
- * What `ranges()` and `find()` return holds read-only `File` views decoded field by field, whose
- * keys and files are made when read; other file types (tests, callers' own records) are kept
- * as given.
+ * What `ranges()` and `find()` return holds read-only `BackupFile` views decoded field by
+ * field (not messages: `toFileMessage` makes one), whose keys and files are made when read;
+ * other file types (tests, callers' own records) are kept as given.
  *
  * Streaming (`stream`): without it a backup of a million regions would keep two million Files
  * here until its range is done. Once streaming from a key, the tree hands every range of the
@@ -33,9 +33,8 @@
 import { logKey } from "../log.ts";
 import sortedBtree from "sorted-btree";
 import { Buffer } from "node:buffer";
-import type { File } from "../gen/brpb_pb.ts";
 import { compareBytes } from "../codec/bytes.ts";
-import { FileArena, packable } from "./_packed_files.ts";
+import { type BackupFile, FileArena, packable, type PackedFileStore } from "./_packed_files.ts";
 
 /** The part of sorted-btree's `BTree<string, V>` this module uses. */
 interface SortedMap<V> {
@@ -73,7 +72,7 @@ export interface KeyRange {
 }
 
 /** A finished range and the files backing it. Treat the keys as read-only. */
-export interface Range<F = File> extends KeyRange {
+export interface Range<F = BackupFile> extends KeyRange {
   files: F[];
 }
 
@@ -126,10 +125,10 @@ type Entry<F> = number | Range<F>;
 
 /** A packed range as `Range`: its keys (copies) and file views are made when read. */
 class PackedRange<F> implements Range<F> {
-  readonly #arena: FileArena;
+  readonly #arena: PackedFileStore;
   readonly #pos: number;
   #files: F[] | undefined;
-  constructor(arena: FileArena, pos: number) {
+  constructor(arena: PackedFileStore, pos: number) {
     this.#arena = arena;
     this.#pos = pos;
   }
@@ -145,9 +144,9 @@ class PackedRange<F> implements Range<F> {
 }
 
 /** The ranges of a backup, sorted by start key and never overlapping. */
-export class RangeTree<F extends { name: string } = File> implements Iterable<Range<F>> {
+export class RangeTree<F extends { name: string } = BackupFile> implements Iterable<Range<F>> {
   readonly #tree = new BTree(undefined, compareStr, NODE_SIZE) as SortedMap<Entry<F>>;
-  #arena: FileArena | undefined;
+  #arena: PackedFileStore | undefined;
   /** Streaming: where the handed-over prefix starts and ends, and where ranges go. */
   #stream: { start: Uint8Array; frontier: Uint8Array; sink: (r: Range<F>) => void } | undefined;
   /** The handed-over prefix reaches +infinity. */
@@ -265,7 +264,7 @@ export class RangeTree<F extends { name: string } = File> implements Iterable<Ra
     }
     if (files.length > 0 && packable(files)) {
       this.#arena ??= new FileArena();
-      this.#tree.set(start, this.#arena.add(startKey, endKey, files as unknown as File[]));
+      this.#tree.set(start, this.#arena.add(startKey, endKey, files as unknown as BackupFile[]));
     } else {
       this.#tree.set(start, { startKey, endKey, files });
     }

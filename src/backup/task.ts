@@ -266,7 +266,7 @@ export function checkpointConfig(cfg: BackupConfig): CheckpointConfig {
 /** Whether a run checkpoints: by default yes, except to noop storage and for incrementals. */
 function checkpointWanted(cfg: BackupConfig, storage: ExternalStorage): boolean {
   if (cfg.useCheckpoint === false) return false;
-  if (storage.uri().startsWith("noop:")) return false;
+  if (storage.capabilities().discardsWrites) return false;
   return !(cfg.lastBackupTs !== undefined && cfg.lastBackupTs > 0n);
 }
 
@@ -335,7 +335,7 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
       }
       await refuseFinishedBackup(storage);
       checkpoint = await BackupCheckpoint.open(storage, pd, cpOpts);
-    } else if (cfg.useCheckpoint !== false && !storage.uri().startsWith("noop:")) {
+    } else if (cfg.useCheckpoint !== false && !storage.capabilities().discardsWrites) {
       log("backup").info("incremental backup: no checkpoint, as BR");
     }
     let backupTs: bigint;

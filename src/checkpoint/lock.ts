@@ -41,8 +41,6 @@ import { objectUri } from "../storage/url.ts";
 export const LOCK_TTL_MS = 5 * 60_000;
 /** BR's renewal interval: 4 minutes. */
 export const LOCK_RENEW_MS = 4 * 60_000;
-/** Least TTL `assertHeld` requires before a write, renewing when less is left: 1 minute. */
-export const FENCE_MARGIN_MS = 60_000;
 /** How long the fallback protocol waits before re-reading the lock (BR's 3 s). */
 export const SETTLE_MS = 3000;
 

@@ -8,13 +8,7 @@ import { type Command, Option } from "commander";
 import type { OpenStorageOptions } from "../storage/registry.ts";
 import type { ExternalStorage } from "../storage/types.ts";
 import { UsageError } from "./errors.ts";
-import {
-  AZBLOB_OPTIONS,
-  BOOLEAN_OPTIONS,
-  GCS_OPTIONS,
-  S3_OPTIONS,
-  SECRET_OPTIONS,
-} from "../storage/url.ts";
+import { BOOLEAN_OPTIONS, BUILTIN_OPTION_SPECS, SECRET_OPTIONS } from "../storage/url.ts";
 
 /** What the storage flags parse to, ready for `openStorage`. */
 export interface StorageFlags {
@@ -26,11 +20,11 @@ export interface StorageFlags {
   plugins: string[];
 }
 
-const GROUPS: Array<[string, readonly string[], string]> = [
-  ["s3", S3_OPTIONS, "S3"],
-  ["gcs", GCS_OPTIONS, "GCS"],
-  ["azblob", AZBLOB_OPTIONS, "Azure Blob"],
-];
+const GROUPS: Array<[string, readonly string[], string]> = BUILTIN_OPTION_SPECS.map((s) => [
+  s.group,
+  s.options,
+  s.title,
+]);
 
 /** Flag attribute name (as commander stores it) -> `group.option`. */
 const ATTRIBUTES = new Map<string, string>();

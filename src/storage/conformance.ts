@@ -661,6 +661,10 @@ const CASE_FNS: Array<[ConformanceCase, CaseFn]> = [
       assert.equal(typeof caps[k], "boolean", `capability ${k}`);
     }
     assert.ok(Number.isInteger(caps.maxDeleteBatch) && caps.maxDeleteBatch > 0, "maxDeleteBatch");
+    assert.ok(
+      caps.discardsWrites === undefined || typeof caps.discardsWrites === "boolean",
+      "discardsWrites",
+    );
     const uri = s.uri();
     assert.match(uri, /^[a-z][a-z0-9+.-]*:\/\//, "uri() is a URL");
     assert.doesNotMatch(

@@ -37,6 +37,26 @@ export interface PluginContext {
   checkName(name: string, operation: string): void;
 }
 
+/**
+ * What a plugin declares about its options, in an SDK-free module of its own
+ * (`plugins/<name>/options.ts`): the URL parser reads it to merge `--<group>.*` flags, to tell
+ * boolean flags apart and to mask secrets, without loading the plugin's SDK.
+ */
+export interface PluginOptionSpec {
+  /** URL schemes the options apply to. */
+  schemes: readonly string[];
+  /** The flag group: `--<group>.<option>`. */
+  group: string;
+  /** Shown in the flags' help (`S3`, `Azure Blob`). */
+  title: string;
+  /** Every option the plugin accepts, canonical dash names. */
+  options: readonly string[];
+  /** Options read as booleans (Go's ParseBool spellings). */
+  booleans: readonly string[];
+  /** Options whose values are credentials: never printed, logged or put in `uri()`. */
+  secrets: readonly string[];
+}
+
 /** A storage plugin. */
 export interface StoragePlugin {
   /** Short name shown in errors and `tibr storage check`. */

@@ -132,6 +132,11 @@ export interface StorageCapabilities {
   rangeRead: boolean;
   /** Most names one `deleteFiles` request removes; larger batches are split by the plugin. */
   maxDeleteBatch: number;
+  /**
+   * Writes succeed and are dropped (`noop://`): nothing written can be read back, so callers
+   * skip what only makes sense on real storage (checkpoints, resuming). Unset: false.
+   */
+  discardsWrites?: boolean;
 }
 
 /**

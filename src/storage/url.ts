@@ -12,75 +12,46 @@
 import { resolve } from "node:path";
 import process from "node:process";
 import { StorageError } from "./errors.ts";
-import type { StorageTarget } from "./plugin.ts";
+import type { PluginOptionSpec, StorageTarget } from "./plugin.ts";
 import { log } from "../log.ts";
+import { AZURE_OPTION_SPEC } from "../../plugins/azure/options.ts";
+import { GCS_OPTION_SPEC } from "../../plugins/gcs/options.ts";
+import { S3_OPTION_SPEC } from "../../plugins/s3/options.ts";
+
+/**
+ * The built-in plugins' option specs. Each plugin owns its list in an SDK-free module; the
+ * parser only reads them (importing the core still loads no SDK).
+ */
+export const BUILTIN_OPTION_SPECS: readonly PluginOptionSpec[] = [
+  S3_OPTION_SPEC,
+  GCS_OPTION_SPEC,
+  AZURE_OPTION_SPEC,
+];
 
 /** S3 options (BR's `S3BackendOptions` JSON names). */
-export const S3_OPTIONS = [
-  "endpoint",
-  "region",
-  "storage-class",
-  "sse",
-  "sse-kms-key-id",
-  "acl",
-  "access-key",
-  "secret-access-key",
-  "session-token",
-  "provider",
-  "force-path-style",
-  "use-accelerate-endpoint",
-  "role-arn",
-  "external-id",
-  "profile",
-  "object-lock-enabled",
-] as const;
-
+export const S3_OPTIONS: readonly string[] = S3_OPTION_SPEC.options;
 /** GCS options (BR's `GCSBackendOptions`). */
-export const GCS_OPTIONS = [
-  "endpoint",
-  "storage-class",
-  "predefined-acl",
-  "credentials-file",
-] as const;
-
+export const GCS_OPTIONS: readonly string[] = GCS_OPTION_SPEC.options;
 /** Azure Blob options (BR's `AzblobBackendOptions`). */
-export const AZBLOB_OPTIONS = [
-  "endpoint",
-  "account-name",
-  "account-key",
-  "sas-token",
-  "access-tier",
-  "encryption-scope",
-  "encryption-key",
-] as const;
+export const AZBLOB_OPTIONS: readonly string[] = AZURE_OPTION_SPEC.options;
 
 /** Options that are booleans (`true`/`false`, `1`/`0`, as Go's ParseBool). */
-export const BOOLEAN_OPTIONS: ReadonlySet<string> = new Set([
-  "force-path-style",
-  "use-accelerate-endpoint",
-  "object-lock-enabled",
-]);
+export const BOOLEAN_OPTIONS: ReadonlySet<string> = new Set(
+  BUILTIN_OPTION_SPECS.flatMap((s) => s.booleans),
+);
 
 /** Options whose values are credentials: never printed, logged, or put in `uri()`. */
-export const SECRET_OPTIONS: ReadonlySet<string> = new Set([
-  "access-key",
-  "secret-access-key",
-  "session-token",
-  "account-key",
-  "sas-token",
-  "encryption-key",
-  "credentials-blob",
-]);
+export const SECRET_OPTIONS: ReadonlySet<string> = new Set(
+  BUILTIN_OPTION_SPECS.flatMap((s) => s.secrets),
+);
 
 /** The flag group (`--<group>.<option>`) for each built-in URL scheme. */
 export const FLAG_GROUPS: Readonly<Record<string, { group: string; options: readonly string[] }>> =
-  {
-    s3: { group: "s3", options: S3_OPTIONS },
-    gs: { group: "gcs", options: GCS_OPTIONS },
-    gcs: { group: "gcs", options: GCS_OPTIONS },
-    azure: { group: "azblob", options: AZBLOB_OPTIONS },
-    azblob: { group: "azblob", options: AZBLOB_OPTIONS },
-  };
+  Object.fromEntries(
+    BUILTIN_OPTION_SPECS.flatMap((spec) =>
+      spec.schemes.map((scheme) => [scheme, { group: spec.group, options: spec.options }])
+    ),
+  );
 
 /** Schemes that name a bucket/container in the URL host, which is then required. */
 const BUCKET_SCHEMES = new Set(["s3", "gs", "gcs", "azure", "azblob"]);
