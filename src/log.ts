@@ -6,7 +6,7 @@
  */
 import {
   configure,
-  getConsoleSink,
+  dispose,
   getJsonLinesFormatter,
   getLogger,
   getTextFormatter,
@@ -17,7 +17,9 @@ import {
   type Sink,
 } from "@logtape/logtape";
 import { getFileSink } from "@logtape/file";
+import { appendFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import process from "node:process";
 import { join } from "node:path";
 
 /** BR's level names, mapped onto LogTape's. */
@@ -102,7 +104,10 @@ export async function setupLogging(opts: LogOptions): Promise<string> {
   let sink: Sink;
   let target: string;
   if (opts.file === "-") {
-    sink = getConsoleSink({ formatter });
+    // Not the console sink: it writes info lines to stdout, which carries `--output json`.
+    sink = (record: LogRecord) => {
+      process.stderr.write(formatter(record));
+    };
     target = "stderr";
   } else {
     target = opts.file ?? defaultLogFile();
@@ -119,7 +124,46 @@ export async function setupLogging(opts: LogOptions): Promise<string> {
       { category: ["logtape", "meta"], sinks: ["main"], lowestLevel: "warning" },
     ],
   });
+  currentTarget = target;
+  currentFormat = opts.format;
   return target;
+}
+
+/** Writes out what the log sinks still buffer (before the process exits). */
+export async function flushLogs(): Promise<void> {
+  await dispose().catch(() => {});
+}
+
+let currentTarget: string | undefined;
+let currentFormat: LogOptions["format"] = "text";
+
+/**
+ * Ends the log file with the error that ended the run (and its stack, when given): after the
+ * sinks are flushed, appended directly, so it is the last line whatever the sinks buffered.
+ * Nothing is written when logs go to stderr (the CLI prints the error there itself) or before
+ * logging was set up.
+ */
+export async function logFinalError(message: string, stack?: string): Promise<void> {
+  await flushLogs();
+  if (currentTarget === undefined || currentTarget === "stderr") return;
+  const at = new Date();
+  const text = redactText(stack ? `${message}\n${stack}` : message);
+  const line = currentFormat === "json"
+    ? JSON.stringify({
+      "@timestamp": at.toISOString(),
+      level: "ERROR",
+      logger: "tibr.cli",
+      message: `run failed: ${text}`,
+      properties: {},
+    })
+    : `${
+      at.toISOString().replace("T", " ").replace("Z", " +00:00")
+    } [ERR] tibr·cli: run failed: ${text}`;
+  try {
+    appendFileSync(currentTarget, `${line}\n`);
+  } catch {
+    // The error line on stderr is what must come out; the log is best effort here.
+  }
 }
 
 /** A logger under the `tibr` category, e.g. `log("backup")`. */
