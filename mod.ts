@@ -16,7 +16,12 @@ export { isStorageError, StorageError } from "./src/storage/errors.ts";
 export type { StorageErrorCode, StorageErrorInit } from "./src/storage/errors.ts";
 export { definePlugin } from "./src/storage/plugin.ts";
 export { alignedBuffer } from "./src/storage/buffer.ts";
-export type { PluginContext, StoragePlugin, StorageTarget } from "./src/storage/plugin.ts";
+export type {
+  PluginContext,
+  PluginOptionSpec,
+  StoragePlugin,
+  StorageTarget,
+} from "./src/storage/plugin.ts";
 export { STORAGE_ERROR_CODES } from "./src/storage/errors.ts";
 export { checkName, compareNames, joinKey, walkPrefix } from "./src/storage/names.ts";
 export {

@@ -17,7 +17,7 @@ import {
   type Sink,
 } from "@logtape/logtape";
 import { getFileSink } from "@logtape/file";
-import { appendFileSync } from "node:fs";
+import { appendFileSync, closeSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import process from "node:process";
 import { join } from "node:path";
@@ -94,6 +94,11 @@ export function defaultLogFile(now = new Date()): string {
   return join(tmpdir(), `tibr.log.${stamp}`);
 }
 
+/** The log file cannot be written (a bad `--log-file`). */
+export class LogFileError extends Error {
+  override name = "LogFileError";
+}
+
 /**
  * Configures logging for this process and returns where logs go (`stderr` or a file path).
  * Safe to call more than once (tests); the previous configuration is replaced.
@@ -111,6 +116,15 @@ export async function setupLogging(opts: LogOptions): Promise<string> {
     target = "stderr";
   } else {
     target = opts.file ?? defaultLogFile();
+    // The file sink opens lazily and would lose every line of an unwritable path in silence.
+    try {
+      closeSync(openSync(target, "a"));
+    } catch (err) {
+      throw new LogFileError(
+        `cannot write the log file ${target}: ${(err as Error).message.split("\n")[0]}; ` +
+          "choose a writable --log-file, or '-' for stderr",
+      );
+    }
     sink = getFileSink(target, { formatter, lazy: true });
   }
   const lowest: LogLevel = opts.level === "warn"

@@ -8,6 +8,7 @@
  * @module
  */
 import { Pool } from "../../src/pool.ts";
+import { sleep } from "../../src/sleep.ts";
 import { isStorageError, StorageError } from "../../src/storage/errors.ts";
 import type { ObjectStat, StorageWriter } from "../../src/storage/types.ts";
 
@@ -48,20 +49,6 @@ export interface PartWriterOptions {
   /** The object name (for error paths). */
   path: string;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 
 /** A `StorageWriter` that uploads fixed-size parts concurrently through a `PartSink`. */
 export class PartWriter implements StorageWriter {

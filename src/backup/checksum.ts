@@ -18,6 +18,7 @@ import type { StoreConnections } from "../tikv/stores.ts";
 import type { LockResolver } from "../txn/lock_resolver.ts";
 import type { TableChecksum } from "./metawriter.ts";
 import { emptyChecksum, foldChecksum } from "../codec/crc64.ts";
+import { Backoffer, BO } from "../backoff.ts";
 
 /** The coprocessor request type of a checksum. */
 export const REQ_TYPE_CHECKSUM = 105n;
@@ -44,6 +45,7 @@ export async function coprocessorChecksum(
   signal?: AbortSignal,
 ): Promise<TableChecksum> {
   const sum = emptyChecksum();
+  const bo = new Backoffer({ budgetMs: 0, ...(signal ? { signal } : {}) });
   for (const range of ranges) {
     const data = toBinary(
       ChecksumRequestSchema,
@@ -70,7 +72,8 @@ export async function coprocessorChecksum(
       }, signal ? { signal } : {});
       if (response.locked) {
         const ms = await resolver.resolveLocks(ts, [response.locked]);
-        if (ms > 0) await new Promise((r) => setTimeout(r, Math.min(ms, 1000)));
+        // As client-go's coprocessor reads: txnLockFast, never past the lock's expiry.
+        if (ms > 0) await bo.backoff(BO.txnLockFast, "key is locked", { maxSleepMs: ms });
         continue;
       }
       if (response.otherError) {

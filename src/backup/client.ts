@@ -275,6 +275,8 @@ export class BackupClient {
     req: BackupRequestInit,
     onResponse: (r: BackupResponse) => Promise<void>,
   ): Promise<void> {
+    const signal = this.#opts.signal;
+    const bo = new Backoffer({ budgetMs: 0, clock: this.#clock, ...(signal ? { signal } : {}) });
     for (let attempt = 0; attempt < BACKUP_RETRY_TIMES; attempt++) {
       let client;
       try {
@@ -306,7 +308,8 @@ export class BackupClient {
           store: String(storeId),
           msg: ce.rawMessage,
         });
-        await this.#clock.sleep(BACKOFF.reconnect, this.#opts.signal);
+        // BR's SendBackup waits a fixed 3 s before reconnecting.
+        await bo.sleepFor(BACKOFF.reconnect, ce.rawMessage, "reconnect");
         // A dropped stream rides on the connection that replaced it; resetting that one too
         // would drop its siblings in turn.
         if (ce.code !== Code.Canceled) this.#stores.reset(storeId);

@@ -41,6 +41,16 @@ import {
   type TableChecksum,
 } from "./metawriter.ts";
 import { MetaReader } from "./metareader.ts";
+import { BackupConfigError } from "./errors.ts";
+import { claimStorage, lockFileError, refuseFinishedBackup } from "./marker.ts";
+import {
+  checkFiles,
+  filesProblemMessage,
+  type ListedFile,
+  orphanFiles,
+  StoredFiles,
+} from "./files_check.ts";
+import { physicalMs } from "../checkpoint/lock.ts";
 import { createProgress, formatBytes } from "./progress.ts";
 import { type BackupPlan, buildBackupPlan } from "./ranges.ts";
 import { type KeyRange, type Range, RangeTree } from "./rangetree.ts";
@@ -101,6 +111,10 @@ export interface BackupConfig {
   useCheckpoint?: boolean;
   /** Checkpoint flush interval, ms (default 30 s). */
   checkpointFlushIntervalMs?: number;
+  /** Also compare the sha256 of every data file before `backupmeta` (`--verify-files`). */
+  verifyFiles?: boolean;
+  /** Deadline of loading the storage plugin and of its `open()`, ms (`--storage-timeout`). */
+  storageTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -124,16 +138,22 @@ export interface BackupSummary {
   /** Ranges an earlier, interrupted run had finished (present when resumed). */
   resumedRanges?: number;
   /**
+   * Checkpointed ranges whose files were missing or damaged in the storage, backed up again
+   * (present when there were some).
+   */
+  redoneRanges?: number;
+  /** Whether every data file's sha256 was read back and compared (`--verify-files`). */
+  filesVerified?: boolean;
+  /** Files of earlier runs that no range kept, removed before `backupmeta` (when some). */
+  orphansRemoved?: number;
+  /**
    * An earlier run had written the whole backup and was stopped while removing its checkpoint;
    * this run only removed the leftovers (present and true then).
    */
   alreadyComplete?: boolean;
 }
 
-/** A configuration error: printed as one line, exit code 2. */
-export class BackupConfigError extends Error {
-  override name = "BackupConfigError";
-}
+export { BackupConfigError };
 
 const COMPRESSION: Record<BackupConfig["compression"], CompressionType> = {
   lz4: CompressionType.LZ4,
@@ -143,8 +163,6 @@ const COMPRESSION: Record<BackupConfig["compression"], CompressionType> = {
 
 /** Tables checksummed at a time (BR's `--checksum-concurrency` default). */
 const CHECKSUM_CONCURRENCY = 4;
-
-const LOCK_TEXT = "DO NOT DELETE\nThis file exists to remind other backup jobs won't use this path";
 
 /** Parses a raw-mode key in BR's `--format` (hex, raw, escaped). */
 export function parseRawKey(value: string, format: RawOptions["format"]): Uint8Array {
@@ -203,41 +221,6 @@ function isTiKV(store: Store): boolean {
   return !store.labels.some((l) => l.key === "engine" && l.value === "tiflash");
 }
 
-/** Refuses a storage that already holds a finished backup. */
-export async function refuseFinishedBackup(storage: ExternalStorage): Promise<void> {
-  if (await storage.fileExists(BACKUP_META_FILE)) {
-    throw new BackupConfigError(
-      `${
-        objectUri(storage.uri(), BACKUP_META_FILE)
-      } exists: that storage already holds a backup; ` +
-        `choose an empty directory or prefix`,
-    );
-  }
-}
-
-/**
- * Claims the storage: refuses one that holds a finished backup, or another run's `backup.lock`
- * unless `resuming` (the checkpoint being resumed proves the lock is this backup's own).
- */
-export async function claimStorage(storage: ExternalStorage, resuming = false): Promise<void> {
-  await refuseFinishedBackup(storage);
-  if (await storage.fileExists(BACKUP_LOCK_FILE)) {
-    if (resuming) return;
-    throw lockFileError(storage);
-  }
-  await storage.writeFile(BACKUP_LOCK_FILE, new TextEncoder().encode(LOCK_TEXT));
-}
-
-function lockFileError(storage: ExternalStorage): BackupConfigError {
-  return new BackupConfigError(
-    `${
-      objectUri(storage.uri(), BACKUP_LOCK_FILE)
-    } exists: another backup uses that storage, or an ` +
-      `earlier one failed there without a checkpoint; choose another location or remove its ` +
-      `files`,
-  );
-}
-
 /**
  * The options that change what a backup contains, hashed into the checkpoint: a rerun with
  * other values cannot resume it. Concurrency, rate limit and checksum do not change the data.
@@ -271,11 +254,15 @@ function checkpointWanted(cfg: BackupConfig, storage: ExternalStorage): boolean 
 }
 
 /** Runs a backup and returns its summary. */
-export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
+export async function runBackup(outer: BackupConfig): Promise<BackupSummary> {
   const started = Date.now();
-  // The run's signal: the caller's, also aborted by the GC keeper's failure (see scope.run).
-  const scope = new RunScope(cfg.signal);
+  // The run's one cancellation (src/run_scope.ts): the caller's signal (SIGINT/SIGTERM) or the
+  // first fatal error anywhere (a range, a checksum, the GC keeper, the checkpoint) aborts it,
+  // and every request, retry sleep and storage call of the run takes it, so nothing new is sent
+  // after it fires.
+  const scope = new RunScope(outer.signal);
   const signal = scope.signal;
+  const cfg: BackupConfig = { ...outer, signal };
   if (cfg.cipher) validateCipher(cfg.cipher);
   if (cfg.lastBackupTs !== undefined && cfg.lastBackupTs > 0n && cfg.mode === "raw") {
     throw new BackupConfigError("--lastbackupts does not apply to raw backups");
@@ -290,26 +277,13 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
   }
   const givenTs = parseBackupTs(cfg.backupTs);
   const timeAgo = parseTimeAgo(cfg.timeAgo);
-
-  const storage = await openStorage(cfg.storage, {
-    ...(cfg.storageFlags ? { flags: cfg.storageFlags } : {}),
-    ...(cfg.storagePlugins ? { plugins: cfg.storagePlugins } : {}),
-    ...(signal ? { signal } : {}),
-  });
-  const backend = toStorageBackend(storage, cfg.sendCredentials);
-  let pd: PdClient;
-  try {
-    pd = await PdClient.connect({
-      endpoints: cfg.pd,
-      ...(cfg.tls ? { tls: cfg.tls } : {}),
-      ...(signal ? { signal } : {}),
-    });
-  } catch (err) {
-    await storage.close();
-    throw err;
+  if (givenTs !== undefined && timeAgo > 0) {
+    throw new BackupConfigError(
+      "--timeago and --backupts both set the backup ts: give only one of them",
+    );
   }
-  const stores = new StoreConnections(pd, cfg.tls);
-  const resolver = new LockResolver(pd, stores, signal ? { signal } : {});
+
+  const { storage, backend, pd, stores, resolver } = await connect(cfg);
   let keeper: GcKeeper | undefined;
   let checkpoint: BackupCheckpoint | undefined;
   const progress = createProgress(
@@ -325,6 +299,7 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
         ...(cfg.checkpointFlushIntervalMs
           ? { flushIntervalMs: cfg.checkpointFlushIntervalMs }
           : {}),
+        verifyFiles: cfg.verifyFiles ?? false,
         ...(signal ? { signal } : {}),
       };
       if (
@@ -338,26 +313,10 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
     } else if (cfg.useCheckpoint !== false && !storage.capabilities().discardsWrites) {
       log("backup").info("incremental backup: no checkpoint, as BR");
     }
-    let backupTs: bigint;
-    const resumedTs = checkpoint?.start.backupTs;
-    if (resumedTs !== undefined) {
-      backupTs = resumedTs;
-      try {
-        await checkGCSafePoint(pd, backupTs);
-      } catch (err) {
-        throw new BackupConfigError(
-          `cannot resume the checkpoint at ${storage.uri()}: ${(err as Error).message}; or ` +
-            `start afresh with 'tibr checkpoint clean -s ${storage.uri()}'`,
-        );
-      }
-    } else {
-      backupTs = await resolveBackupTs(pd, givenTs, timeAgo);
-    }
-    if (lastTs > 0n && lastTs >= backupTs) {
-      throw new BackupConfigError(
-        `--lastbackupts ${lastTs} must be before the backup ts ${backupTs}`,
-      );
-    }
+    // PD time of this run's start: files the stores name with an earlier time are not this
+    // run's (see orphanFiles).
+    const runStartMs = physicalMs(await pd.getTS());
+    const backupTs = await chooseBackupTs(pd, storage, checkpoint, givenTs, timeAgo, lastTs);
     if (cfg.mode !== "raw") {
       keeper = await startGcKeeper(
         pd,
@@ -403,8 +362,10 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
       filter,
       progress,
       checkpoint,
+      runStartMs,
     });
-    // A failed keeper aborts the run; the backup's workers stop and settle before it throws.
+    // A failed keeper aborts the run; the backup's workers stop and settle before the first
+    // error is thrown.
     const result = await scope.run(work, ...(keeper ? [keeper.failed] : []));
     progress.stop();
     const took = checkpoint ? checkpoint.dureTimeMs(started) : Date.now() - started;
@@ -432,10 +393,23 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
       timeTakenMs: took,
       averageSpeed: `${formatBytes(Number(result.bytes) / secs)}/s`,
       ...(checkpoint?.resumed ? { resumedRanges: checkpoint.resumedRanges } : {}),
+      ...(checkpoint?.redoneRanges ? { redoneRanges: checkpoint.redoneRanges } : {}),
+      ...(result.verified ? { filesVerified: true } : {}),
+      ...(result.orphans > 0 ? { orphansRemoved: result.orphans } : {}),
     };
   } catch (err) {
     progress.stop();
-    await checkpoint?.abandon();
+    const saved = await checkpoint?.abandon();
+    if (outer.signal?.aborted && saved) {
+      // Interrupted (Ctrl-C, SIGTERM): say whether the rerun can resume.
+      process.stderr.write(
+        saved.saved
+          ? `Checkpoint saved at ${storage.uri()} (${saved.ranges} ranges done): rerun the ` +
+            "same command to resume\n"
+          : `Could not save the checkpoint at ${storage.uri()} (see the log); a rerun of the ` +
+            "same command resumes from the last flush\n",
+      );
+    }
     throw err;
   } finally {
     scope.close();
@@ -444,6 +418,75 @@ export async function runBackup(cfg: BackupConfig): Promise<BackupSummary> {
     pd.close();
     await storage.close();
   }
+}
+
+/** Phase: opens the storage, then connects to PD; the stores are reached through PD. */
+async function connect(cfg: BackupConfig): Promise<{
+  storage: ExternalStorage;
+  backend: ReturnType<typeof toStorageBackend>;
+  pd: PdClient;
+  stores: StoreConnections;
+  resolver: LockResolver;
+}> {
+  const signal = cfg.signal;
+  const storage = await openStorage(cfg.storage, {
+    ...(cfg.storageFlags ? { flags: cfg.storageFlags } : {}),
+    ...(cfg.storagePlugins ? { plugins: cfg.storagePlugins } : {}),
+    ...(cfg.storageTimeoutMs ? { timeoutMs: cfg.storageTimeoutMs } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  let backend;
+  let pd: PdClient;
+  try {
+    backend = toStorageBackend(storage, cfg.sendCredentials);
+    pd = await PdClient.connect({
+      endpoints: cfg.pd,
+      ...(cfg.tls ? { tls: cfg.tls } : {}),
+      ...(signal ? { signal } : {}),
+    });
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  const stores = new StoreConnections(pd, cfg.tls);
+  const resolver = new LockResolver(pd, stores, signal ? { signal } : {});
+  return { storage, backend, pd, stores, resolver };
+}
+
+/**
+ * Phase: the backup ts: the resumed checkpoint's (if GC has not passed it), else `--backupts`,
+ * `--timeago` or a fresh TSO (never above PD's current TSO, never at or below the GC safe
+ * point); an incremental backup's `--lastbackupts` must be before it.
+ */
+async function chooseBackupTs(
+  pd: PdClient,
+  storage: ExternalStorage,
+  checkpoint: BackupCheckpoint | undefined,
+  givenTs: bigint | undefined,
+  timeAgo: number,
+  lastTs: bigint,
+): Promise<bigint> {
+  let backupTs: bigint;
+  const resumedTs = checkpoint?.start.backupTs;
+  if (resumedTs !== undefined) {
+    backupTs = resumedTs;
+    try {
+      await checkGCSafePoint(pd, backupTs);
+    } catch (err) {
+      throw new BackupConfigError(
+        `cannot resume the checkpoint at ${storage.uri()}: ${(err as Error).message}; or ` +
+          `start afresh with 'tibr checkpoint clean -s ${storage.uri()}'`,
+      );
+    }
+  } else {
+    backupTs = await resolveBackupTs(pd, givenTs, timeAgo);
+  }
+  if (lastTs > 0n && lastTs >= backupTs) {
+    throw new BackupConfigError(
+      `--lastbackupts ${lastTs} must be before the backup ts ${backupTs}`,
+    );
+  }
+  return backupTs;
 }
 
 /**
@@ -501,6 +544,8 @@ interface BackupContext {
   filter: TableFilter | undefined;
   progress: ReturnType<typeof createProgress>;
   checkpoint: BackupCheckpoint | undefined;
+  /** PD physical time this run started, ms. */
+  runStartMs: number;
 }
 
 interface BackupTotals {
@@ -512,58 +557,29 @@ interface BackupTotals {
   files: number;
   tables: number;
   checksummed: boolean;
+  /** Whether every file's sha256 was compared. */
+  verified: boolean;
+  /** Orphan files removed. */
+  orphans: number;
 }
 
+/**
+ * The backup loop, as its phases: plan the ranges (and, for an incremental backup, the DDL
+ * jobs), start the checkpoint and BR's marker, push the ranges down to the stores, check the
+ * tables' checksums, and write the metadata with `backupmeta` last.
+ */
 async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTotals> {
-  const { pd, stores, resolver, storage, backupTs, lastTs } = ctx;
-  const writer = new MetaWriter(storage, {
+  const writer = new MetaWriter(ctx.storage, {
     ...(cfg.cipher ? { cipher: cfg.cipher } : {}),
     ...(cfg.signal ? { signal: cfg.signal } : {}),
   });
-  let plan: BackupPlan | undefined;
-  let ranges: KeyRange[];
   try {
-    if (cfg.mode === "raw") {
-      const raw = cfg.raw ?? { start: "", end: "", format: "hex", cf: "default" };
-      const start = parseRawKey(raw.start, raw.format);
-      const end = parseRawKey(raw.end, raw.format);
-      if (end.length > 0 && compareBytes(start, end) >= 0) {
-        throw new BackupConfigError("--start must be before --end");
-      }
-      ranges = [{ startKey: start, endKey: end }];
-      writer.appendRawRange({ startKey: start, endKey: end, cf: raw.cf });
-    } else if (cfg.mode === "txn") {
-      ranges = [{ startKey: new Uint8Array(), endKey: new Uint8Array() }];
-    } else {
-      const reader = new SchemaReader(new TikvSnapshot(pd, stores, resolver, cfg.signal), backupTs);
-      plan = await buildBackupPlan(reader, ctx.filter!);
-      if (plan.tables.length === 0 && plan.emptyDatabases.length === 0) {
-        throw new BackupConfigError(
-          "no database or table matches the filter: check --db/--table/--filter (names are " +
-            "case-insensitive unless --case-sensitive)",
-        );
-      }
-      ranges = plan.ranges;
-      if (lastTs > 0n) await writeDdlJobs(writer, reader, lastTs, pd, stores, resolver, cfg);
-    }
-
+    const { ranges, plan } = await planRanges(cfg, ctx, writer);
     const cp = ctx.checkpoint;
     if (cp) {
-      await cp.begin(backupTs, ranges);
-      await claimStorage(storage, true);
+      await cp.begin(ctx.backupTs, ranges, ctx.runStartMs);
+      await claimStorage(ctx.storage, true);
     }
-    const allStores = (await pd.getAllStores()).filter(isTiKV);
-    // After the first failed range no range starts, and the ones running see the pool's signal.
-    const rangePool = new Pool({
-      concurrency: ctx.concurrency,
-      ...(cfg.signal ? { signal: cfg.signal } : {}),
-    });
-    const client = new BackupClient(pd, stores, resolver, {
-      clusterId: pd.clusterId,
-      newTree: () => new RangeTree(),
-      ...(cfg.maxBackoffMs !== undefined ? { maxBackoffMs: cfg.maxBackoffMs } : {}),
-      signal: rangePool.signal,
-    });
     const totals: BackupTotals = {
       ranges: ranges.length,
       regions: 0,
@@ -573,103 +589,252 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
       files: 0,
       tables: plan?.tables.length ?? 0,
       checksummed: false,
+      verified: false,
+      orphans: 0,
     };
-    ctx.progress.start(ranges.length, "ranges");
-    await rangePool.forEach(ranges, async (range) => {
-      const done = cp?.doneTree(range);
-      if (done) totals.regions += done.len;
-      // Finished sub-ranges go to the metadata writer in key order while the range is backed
-      // up (BR's metaWriter.Send, range by range), so a range of a million regions is never
-      // held whole. The writer queues calls in order; its first failure sticks and is
-      // rethrown below.
-      let sent: Promise<void> = Promise.resolve();
-      const sink = (r: Range) => {
-        for (const f of r.files) {
-          totals.kvs += f.totalKvs;
-          totals.bytes += f.totalBytes;
-          totals.size += f.size;
-          ctx.progress.addBytes(f.totalBytes);
-        }
-        totals.files += r.files.length;
-        sent = writer.appendDataFiles(r.files);
-        sent.catch(() => {});
-      };
-      const tree = await client.backupRange(range, ctx.template, allStores, {
-        region: (resp) => {
-          totals.regions++;
-          cp?.record(range, resp);
-        },
-      }, { ...(done ? { done } : {}), sink });
-      cp?.check();
-      // The whole range has been handed over; only a response reaching past the range's end
-      // (TiKV clips them, so normally none) could still be held.
-      for (const r of tree.ranges()) sink(r);
-      await sent;
-      ctx.progress.tick();
-    });
-
-    if (plan) {
-      const doChecksum = cfg.checksum && lastTs === 0n;
-      const tables = plan.tables;
-      // The cluster's checksums, CHECKSUM_CONCURRENCY tables at a time (BR's
-      // --checksum-concurrency); the schemas are then written in plan order.
-      const fromCluster: (TableChecksum | undefined)[] = new Array(tables.length);
-      if (doChecksum) {
-        const poolOpts = {
-          concurrency: CHECKSUM_CONCURRENCY,
-          ...(cfg.signal ? { signal: cfg.signal } : {}),
-        };
-        await forEachPool(tables, poolOpts, async (t, i, signal) => {
-          if (t.ranges.length === 0) return;
-          const id = BigInt(t.table.id);
-          let sum = cp?.savedChecksum(id);
-          if (!sum) {
-            const t0 = performance.now();
-            sum = await coprocessorChecksum(pd, stores, resolver, t.ranges, backupTs, signal);
-            await cp?.saveChecksum(id, sum, (performance.now() - t0) / 1000);
-          }
-          fromCluster[i] = sum;
-        });
-      }
-      for (let i = 0; i < tables.length; i++) {
-        const t = tables[i]!;
-        const fromFiles = writer.tableChecksum(...t.physicalIds);
-        const sum = fromCluster[i];
-        if (sum) checkTableChecksum(`${t.db.db_name.O}.${t.table.name.O}`, fromFiles, sum);
-        await writer.appendSchema({ db: t.db, table: t.table, ...fromFiles });
-      }
-      for (const db of plan.emptyDatabases) await writer.appendSchema({ db });
-      totals.checksummed = doChecksum;
-    }
-    // The last checkpoint flush, then backupmeta only while this run still holds the lock.
-    await cp?.flush();
-    await writer.finish({
-      clusterId: pd.clusterId,
-      clusterVersion: await clusterVersion(pd),
-      brVersion: brVersionText(),
-      startVersion: lastTs,
-      endVersion: backupTs,
-      isRawKv: cfg.mode === "raw",
-      isTxnKv: cfg.mode === "txn",
-      newCollationsEnabled: "True",
-    }, cp ? { beforeWrite: () => cp.assertHeld() } : {});
-    if (cp) {
-      try {
-        await cp.complete();
-      } catch (err) {
-        // The backup is complete; only the checkpoint's leftovers remain.
-        log("backup").warn(
-          "the backup finished, but its checkpoint files could not be removed ({error}); " +
-            "remove them with 'tibr checkpoint clean -s {uri}'",
-          { error: (err as Error).message, uri: storage.uri() },
-        );
-      }
-    }
+    const listed = await pushDown(cfg, ctx, writer, ranges, totals);
+    if (plan) totals.checksummed = await tableChecksums(cfg, ctx, writer, plan);
+    await writeMetadata(cfg, ctx, writer, listed, totals);
     return totals;
   } catch (err) {
     writer.abort();
     throw err;
   }
+}
+
+/** Phase: the key ranges to back up, from the schema at the backup ts (or the raw range). */
+async function planRanges(
+  cfg: BackupConfig,
+  ctx: BackupContext,
+  writer: MetaWriter,
+): Promise<{ ranges: KeyRange[]; plan?: BackupPlan }> {
+  const { pd, stores, resolver, backupTs, lastTs } = ctx;
+  let plan: BackupPlan | undefined;
+  let ranges: KeyRange[];
+  if (cfg.mode === "raw") {
+    const raw = cfg.raw ?? { start: "", end: "", format: "hex", cf: "default" };
+    const start = parseRawKey(raw.start, raw.format);
+    const end = parseRawKey(raw.end, raw.format);
+    if (end.length > 0 && compareBytes(start, end) >= 0) {
+      throw new BackupConfigError("--start must be before --end");
+    }
+    ranges = [{ startKey: start, endKey: end }];
+    writer.appendRawRange({ startKey: start, endKey: end, cf: raw.cf });
+  } else if (cfg.mode === "txn") {
+    ranges = [{ startKey: new Uint8Array(), endKey: new Uint8Array() }];
+  } else {
+    const reader = new SchemaReader(new TikvSnapshot(pd, stores, resolver, cfg.signal), backupTs);
+    plan = await buildBackupPlan(reader, ctx.filter!);
+    if (plan.tables.length === 0 && plan.emptyDatabases.length === 0) {
+      throw new BackupConfigError(
+        "no database or table matches the filter: check --db/--table/--filter (names are " +
+          "case-insensitive unless --case-sensitive)",
+      );
+    }
+    ranges = plan.ranges;
+    if (lastTs > 0n) await writeDdlJobs(writer, reader, lastTs, pd, stores, resolver, cfg);
+  }
+  return plan ? { ranges, plan } : { ranges };
+}
+
+/**
+ * Phase: every range pushed down to the stores, `concurrency` at a time; finished sub-ranges go
+ * to the metadata writer and the checkpoint as they come. Returns every listed file.
+ */
+async function pushDown(
+  cfg: BackupConfig,
+  ctx: BackupContext,
+  writer: MetaWriter,
+  ranges: KeyRange[],
+  totals: BackupTotals,
+): Promise<Map<string, ListedFile>> {
+  const { pd, stores, resolver } = ctx;
+  const cp = ctx.checkpoint;
+  const allStores = (await pd.getAllStores()).filter(isTiKV);
+  // After the first failed range no range starts, and the ones running see the pool's signal.
+  const rangePool = new Pool({
+    concurrency: ctx.concurrency,
+    ...(cfg.signal ? { signal: cfg.signal } : {}),
+  });
+  const client = new BackupClient(pd, stores, resolver, {
+    clusterId: pd.clusterId,
+    newTree: () => new RangeTree(),
+    ...(cfg.maxBackoffMs !== undefined ? { maxBackoffMs: cfg.maxBackoffMs } : {}),
+    signal: rangePool.signal,
+  });
+  // Every file the metadata lists, for the check before backupmeta (the sha256 only when it
+  // is compared).
+  const listed = new Map<string, ListedFile>();
+  ctx.progress.start(ranges.length, "ranges");
+  await rangePool.forEach(ranges, async (range) => {
+    const done = cp?.doneTree(range);
+    if (done) totals.regions += done.len;
+    // Finished sub-ranges go to the metadata writer in key order while the range is backed
+    // up (BR's metaWriter.Send, range by range), so a range of a million regions is never
+    // held whole. The writer queues calls in order; its first failure sticks and is
+    // rethrown below.
+    let sent: Promise<void> = Promise.resolve();
+    const sink = (r: Range) => {
+      for (const f of r.files) {
+        totals.kvs += f.totalKvs;
+        totals.bytes += f.totalBytes;
+        totals.size += f.size;
+        ctx.progress.addBytes(f.totalBytes);
+      }
+      totals.files += r.files.length;
+      for (const f of r.files) {
+        listed.set(f.name, {
+          name: f.name,
+          size: f.size,
+          ...(cfg.verifyFiles ? { sha256: f.sha256.slice() } : {}),
+        });
+      }
+      sent = writer.appendDataFiles(r.files);
+      sent.catch(() => {});
+    };
+    const tree = await client.backupRange(range, ctx.template, allStores, {
+      region: (resp) => {
+        totals.regions++;
+        cp?.record(range, resp);
+      },
+    }, { ...(done ? { done } : {}), sink });
+    cp?.check();
+    // The whole range has been handed over; only a response reaching past the range's end
+    // (TiKV clips them, so normally none) could still be held.
+    for (const r of tree.ranges()) sink(r);
+    await sent;
+    ctx.progress.tick();
+  });
+  return listed;
+}
+
+/**
+ * Phase: each table's checksum from the cluster (CHECKSUM_CONCURRENCY tables at a time, BR's
+ * --checksum-concurrency; reused from the checkpoint) compared with its files', then the
+ * schemas written in plan order. Returns whether the checksums were compared.
+ */
+async function tableChecksums(
+  cfg: BackupConfig,
+  ctx: BackupContext,
+  writer: MetaWriter,
+  plan: BackupPlan,
+): Promise<boolean> {
+  const { pd, stores, resolver, backupTs, lastTs } = ctx;
+  const cp = ctx.checkpoint;
+  const doChecksum = cfg.checksum && lastTs === 0n;
+  const tables = plan.tables;
+  // The cluster's checksums, CHECKSUM_CONCURRENCY tables at a time (BR's
+  // --checksum-concurrency); the schemas are then written in plan order.
+  const fromCluster: (TableChecksum | undefined)[] = new Array(tables.length);
+  if (doChecksum) {
+    const poolOpts = {
+      concurrency: CHECKSUM_CONCURRENCY,
+      ...(cfg.signal ? { signal: cfg.signal } : {}),
+    };
+    await forEachPool(tables, poolOpts, async (t, i, signal) => {
+      if (t.ranges.length === 0) return;
+      const id = BigInt(t.table.id);
+      let sum = cp?.savedChecksum(id);
+      if (!sum) {
+        const t0 = performance.now();
+        sum = await coprocessorChecksum(pd, stores, resolver, t.ranges, backupTs, signal);
+        await cp?.saveChecksum(id, sum, (performance.now() - t0) / 1000);
+      }
+      fromCluster[i] = sum;
+    });
+  }
+  for (let i = 0; i < tables.length; i++) {
+    const t = tables[i]!;
+    const fromFiles = writer.tableChecksum(...t.physicalIds);
+    const sum = fromCluster[i];
+    if (sum) checkTableChecksum(`${t.db.db_name.O}.${t.table.name.O}`, fromFiles, sum);
+    await writer.appendSchema({ db: t.db, table: t.table, ...fromFiles });
+  }
+  for (const db of plan.emptyDatabases) await writer.appendSchema({ db });
+  return doChecksum;
+}
+
+/**
+ * Phase: the last checkpoint flush, the data files confirmed in the storage (orphans removed),
+ * then `backupmeta` only while this run still holds the lock; then the checkpoint is removed.
+ */
+async function writeMetadata(
+  cfg: BackupConfig,
+  ctx: BackupContext,
+  writer: MetaWriter,
+  listed: ReadonlyMap<string, ListedFile>,
+  totals: BackupTotals,
+): Promise<void> {
+  const { pd, storage, backupTs, lastTs } = ctx;
+  const cp = ctx.checkpoint;
+  // The last checkpoint flush, then backupmeta only while this run still holds the lock and
+  // every listed file is in the storage as the stores wrote it.
+  await cp?.flush();
+  if (!storage.capabilities().discardsWrites) {
+    const check = await confirmFiles(storage, listed, {
+      verify: cfg.verifyFiles ?? false,
+      sinceMs: cp ? cp.startMs : ctx.runStartMs,
+      ...(cfg.signal ? { signal: cfg.signal } : {}),
+    });
+    totals.verified = cfg.verifyFiles ?? false;
+    totals.orphans = check.orphans;
+  }
+  await writer.finish({
+    clusterId: pd.clusterId,
+    clusterVersion: await clusterVersion(pd),
+    brVersion: brVersionText(),
+    startVersion: lastTs,
+    endVersion: backupTs,
+    isRawKv: cfg.mode === "raw",
+    isTxnKv: cfg.mode === "txn",
+    newCollationsEnabled: "True",
+  }, cp ? { beforeWrite: () => cp.assertHeld() } : {});
+  if (cp) {
+    try {
+      await cp.complete();
+    } catch (err) {
+      // The backup is complete; only the checkpoint's leftovers remain.
+      log("backup").warn(
+        "the backup finished, but its checkpoint files could not be removed ({error}); " +
+          "remove them with 'tibr checkpoint clean -s {uri}'",
+        { error: (err as Error).message, uri: storage.uri() },
+      );
+    }
+  }
+}
+
+/**
+ * Confirms every listed file in the storage (one listing; with `verify` also its sha256) and
+ * removes the orphans of this backup's runs (TiKV-named files written since `sinceMs` that no
+ * range kept). Throws a BackupError naming the missing or damaged files.
+ */
+async function confirmFiles(
+  storage: ExternalStorage,
+  listed: ReadonlyMap<string, ListedFile>,
+  opts: { verify: boolean; sinceMs: number | undefined; signal?: AbortSignal },
+): Promise<{ orphans: number }> {
+  const t0 = performance.now();
+  const stored = await StoredFiles.list(storage, opts.signal);
+  const problems = await checkFiles(storage, stored, listed.values(), opts.verify, opts.signal);
+  log("backup").info("checked {n} data files at {uri} ({how}, {ms} ms): {bad} missing or damaged", {
+    n: listed.size,
+    uri: storage.uri(),
+    how: `${stored.listed ? "one listing" : "a stat per file"}${opts.verify ? " + sha256" : ""}`,
+    ms: Math.round(performance.now() - t0),
+    bad: problems.length,
+  });
+  if (problems.length > 0) {
+    throw new BackupError(filesProblemMessage(storage.uri(), problems, listed.size));
+  }
+  if (opts.sinceMs === undefined) return { orphans: 0 };
+  const orphans = orphanFiles(stored, listed, opts.sinceMs);
+  if (orphans.length > 0) {
+    await storage.deleteFiles(orphans, opts.signal ? { signal: opts.signal } : {});
+    log("backup").info("removed {n} files no range kept (earlier runs' or retries')", {
+      n: orphans.length,
+    });
+  }
+  return { orphans: orphans.length };
 }
 
 /** Fails the backup when the files' sums differ from the cluster's, naming the table. */

@@ -23,6 +23,12 @@ export function tsToDate(ts: bigint): Date {
   return new Date(physicalOf(ts));
 }
 
+/** A TSO's time as ISO 8601, or a note when it is beyond what a date can hold. */
+export function tsText(ts: bigint): string {
+  const ms = Number(ts >> LOGICAL_BITS);
+  return ms <= 8.64e15 ? new Date(ms).toISOString() : "beyond any date";
+}
+
 /**
  * Parses `--backupts`: a TSO (digits) or a datetime (`2026-11-21 12:00:00`, optional zone
  * `+08:00`/`Z`; without one, UTC). Returns undefined for an empty value.
@@ -79,6 +85,16 @@ export async function resolveBackupTs(
 ): Promise<bigint> {
   let ts: bigint;
   if (given !== undefined) {
+    // A snapshot above PD's current TSO is no snapshot: transactions that commit later may get
+    // smaller commit ts than it and would be missing from the backup.
+    const now = await pd.getTS();
+    if (given > now) {
+      throw new TimestampError(
+        `--backupts ${given} (${tsText(given)}) is after PD's current TSO ${now} ` +
+          `(${tsText(now)}): a backup ts must not be in the future; give an earlier one or leave ` +
+          "--backupts out",
+      );
+    }
     ts = given;
   } else {
     const now = await pd.getTS();
@@ -104,8 +120,8 @@ export async function checkGCSafePoint(pd: PdClient, ts: bigint): Promise<void> 
   const safePoint = await pd.getGCSafePoint();
   if (ts <= safePoint) {
     throw new TimestampError(
-      `backup ts ${ts} (${tsToDate(ts).toISOString()}) is not after the GC safe point ` +
-        `${safePoint} (${tsToDate(safePoint).toISOString()}): data at that time may already ` +
+      `backup ts ${ts} (${tsText(ts)}) is not after the GC safe point ` +
+        `${safePoint} (${tsText(safePoint)}): data at that time may already ` +
         `be garbage-collected; choose a later --backupts or a smaller --timeago`,
     );
   }

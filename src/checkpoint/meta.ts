@@ -60,6 +60,11 @@ export interface CheckpointMeta {
   cipherMethod?: number;
   /** Key check value; absent without encryption and in BR's files. */
   cipherCheck?: Uint8Array;
+  /**
+   * PD physical time (ms) when the first run started; files the stores name with an earlier
+   * time were not written by this backup. Absent in BR's files.
+   */
+  startMs?: number;
 }
 
 const SECRETISH = /(secret|password|passwd|token|credential|crypter\.key|key-file|sas|^key$)/i;
@@ -217,6 +222,8 @@ export interface NewMetaInput {
   ranges?: readonly MetaRange[];
   config: BackupConfig;
   cipher?: CipherInfo;
+  /** PD physical time of the first run's start, ms. */
+  startMs?: number;
 }
 
 /** A meta for a fresh checkpoint: hashes the config and derives the key check. */
@@ -230,6 +237,7 @@ export function newCheckpointMeta(input: NewMetaInput): CheckpointMeta {
     config: configValues(input.config),
     cipherMethod: methodOf(input.cipher),
     ...(check ? { cipherCheck: check } : {}),
+    ...(input.startMs === undefined ? {} : { startMs: input.startMs }),
   };
 }
 
@@ -247,6 +255,7 @@ export function encodeMeta(meta: CheckpointMeta): Uint8Array {
   }
   if (meta.cipherMethod !== undefined) s += `,"cipher-method":${meta.cipherMethod}`;
   if (meta.cipherCheck) s += `,"cipher-check":"${toBase64(meta.cipherCheck)}"`;
+  if (meta.startMs !== undefined) s += `,"tibr-start-ms":${Math.trunc(meta.startMs)}`;
   return new TextEncoder().encode(s + "}");
 }
 
@@ -288,6 +297,13 @@ export function decodeMeta(data: Uint8Array): CheckpointMeta {
   }
   if (root["cipher-check"] !== undefined) {
     meta.cipherCheck = b64(root["cipher-check"], "cipher-check");
+  }
+  const start = root["tibr-start-ms"];
+  if (start !== undefined) {
+    if (typeof start !== "number" || !Number.isInteger(start)) {
+      throw new SyntaxError("tibr-start-ms is not an integer");
+    }
+    meta.startMs = start;
   }
   return meta;
 }

@@ -273,13 +273,13 @@ export interface CleanOptions {
 }
 
 /**
- * Removes the checkpoint (or only its lock), refusing with `LockHeld` while a live lock exists
- * unless `force`. Returns how many files were removed.
+ * Refuses with `LockHeld` while a live lock says a backup is running (unless `force`), and
+ * with `Corrupt` for an unreadable lock (unless `force`).
  */
-export async function cleanCheckpoint(
+export async function assertCleanable(
   storage: ExternalStorage,
   opts: CleanOptions = {},
-): Promise<number> {
+): Promise<void> {
   storage = controlLane(storage);
   const nowMs = opts.nowMs ?? Date.now();
   let current;
@@ -297,6 +297,18 @@ export async function cleanCheckpoint(
         "may be running: wait for it to end, or if that run is gone, add --force",
     );
   }
+}
+
+/**
+ * Removes the checkpoint (or only its lock), refusing with `LockHeld` while a live lock exists
+ * unless `force`. Returns how many files were removed.
+ */
+export async function cleanCheckpoint(
+  storage: ExternalStorage,
+  opts: CleanOptions = {},
+): Promise<number> {
+  storage = controlLane(storage);
+  await assertCleanable(storage, opts);
   if (opts.lockOnly) {
     if (!(await storage.fileExists(LOCK_PATH, { signal: opts.signal }))) return 0;
     await storage.deleteFile(LOCK_PATH, { signal: opts.signal });

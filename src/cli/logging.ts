@@ -5,7 +5,8 @@
  */
 import type { Command } from "commander";
 import process from "node:process";
-import { type LogOptions, setupLogging } from "../log.ts";
+import { LogFileError, type LogOptions, setupLogging } from "../log.ts";
+import { UsageError } from "./errors.ts";
 
 /** Global flags shared by every subcommand. */
 export interface GlobalOptions {
@@ -24,10 +25,16 @@ export function rootOf(cmd: Command): Command {
 /** Sets up logging from the global flags and says where the log goes, as BR does. */
 export async function startLogging(cmd: Command): Promise<void> {
   const g = rootOf(cmd).opts<GlobalOptions>();
-  const target = await setupLogging({
-    level: g.logLevel,
-    ...(g.logFile === undefined ? {} : { file: g.logFile }),
-    format: g.logFormat,
-  });
+  let target: string;
+  try {
+    target = await setupLogging({
+      level: g.logLevel,
+      ...(g.logFile === undefined ? {} : { file: g.logFile }),
+      format: g.logFormat,
+    });
+  } catch (err) {
+    if (err instanceof LogFileError) throw new UsageError(err.message);
+    throw err;
+  }
   if (target !== "stderr") process.stderr.write(`Detail tibr log in ${target}\n`);
 }

@@ -8,6 +8,7 @@ import { type Command, Option } from "commander";
 import type { OpenStorageOptions } from "../storage/registry.ts";
 import type { ExternalStorage } from "../storage/types.ts";
 import { UsageError } from "./errors.ts";
+import { secondsFlag } from "./flags.ts";
 import { BOOLEAN_OPTIONS, BUILTIN_OPTION_SPECS, SECRET_OPTIONS } from "../storage/url.ts";
 
 /** What the storage flags parse to, ready for `openStorage`. */
@@ -18,6 +19,8 @@ export interface StorageFlags {
   flags: Record<string, string>;
   /** `--storage-plugin` files, in order. */
   plugins: string[];
+  /** `--storage-timeout`, ms: deadline of loading the plugin and of its `open()`. */
+  timeoutMs: number;
 }
 
 const GROUPS: Array<[string, readonly string[], string]> = BUILTIN_OPTION_SPECS.map((s) => [
@@ -49,6 +52,12 @@ export function addStorageFlags(cmd: Command, optionalStorage = false): Command 
     "load a storage plugin module (.ts or .js); repeatable; also TIBR_STORAGE_PLUGINS",
     collect,
   );
+  cmd.option(
+    "--storage-timeout <seconds>",
+    "give up when loading the storage plugin or opening the storage takes longer",
+    secondsFlag("storage-timeout"),
+    60_000,
+  );
   for (const [group, options, label] of GROUPS) {
     for (const name of options) {
       const flag = BOOLEAN_OPTIONS.has(name)
@@ -75,6 +84,7 @@ export function storageFlags(opts: Record<string, unknown>): StorageFlags {
     location: typeof opts.storage === "string" ? opts.storage : "",
     flags,
     plugins: Array.isArray(opts.storagePlugin) ? opts.storagePlugin.map(String) : [],
+    timeoutMs: typeof opts.storageTimeout === "number" ? opts.storageTimeout : 60_000,
   };
 }
 
@@ -89,7 +99,12 @@ export async function openStorageFromFlags(
   const { openStorage } = await import("../storage/registry.ts");
   const { isStorageError } = await import("../storage/errors.ts");
   try {
-    return await openStorage(f.location, { ...extra, flags: f.flags, plugins: f.plugins });
+    return await openStorage(f.location, {
+      timeoutMs: f.timeoutMs,
+      ...extra,
+      flags: f.flags,
+      plugins: f.plugins,
+    });
   } catch (err) {
     if (isStorageError(err, "ConfigInvalid")) throw new UsageError(err.message, { cause: err });
     throw err;

@@ -10,3 +10,4 @@
  * @module
  */
 export * from "./cipher.ts";
+export * from "./flags.ts";

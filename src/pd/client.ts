@@ -152,8 +152,7 @@ export class PdClient {
   }
 
   /** A backoffer for one call: PD's kind, no budget (calls count attempts instead). */
-  #backoffer(): Backoffer {
-    const signal = this.#opts.signal;
+  #backoffer(signal: AbortSignal | undefined = this.#opts.signal): Backoffer {
     return new Backoffer({ budgetMs: 0, clock: this.#clock, ...(signal ? { signal } : {}) });
   }
 
@@ -251,16 +250,20 @@ export class PdClient {
   }
 
   /** Runs `fn` against the leader, re-discovering it after connectivity or leadership errors. */
-  async #call<T>(what: string, fn: (c: Client<typeof PD>) => Promise<T>): Promise<T> {
+  async #call<T>(
+    what: string,
+    fn: (c: Client<typeof PD>) => Promise<T>,
+    signal: AbortSignal | undefined = this.#opts.signal,
+  ): Promise<T> {
     const max = this.#opts.maxRetries ?? 10;
-    const bo = this.#backoffer();
+    const bo = this.#backoffer(signal);
     for (let attempt = 0;; attempt++) {
       try {
         return await fn(this.#client);
       } catch (err) {
         if (err instanceof PdError) throw err;
         const ce = ConnectError.from(err);
-        if (ce.code === Code.Canceled && this.#opts.signal?.aborted) throw err;
+        if (ce.code === Code.Canceled && signal?.aborted) throw err;
         // Canceled without our signal: another call's rediscovery closed the connection.
         const dropped = ce.code === Code.Canceled;
         const notLeader = /not leader|mismatch leader/i.test(ce.rawMessage);
@@ -293,28 +296,36 @@ export class PdClient {
     }
   }
 
-  #opt(): { timeoutMs: number; signal?: AbortSignal } {
+  #opt(signal: AbortSignal | undefined = this.#opts.signal): {
+    timeoutMs: number;
+    signal?: AbortSignal;
+  } {
     return {
       timeoutMs: this.#opts.timeoutMs ?? 10_000,
-      ...(this.#opts.signal ? { signal: this.#opts.signal } : {}),
+      ...(signal ? { signal } : {}),
     };
   }
 
-  /** A fresh timestamp from PD's TSO (physical ms << 18 | logical). */
-  async getTS(): Promise<bigint> {
+  /**
+   * A fresh timestamp from PD's TSO (physical ms << 18 | logical). `signal` replaces the
+   * client's own: the last checkpoint save of an interrupted run still needs PD time for its
+   * fencing check after the run's signal has fired.
+   */
+  async getTS(signal?: AbortSignal): Promise<bigint> {
+    const sig = signal ?? this.#opts.signal;
     return await this.#call("Tso", async (c) => {
       const header = this.#header();
       async function* one(): AsyncIterable<TsoRequest> {
         yield create(TsoRequestSchema, { header, count: 1 });
       }
-      for await (const res of c.tso(one(), this.#opt())) {
+      for await (const res of c.tso(one(), this.#opt(sig))) {
         this.#checkHeader(res.header, "Tso");
         const ts = res.timestamp;
         if (!ts) throw new PdError("PD Tso answered without a timestamp");
         return composeTs(ts.physical, ts.logical);
       }
       throw new PdError("PD closed the Tso stream without answering");
-    });
+    }, sig);
   }
 
   /** All stores that are not tombstones. */

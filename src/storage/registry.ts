@@ -15,7 +15,7 @@ import { isStorageError, StorageError } from "./errors.ts";
 import { withGuard } from "./guard.ts";
 import { composeLayers, type LayerOptions } from "./layers.ts";
 import { checkName } from "./names.ts";
-import type { PluginContext, StoragePlugin } from "./plugin.ts";
+import type { StoragePlugin } from "./plugin.ts";
 import type { ExternalStorage } from "./types.ts";
 import { parseLocation, type ParseOptions, redactUri, s3ForcePathStyleDefault } from "./url.ts";
 import { log } from "../log.ts";
@@ -153,6 +153,47 @@ export interface OpenStorageOptions extends ResolveOptions {
   warn?: (message: string) => void;
   /** Layer settings, or `false` for the plugin's storage with only the argument guard. */
   layers?: LayerOptions | false;
+  /**
+   * Deadline of loading the plugin's module and of its `open()`, ms (default
+   * DEFAULT_STORAGE_TIMEOUT_MS): a plugin that never settles fails in one line naming it.
+   */
+  timeoutMs?: number;
+}
+
+/** Default of `--storage-timeout`: 60 s for loading a plugin and for its `open()`. */
+export const DEFAULT_STORAGE_TIMEOUT_MS = 60_000;
+
+/**
+ * `work` under a deadline: rejects with ConfigInvalid naming `what` when it has not settled
+ * within `ms`. `abort` is told, so the plugin can stop what it started.
+ */
+async function withDeadline<T>(
+  what: string,
+  ms: number,
+  work: (signal: AbortSignal) => Promise<T>,
+  parent?: AbortSignal,
+): Promise<T> {
+  const ctl = new AbortController();
+  const onParent = () => ctl.abort(parent!.reason);
+  parent?.addEventListener("abort", onParent, { once: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new StorageError(
+        `${what} did not finish within ${ms / 1000} s (--storage-timeout); check the plugin ` +
+          "and that its service answers, or raise --storage-timeout",
+        { code: "Unexpected", operation: "open" },
+      );
+      ctl.abort(err);
+      reject(err);
+    }, ms);
+  });
+  try {
+    return await Promise.race([work(ctl.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+    parent?.removeEventListener("abort", onParent);
+  }
 }
 
 /**
@@ -172,7 +213,13 @@ export async function openStorage(
     // BR's command line sets it before reading the URL (ParseFromFlags, SetForcePathStyle).
     target.options["force-path-style"] = String(s3ForcePathStyleDefault(location, target.options));
   }
-  const plugin = await resolvePlugin(target.scheme, opts);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_STORAGE_TIMEOUT_MS;
+  const plugin = await withDeadline(
+    `loading the storage plugin for '${target.scheme}'`,
+    timeoutMs,
+    () => resolvePlugin(target.scheme, opts),
+    opts.signal,
+  );
   if (plugin.options) {
     // BR ignores options its backend does not define; so does tibr, saying so.
     const allowed = new Set(plugin.options);
@@ -190,15 +237,14 @@ export async function openStorage(
     }
   }
   const env = opts.env ?? process.env;
-  const ctx: PluginContext = {
-    env,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    StorageError,
-    checkName,
-  };
   let storage: ExternalStorage;
   try {
-    storage = await plugin.open(target, ctx);
+    storage = await withDeadline(
+      `opening '${redactUri(location)}' with the ${plugin.name} plugin`,
+      timeoutMs,
+      (signal) => plugin.open(target, { env, signal, StorageError, checkName }),
+      opts.signal,
+    );
   } catch (err) {
     if (isStorageError(err)) throw err;
     const why = err instanceof Error ? err.message.split("\n")[0] : String(err);

@@ -181,6 +181,11 @@ export function parseLocation(location: string, opts: ParseOptions = {}): Storag
     if (path === "" || path === "/") {
       throw invalid(`${shown} has no directory; write ${scheme}:///absolute/path/to/backup`);
     }
+    // As for buckets: a URL names its place plainly (the check is on the decoded path, so %2e%2e
+    // is refused too).
+    if (path.split("/").some((seg) => seg === ".." || seg === ".")) {
+      throw invalid(`the path of ${shown} has a '.' or '..' segment; use a plain absolute path`);
+    }
     return { scheme, bucket: "", prefix: trimLocal(resolve("/", path)), options };
   }
 

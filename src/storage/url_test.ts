@@ -89,6 +89,10 @@ describe("parseLocation", () => {
     configInvalid("s3:/bucket", /malformed/);
     configInvalid("s3://b/p?x=%zz", /percent-encoding/);
     configInvalid("s3://b/../up", /'\.\.' segment/);
+    // A local URL is refused the same way, also when the dots are percent-encoded.
+    configInvalid("local:///tmp/bk/../etc", /'\.\.' segment/);
+    configInvalid("local:///tmp/bk/%2e%2e/etc", /'\.\.' segment/);
+    configInvalid("file:///tmp/%2E%2E", /'\.\.' segment/);
     configInvalid("path/with?query", /options need a URL/);
   });
 

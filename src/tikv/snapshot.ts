@@ -3,6 +3,7 @@
  * locks it meets: what the backup uses to read TiDB's schema at the backup ts.
  * @module
  */
+import { Backoffer, BO } from "../backoff.ts";
 import { compareBytes } from "../codec/bytes.ts";
 import type { KeyError, LockInfo } from "../gen/kvrpcpb_pb.ts";
 import type { PdClient } from "../pd/client.ts";
@@ -39,9 +40,15 @@ export class TikvSnapshot implements KvReader {
     this.#signal = signal;
   }
 
-  async #waitOut(ts: bigint, lock: LockInfo): Promise<void> {
+  /** A backoffer for one read: lock waits have no budget of their own (a lock expires). */
+  #backoffer(): Backoffer {
+    return new Backoffer({ budgetMs: 0, ...(this.#signal ? { signal: this.#signal } : {}) });
+  }
+
+  /** Resolves `lock`; while it lives, waits as client-go's reads do (txnLockFast, capped). */
+  async #waitOut(ts: bigint, lock: LockInfo, bo: Backoffer): Promise<void> {
     const ms = await this.#resolver.resolveLocks(ts, [lock]);
-    if (ms > 0) await new Promise((r) => setTimeout(r, Math.min(ms, 1000)));
+    if (ms > 0) await bo.backoff(BO.txnLockFast, "key is locked", { maxSleepMs: ms });
   }
 
   #opts(): { timeoutMs: number; signal?: AbortSignal } {
@@ -50,6 +57,7 @@ export class TikvSnapshot implements KvReader {
 
   /** The value of `key` at `ts`, or null. */
   async get(key: Uint8Array, ts: bigint): Promise<Uint8Array | null> {
+    const bo = this.#backoffer();
     for (;;) {
       const { response } = await sendToRegion(this.#pd, this.#stores, key, async (c, ctx) => {
         const r = await c.kvGet({ context: ctx, key, version: ts }, this.#opts());
@@ -57,7 +65,7 @@ export class TikvSnapshot implements KvReader {
       }, this.#signal ? { signal: this.#signal } : {});
       const lock = lockOf(response.error);
       if (lock) {
-        await this.#waitOut(ts, lock);
+        await this.#waitOut(ts, lock, bo);
         continue;
       }
       if (response.error) {
@@ -75,6 +83,7 @@ export class TikvSnapshot implements KvReader {
     limit: number,
   ): Promise<{ key: Uint8Array; value: Uint8Array }[]> {
     const out: { key: Uint8Array; value: Uint8Array }[] = [];
+    const bo = this.#backoffer();
     let cur = start;
     while (out.length < limit) {
       if (end.length > 0 && compareBytes(cur, end) >= 0) break;
@@ -103,7 +112,7 @@ export class TikvSnapshot implements KvReader {
       const lock = lockOf(response.error) ?? response.pairs.find((p) => p.error?.locked)?.error
         ?.locked;
       if (lock) {
-        await this.#waitOut(ts, lock);
+        await this.#waitOut(ts, lock, bo);
         continue;
       }
       if (response.error) {

@@ -3,49 +3,156 @@
  * @module
  */
 import { type Command, Option } from "commander";
-import { readFileSync } from "node:fs";
 import process from "node:process";
+import type { BackupConfig, BackupMode, RawOptions } from "../../backup/task.ts";
+import { CRYPTER_METHODS } from "../../crypto/flags.ts";
 import { UsageError } from "../errors.ts";
+import {
+  MAX_TIMER_MS,
+  numberFlag,
+  parseBool,
+  parsePdEndpoints,
+  parseUint64,
+  secondsFlag,
+} from "../flags.ts";
 import { startLogging } from "../logging.ts";
 import { addStorageFlags, storageFlags } from "../storage_flags.ts";
 
-function parseBool(v: string | boolean | undefined): boolean {
-  if (v === undefined || v === true) return true;
-  if (v === false) return false;
-  const s = String(v).toLowerCase();
-  if (["true", "1", "yes", "on"].includes(s)) return true;
-  if (["false", "0", "no", "off"].includes(s)) return false;
-  throw new UsageError(`'${v}' is not a boolean: use true or false`);
+/** The longest `--gcttl`: its safe point is refreshed every TTL/3 on a timer (2^31-1 ms at most). */
+export const MAX_GC_TTL_SECONDS = Math.floor((MAX_TIMER_MS * 3) / 1000);
+
+/** The largest `--ratelimit` (MiB/s) whose bytes per second still fit TiKV's uint64. */
+export const MAX_RATE_LIMIT_MIB = 2 ** 44 - 1;
+
+/**
+ * Compression levels per algorithm (0 = the codec's default): zstd 1-22 as libzstd, lz4 1-12
+ * (LZ4HC), snappy has none.
+ */
+export const COMPRESSION_LEVELS: Record<BackupConfig["compression"], [number, number]> = {
+  zstd: [0, 22],
+  lz4: [0, 12],
+  snappy: [0, 0],
+};
+
+/** Every backup subcommand's flags, as commander parses them (argParsers give the types). */
+export interface BackupFlags {
+  storage: string;
+  pd: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  sendCredentialsToTikv: string | boolean;
+  backupts?: string;
+  timeago?: string;
+  gcttl: number;
+  concurrency: number;
+  ratelimit: number;
+  checksum: string | boolean;
+  compression: BackupConfig["compression"];
+  compressionLevel: number;
+  "crypter.method": string;
+  "crypter.key"?: string;
+  "crypter.keyFile"?: string;
+  output: "table" | "json";
+  progress: NonNullable<BackupConfig["progress"]>;
+  redactInfoLog: string | boolean;
+  useCheckpoint: string | boolean;
+  backoffBudget: number;
+  checkpointFlushInterval: number;
+  verifyFiles: string | boolean;
+  // full, db, table
+  lastbackupts?: string;
+  filter?: string[];
+  caseSensitive?: string | boolean;
+  db?: string;
+  table?: string;
+  // raw
+  start?: string;
+  end?: string;
+  format?: RawOptions["format"];
+  cf?: string;
 }
 
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) {
-      throw new UsageError(`--${name} must be a positive integer`);
-    }
-    return n;
-  };
-}
-
-function nonNegative(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be 0 or more`);
-    return n;
-  };
-}
-
-function positiveNumber(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be above 0`);
-    return n;
-  };
+/** What a backup command runs with: the task's config and the CLI's own choices. */
+export interface ParsedBackup {
+  config: Omit<BackupConfig, "signal">;
+  output: "table" | "json";
+  redactInfoLog: boolean;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+/**
+ * Turns a subcommand's parsed flags into the backup's typed config: every check that needs
+ * more than one flag (compression level per algorithm, the crypter flags) is here, in one place.
+ */
+export async function parseBackupFlags(mode: BackupMode, o: BackupFlags): Promise<ParsedBackup> {
+  const { cipherFromFlags, CrypterFlagError } = await import("../../crypto/flags.ts");
+  const [lo, hi] = COMPRESSION_LEVELS[o.compression];
+  if (o.compressionLevel < lo || o.compressionLevel > hi) {
+    throw new UsageError(
+      hi === 0
+        ? `--compression-level ${o.compressionLevel}: ${o.compression} has no levels; leave it 0`
+        : `--compression-level ${o.compressionLevel} is out of range for ${o.compression}: ` +
+          `give ${lo} (the default) to ${hi}`,
+    );
+  }
+  let cipher;
+  try {
+    cipher = cipherFromFlags({
+      method: o["crypter.method"],
+      ...(o["crypter.key"] === undefined ? {} : { key: o["crypter.key"] }),
+      ...(o["crypter.keyFile"] === undefined ? {} : { keyFile: o["crypter.keyFile"] }),
+    });
+  } catch (err) {
+    if (err instanceof CrypterFlagError) throw new UsageError(err.message);
+    throw err;
+  }
+  const sf = storageFlags(o as unknown as Record<string, unknown>);
+  const raw: RawOptions | undefined = mode === "raw"
+    ? { start: o.start ?? "", end: o.end ?? "", format: o.format ?? "hex", cf: o.cf ?? "default" }
+    : undefined;
+  const config: Omit<BackupConfig, "signal"> = {
+    mode,
+    pd: parsePdEndpoints(o.pd),
+    tls: {
+      ...(o.ca === undefined ? {} : { ca: o.ca }),
+      ...(o.cert === undefined ? {} : { cert: o.cert }),
+      ...(o.key === undefined ? {} : { key: o.key }),
+    },
+    storage: sf.location,
+    storageFlags: sf.flags,
+    storagePlugins: sf.plugins,
+    storageTimeoutMs: sf.timeoutMs,
+    sendCredentials: parseBool("send-credentials-to-tikv", o.sendCredentialsToTikv),
+    ...(o.db === undefined ? {} : { db: o.db }),
+    ...(o.table === undefined ? {} : { table: o.table }),
+    ...(o.filter ? { filter: o.filter } : {}),
+    caseSensitive: parseBool("case-sensitive", o.caseSensitive ?? false),
+    ...(o.backupts === undefined ? {} : { backupTs: o.backupts }),
+    ...(o.timeago === undefined ? {} : { timeAgo: o.timeago }),
+    lastBackupTs: parseUint64("lastbackupts", o.lastbackupts ?? "0"),
+    gcTtlSeconds: o.gcttl,
+    concurrency: o.concurrency,
+    rateLimitMiB: o.ratelimit,
+    checksum: parseBool("checksum", o.checksum),
+    compression: o.compression,
+    compressionLevel: o.compressionLevel,
+    ...(cipher ? { cipher } : {}),
+    ...(raw ? { raw } : {}),
+    progress: o.progress,
+    useCheckpoint: parseBool("use-checkpoint", o.useCheckpoint),
+    checkpointFlushIntervalMs: o.checkpointFlushInterval,
+    maxBackoffMs: o.backoffBudget,
+    verifyFiles: parseBool("verify-files", o.verifyFiles),
+  };
+  return {
+    config,
+    output: o.output,
+    redactInfoLog: parseBool("redact-info-log", o.redactInfoLog),
+  };
 }
 
 /** Options of every backup subcommand. */
@@ -59,12 +166,24 @@ function addCommon(cmd: Command): Command {
     .option("--send-credentials-to-tikv [bool]", "send storage credentials to the stores", true)
     .option("--backupts <ts>", "backup at this TSO or datetime ('2026-11-21 12:00:00 +08:00')")
     .option("--timeago <duration>", "backup the data as it was this long ago (e.g. 10m, 1h)")
-    .option("--gcttl <seconds>", "TTL of the GC service safe point", positiveInt("gcttl"), 300)
-    .option("--concurrency <n>", "ranges backed up at a time", positiveInt("concurrency"), 4)
+    .option(
+      "--gcttl <seconds>",
+      "TTL of the GC service safe point",
+      numberFlag("gcttl", { min: 1, max: MAX_GC_TTL_SECONDS, integer: true, unit: "seconds" }),
+      300,
+    )
+    .option(
+      "--concurrency <n>",
+      "ranges backed up at a time",
+      // BR: uint32, and 0 is refused.
+      numberFlag("concurrency", { min: 1, max: 2 ** 32 - 1, integer: true }),
+      4,
+    )
     .option(
       "--ratelimit <MiB/s>",
       "write limit per store in MiB/s (0 = none)",
-      nonNegative("ratelimit"),
+      // BR: uint64 MiB/s, sent to TiKV as bytes/s in a uint64.
+      numberFlag("ratelimit", { min: 0, max: MAX_RATE_LIMIT_MIB, integer: true, unit: "MiB/s" }),
       0,
     )
     .option("--checksum [bool]", "compare each table's checksum with the cluster's", true)
@@ -72,14 +191,15 @@ function addCommon(cmd: Command): Command {
       new Option("--compression <type>", "SST compression").choices(["lz4", "snappy", "zstd"])
         .default("zstd"),
     )
-    .option("--compression-level <n>", "compression level (0 = the codec's default)", Number, 0)
+    .option(
+      "--compression-level <n>",
+      "compression level (0 = the codec's default; zstd 1-22, lz4 1-12, snappy none)",
+      numberFlag("compression-level", { min: 0, max: 22, integer: true }),
+      0,
+    )
     .addOption(
-      new Option("--crypter.method <method>", "encrypt the backup").choices([
-        "plaintext",
-        "aes128-ctr",
-        "aes192-ctr",
-        "aes256-ctr",
-      ]).default("plaintext"),
+      new Option("--crypter.method <method>", "encrypt the backup").choices(CRYPTER_METHODS)
+        .default("plaintext"),
     )
     .option("--crypter.key <hex>", "encryption key in hex (prefer --crypter.key-file)")
     .option("--crypter.key-file <path>", "file holding the encryption key in hex")
@@ -97,17 +217,23 @@ function addCommon(cmd: Command): Command {
         "incremental backups)",
       true,
     )
+    .option(
+      "--verify-files [bool]",
+      "before writing backupmeta, read every data file back and compare its sha256 (presence " +
+        "and size are always checked)",
+      false,
+    )
     .addOption(
       new Option(
         "--backoff-budget <seconds>",
         "give up on a range after this much retrying in the fine-grained phase (BR: 80)",
-      ).argParser(positiveNumber("backoff-budget")).default(80).hideHelp(),
+      ).argParser(secondsFlag("backoff-budget")).default(80_000).hideHelp(),
     )
     .option(
       "--checkpoint-flush-interval <seconds>",
       "how often finished ranges are written to the checkpoint",
-      positiveNumber("checkpoint-flush-interval"),
-      30,
+      secondsFlag("checkpoint-flush-interval"),
+      30_000,
     );
 }
 
@@ -118,113 +244,32 @@ function addFilterFlags(cmd: Command): Command {
     .option("--case-sensitive [bool]", "match filter names case-sensitively", false);
 }
 
-async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Command): Promise<void> {
+async function action(mode: BackupMode, cmd: Command): Promise<void> {
   await startLogging(cmd);
-  const o = cmd.opts<Record<string, unknown>>();
+  const parsed = await parseBackupFlags(mode, cmd.opts<BackupFlags>());
   const { runBackup, BackupConfigError } = await import("../../backup/task.ts");
   const { TimestampError } = await import("../../backup/timestamps.ts");
   const { FilterError } = await import("../../filter/mod.ts");
-  const { EncryptionMethod } = await import("../../crypto/cipher.ts");
-  const { fromHex } = await import("../../codec/bytes.ts");
   const { isStorageError } = await import("../../storage/errors.ts");
   const { summaryText } = await import("../../backup/summary.ts");
   const { isCheckpointError } = await import("../../checkpoint/errors.ts");
-
-  let cipher;
-  const method = String(o["crypter.method"] ?? "plaintext");
-  if (method !== "plaintext") {
-    let keyHex = typeof o["crypter.key"] === "string" ? o["crypter.key"] : undefined;
-    const keyFile = o["crypter.keyFile"] ?? o["crypter.key-file"];
-    if (typeof keyFile === "string") {
-      try {
-        keyHex = readFileSync(keyFile, "utf8").trim();
-      } catch (err) {
-        throw new UsageError(
-          `cannot read --crypter.key-file ${keyFile}: ${(err as Error).message}`,
-        );
-      }
-    }
-    if (!keyHex) {
-      throw new UsageError(`--crypter.method ${method} needs --crypter.key or --crypter.key-file`);
-    }
-    let key: Uint8Array;
-    try {
-      key = fromHex(keyHex);
-    } catch {
-      throw new UsageError("the crypter key is not valid hex");
-    }
-    const m = {
-      "aes128-ctr": EncryptionMethod.AES128_CTR,
-      "aes192-ctr": EncryptionMethod.AES192_CTR,
-      "aes256-ctr": EncryptionMethod.AES256_CTR,
-    }[method]!;
-    const want = { "aes128-ctr": 16, "aes192-ctr": 24, "aes256-ctr": 32 }[method]!;
-    if (key.length !== want) {
-      throw new UsageError(
-        `--crypter.method ${method} needs a ${want}-byte key (${
-          want * 2
-        } hex digits), got ${key.length} bytes`,
-      );
-    }
-    cipher = { method: m, key };
-  }
   const { setRedactInfoLog } = await import("../../log.ts");
-  setRedactInfoLog(parseBool(o.redactInfoLog as string | boolean));
-  const sf = storageFlags(o);
-  const lastStr = String(o.lastbackupts ?? "0");
-  if (!/^\d+$/.test(lastStr)) throw new UsageError("--lastbackupts must be a TSO (a number)");
+  setRedactInfoLog(parsed.redactInfoLog);
+
   const ac = new AbortController();
   const onSignal = (sig: string) => {
-    process.stderr.write(`\nReceived ${sig}: stopping; the storage stays resumable\n`);
+    if (ac.signal.aborted) return;
+    process.stderr.write(`\nReceived ${sig}: stopping and saving the checkpoint\n`);
     ac.abort(new Error(`interrupted by ${sig}`));
   };
-  process.once("SIGINT", () => onSignal("SIGINT"));
-  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  // Kept until the process exits: a second signal while the checkpoint is saved is ignored
+  // (the save has its own deadline).
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
   try {
-    const summary = await runBackup({
-      mode,
-      pd: String(o.pd).split(",").map((s) => s.trim()).filter(Boolean),
-      tls: {
-        ...(typeof o.ca === "string" ? { ca: o.ca } : {}),
-        ...(typeof o.cert === "string" ? { cert: o.cert } : {}),
-        ...(typeof o.key === "string" ? { key: o.key } : {}),
-      },
-      storage: sf.location,
-      storageFlags: sf.flags,
-      storagePlugins: sf.plugins,
-      sendCredentials: parseBool(o.sendCredentialsToTikv as string | boolean),
-      ...(typeof o.db === "string" ? { db: o.db } : {}),
-      ...(typeof o.table === "string" ? { table: o.table } : {}),
-      ...(Array.isArray(o.filter) ? { filter: o.filter.map(String) } : {}),
-      caseSensitive: parseBool(o.caseSensitive as string | boolean),
-      ...(typeof o.backupts === "string" ? { backupTs: o.backupts } : {}),
-      ...(typeof o.timeago === "string" ? { timeAgo: o.timeago } : {}),
-      lastBackupTs: BigInt(lastStr),
-      gcTtlSeconds: Number(o.gcttl),
-      concurrency: Number(o.concurrency),
-      rateLimitMiB: Number(o.ratelimit),
-      checksum: parseBool(o.checksum as string | boolean),
-      compression: o.compression as "lz4" | "snappy" | "zstd",
-      compressionLevel: Number(o.compressionLevel ?? 0),
-      ...(cipher ? { cipher } : {}),
-      ...(mode === "raw"
-        ? {
-          raw: {
-            start: String(o.start ?? ""),
-            end: String(o.end ?? ""),
-            format: o.format as "hex" | "raw" | "escaped",
-            cf: String(o.cf),
-          },
-        }
-        : {}),
-      progress: o.progress as "auto" | "bar" | "lines" | "quiet",
-      useCheckpoint: parseBool(o.useCheckpoint as string | boolean),
-      checkpointFlushIntervalMs: Number(o.checkpointFlushInterval) * 1000,
-      maxBackoffMs: Number(o.backoffBudget) * 1000,
-      signal: ac.signal,
-    });
+    const summary = await runBackup({ ...parsed.config, signal: ac.signal });
     process.stdout.write(
-      o.output === "json" ? JSON.stringify(summary) + "\n" : summaryText(summary),
+      parsed.output === "json" ? JSON.stringify(summary) + "\n" : summaryText(summary),
     );
   } catch (err) {
     if (
@@ -262,7 +307,11 @@ export function registerBackup(program: Command): void {
         "hex",
       ),
     )
-    .option("--cf <cf>", "column family", "default")
+    .addOption(
+      new Option("--cf <cf>", "column family").choices(["default", "write", "lock"]).default(
+        "default",
+      ),
+    )
     .action((_o, cmd: Command) => action("raw", cmd));
   addCommon(backup.command("txn").description("back up all transactional KV data (TxnKV)"))
     .action((_o, cmd: Command) => action("txn", cmd));

@@ -5,37 +5,22 @@
  */
 import { type Command, Option } from "commander";
 import process from "node:process";
+import { startLogging } from "../logging.ts";
 import { addStorageFlags, openStorageFromFlags, storageFlags } from "../storage_flags.ts";
 
-function root(cmd: Command): Command {
-  let c = cmd;
-  while (c.parent) c = c.parent;
-  return c;
+/** `tibr checkpoint status` flags (besides the storage flags, see storage_flags.ts). */
+interface StatusFlags {
+  output: "table" | "json";
 }
 
-/**
- * Sets up logging from the global flags, as `startLogging` in `main.ts` does; that one cannot
- * be imported from an action (`main.ts` is still in its top-level await, so it would deadlock).
- */
-async function startLogging(program: Command): Promise<void> {
-  const { setupLogging } = await import("../../log.ts");
-  const g = program.opts<
-    {
-      logLevel: "debug" | "info" | "warn" | "error" | "fatal";
-      logFile?: string;
-      logFormat: "text" | "json";
-    }
-  >();
-  const target = await setupLogging({
-    level: g.logLevel,
-    ...(g.logFile === undefined ? {} : { file: g.logFile }),
-    format: g.logFormat,
-  });
-  if (target !== "stderr") process.stderr.write(`Detail tibr log in ${target}\n`);
+/** `tibr checkpoint clean` flags (besides the storage flags). */
+interface CleanFlags {
+  force: boolean;
+  lockOnly: boolean;
 }
 
-function open(opts: Record<string, unknown>) {
-  return openStorageFromFlags(storageFlags(opts));
+function open(cmd: Command) {
+  return openStorageFromFlags(storageFlags(cmd.opts()));
 }
 
 /** Registers `tibr checkpoint` with `status` and `clean`. */
@@ -53,10 +38,11 @@ export function registerCheckpoint(program: Command): void {
       new Option("--output <format>", "output format").choices(["table", "json"]).default("table"),
     );
   addStorageFlags(status);
-  status.action(async (opts: Record<string, unknown>, cmd: Command) => {
-    await startLogging(root(cmd));
+  status.action(async (_o: unknown, cmd: Command) => {
+    const opts = cmd.opts<StatusFlags>();
+    await startLogging(cmd);
     const { checkpointStatus, formatStatus } = await import("../../checkpoint/status.ts");
-    const storage = await open(opts);
+    const storage = await open(cmd);
     try {
       const s = await checkpointStatus(storage);
       process.stdout.write(
@@ -70,26 +56,43 @@ export function registerCheckpoint(program: Command): void {
   const clean = checkpoint
     .command("clean")
     .description(
-      "remove the checkpoint (not the backup); refuses while a live lock says a backup is running",
+      "remove an unfinished backup's checkpoint, backup.lock and data files so the same backup " +
+        "starts afresh (a finished backup is kept); refuses while a live lock says a backup is " +
+        "running",
     )
     .option("--force", "remove even though the lock is live (its run must be gone)", false)
     .option("--lock-only", "remove only checkpoint.lock, keeping the checkpoint to resume", false);
   addStorageFlags(clean);
-  clean.action(async (opts: Record<string, unknown>, cmd: Command) => {
-    await startLogging(root(cmd));
-    const { cleanCheckpoint } = await import("../../checkpoint/status.ts");
-    const storage = await open(opts);
+  clean.action(async (_o: unknown, cmd: Command) => {
+    const opts = cmd.opts<CleanFlags>();
+    await startLogging(cmd);
+    const { cleanStorage } = await import("../../backup/clean.ts");
+    const storage = await open(cmd);
     try {
-      const removed = await cleanCheckpoint(storage, {
-        force: opts.force === true,
-        lockOnly: opts.lockOnly === true,
+      const r = await cleanStorage(storage, {
+        force: opts.force,
+        lockOnly: opts.lockOnly,
       });
-      const what = opts.lockOnly === true ? "lock file" : "checkpoint files";
-      process.stdout.write(
-        removed === 0
-          ? `No ${what} to remove at ${storage.uri()}\n`
-          : `Removed ${removed} ${what} from ${storage.uri()}\n`,
-      );
+      const uri = storage.uri();
+      let text: string;
+      if (opts.lockOnly) {
+        text = r.checkpointFiles === 0
+          ? `No lock file to remove at ${uri}\n`
+          : `Removed 1 lock file from ${uri}\n`;
+      } else if (r.checkpointFiles === 0 && r.backupFiles === 0) {
+        text = `No checkpoint files to remove at ${uri}\n`;
+      } else {
+        text = `Removed ${r.checkpointFiles} checkpoint files` +
+          (r.backupFiles > 0
+            ? ` and ${r.backupFiles} files of the unfinished backup (backup.lock, data files)`
+            : "") +
+          ` from ${uri}` +
+          (r.finished
+            ? "; the finished backup there is kept"
+            : "; the same backup command now starts afresh") +
+          "\n";
+      }
+      process.stdout.write(text);
     } finally {
       await storage.close();
     }

@@ -1,0 +1,185 @@
+/**
+ * Checks that the data files a backup lists are in the storage as the stores reported them:
+ * present, with their size, and (with `--verify-files`) their sha256. Runs before `backupmeta`
+ * is written, and on resume for the files the checkpoint lists, so a file deleted, truncated or
+ * damaged in the storage never ends up listed by a backup that reports success.
+ *
+ * The storage is listed once (`walkDir`, which reports sizes); a plugin that cannot list is
+ * asked per file (`stat`).
+ *
+ * Also finds orphans: SST files the stores wrote for this backup (TiKV's naming, written after
+ * the backup's first run started) that no range kept, e.g. those of a range an interrupted run
+ * had not yet checkpointed. They are removed before `backupmeta` is written.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { hex } from "../codec/bytes.ts";
+import { isStorageError } from "../storage/errors.ts";
+import type { ExternalStorage } from "../storage/types.ts";
+import { log } from "../log.ts";
+
+/** The part of a backup `File` the check reads. */
+export interface ListedFile {
+  name: string;
+  size: bigint | number;
+  sha256?: Uint8Array;
+}
+
+/**
+ * TiKV's backup file name: `[{store}/]{store}_{region}_{epoch version}_{key hash}_{unix ms}_{cf}.sst`
+ * (`components/backup/src/utils.rs`, `backup_file_name`).
+ */
+const TIKV_SST = /^(?:\d+\/)?\d+_\d+_\d+_[0-9a-f]+_(\d+)_[a-z]+\.sst$/;
+
+/** Whether `name` is a data file as TiKV names them. */
+export function isBackupDataFile(name: string): boolean {
+  return TIKV_SST.test(name);
+}
+
+/** Files read back at once by `--verify-files`. */
+const VERIFY_CONCURRENCY = 8;
+
+/** The storage's objects and their sizes, from one listing; or, per file, from `stat`. */
+export class StoredFiles {
+  readonly #storage: ExternalStorage;
+  readonly #sizes: Map<string, number> | undefined;
+  readonly #signal: AbortSignal | undefined;
+
+  private constructor(
+    storage: ExternalStorage,
+    sizes: Map<string, number> | undefined,
+    signal: AbortSignal | undefined,
+  ) {
+    this.#storage = storage;
+    this.#sizes = sizes;
+    this.#signal = signal;
+  }
+
+  /** Lists the storage (everything outside `checkpoints/`) once; falls back to `stat` per file. */
+  static async list(storage: ExternalStorage, signal?: AbortSignal): Promise<StoredFiles> {
+    const sizes = new Map<string, number>();
+    try {
+      await storage.walkDir({ ...(signal ? { signal } : {}) }, (name, size) => {
+        if (!name.startsWith("checkpoints/")) sizes.set(name, size);
+      });
+    } catch (err) {
+      if (!isStorageError(err, "Unsupported")) throw err;
+      log("backup").info("{uri} cannot be listed: data files are checked one by one", {
+        uri: storage.uri(),
+      });
+      return new StoredFiles(storage, undefined, signal);
+    }
+    return new StoredFiles(storage, sizes, signal);
+  }
+
+  /** Whether the check used one listing (false: a stat per file). */
+  get listed(): boolean {
+    return this.#sizes !== undefined;
+  }
+
+  /** The size of `name`, or undefined when it is not there. */
+  async sizeOf(name: string): Promise<number | undefined> {
+    if (this.#sizes) return this.#sizes.get(name);
+    try {
+      return (await this.#storage.stat(name, this.#signal ? { signal: this.#signal } : {})).size;
+    } catch (err) {
+      if (isStorageError(err, "NotFound")) return undefined;
+      throw err;
+    }
+  }
+
+  /** Listed names (none when the storage could not be listed). */
+  names(): Iterable<string> {
+    return this.#sizes?.keys() ?? [];
+  }
+}
+
+/** Hex sha256 of an object, streamed. */
+export async function sha256Of(
+  storage: ExternalStorage,
+  name: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  const hash = createHash("sha256");
+  const reader = await storage.open(name, signal ? { signal } : {});
+  try {
+    for await (const chunk of reader.stream) hash.update(chunk);
+  } finally {
+    await reader.close();
+  }
+  return hash.digest("hex");
+}
+
+/** What is wrong with a listed file, in a few words; undefined when it is fine. */
+export async function fileProblem(
+  storage: ExternalStorage,
+  stored: StoredFiles,
+  file: ListedFile,
+  verify: boolean,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  const size = await stored.sizeOf(file.name);
+  if (size === undefined) return "missing";
+  if (BigInt(size) !== BigInt(file.size)) return `${size} bytes, the store wrote ${file.size}`;
+  if (verify && file.sha256 && file.sha256.length > 0) {
+    const got = await sha256Of(storage, file.name, signal);
+    if (got !== hex(file.sha256)) return "sha256 differs from what the store wrote";
+  }
+  return undefined;
+}
+
+/** A listed file and what is wrong with it. */
+export interface FileProblem {
+  name: string;
+  problem: string;
+}
+
+/** Checks every file of `files`; returns the problems found (at most VERIFY_CONCURRENCY at once). */
+export async function checkFiles(
+  storage: ExternalStorage,
+  stored: StoredFiles,
+  files: Iterable<ListedFile>,
+  verify: boolean,
+  signal?: AbortSignal,
+): Promise<FileProblem[]> {
+  const problems: FileProblem[] = [];
+  const it = files[Symbol.iterator]();
+  // Without reads the check is a map look-up per file; only stats and sha256 reads overlap.
+  const width = verify || !stored.listed ? VERIFY_CONCURRENCY : 1;
+  const worker = async () => {
+    for (let r = it.next(); !r.done; r = it.next()) {
+      signal?.throwIfAborted();
+      const problem = await fileProblem(storage, stored, r.value, verify, signal);
+      if (problem) problems.push({ name: r.value.name, problem });
+    }
+  };
+  await Promise.all(Array.from({ length: width }, worker));
+  problems.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return problems;
+}
+
+/**
+ * SST files the stores wrote for this backup that `listed` does not hold: TiKV-named files
+ * whose write time (the name's unix ms) is not before `sinceMs`.
+ */
+export function orphanFiles(
+  stored: StoredFiles,
+  listed: ReadonlySet<string> | ReadonlyMap<string, unknown>,
+  sinceMs: number,
+): string[] {
+  const out: string[] = [];
+  for (const name of stored.names()) {
+    if (listed.has(name)) continue;
+    const m = TIKV_SST.exec(name);
+    if (m && Number(m[1]) >= sinceMs) out.push(name);
+  }
+  return out;
+}
+
+/** The one-line error for files a backup cannot list. */
+export function filesProblemMessage(uri: string, problems: FileProblem[], total: number): string {
+  const first = problems.slice(0, 3).map((p) => `${p.name} (${p.problem})`).join(", ");
+  const more = problems.length > 3 ? ` and ${problems.length - 3} more` : "";
+  return `${problems.length} of ${total} data files at ${uri} are missing or damaged: ` +
+    `${first}${more}; rerun the same command: its ranges are then backed up again`;
+}
