@@ -117,6 +117,17 @@ export function formatEta(seconds: number | undefined): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
+/** The displays now drawing on the terminal. */
+const _active = new Set<{ stop(): void }>();
+
+/**
+ * Stops every progress display now (a signal handler calls it before writing to stderr, so a
+ * bar's next redraw cannot overwrite the message). Their later `stop` does nothing more.
+ */
+export function stopProgressDisplays(): void {
+  for (const p of [..._active]) p.stop();
+}
+
 /** A progress reporter suited to where stderr goes; `quiet` reports nothing. */
 export function createProgress(
   title: string,
@@ -149,7 +160,9 @@ export function createProgress(
   }
   if (kind === "bar") {
     let bar: cliProgress.SingleBar | undefined;
+    let stopped = false;
     const open = (t: number | undefined) => {
+      if (stopped) return;
       const counted = t !== undefined;
       bar = new cliProgress.SingleBar({
         format: counted
@@ -166,7 +179,7 @@ export function createProgress(
       bar?.stop();
       bar = undefined;
     };
-    return {
+    const display: Progress = {
       start(t, u) {
         total = t;
         unit = u;
@@ -182,6 +195,7 @@ export function createProgress(
         bytes += n;
       },
       phase(t, tot, u) {
+        if (stopped) return;
         close();
         reset(t);
         if (u !== undefined) unit = u;
@@ -189,9 +203,13 @@ export function createProgress(
         open(tot);
       },
       stop() {
+        stopped = true;
+        _active.delete(display);
         close();
       },
     };
+    _active.add(display);
+    return display;
   }
   const line = () => {
     const pct = total > 0 ? Math.floor((done * 100) / total) : 0;
@@ -206,7 +224,8 @@ export function createProgress(
     (timer as unknown as { unref?: () => void }).unref?.();
   };
   arm();
-  return {
+  let ended = false;
+  const display: Progress = {
     start(t, u) {
       total = t;
       unit = u;
@@ -227,8 +246,13 @@ export function createProgress(
       arm();
     },
     stop() {
+      if (ended) return;
+      ended = true;
+      _active.delete(display);
       clearInterval(timer);
       line();
     },
   };
+  _active.add(display);
+  return display;
 }
