@@ -59,7 +59,7 @@ function redactValue(key: string, value: unknown, depth = 0): unknown {
 }
 
 function redactingSink(inner: Sink): Sink {
-  return (record: LogRecord) => {
+  const sink = (record: LogRecord) => {
     inner({
       ...record,
       message: record.message.map((part) =>
@@ -68,6 +68,14 @@ function redactingSink(inner: Sink): Sink {
       properties: redactValue("", record.properties) as Record<string, unknown>,
     });
   };
+  // LogTape flushes a sink on dispose through these: without them the file sink's buffer (it
+  // buffers lines of 200 bytes and more) would be lost at exit.
+  const d = inner as Partial<Disposable & AsyncDisposable>;
+  if (d[Symbol.dispose]) Object.assign(sink, { [Symbol.dispose]: () => d[Symbol.dispose]!() });
+  if (d[Symbol.asyncDispose]) {
+    Object.assign(sink, { [Symbol.asyncDispose]: () => d[Symbol.asyncDispose]!() });
+  }
+  return sink;
 }
 
 let redactKeys = false;

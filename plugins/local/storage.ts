@@ -48,6 +48,9 @@ import type {
 import { errno, fsError, lockFile, syncDir, writeAll } from "./_fs.ts";
 import { ChunkReader, openFile } from "./_read.ts";
 
+/** Open storages per root in this process: the last to close removes the staging directory. */
+const _openRoots = new Map<string, number>();
+
 /** The reserved directory for temp files and locks, at the storage root. */
 export const STAGING_DIR = ".tibr-tmp";
 /**
@@ -98,10 +101,11 @@ export class LocalStorage implements ExternalStorage {
   readonly #chunk: number;
   readonly #fileParallel: number;
   readonly #parallel: number;
-  #stagingReady: Promise<void> | undefined;
+  #closed = false;
 
-  /** `root` must be an absolute directory path that exists. */
+  /** `root` must be an absolute directory path (made by the first write when missing). */
   constructor(readonly root: string, opts: LocalStorageOptions = {}) {
+    _openRoots.set(root, (_openRoots.get(root) ?? 0) + 1);
     this.#staging = join(root, STAGING_DIR);
     this.#locks = join(this.#staging, "locks");
     this.#chunk = Math.max(1, Math.floor(opts.readChunk ?? READ_CHUNK));
@@ -153,23 +157,29 @@ export class LocalStorage implements ExternalStorage {
     return fsError(err, op, name, this.uri());
   }
 
-  async #tempFile(): Promise<{ path: string; fh: FileHandle }> {
-    this.#stagingReady ??= mkdir(this.#locks, { recursive: true }).then(() => {});
-    try {
-      await this.#stagingReady;
-    } catch (err) {
-      this.#stagingReady = undefined;
-      throw err;
-    }
-    const path = join(this.#staging, randomBytes(12).toString("hex"));
-    try {
-      return { path, fh: await open(path, "wx", 0o644) };
-    } catch (err) {
-      // Another storage on this root removed the staging directory on close: make it again.
-      if (errno(err) !== "ENOENT") throw err;
+  /**
+   * Runs `fn` with the staging directory in place, making it again when another storage on this
+   * root (another process, or the last user in this one) removed it on close in between.
+   */
+  async #staged<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0;; attempt++) {
       await mkdir(this.#locks, { recursive: true });
-      return { path, fh: await open(path, "wx", 0o644) };
+      try {
+        return await fn();
+      } catch (err) {
+        if (errno(err) !== "ENOENT" || attempt >= 5) throw err;
+      }
     }
+  }
+
+  #tempFile(): Promise<{ path: string; fh: FileHandle }> {
+    const path = join(this.#staging, randomBytes(12).toString("hex"));
+    return this.#staged(async () => ({ path, fh: await open(path, "wx", 0o644) }));
+  }
+
+  #lock(name: string, signal?: AbortSignal): Promise<() => Promise<void>> {
+    const id = createHash("sha256").update(name).digest("hex").slice(0, 32);
+    return this.#staged(() => lockFile(join(this.#locks, id), signal));
   }
 
   /**
@@ -197,11 +207,6 @@ export class LocalStorage implements ExternalStorage {
       }
       dir = dirname(dir);
     }
-  }
-
-  async #lock(name: string, signal?: AbortSignal): Promise<() => Promise<void>> {
-    const id = createHash("sha256").update(name).digest("hex").slice(0, 32);
-    return await lockFile(join(this.#locks, id), signal);
   }
 
   /** Moves a finished temp file to `name` under the preconditions; returns the new stat. */
@@ -593,10 +598,21 @@ export class LocalStorage implements ExternalStorage {
     return { backend: { case: "local", value: { path: this.root } } };
   }
 
-  /** Removes the staging directory when no write or lock uses it, so a root holds only objects. */
+  /**
+   * Removes the (empty) staging directory when this is the last open storage on the root in
+   * this process, so a finished backup root holds only its objects. Another process still
+   * writing there makes it again (`#staged`).
+   */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const left = (_openRoots.get(this.root) ?? 1) - 1;
+    if (left > 0) {
+      _openRoots.set(this.root, left);
+      return;
+    }
+    _openRoots.delete(this.root);
     await rmdir(this.#locks).catch(() => {});
     await rmdir(this.#staging).catch(() => {});
-    this.#stagingReady = undefined;
   }
 }
