@@ -23,6 +23,12 @@ export interface PoolOptions {
   concurrency: number;
   /** Stops the pool: no task starts after it aborts, and running tasks see the abort. */
   signal?: AbortSignal;
+  /**
+   * Called once, at the first failure, before the running tasks settle: where a run hands the
+   * error to its `RunScope` (`onFail: (err) => scope.fail(err)`), so work outside the pool stops
+   * too.
+   */
+  onFail?: (err: unknown) => void;
 }
 
 /** A task: gets the pool's signal, which aborts with the first error of any task. */
@@ -33,6 +39,7 @@ export class Pool {
   readonly #concurrency: number;
   readonly #ctl = new AbortController();
   readonly #parent: AbortSignal | undefined;
+  readonly #onFail: ((err: unknown) => void) | undefined;
   /** Settled-or-not markers of running tasks; they never reject. */
   readonly #running = new Set<Promise<void>>();
   #failed = false;
@@ -42,6 +49,7 @@ export class Pool {
   constructor(opts: PoolOptions) {
     this.#concurrency = Math.max(1, Math.floor(opts.concurrency));
     this.#parent = opts.signal;
+    this.#onFail = opts.onFail;
     if (this.#parent?.aborted) this.#fail(this.#parent.reason);
     else this.#parent?.addEventListener("abort", this.#onParentAbort, { once: true });
   }
@@ -151,6 +159,7 @@ export class Pool {
     this.#error = err;
     this.#ctl.abort(err);
     this.#release();
+    this.#onFail?.(err);
   }
 
   #release(): void {

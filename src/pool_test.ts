@@ -18,7 +18,9 @@ Deno.test("pool starts nothing after a failure and waits for the running tasks",
   const started: number[] = [];
   const gates = Array.from({ length: 10 }, () => deferred());
   let slowSawAbort = false;
-  const run = forEachPool(gates, { concurrency: 3 }, async (gate, i, signal) => {
+  const failures: unknown[] = [];
+  const opts = { concurrency: 3, onFail: (e: unknown) => failures.push(e) };
+  const run = forEachPool(gates, opts, async (gate, i, signal) => {
     started.push(i);
     signal.addEventListener("abort", () => {
       if (i === 0) slowSawAbort = true;
@@ -34,6 +36,7 @@ Deno.test("pool starts nothing after a failure and waits for the running tasks",
   // Task 0 still runs: the pool has not settled, and saw the abort.
   assert.equal(settled, false);
   assert.ok(slowSawAbort);
+  assert.equal(failures.length, 1, "onFail runs at the failure, before the pool settles");
   gates[2]!.resolve();
   gates[0]!.resolve();
   await assert.rejects(run, /range 1 failed/);

@@ -9,6 +9,7 @@
  * settle before it throws the first error.
  * @module
  */
+import process from "node:process";
 
 /** The run's abort signal and its first fatal error. */
 export class RunScope {

@@ -37,3 +37,18 @@ Deno.test("run returns the work's value when nothing fails", async () => {
   assert.equal(scope.signal.aborted, false);
   scope.close();
 });
+
+Deno.test("onSignals fails the run on SIGTERM, naming it, until closed", async () => {
+  const scope = new RunScope();
+  const seen: string[] = [];
+  scope.onSignals(["SIGTERM"], (sig) => seen.push(sig));
+  const fired = new Promise((resolve) => scope.signal.addEventListener("abort", resolve));
+  // Node-style signal listeners do not keep the event loop alive on their own.
+  const alive = setTimeout(() => {}, 5000);
+  Deno.kill(Deno.pid, "SIGTERM");
+  await fired;
+  clearTimeout(alive);
+  assert.deepEqual(seen, ["SIGTERM"]);
+  assert.match(String(scope.error), /interrupted by SIGTERM/);
+  scope.close();
+});

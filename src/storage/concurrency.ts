@@ -92,25 +92,25 @@ class LimitedStorage extends ForwardingStorage {
     super(inner);
   }
 
-  #gate<T>(name: string | undefined, opts: CallOptions | undefined, fn: () => Promise<T>) {
+  #gate<T>(opts: CallOptions | undefined, fn: () => Promise<T>) {
     if (laneOf(opts) === "control") return fn();
     return this.sem.run(fn, opts?.signal);
   }
 
   override writeFile(name: string, data: Uint8Array, opts?: WriteOptions): Promise<ObjectStat> {
-    return this.#gate(name, opts, () => this.inner.writeFile(name, data, opts));
+    return this.#gate(opts, () => this.inner.writeFile(name, data, opts));
   }
   override readFile(name: string, opts?: ReadFileOptions): Promise<Uint8Array> {
-    return this.#gate(name, opts, () => this.inner.readFile(name, opts));
+    return this.#gate(opts, () => this.inner.readFile(name, opts));
   }
   override fileExists(name: string, opts?: CallOptions): Promise<boolean> {
-    return this.#gate(name, opts, () => this.inner.fileExists(name, opts));
+    return this.#gate(opts, () => this.inner.fileExists(name, opts));
   }
   override stat(name: string, opts?: CallOptions): Promise<ObjectStat> {
-    return this.#gate(name, opts, () => this.inner.stat(name, opts));
+    return this.#gate(opts, () => this.inner.stat(name, opts));
   }
   override deleteFile(name: string, opts?: CallOptions): Promise<void> {
-    return this.#gate(name, opts, () => this.inner.deleteFile(name, opts));
+    return this.#gate(opts, () => this.inner.deleteFile(name, opts));
   }
   override deleteFiles(names: readonly string[], opts?: CallOptions): Promise<void> {
     const control = names.length > 0 && laneOf(opts) === "control";
@@ -119,16 +119,16 @@ class LimitedStorage extends ForwardingStorage {
       : this.sem.run(() => this.inner.deleteFiles(names, opts), opts?.signal);
   }
   override rename(from: string, to: string, opts?: CallOptions): Promise<void> {
-    return this.#gate(to, opts, () => this.inner.rename(from, to, opts));
+    return this.#gate(opts, () => this.inner.rename(from, to, opts));
   }
   override async open(name: string, opts?: ReadOptions): Promise<StorageReader> {
-    const reader = await this.#gate(name, opts, () => this.inner.open(name, opts));
+    const reader = await this.#gate(opts, () => this.inner.open(name, opts));
     if (laneOf(opts) === "control") return reader;
     const stream = pullThrough(reader.stream, (read) => this.sem.run(read, opts?.signal));
     return mapReader(reader, stream);
   }
   override async create(name: string, opts?: CreateOptions): Promise<StorageWriter> {
-    const writer = await this.#gate(name, opts, () => this.inner.create(name, opts));
+    const writer = await this.#gate(opts, () => this.inner.create(name, opts));
     if (laneOf(opts) === "control") return writer;
     return {
       write: (chunk) => this.sem.run(() => writer.write(chunk), opts?.signal),
