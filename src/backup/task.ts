@@ -66,7 +66,6 @@ import {
   startGcKeeper,
   tsToDate,
 } from "./timestamps.ts";
-import { objectUri } from "../storage/url.ts";
 
 /** The backup kinds, as BR's subcommands. */
 export type BackupMode = "full" | "db" | "table" | "raw" | "txn";
