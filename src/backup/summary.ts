@@ -5,8 +5,13 @@
 import { formatBytes, formatSpeed, goDuration } from "./progress.ts";
 import type { BackupSummary } from "./task.ts";
 
-/** BR's label of a backup (its command's name): what progress, summaries and `kind` say. */
-export function backupLabel(mode: string): string {
+/**
+ * BR's label of a backup (its command's name): what progress, summaries and `kind` say. An
+ * incremental backup (`--lastbackupts`) of tables is `Incremental Backup`, as tibr's users and
+ * tests name it; BR itself keeps the command's label there.
+ */
+export function backupLabel(mode: string, incremental = false): string {
+  if (incremental && mode !== "raw" && mode !== "txn") return "Incremental Backup";
   switch (mode) {
     case "db":
       return "Database Backup";

@@ -284,7 +284,7 @@ export async function runBackup(outer: BackupConfig): Promise<BackupSummary> {
     );
   }
 
-  const label = backupLabel(cfg.mode);
+  const label = backupLabel(cfg.mode, (cfg.lastBackupTs ?? 0n) > 0n);
   metrics.begin("backup", label);
   metrics.phase("connect");
   const { storage, backend, pd, stores, resolver } = await connect(cfg);
@@ -515,7 +515,11 @@ async function summaryOfFinished(
   const m = reader.meta;
   const took = Date.now() - started;
   return {
-    kind: m.isRawKv ? "Raw Backup" : m.isTxnKv ? "Txn Backup" : backupLabel(cfg.mode),
+    kind: m.isRawKv
+      ? "Raw Backup"
+      : m.isTxnKv
+      ? "Txn Backup"
+      : backupLabel(cfg.mode, m.startVersion > 0n),
     storage: storage.uri(),
     backupTs: String(m.endVersion),
     backupTime: tsToDate(m.endVersion).toISOString(),

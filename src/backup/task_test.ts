@@ -80,9 +80,11 @@ test("the ETA follows the smoothed rate, not the last range", () => {
 
 test("BR's labels and the single summary line of its log", () => {
   assert.deepEqual(
-    ["full", "db", "table", "raw", "txn"].map(backupLabel),
+    ["full", "db", "table", "raw", "txn"].map((m) => backupLabel(m)),
     ["Full Backup", "Database Backup", "Table Backup", "Raw Backup", "Txn Backup"],
   );
+  assert.equal(backupLabel("full", true), "Incremental Backup");
+  assert.equal(backupLabel("raw", true), "Raw Backup");
   const line = summaryLogLine(
     {
       kind: "Database Backup",
