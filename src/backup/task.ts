@@ -366,6 +366,7 @@ export async function runBackup(outer: BackupConfig): Promise<BackupSummary> {
       progress,
       checkpoint,
       runStartMs,
+      scope,
     });
     // A failed keeper aborts the run; the backup's workers stop and settle before the first
     // error is thrown.
@@ -552,6 +553,8 @@ interface BackupContext {
   checkpoint: BackupCheckpoint | undefined;
   /** PD physical time this run started, ms. */
   runStartMs: number;
+  /** The run's scope: a pool's first failure fails it, so work outside the pool stops too. */
+  scope: RunScope;
 }
 
 interface BackupTotals {
@@ -661,6 +664,7 @@ async function pushDown(
   const rangePool = new Pool({
     concurrency: ctx.concurrency,
     ...(cfg.signal ? { signal: cfg.signal } : {}),
+    onFail: (err) => ctx.scope.fail(err),
   });
   const client = new BackupClient(pd, stores, resolver, {
     clusterId: pd.clusterId,
@@ -748,6 +752,7 @@ async function tableChecksums(
     const poolOpts = {
       concurrency: CHECKSUM_CONCURRENCY,
       ...(cfg.signal ? { signal: cfg.signal } : {}),
+      onFail: (err: unknown) => ctx.scope.fail(err),
     };
     await forEachPool(tables, poolOpts, async (t, i, signal) => {
       if (t.ranges.length === 0) return;

@@ -259,18 +259,21 @@ describe("backup integrity against the playground", () => {
 
   test("checkpoint clean refuses while a live run holds the lock", async () => {
     const dir = join(tmp.path, "live");
-    let clean: TibrRun | undefined;
+    const stores = pg.cluster.regions.stores().map((st) => st.id);
+    let clean: Promise<TibrRun> | undefined;
+    // The stores are held while clean runs, so the backup is surely live (and holding its lock).
     const run = await runAndAct(dir, FAST_FLUSH, () => hasCheckpointData(dir), () => {
-      runTibr(["checkpoint", "clean", "-s", `local://${dir}`, "--log-file", "/dev/null"]).then(
-        (r) => (clean = r),
-      );
+      for (const id of stores) pg.admin.pauseStore(id, true);
+      clean = runTibr(["checkpoint", "clean", "-s", `local://${dir}`, "--log-file", "/dev/null"])
+        .finally(() => {
+          for (const id of stores) pg.admin.pauseStore(id, false);
+        });
       return false;
     }, undefined);
     assert.equal(run.code, 0, run.stderr);
-    while (!clean) await new Promise((r) => setTimeout(r, 20));
-    // Either it ran while the backup held the lock (refused) or after it finished (nothing of a
-    // finished backup is removed): the backup stays complete in both cases.
-    if (clean.code !== 0) assert.match(errorLine(clean), /lock is held by .*--force/);
+    const refused = await clean!;
+    assert.notEqual(refused.code, 0);
+    assert.match(errorLine(refused), /lock is held by .*--force/);
     await assertComplete(dir);
   });
 
