@@ -4,7 +4,8 @@
  * @module
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import process from "node:process";
 
 function git(args: string[]): string {
@@ -32,6 +33,8 @@ const args = [
   // Precompiled bytecode: without it Bun parses the whole bundle (cloud SDKs included) at every
   // start, which costs ~80 ms; with it `tibr --version` starts in ~20 ms.
   "--bytecode",
+  // The source map rides in the binary, so a stack at `-L debug` names src/ files and lines.
+  "--sourcemap",
   "src/cli/main.ts",
   "src/playground/server/_sst_worker.ts",
   "src/verify/_decode_worker.ts",
@@ -47,6 +50,12 @@ process.stderr.write(built.stderr);
 if (built.status !== 0 || /^error:/m.test(String(built.stderr))) {
   console.error(`build failed: bun build exited ${built.status} or printed an error (above)`);
   process.exit(1);
+}
+// The maps are embedded in the binary; the copies bun also writes beside it are not needed.
+for (const f of readdirSync(dirname(resolve(root, out)))) {
+  if (f.endsWith(".js.map") || f === `${basename(out)}.map`) {
+    rmSync(join(dirname(resolve(root, out)), f), { force: true });
+  }
 }
 const started = spawnSync(out, ["--version"], { cwd: root, encoding: "utf8" });
 if (started.status !== 0) {

@@ -13,6 +13,7 @@
  * @module
  */
 import { type Clock, systemClock } from "./storage/clock.ts";
+import { metrics } from "./metrics.ts";
 
 /** How a kind randomizes its delays (client-go's jitter modes). */
 export type Jitter = "none" | "full" | "equal" | "decorrelated";
@@ -181,6 +182,7 @@ export class Backoffer {
       );
     }
     this.#total += ms;
+    metrics.retry(kindName);
     await this.#clock.sleep(ms, this.#signal);
   }
 

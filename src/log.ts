@@ -6,7 +6,7 @@
  */
 import {
   configure,
-  getConsoleSink,
+  dispose,
   getJsonLinesFormatter,
   getLogger,
   getTextFormatter,
@@ -17,8 +17,9 @@ import {
   type Sink,
 } from "@logtape/logtape";
 import { getFileSink } from "@logtape/file";
-import { closeSync, openSync } from "node:fs";
+import { appendFileSync, closeSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
+import process from "node:process";
 import { join } from "node:path";
 
 /** BR's level names, mapped onto LogTape's. */
@@ -58,7 +59,7 @@ function redactValue(key: string, value: unknown, depth = 0): unknown {
 }
 
 function redactingSink(inner: Sink): Sink {
-  return (record: LogRecord) => {
+  const sink = (record: LogRecord) => {
     inner({
       ...record,
       message: record.message.map((part) =>
@@ -67,6 +68,14 @@ function redactingSink(inner: Sink): Sink {
       properties: redactValue("", record.properties) as Record<string, unknown>,
     });
   };
+  // LogTape flushes a sink on dispose through these: without them the file sink's buffer (it
+  // buffers lines of 200 bytes and more) would be lost at exit.
+  const d = inner as Partial<Disposable & AsyncDisposable>;
+  if (d[Symbol.dispose]) Object.assign(sink, { [Symbol.dispose]: () => d[Symbol.dispose]!() });
+  if (d[Symbol.asyncDispose]) {
+    Object.assign(sink, { [Symbol.asyncDispose]: () => d[Symbol.asyncDispose]!() });
+  }
+  return sink;
 }
 
 let redactKeys = false;
@@ -108,7 +117,10 @@ export async function setupLogging(opts: LogOptions): Promise<string> {
   let sink: Sink;
   let target: string;
   if (opts.file === "-") {
-    sink = getConsoleSink({ formatter });
+    // Not the console sink: it writes info lines to stdout, which carries `--output json`.
+    sink = (record: LogRecord) => {
+      process.stderr.write(formatter(record));
+    };
     target = "stderr";
   } else {
     target = opts.file ?? defaultLogFile();
@@ -134,7 +146,46 @@ export async function setupLogging(opts: LogOptions): Promise<string> {
       { category: ["logtape", "meta"], sinks: ["main"], lowestLevel: "warning" },
     ],
   });
+  currentTarget = target;
+  currentFormat = opts.format;
   return target;
+}
+
+/** Writes out what the log sinks still buffer (before the process exits). */
+export async function flushLogs(): Promise<void> {
+  await dispose().catch(() => {});
+}
+
+let currentTarget: string | undefined;
+let currentFormat: LogOptions["format"] = "text";
+
+/**
+ * Ends the log file with the error that ended the run (and its stack, when given): after the
+ * sinks are flushed, appended directly, so it is the last line whatever the sinks buffered.
+ * Nothing is written when logs go to stderr (the CLI prints the error there itself) or before
+ * logging was set up.
+ */
+export async function logFinalError(message: string, stack?: string): Promise<void> {
+  await flushLogs();
+  if (currentTarget === undefined || currentTarget === "stderr") return;
+  const at = new Date();
+  const text = redactText(stack ? `${message}\n${stack}` : message);
+  const line = currentFormat === "json"
+    ? JSON.stringify({
+      "@timestamp": at.toISOString(),
+      level: "ERROR",
+      logger: "tibr.cli",
+      message: `run failed: ${text}`,
+      properties: {},
+    })
+    : `${
+      at.toISOString().replace("T", " ").replace("Z", " +00:00")
+    } [ERR] tibr·cli: run failed: ${text}`;
+  try {
+    appendFileSync(currentTarget, `${line}\n`);
+  } catch {
+    // The error line on stderr is what must come out; the log is best effort here.
+  }
 }
 
 /** A logger under the `tibr` category, e.g. `log("backup")`. */

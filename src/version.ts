@@ -34,6 +34,26 @@ export function gitCommit(): string {
   return typeof TIBR_GIT_COMMIT === "string" ? TIBR_GIT_COMMIT : fromGit(["rev-parse", "HEAD"]);
 }
 
+/**
+ * The `br_version` of a backupmeta, in BR's layout (`BR` then `build.Info()`'s lines), with
+ * tibr named in the release line. No Go here: that line names the runtime.
+ */
+export function brVersionText(): string {
+  const branch = typeof TIBR_GIT_BRANCH === "string"
+    ? TIBR_GIT_BRANCH
+    : fromGit(["rev-parse", "--abbrev-ref", "HEAD"]);
+  const built = typeof TIBR_BUILD_TIME === "string" ? TIBR_BUILD_TIME : "None";
+  return [
+    "BR",
+    `Release Version: tibr v${VERSION}`,
+    `Git Commit Hash: ${gitCommit()}`,
+    `Git Branch: ${branch}`,
+    `Go Version: none (${runtimeVersion()})`,
+    `UTC Build Time: ${built}`,
+    "Race Enabled: false",
+  ].join("\n");
+}
+
 /** BR-style multi-line version text. */
 export function versionText(): string {
   const branch = typeof TIBR_GIT_BRANCH === "string"

@@ -1,6 +1,6 @@
 /**
  * Option helpers the cloud plugins share: ConfigInvalid errors, BR-style booleans, endpoint
- * URLs, and rejecting options a plugin does not know.
+ * URLs.
  * @module
  */
 import { StorageError } from "../../src/storage/errors.ts";
@@ -34,10 +34,10 @@ export function parseBool(
 
 /**
  * Validates an `endpoint` option: an http(s) URL with a host and no credentials or query; a
- * trailing `/` is dropped. Like BR, an endpoint without a scheme is rejected rather than
+ * trailing `/` is dropped unless `keepSlash`. Like BR, an endpoint without a scheme is rejected rather than
  * guessed.
  */
-export function parseEndpoint(raw: string, plugin: string): string {
+export function parseEndpoint(raw: string, plugin: string, keepSlash = false): string {
   const what = `${plugin} option 'endpoint'`;
   let url: URL;
   try {
@@ -51,35 +51,7 @@ export function parseEndpoint(raw: string, plugin: string): string {
   if (url.username !== "" || url.password !== "" || url.search !== "") {
     throw invalid(`${what} must not carry credentials or a query; pass them as options`);
   }
-  return url.href.replace(/\/+$/, "");
-}
-
-/** Throws ConfigInvalid naming the first option not in `known`. */
-export function rejectUnknownOptions(
-  plugin: string,
-  options: Record<string, string>,
-  known: readonly string[],
-): void {
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw invalid(`unknown ${plugin} option '${key}'; valid options are ${known.join(", ")}`);
-    }
-  }
-}
-
-/** Upper-cased `value` if it is one of `allowed`; ConfigInvalid otherwise. */
-export function oneOf(
-  plugin: string,
-  name: string,
-  value: string,
-  allowed: readonly string[],
-): string {
-  const hit = allowed.find((a) => a.toLowerCase() === value.toLowerCase());
-  if (hit === undefined) {
-    throw invalid(
-      `${plugin} option '${name}' must be one of ${allowed.join(", ")}, not ` +
-        JSON.stringify(value),
-    );
-  }
-  return hit;
+  // URL normalises `http://h` to `http://h/`: keep the text as given, minus a trailing `/`
+  // unless asked (BR keeps it for GCS).
+  return keepSlash ? raw : raw.replace(/\/+$/, "");
 }

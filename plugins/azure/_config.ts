@@ -7,13 +7,7 @@ import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { StorageTarget } from "../../src/storage/plugin.ts";
 import { AZURE_OPTION_SPEC } from "./options.ts";
-import {
-  invalid,
-  nonEmpty,
-  oneOf,
-  parseEndpoint,
-  rejectUnknownOptions,
-} from "../_cloud/_config.ts";
+import { invalid, nonEmpty, parseEndpoint } from "../_cloud/_config.ts";
 
 /** Every option the plugin accepts (owned by its SDK-free options.ts). */
 export const AZURE_PLUGIN_OPTIONS: string[] = [...AZURE_OPTION_SPEC.options];
@@ -54,7 +48,6 @@ export function parseAzureConfig(
   env: Record<string, string | undefined>,
 ): AzureConfig {
   const o = target.options;
-  rejectUnknownOptions("azblob", o, AZURE_PLUGIN_OPTIONS);
   if (target.bucket === "") {
     throw invalid(
       `missing container in the ${target.scheme} URL; write azure://<container>/<prefix>`,
@@ -110,7 +103,11 @@ export function parseAzureConfig(
     credentials,
   };
   const tier = nonEmpty(o["access-tier"]);
-  if (tier !== undefined) cfg.accessTier = oneOf("azblob", "access-tier", tier, AZURE_ACCESS_TIERS);
+  // Passed through as BR does (the service judges it), in the service's spelling when known.
+  if (tier !== undefined) {
+    cfg.accessTier = AZURE_ACCESS_TIERS.find((t) => t.toLowerCase() === tier.toLowerCase()) ??
+      tier;
+  }
   const scope = nonEmpty(o["encryption-scope"]);
   if (scope !== undefined) cfg.encryptionScope = scope;
   const ek = nonEmpty(o["encryption-key"]);

@@ -6,13 +6,7 @@
 import { readFile } from "node:fs/promises";
 import type { StorageTarget } from "../../src/storage/plugin.ts";
 import { GCS_OPTION_SPEC } from "./options.ts";
-import {
-  invalid,
-  nonEmpty,
-  oneOf,
-  parseEndpoint,
-  rejectUnknownOptions,
-} from "../_cloud/_config.ts";
+import { invalid, nonEmpty, parseEndpoint } from "../_cloud/_config.ts";
 
 /** Every option the plugin accepts (owned by its SDK-free options.ts). */
 export const GCS_PLUGIN_OPTIONS: string[] = [...GCS_OPTION_SPEC.options];
@@ -47,8 +41,6 @@ export interface GcsConfig {
   endpoint?: string;
   storageClass?: string;
   predefinedAcl?: string;
-  /** The credentials JSON (service account, authorized user, ...), when a file was named. */
-  credentials?: Record<string, unknown>;
   /** Its text, forwarded to TiKV as `credentials_blob` when credentials are sent. */
   credentialsBlob?: string;
   /** Where the credentials came from, for messages: the option or the variable. */
@@ -66,21 +58,18 @@ export async function parseGcsConfig(
   env: Record<string, string | undefined>,
 ): Promise<GcsConfig> {
   const o = target.options;
-  rejectUnknownOptions("gcs", o, GCS_PLUGIN_OPTIONS);
   if (target.bucket === "") {
     throw invalid(`missing bucket in the ${target.scheme} URL; write gcs://<bucket>/<prefix>`);
   }
   const cfg: GcsConfig = { bucket: target.bucket, prefix: target.prefix.replace(/^\/+|\/+$/g, "") };
   const endpoint = nonEmpty(o["endpoint"]);
-  if (endpoint !== undefined) cfg.endpoint = parseEndpoint(endpoint, "gcs");
+  // BR keeps the endpoint as written (a trailing `/` included) and passes storage class and
+  // ACL through unchecked; GCS itself judges them.
+  if (endpoint !== undefined) cfg.endpoint = parseEndpoint(endpoint, "gcs", true);
   const sc = nonEmpty(o["storage-class"]);
-  if (sc !== undefined) {
-    cfg.storageClass = oneOf("gcs", "storage-class", sc, GCS_STORAGE_CLASSES);
-  }
+  if (sc !== undefined) cfg.storageClass = sc;
   const acl = nonEmpty(o["predefined-acl"]);
-  if (acl !== undefined) {
-    cfg.predefinedAcl = oneOf("gcs", "predefined-acl", acl, GCS_PREDEFINED_ACLS);
-  }
+  if (acl !== undefined) cfg.predefinedAcl = acl;
   const fromOption = nonEmpty(o["credentials-file"]);
   const fromEnv = nonEmpty(env["GOOGLE_APPLICATION_CREDENTIALS"]);
   const file = fromOption ?? fromEnv;
@@ -98,26 +87,35 @@ export async function parseGcsConfig(
           "give the path of a service-account JSON key",
       );
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw invalid(
-        `the credentials file ${JSON.stringify(file)} named by ${source} is not JSON; ` +
-          "give the path of a service-account JSON key",
-      );
-    }
-    if (
-      !json || typeof json !== "object" || typeof (json as { type?: unknown }).type !== "string"
-    ) {
-      throw invalid(
-        `the credentials file ${JSON.stringify(file)} named by ${source} has no "type"; ` +
-          "give the path of a service-account JSON key",
-      );
-    }
-    cfg.credentials = json as Record<string, unknown>;
+    // As BR, the file is read into the credentials blob as it is; only the SDK needs JSON,
+    // and `gcsCredentials` says so when the storage is used.
     cfg.credentialsBlob = text;
     cfg.credentialsSource = source;
   }
   return cfg;
+}
+
+/**
+ * The credentials JSON of a config's blob (service account, authorized user, ...), or undefined
+ * when no file was named. Throws ConfigInvalid when the file is not such JSON.
+ */
+export function gcsCredentials(cfg: GcsConfig): Record<string, unknown> | undefined {
+  if (cfg.credentialsBlob === undefined) return undefined;
+  const source = cfg.credentialsSource ?? "the gcs credentials";
+  let json: unknown;
+  try {
+    json = JSON.parse(cfg.credentialsBlob);
+  } catch {
+    throw invalid(
+      `the credentials file named by ${source} is not JSON; give the path of a service-account ` +
+        "JSON key",
+    );
+  }
+  if (!json || typeof json !== "object" || typeof (json as { type?: unknown }).type !== "string") {
+    throw invalid(
+      `the credentials file named by ${source} has no "type"; give the path of a ` +
+        "service-account JSON key",
+    );
+  }
+  return json as Record<string, unknown>;
 }

@@ -39,7 +39,7 @@ import type {
 } from "../../src/storage/types.ts";
 import { throwIfAborted } from "../_cloud/_errors.ts";
 import { emptyReader, forEachLimit, raceSignal } from "../_cloud/_streams.ts";
-import type { GcsConfig } from "./_config.ts";
+import { type GcsConfig, gcsCredentials } from "./_config.ts";
 import { type GcsErrorContext, gcsStatus, mapGcsError } from "./_errors.ts";
 import { mappedBody, MediaClient, type MediaResponse, readAllChecked } from "./_media.ts";
 import { ResumableSink } from "./_resumable.ts";
@@ -89,14 +89,15 @@ function authFor(
 /** Builds the SDK client, its own retries off. */
 function makeClient(cfg: GcsConfig): Storage {
   const base: StorageOptions = {};
-  if (cfg.endpoint !== undefined) base.apiEndpoint = cfg.endpoint;
-  if (cfg.credentials !== undefined) {
-    Object.assign(base, authFor(cfg.credentials));
+  if (cfg.endpoint !== undefined) base.apiEndpoint = cfg.endpoint.replace(/\/+$/, "");
+  const credentials = gcsCredentials(cfg);
+  if (credentials !== undefined) {
+    Object.assign(base, authFor(credentials));
     // The SDK sends no credentials to a custom endpoint unless asked to.
     base.useAuthWithCustomEndpoint = true;
-    const universe = cfg.credentials["universe_domain"];
+    const universe = credentials["universe_domain"];
     if (typeof universe === "string" && universe !== "") base.universeDomain = universe;
-    const project = cfg.credentials["project_id"];
+    const project = credentials["project_id"];
     if (typeof project === "string" && project !== "") base.projectId = project;
   }
   return new Storage({ ...base, retryOptions: { autoRetry: false, maxRetries: 0 } });
@@ -116,7 +117,7 @@ export class GcsStorage implements ExternalStorage {
     this.#plain = plain;
     const google = cfg.endpoint === undefined ||
       /(^|\.)googleapis\.com$/.test(new URL(cfg.endpoint).hostname);
-    this.#media = new MediaClient(plain, cfg.bucket, google || cfg.credentials !== undefined);
+    this.#media = new MediaClient(plain, cfg.bucket, google || cfg.credentialsBlob !== undefined);
     const path = cfg.prefix === "" ? "" : `/${cfg.prefix}`;
     this.#ctx = {
       where: `${scheme}://${cfg.bucket}${path}`,

@@ -4,7 +4,8 @@
  * cluster the path must be a shared mount (as with BR).
  * @module
  */
-import { mkdir, stat } from "node:fs/promises";
+import { access, constants, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { definePlugin, type StoragePlugin } from "../../src/storage/plugin.ts";
 import { StorageError } from "../../src/storage/errors.ts";
 import { errno } from "./_fs.ts";
@@ -20,8 +21,7 @@ export const plugin: StoragePlugin = definePlugin({
   async open(target) {
     const root = target.prefix;
     try {
-      await mkdir(root, { recursive: true });
-      if (!(await stat(root)).isDirectory()) throw Object.assign(new Error(), { code: "ENOTDIR" });
+      await _checkRoot(root);
     } catch (err) {
       const code = errno(err);
       const [kind, fix] = code === "EACCES" || code === "EPERM" || code === "EROFS"
@@ -46,5 +46,29 @@ export const plugin: StoragePlugin = definePlugin({
     return storage;
   },
 });
+
+/**
+ * Checks, without creating anything, that `root` is a directory or can be made one: the first
+ * write creates it, so a read-only command on a missing path leaves no directory behind.
+ */
+async function _checkRoot(root: string): Promise<void> {
+  const notDir = () => Object.assign(new Error(), { code: "ENOTDIR" });
+  let dir = root;
+  for (;;) {
+    let st;
+    try {
+      st = await stat(dir);
+    } catch (err) {
+      if (errno(err) !== "ENOENT" || dirname(dir) === dir) throw err;
+      dir = dirname(dir);
+      continue;
+    }
+    if (!st.isDirectory()) throw notDir();
+    // An existing root is enough (reading needs no write access); a missing one must be
+    // creatable under its nearest existing parent.
+    if (dir !== root) await access(dir, constants.W_OK | constants.X_OK);
+    return;
+  }
+}
 
 export default plugin;

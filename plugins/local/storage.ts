@@ -21,6 +21,7 @@ import {
   open,
   readdir,
   rename,
+  rmdir,
   stat,
   unlink,
 } from "node:fs/promises";
@@ -46,6 +47,9 @@ import type {
 } from "../../src/storage/types.ts";
 import { errno, fsError, lockFile, syncDir, writeAll } from "./_fs.ts";
 import { ChunkReader, openFile } from "./_read.ts";
+
+/** Open storages per root in this process: the last to close removes the staging directory. */
+const _openRoots = new Map<string, number>();
 
 /** The reserved directory for temp files and locks, at the storage root. */
 export const STAGING_DIR = ".tibr-tmp";
@@ -97,10 +101,11 @@ export class LocalStorage implements ExternalStorage {
   readonly #chunk: number;
   readonly #fileParallel: number;
   readonly #parallel: number;
-  #stagingReady: Promise<void> | undefined;
+  #closed = false;
 
-  /** `root` must be an absolute directory path that exists. */
+  /** `root` must be an absolute directory path (made by the first write when missing). */
   constructor(readonly root: string, opts: LocalStorageOptions = {}) {
+    _openRoots.set(root, (_openRoots.get(root) ?? 0) + 1);
     this.#staging = join(root, STAGING_DIR);
     this.#locks = join(this.#staging, "locks");
     this.#chunk = Math.max(1, Math.floor(opts.readChunk ?? READ_CHUNK));
@@ -152,21 +157,56 @@ export class LocalStorage implements ExternalStorage {
     return fsError(err, op, name, this.uri());
   }
 
-  async #tempFile(): Promise<{ path: string; fh: FileHandle }> {
-    this.#stagingReady ??= mkdir(this.#locks, { recursive: true }).then(() => {});
-    try {
-      await this.#stagingReady;
-    } catch (err) {
-      this.#stagingReady = undefined;
-      throw err;
+  /**
+   * Runs `fn` with the staging directory in place, making it again when another storage on this
+   * root (another process, or the last user in this one) removed it on close in between.
+   */
+  async #staged<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0;; attempt++) {
+      await mkdir(this.#locks, { recursive: true });
+      try {
+        return await fn();
+      } catch (err) {
+        if (errno(err) !== "ENOENT" || attempt >= 5) throw err;
+      }
     }
-    const path = join(this.#staging, randomBytes(12).toString("hex"));
-    return { path, fh: await open(path, "wx", 0o644) };
   }
 
-  async #lock(name: string, signal?: AbortSignal): Promise<() => Promise<void>> {
+  #tempFile(): Promise<{ path: string; fh: FileHandle }> {
+    const path = join(this.#staging, randomBytes(12).toString("hex"));
+    return this.#staged(async () => ({ path, fh: await open(path, "wx", 0o644) }));
+  }
+
+  #lock(name: string, signal?: AbortSignal): Promise<() => Promise<void>> {
     const id = createHash("sha256").update(name).digest("hex").slice(0, 32);
-    return await lockFile(join(this.#locks, id), signal);
+    return this.#staged(() => lockFile(join(this.#locks, id), signal));
+  }
+
+  /**
+   * Runs `place` (a link or rename into `full`), making the parent again when a delete pruned
+   * it in between (deletes remove emptied directories, as object stores have none).
+   */
+  async #place(full: string, place: () => Promise<void>): Promise<void> {
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await place();
+      } catch (err) {
+        if (errno(err) !== "ENOENT" || attempt >= 3) throw err;
+        await mkdir(dirname(full), { recursive: true });
+      }
+    }
+  }
+
+  /** Removes the emptied directories from `dir` up to (not including) the root. */
+  async #prune(dir: string): Promise<void> {
+    while (dir.length > this.root.length && dir.startsWith(this.root)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        return;
+      }
+      dir = dirname(dir);
+    }
   }
 
   /** Moves a finished temp file to `name` under the preconditions; returns the new stat. */
@@ -181,7 +221,7 @@ export class LocalStorage implements ExternalStorage {
     await mkdir(dirname(full), { recursive: true });
     if (opts?.ifNoneMatch !== undefined) {
       try {
-        await link(temp, full);
+        await this.#place(full, () => link(temp, full));
       } catch (err) {
         if (errno(err) === "EEXIST") {
           throw new StorageError(`${this.uri()}/${name} already exists`, {
@@ -212,7 +252,7 @@ export class LocalStorage implements ExternalStorage {
             );
           }
         }
-        await rename(temp, full);
+        await this.#place(full, () => rename(temp, full));
       } finally {
         await unlock();
       }
@@ -327,6 +367,7 @@ export class LocalStorage implements ExternalStorage {
     try {
       unlock = await this.#lock(name, opts?.signal);
       await unlink(full);
+      await this.#prune(dirname(full));
     } catch (err) {
       const code = errno(err);
       // Missing, or a directory of that name (not an object): nothing to delete.
@@ -557,7 +598,21 @@ export class LocalStorage implements ExternalStorage {
     return { backend: { case: "local", value: { path: this.root } } };
   }
 
-  close(): Promise<void> {
-    return Promise.resolve();
+  /**
+   * Removes the (empty) staging directory when this is the last open storage on the root in
+   * this process, so a finished backup root holds only its objects. Another process still
+   * writing there makes it again (`#staged`).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const left = (_openRoots.get(this.root) ?? 1) - 1;
+    if (left > 0) {
+      _openRoots.set(this.root, left);
+      return;
+    }
+    _openRoots.delete(this.root);
+    await rmdir(this.#locks).catch(() => {});
+    await rmdir(this.#staging).catch(() => {});
   }
 }

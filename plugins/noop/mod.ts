@@ -83,7 +83,8 @@ export class NoopStorage implements ExternalStorage {
     return Promise.resolve().then(() => live(opts.signal));
   }
   uri(): string {
-    return "noop://";
+    // BR's FormatBackendURL of a noop backend.
+    return "noop:///";
   }
   create(name: string, opts?: CreateOptions): Promise<StorageWriter> {
     return Promise.resolve().then(() => {

@@ -5,13 +5,7 @@
  */
 import type { StorageTarget } from "../../src/storage/plugin.ts";
 import { S3_OPTION_SPEC } from "./options.ts";
-import {
-  invalid,
-  nonEmpty,
-  parseBool,
-  parseEndpoint,
-  rejectUnknownOptions,
-} from "../_cloud/_config.ts";
+import { invalid, nonEmpty, parseBool, parseEndpoint } from "../_cloud/_config.ts";
 
 /** Every option the plugin accepts (owned by its SDK-free options.ts). */
 export const S3_PLUGIN_OPTIONS: string[] = [...S3_OPTION_SPEC.options];
@@ -36,7 +30,10 @@ export interface S3Config {
   prefix: string;
   /** `http(s)://host[:port]` without a trailing `/`; undefined for AWS itself. */
   endpoint?: string;
+  /** The `region` option as given, "" when unset: BR leaves it empty in the backend it sends. */
   region: string;
+  /** The region the SDK signs with: `region`, AWS_REGION, AWS_DEFAULT_REGION or `us-east-1`. */
+  sdkRegion: string;
   forcePathStyle: boolean;
   useAccelerateEndpoint: boolean;
   storageClass?: string;
@@ -51,66 +48,43 @@ export interface S3Config {
   credentials: S3Credentials;
 }
 
-/** S3's canned ACLs. */
-const CANNED_ACLS = new Set([
-  "private",
-  "public-read",
-  "public-read-write",
-  "authenticated-read",
-  "aws-exec-read",
-  "bucket-owner-read",
-  "bucket-owner-full-control",
-]);
-
-const SSE_VALUES = new Set(["AES256", "aws:kms", "aws:kms:dsse"]);
-
 /**
  * Builds the config from a target and the environment. Credentials: `access-key` +
  * `secret-access-key` (+ `session-token`) options, else AWS_ACCESS_KEY_ID +
  * AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), else the `profile` option or AWS_PROFILE, else
  * the SDK's default chain. Region: option, AWS_REGION, AWS_DEFAULT_REGION, then `us-east-1`
- * as BR. `force-path-style` defaults to true when an endpoint is given (S3-compatible servers
- * rarely have wildcard DNS) and false for AWS.
+ * as BR. `force-path-style` defaults to false as in BR's `ParseBackend`; `openStorage` passes BR's
+ * command-line default (see `s3ForcePathStyleDefault` in src/storage/url.ts). Like BR's `S3BackendOptions.Apply`,
+ * values of `sse`, `acl`, `storage-class`, ... are passed through unchecked; only the endpoint
+ * and the key pair (without a profile) are checked.
  */
 export function parseS3Config(
   target: StorageTarget,
   env: Record<string, string | undefined>,
 ): S3Config {
   const o = target.options;
-  rejectUnknownOptions("s3", o, S3_PLUGIN_OPTIONS);
   if (target.bucket === "") {
     throw invalid("missing bucket in the s3 URL; write s3://<bucket>/<prefix>");
   }
   const endpointRaw = nonEmpty(o["endpoint"]);
   const endpoint = endpointRaw === undefined ? undefined : parseEndpoint(endpointRaw, "s3");
-  const region = nonEmpty(o["region"]) ?? nonEmpty(env["AWS_REGION"]) ??
+  const region = nonEmpty(o["region"]) ?? "";
+  const sdkRegion = nonEmpty(region) ?? nonEmpty(env["AWS_REGION"]) ??
     nonEmpty(env["AWS_DEFAULT_REGION"]) ?? "us-east-1";
-
   const sse = nonEmpty(o["sse"]);
-  if (sse !== undefined && !SSE_VALUES.has(sse)) {
-    throw invalid(`s3 option 'sse' must be AES256 or aws:kms, not ${JSON.stringify(sse)}`);
-  }
   const sseKmsKeyId = nonEmpty(o["sse-kms-key-id"]);
-  if (sseKmsKeyId !== undefined && sse !== undefined && !sse.startsWith("aws:kms")) {
-    throw invalid("s3 option 'sse-kms-key-id' needs sse=aws:kms");
-  }
   const acl = nonEmpty(o["acl"]);
-  if (acl !== undefined && !CANNED_ACLS.has(acl)) {
-    throw invalid(
-      `s3 option 'acl' must be a canned ACL (${[...CANNED_ACLS].join(", ")}), not ` +
-        JSON.stringify(acl),
-    );
-  }
 
   const accessKey = nonEmpty(o["access-key"]);
   const secretKey = nonEmpty(o["secret-access-key"]);
-  if ((accessKey === undefined) !== (secretKey === undefined)) {
+  const profile = nonEmpty(o["profile"]);
+  // BR's Apply: without a profile, the keys come as a pair (messages as BR's).
+  if (profile === undefined && (accessKey === undefined) !== (secretKey === undefined)) {
     throw invalid(
-      `s3 option '${accessKey === undefined ? "access-key" : "secret-access-key"}' is missing; ` +
+      `s3 ${accessKey === undefined ? "access_key" : "secret_access_key"} not found; ` +
         "give access-key and secret-access-key together",
     );
   }
-  const profile = nonEmpty(o["profile"]);
   let credentials: S3Credentials;
   if (accessKey !== undefined && secretKey !== undefined) {
     credentials = { kind: "static", accessKeyId: accessKey, secretAccessKey: secretKey };
@@ -131,9 +105,6 @@ export function parseS3Config(
   } else {
     credentials = { kind: "chain" };
   }
-  if (nonEmpty(o["session-token"]) !== undefined && accessKey === undefined) {
-    throw invalid("s3 option 'session-token' needs access-key and secret-access-key");
-  }
 
   if (credentials.kind === "profile") {
     const cf = nonEmpty(env["AWS_SHARED_CREDENTIALS_FILE"]);
@@ -144,20 +115,13 @@ export function parseS3Config(
 
   const roleArn = nonEmpty(o["role-arn"]);
   const externalId = nonEmpty(o["external-id"]);
-  if (externalId !== undefined && roleArn === undefined) {
-    throw invalid("s3 option 'external-id' needs role-arn");
-  }
 
   const cfg: S3Config = {
     bucket: target.bucket,
     prefix: target.prefix.replace(/^\/+|\/+$/g, ""),
     region,
-    forcePathStyle: parseBool(
-      "s3",
-      "force-path-style",
-      o["force-path-style"],
-      endpoint !== undefined,
-    ),
+    sdkRegion,
+    forcePathStyle: parseBool("s3", "force-path-style", o["force-path-style"], false),
     useAccelerateEndpoint: parseBool(
       "s3",
       "use-accelerate-endpoint",

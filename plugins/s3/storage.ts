@@ -85,7 +85,7 @@ function copySource(bucket: string, key: string): string {
 /** Builds the SDK client for a config. Exported for the benchmark, which must use the same. */
 export function makeS3Client(cfg: S3Config): S3Client {
   const conf: S3ClientConfig = {
-    region: cfg.region,
+    region: cfg.sdkRegion,
     forcePathStyle: cfg.forcePathStyle,
     useAccelerateEndpoint: cfg.useAccelerateEndpoint,
     maxAttempts: 1,
@@ -122,7 +122,7 @@ export function makeS3Client(cfg: S3Config): S3Client {
       // Like BR (one AWS session for both), STS is asked at the S3 endpoint when one is set:
       // S3-compatible servers with STS (Ceph RGW, MinIO) serve it there.
       clientConfig: {
-        region: cfg.region,
+        region: cfg.sdkRegion,
         ...(cfg.endpoint === undefined ? {} : { endpoint: cfg.endpoint }),
       },
     };

@@ -7,6 +7,7 @@
  * @module
  */
 import { CheckpointLock, LOCK_PATH } from "../checkpoint/mod.ts";
+import { CHECKPOINT_DIR } from "../checkpoint/files.ts";
 import { assertCleanable, cleanCheckpoint, type CleanOptions } from "../checkpoint/status.ts";
 import { removeCheckpointData } from "../checkpoint/meta.ts";
 import { log } from "../log.ts";
@@ -29,6 +30,16 @@ function localTs(): Promise<bigint> {
   return Promise.resolve(BigInt(Date.now()) << 18n);
 }
 
+/** No checkpoint file and no `backup.lock` marker: nothing a clean would remove. */
+async function _nothingToClean(storage: ExternalStorage, signal?: AbortSignal): Promise<boolean> {
+  if (await storage.fileExists(BACKUP_LOCK_FILE, { signal })) return false;
+  let any = false;
+  await storage.walkDir({ subDir: CHECKPOINT_DIR, signal }, () => {
+    any = true;
+  });
+  return !any;
+}
+
 /** Removes an unfinished backup's checkpoint and files; see the module doc. */
 export async function cleanStorage(
   storage: ExternalStorage,
@@ -42,6 +53,10 @@ export async function cleanStorage(
     };
   }
   await assertCleanable(storage, opts);
+  if (await _nothingToClean(storage, opts.signal)) {
+    // Read-only then: no lock is taken, so a path that does not exist is not created.
+    return { checkpointFiles: 0, backupFiles: 0, finished: false };
+  }
   // With --force the holder is gone by the user's word: its lock goes first, then ours is taken.
   const hadLock = await storage.fileExists(LOCK_PATH, { signal: opts.signal });
   if (opts.force) await storage.deleteFile(LOCK_PATH, { signal: opts.signal });

@@ -9,6 +9,7 @@
 import type { ExternalStorage } from "../storage/types.ts";
 import { BackupConfigError } from "./errors.ts";
 import { BACKUP_LOCK_FILE, BACKUP_META_FILE } from "./metawriter.ts";
+import { objectUri } from "../storage/url.ts";
 
 /** BR's text of the marker. */
 const LOCK_TEXT = "DO NOT DELETE\nThis file exists to remind other backup jobs won't use this path";
@@ -17,7 +18,9 @@ const LOCK_TEXT = "DO NOT DELETE\nThis file exists to remind other backup jobs w
 export async function refuseFinishedBackup(storage: ExternalStorage): Promise<void> {
   if (await storage.fileExists(BACKUP_META_FILE)) {
     throw new BackupConfigError(
-      `${storage.uri()}/${BACKUP_META_FILE} exists: that storage already holds a backup; ` +
+      `${
+        objectUri(storage.uri(), BACKUP_META_FILE)
+      } exists: that storage already holds a backup; ` +
         `choose an empty directory or prefix`,
     );
   }
@@ -38,7 +41,9 @@ export async function claimStorage(storage: ExternalStorage, resuming = false): 
 
 export function lockFileError(storage: ExternalStorage): BackupConfigError {
   return new BackupConfigError(
-    `${storage.uri()}/${BACKUP_LOCK_FILE} exists: another backup uses that storage, or an ` +
+    `${
+      objectUri(storage.uri(), BACKUP_LOCK_FILE)
+    } exists: another backup uses that storage, or an ` +
       `earlier one failed there; choose another location, or if no backup runs there, start ` +
       `afresh with 'tibr checkpoint clean -s ${storage.uri()}'`,
   );

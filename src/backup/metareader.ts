@@ -37,6 +37,7 @@ import { type DBInfo, type Job, parseJson, type TableInfo } from "../tidb/model.
 import { isStorageError } from "../storage/errors.ts";
 import type { ExternalStorage } from "../storage/types.ts";
 import { BACKUP_META_FILE, META_V1, META_V2 } from "./metawriter.ts";
+import { objectUri } from "../storage/url.ts";
 
 /** Why backup metadata could not be read. */
 export type BackupMetaErrorCode =
@@ -101,7 +102,7 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function where(storage: ExternalStorage, name: string): string {
-  return `${storage.uri().replace(/\/+$/, "")}/${name}`;
+  return objectUri(storage.uri(), name);
 }
 
 /** Whether every index entry of `m` looks like one BR writes (a name and a 32-byte sha256). */

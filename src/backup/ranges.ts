@@ -8,7 +8,7 @@ import { backsUpSchema, type TableFilter } from "../filter/mod.ts";
 import type { SchemaReader } from "../tidb/meta.ts";
 import type { DBInfo, TableInfo } from "../tidb/model.ts";
 import { indexRange, recordRange } from "../tidb/tablecodec.ts";
-import { SchemaState } from "../tidb/types.ts";
+import { ColumnFlag, SchemaState } from "../tidb/types.ts";
 import type { ChecksumRange } from "./checksum.ts";
 import type { KeyRange } from "./rangetree.ts";
 import { log } from "../log.ts";
@@ -42,8 +42,10 @@ function tableRanges(table: TableInfo, physicalId: bigint): ChecksumRange[] {
   return out;
 }
 
-function needsAutoId(t: TableInfo): boolean {
-  return !t.view && !t.sequence;
+/** BR's `utils.NeedAutoID`: a table with a `_tidb_rowid` or an AUTO_INCREMENT column. */
+function _needsAutoId(t: TableInfo): boolean {
+  const hasRowId = !t.pk_is_handle && !t.is_common_handle;
+  return hasRowId || t.cols.some((c) => (c.type.Flag & ColumnFlag.AutoIncrement) !== 0);
 }
 
 /**
@@ -62,13 +64,16 @@ export async function buildBackupPlan(
     for (const { info: table } of tables) {
       if (!filter.matchTable(db.db_name.O, table.name.O)) continue;
       selected++;
-      if (table.sequence) {
-        table.auto_inc_id = Number(await reader.getSequenceValue(db.id, table.id));
-      } else if (needsAutoId(table)) {
-        table.auto_inc_id = Number(await reader.getAutoTableId(db.id, table.id));
+      // BR (backup.BuildBackupRangeAndInitSchema) records the next IDs: the stored allocator
+      // base + 1, and 1 for views and tables with no allocator.
+      let base = 0n;
+      if (table.sequence) base = await reader.getSequenceValue(db.id, table.id);
+      else if (!table.view && _needsAutoId(table)) {
+        base = await reader.getAutoTableId(db.id, table.id);
       }
+      table.auto_inc_id = Number(base + 1n);
       if (table.pk_is_handle && table.auto_random_bits > 0) {
-        table.auto_rand_id = Number(await reader.getAutoRandomId(db.id, table.id));
+        table.auto_rand_id = Number(await reader.getAutoRandomId(db.id, table.id) + 1n);
       }
       // BR records only public indexes: the others are half-built and restore must not see them.
       table.index_info = (table.index_info ?? []).filter((i) => i.state === SchemaState.Public);

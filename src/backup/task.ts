@@ -29,7 +29,7 @@ import { StoreConnections } from "../tikv/stores.ts";
 import { LockResolver } from "../txn/lock_resolver.ts";
 import { forEachPool, Pool } from "../pool.ts";
 import { RunScope } from "../run_scope.ts";
-import { VERSION } from "../version.ts";
+import { brVersionText } from "../version.ts";
 import type { BackupConfig as CheckpointConfig } from "../checkpoint/meta.ts";
 import { BackupCheckpoint, finishLeftover } from "./_checkpoint.ts";
 import { coprocessorChecksum } from "./checksum.ts";
@@ -51,7 +51,9 @@ import {
   StoredFiles,
 } from "./files_check.ts";
 import { physicalMs } from "../checkpoint/lock.ts";
-import { createProgress, formatBytes } from "./progress.ts";
+import { createProgress, formatSpeed } from "./progress.ts";
+import { backupLabel, summaryLogLine } from "./summary.ts";
+import { metrics } from "../metrics.ts";
 import { type BackupPlan, buildBackupPlan } from "./ranges.ts";
 import { type KeyRange, type Range, RangeTree } from "./rangetree.ts";
 import {
@@ -282,13 +284,13 @@ export async function runBackup(outer: BackupConfig): Promise<BackupSummary> {
     );
   }
 
+  const label = backupLabel(cfg.mode, (cfg.lastBackupTs ?? 0n) > 0n);
+  metrics.begin("backup", label);
+  metrics.phase("connect");
   const { storage, backend, pd, stores, resolver } = await connect(cfg);
   let keeper: GcKeeper | undefined;
   let checkpoint: BackupCheckpoint | undefined;
-  const progress = createProgress(
-    cfg.mode === "raw" ? "Raw Backup" : cfg.mode === "txn" ? "Txn Backup" : "Full Backup",
-    cfg.progress ?? "auto",
-  );
+  const progress = createProgress(label, cfg.progress ?? "auto");
   try {
     const lastTs = cfg.lastBackupTs ?? 0n;
     if (checkpointWanted(cfg, storage)) {
@@ -305,7 +307,9 @@ export async function runBackup(outer: BackupConfig): Promise<BackupSummary> {
         await storage.fileExists(BACKUP_META_FILE) && await finishLeftover(storage, pd, cpOpts)
       ) {
         progress.stop();
-        return await summaryOfFinished(cfg, storage, started);
+        const finished = await summaryOfFinished(cfg, storage, started);
+        metrics.phase("done");
+        return finished;
       }
       await refuseFinishedBackup(storage);
       checkpoint = await BackupCheckpoint.open(storage, pd, cpOpts);
@@ -370,14 +374,8 @@ export async function runBackup(outer: BackupConfig): Promise<BackupSummary> {
     progress.stop();
     const took = checkpoint ? checkpoint.dureTimeMs(started) : Date.now() - started;
     const secs = Math.max(took / 1000, 0.001);
-    return {
-      kind: cfg.mode === "raw"
-        ? "Raw Backup"
-        : cfg.mode === "txn"
-        ? "Txn Backup"
-        : lastTs > 0n
-        ? "Incremental Backup"
-        : "Full Backup",
+    const summary: BackupSummary = {
+      kind: label,
       storage: storage.uri(),
       backupTs: String(backupTs),
       backupTime: tsToDate(backupTs).toISOString(),
@@ -391,13 +389,18 @@ export async function runBackup(outer: BackupConfig): Promise<BackupSummary> {
       tables: result.tables,
       checksum: result.checksummed ? "passed" : "skipped",
       timeTakenMs: took,
-      averageSpeed: `${formatBytes(Number(result.bytes) / secs)}/s`,
+      averageSpeed: formatSpeed(Number(result.bytes) / secs),
       ...(checkpoint?.resumed ? { resumedRanges: checkpoint.resumedRanges } : {}),
       ...(checkpoint?.redoneRanges ? { redoneRanges: checkpoint.redoneRanges } : {}),
       ...(result.verified ? { filesVerified: true } : {}),
       ...(result.orphans > 0 ? { orphansRemoved: result.orphans } : {}),
     };
+    // BR's single summary line, for scripts that read its log.
+    log("summary").info(summaryLogLine(summary));
+    metrics.phase("done");
+    return summary;
   } catch (err) {
+    metrics.phase("failed");
     progress.stop();
     const saved = await checkpoint?.abandon();
     if (outer.signal?.aborted && saved) {
@@ -513,7 +516,11 @@ async function summaryOfFinished(
   const m = reader.meta;
   const took = Date.now() - started;
   return {
-    kind: m.isRawKv ? "Raw Backup" : m.startVersion > 0n ? "Incremental Backup" : "Full Backup",
+    kind: m.isRawKv
+      ? "Raw Backup"
+      : m.isTxnKv
+      ? "Txn Backup"
+      : backupLabel(cfg.mode, m.startVersion > 0n),
     storage: storage.uri(),
     backupTs: String(m.endVersion),
     backupTime: tsToDate(m.endVersion).toISOString(),
@@ -668,10 +675,15 @@ async function pushDown(
   // Every file the metadata lists, for the check before backupmeta (the sha256 only when it
   // is compared).
   const listed = new Map<string, ListedFile>();
+  metrics.phase("backup");
+  metrics.plan({ ranges: ranges.length });
   ctx.progress.start(ranges.length, "ranges");
   await rangePool.forEach(ranges, async (range) => {
     const done = cp?.doneTree(range);
-    if (done) totals.regions += done.len;
+    if (done) {
+      totals.regions += done.len;
+      metrics.regionDone(done.len);
+    }
     // Finished sub-ranges go to the metadata writer in key order while the range is backed
     // up (BR's metaWriter.Send, range by range), so a range of a million regions is never
     // held whole. The writer queues calls in order; its first failure sticks and is
@@ -683,8 +695,10 @@ async function pushDown(
         totals.bytes += f.totalBytes;
         totals.size += f.size;
         ctx.progress.addBytes(f.totalBytes);
+        metrics.data({ kvs: f.totalKvs, bytes: f.totalBytes });
       }
       totals.files += r.files.length;
+      metrics.data({ files: r.files.length });
       for (const f of r.files) {
         listed.set(f.name, {
           name: f.name,
@@ -698,6 +712,7 @@ async function pushDown(
     const tree = await client.backupRange(range, ctx.template, allStores, {
       region: (resp) => {
         totals.regions++;
+        metrics.regionDone();
         cp?.record(range, resp);
       },
     }, { ...(done ? { done } : {}), sink });
@@ -707,6 +722,7 @@ async function pushDown(
     for (const r of tree.ranges()) sink(r);
     await sent;
     ctx.progress.tick();
+    metrics.rangeDone();
   });
   return listed;
 }
@@ -730,6 +746,9 @@ async function tableChecksums(
   // --checksum-concurrency); the schemas are then written in plan order.
   const fromCluster: (TableChecksum | undefined)[] = new Array(tables.length);
   if (doChecksum) {
+    // A phase of its own, so the bar of the backup is not left standing at 100 %.
+    metrics.phase("checksum");
+    ctx.progress.phase("Checksum", tables.length, "tables");
     const poolOpts = {
       concurrency: CHECKSUM_CONCURRENCY,
       ...(cfg.signal ? { signal: cfg.signal } : {}),
@@ -745,6 +764,7 @@ async function tableChecksums(
         await cp?.saveChecksum(id, sum, (performance.now() - t0) / 1000);
       }
       fromCluster[i] = sum;
+      ctx.progress.tick();
     });
   }
   for (let i = 0; i < tables.length; i++) {
@@ -771,6 +791,7 @@ async function writeMetadata(
 ): Promise<void> {
   const { pd, storage, backupTs, lastTs } = ctx;
   const cp = ctx.checkpoint;
+  metrics.phase("write metadata");
   // The last checkpoint flush, then backupmeta only while this run still holds the lock and
   // every listed file is in the storage as the stores wrote it.
   await cp?.flush();
@@ -786,7 +807,7 @@ async function writeMetadata(
   await writer.finish({
     clusterId: pd.clusterId,
     clusterVersion: await clusterVersion(pd),
-    brVersion: `tibr v${VERSION}`,
+    brVersion: brVersionText(),
     startVersion: lastTs,
     endVersion: backupTs,
     isRawKv: cfg.mode === "raw",
@@ -859,9 +880,31 @@ export function checkTableChecksum(
   }
 }
 
-async function clusterVersion(pd: PdClient): Promise<string> {
+/**
+ * The cluster version as PD reports it (`/pd/api/v1/config/cluster-version`, which BR records):
+ * PD raises it to the lowest version among its stores (tombstones aside), so that is what it
+ * reports once they all run.
+ */
+export async function clusterVersion(pd: PdClient): Promise<string> {
   const stores = await pd.getAllStores();
-  return stores.find((s) => s.version)?.version ?? "";
+  return lowestVersion(stores.map((s) => s.version ?? ""));
+}
+
+/** The lowest semantic version of `versions` (a `v` prefix allowed), as written; "" if none. */
+export function lowestVersion(versions: readonly string[]): string {
+  const parse = (v: string) => /^v?(\d+)\.(\d+)\.(\d+)/.exec(v)?.slice(1).map(Number);
+  let best: [string, number[]] | undefined;
+  for (const v of versions) {
+    const p = parse(v);
+    if (!p) continue;
+    if (!best || _less(p, best[1])) best = [v, p];
+  }
+  return best?.[0] ?? "";
+}
+
+function _less(a: number[], b: number[]): boolean {
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
+  return false;
 }
 
 async function writeDdlJobs(

@@ -35,6 +35,8 @@ import { CheckpointError } from "./errors.ts";
 import { decodeLock, encodeLock, LOCK_PATH, type LockInfo } from "./files.ts";
 import { isGoneHere, thisProcess } from "./_process.ts";
 import { systemTimers, type Timers } from "./timers.ts";
+import { objectUri } from "../storage/url.ts";
+import { metrics } from "../metrics.ts";
 
 /** BR's lock TTL: 5 minutes. */
 export const LOCK_TTL_MS = 5 * 60_000;
@@ -83,7 +85,7 @@ export function formatUtc(ms: number): string {
 }
 
 function lockUri(storage: ExternalStorage): string {
-  return `${storage.uri().replace(/\/+$/, "")}/${LOCK_PATH}`;
+  return objectUri(storage.uri(), LOCK_PATH);
 }
 
 /** Who holds `info`, for messages: `run 4431... (host pid 12, started 2026-... UTC)`. */
@@ -389,6 +391,7 @@ export class CheckpointLock {
 
   async #renew(): Promise<void> {
     if (this.#lost) throw this.#lost;
+    metrics.lockRenewal();
     if (this.#released) throw new CheckpointError("Closed", "the checkpoint lock was released");
     const physical = physicalMs(await this.#now());
     if (physical >= this.#expireAt) {

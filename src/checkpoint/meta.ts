@@ -22,6 +22,7 @@ import { int64Field, objectField, parseJsonBig, strictBase64, toBase64 } from ".
 import { CheckpointError } from "./errors.ts";
 import { CHECKPOINT_DIR, equalBytes, LOCK_PATH, META_PATH } from "./files.ts";
 import type { CheckpointLock } from "./lock.ts";
+import { objectUri } from "../storage/url.ts";
 
 /** A value of a backup option, as the backup command passes it for hashing. */
 export type ConfigValue =
@@ -337,7 +338,9 @@ export async function loadCheckpointMeta(
   } catch (err) {
     throw new CheckpointError(
       "Corrupt",
-      `${storage.uri()}/${META_PATH} is unreadable (${(err as Error).message}); start afresh ` +
+      `${objectUri(storage.uri(), META_PATH)} is unreadable (${
+        (err as Error).message
+      }); start afresh ` +
         `with 'tibr checkpoint clean -s ${storage.uri()}'`,
       { cause: err },
     );

@@ -39,6 +39,7 @@ import {
 import type { CheckpointLock } from "./lock.ts";
 import { removeCheckpointData } from "./meta.ts";
 import { systemTimers, type Timers } from "./timers.ts";
+import { metrics } from "../metrics.ts";
 
 /** BR's flush interval: 30 s. */
 export const FLUSH_INTERVAL_MS = 30_000;
@@ -252,6 +253,7 @@ export class CheckpointRunner {
     this.#stats.flushedRanges += ranges;
     this.#stats.dataFiles++;
     this.#stats.dataBytes += data.length;
+    metrics.checkpointFlush();
     log("checkpoint").debug("flushed {ranges} ranges to {name} ({bytes} bytes, {ms} ms)", {
       ranges,
       name,

@@ -53,8 +53,8 @@ export interface CheckpointStatus {
     ranges: number;
     /** Encryption method name, when the checkpoint recorded it. */
     encryption?: string;
-    /** The recorded options. */
-    options?: Record<string, string>;
+    /** The recorded options, as values (large integers as decimal strings). */
+    options?: Record<string, unknown>;
   };
   /** `checkpoint.meta` exists but cannot be read. */
   metaError?: string;
@@ -104,6 +104,26 @@ async function lockStatus(storage: ExternalStorage, nowMs: number): Promise<Lock
   };
 }
 
+/**
+ * The recorded options as values (`"concurrency": 4`, `"filter": ["shop.*"]`) rather than the
+ * canonical JSON text they are stored as; integers beyond 2^53 stay decimal strings.
+ */
+function _optionValues(config: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, text] of Object.entries(config)) {
+    if (/^-?\d+$/.test(text) && !Number.isSafeInteger(Number(text))) {
+      out[k] = text;
+      continue;
+    }
+    try {
+      out[k] = JSON.parse(text);
+    } catch {
+      out[k] = text;
+    }
+  }
+  return out;
+}
+
 function countPlain(summary: CheckpointDataSummary): { ranges: number; files: number } | null {
   let ranges = 0;
   let files = 0;
@@ -149,7 +169,7 @@ export async function checkpointStatus(
         configHash: Array.from(meta.configHash, (b) => b.toString(16).padStart(2, "0")).join(""),
         ranges: meta.ranges.length,
         ...(meta.cipherMethod === undefined ? {} : { encryption: methodName(meta.cipherMethod) }),
-        ...(meta.config ? { options: meta.config } : {}),
+        ...(meta.config ? { options: _optionValues(meta.config) } : {}),
       };
     }
   } catch (err) {
@@ -230,13 +250,17 @@ export function formatStatus(s: CheckpointStatus): string {
   if (s.meta) {
     rows.push(["backup ts", `${s.meta.backupTs} (${utc(s.meta.backupTime)})`]);
     rows.push(["gc service id", s.meta.gcServiceId]);
-    rows.push(["backup ranges", String(s.meta.ranges)]);
+    rows.push(["key ranges", String(s.meta.ranges)]);
     if (s.meta.encryption) rows.push(["encryption", s.meta.encryption]);
     rows.push(["config hash", s.meta.configHash]);
   } else if (s.metaError) rows.push(["meta", `unreadable: ${s.metaError}`]);
   else rows.push(["meta", "missing"]);
   const p = s.progress;
-  rows.push(["ranges done", p.ranges === null ? "unknown (encrypted)" : String(p.ranges)]);
+  // Checkpointed ranges are the regions' sub-ranges of the key ranges above, not key ranges.
+  rows.push([
+    "sub-ranges done",
+    p.ranges === null ? "unknown (encrypted)" : String(p.ranges),
+  ]);
   rows.push(["files", p.files === null ? "unknown (encrypted)" : String(p.files)]);
   rows.push(["groups", String(p.groups)]);
   rows.push(["checkpoint files", `${p.dataFiles} (${p.dataBytes} bytes)`]);

@@ -48,16 +48,30 @@ export async function run(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     const debug = program.opts<GlobalOptions>().logLevel === "debug";
+    await _logFinalError(err, debug);
     process.stderr.write(`Error: ${oneLine(err)}\n`);
-    if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
   }
+}
+
+/**
+ * The log ends with the error that ended the run, as BR's does; at `-L debug` with its stack
+ * (source locations come from the source map the binary carries). Stderr keeps one line.
+ */
+async function _logFinalError(err: unknown, debug: boolean): Promise<void> {
+  const { logFinalError } = await import("../log.ts");
+  const stack = debug && err instanceof Error ? err.stack : undefined;
+  await logFinalError(oneLine(err), stack);
 }
 
 // No top-level await: the binary is compiled to bytecode (`bun build --bytecode`), which needs
 // modules that finish evaluating synchronously.
 if (import.meta.main) {
-  run(process.argv.slice(2)).then((code) => process.exit(code));
+  run(process.argv.slice(2)).then(async (code) => {
+    const { flushLogs } = await import("../log.ts");
+    await flushLogs();
+    process.exit(code);
+  });
 }
 
 export { VERSION };

@@ -1,13 +1,14 @@
 /**
  * The storage flags every command that opens storage shares: `-s/--storage`, repeatable
  * `--storage-plugin`, and BR's `--s3.*`, `--gcs.*`, `--azblob.*` options (same names as the URL
- * query options; a flag wins over the URL).
+ * query options; as in BR, an option in the URL wins over its flag).
  * @module
  */
 import { type Command, Option } from "commander";
 import type { OpenStorageOptions } from "../storage/registry.ts";
 import type { ExternalStorage } from "../storage/types.ts";
 import { UsageError } from "./errors.ts";
+import { STORAGE_HELP_GROUP } from "./help.ts";
 import { secondsFlag } from "./flags.ts";
 import { BOOLEAN_OPTIONS, BUILTIN_OPTION_SPECS, SECRET_OPTIONS } from "../storage/url.ts";
 
@@ -47,10 +48,11 @@ export function addStorageFlags(cmd: Command, optionalStorage = false): Command 
   );
   if (optionalStorage) cmd.addOption(storage);
   else cmd.addOption(storage.makeOptionMandatory());
-  cmd.option(
-    "--storage-plugin <file>",
-    "load a storage plugin module (.ts or .js); repeatable; also TIBR_STORAGE_PLUGINS",
-    collect,
+  cmd.addOption(
+    new Option(
+      "--storage-plugin <file>",
+      "load a storage plugin module (.ts or .js); repeatable; also TIBR_STORAGE_PLUGINS",
+    ).argParser(collect).helpGroup(STORAGE_HELP_GROUP),
   );
   cmd.option(
     "--storage-timeout <seconds>",
@@ -64,7 +66,8 @@ export function addStorageFlags(cmd: Command, optionalStorage = false): Command 
         ? `--${group}.${name} [bool]`
         : `--${group}.${name} <value>`;
       const secret = SECRET_OPTIONS.has(name) ? " (a secret: prefer the environment)" : "";
-      const opt = new Option(flag, `${label} ${name.replaceAll("-", " ")}${secret}`);
+      const opt = new Option(flag, `${label} ${name.replaceAll("-", " ")}${secret}`)
+        .helpGroup(STORAGE_HELP_GROUP);
       ATTRIBUTES.set(opt.attributeName(), `${group}.${name}`);
       cmd.addOption(opt);
     }

@@ -4,7 +4,7 @@ import { Command } from "commander";
 import { addStorageFlags, storageFlags } from "./storage_flags.ts";
 import { parseLocation } from "../storage/url.ts";
 
-test("storage flags parse to BR option names and win over the URL", () => {
+test("storage flags parse to BR option names; URL options win over them as in BR", () => {
   const cmd = addStorageFlags(new Command("x").exitOverride());
   cmd.parse([
     "-s",
@@ -34,7 +34,7 @@ test("storage flags parse to BR option names and win over the URL", () => {
     "azblob.account-name": "acct",
   });
   assert.deepEqual(parseLocation(f.location, { flags: f.flags }).options, {
-    endpoint: "http://flag:7480",
+    endpoint: "http://url",
     region: "r1",
     "force-path-style": "false",
     "secret-access-key": "a+b/c",

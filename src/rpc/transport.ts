@@ -8,8 +8,9 @@
  * @module
  */
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import type { Interceptor, Transport } from "@connectrpc/connect";
+import { Code, type Interceptor, type Transport } from "@connectrpc/connect";
 import { readFileSync } from "node:fs";
+import { metrics } from "../metrics.ts";
 
 /** BR's TLS flags: paths to PEM files. */
 export interface TlsOptions {
@@ -38,6 +39,25 @@ export interface RpcConnection {
   close(): void;
 }
 
+/** Records each call's latency by method in the process metrics (a stream: to its headers). */
+const _timed: Interceptor = (next) => async (req) => {
+  const t0 = performance.now();
+  const method = `${req.service.typeName.split(".").pop()}/${req.method.name}`;
+  try {
+    const res = await next(req);
+    metrics.rpc(method, (performance.now() - t0) / 1000);
+    return res;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    metrics.rpc(
+      method,
+      (performance.now() - t0) / 1000,
+      typeof code === "number" ? (Code[code] ?? String(code)) : "error",
+    );
+    throw err;
+  }
+};
+
 /** Turns `host:port` or a URL into the base URL the transport wants. */
 export function baseUrlOf(address: string, tls: boolean): string {
   if (/^https?:\/\//.test(address)) return address.replace(/\/+$/, "");
@@ -62,7 +82,7 @@ export function createConnection(address: string, opts: TransportOptions = {}): 
       baseUrl,
       sessionManager: session,
       nodeOptions,
-      interceptors: opts.interceptors ?? [],
+      interceptors: [_timed, ...(opts.interceptors ?? [])],
       readMaxBytes: opts.readMaxBytes ?? 256 * 1024 * 1024,
       writeMaxBytes: 64 * 1024 * 1024,
     });

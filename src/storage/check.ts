@@ -73,6 +73,16 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 
 class ProbeFailed extends Error {}
 
+/** Probes that need the written bytes back. */
+const _READS_BACK = new Set([
+  "read",
+  "stat",
+  "ranged read",
+  "list",
+  "conditional create",
+  "compare-and-swap",
+]);
+
 /** Runs every probe against `storage` under a fresh `.tibr-check-*` directory, then removes it. */
 export async function checkStorage(
   storage: ExternalStorage,
@@ -95,11 +105,22 @@ export async function checkStorage(
     throughputBytes: size,
   };
   let stop = false;
+  // A storage that discards writes (noop://) can show only what writing costs.
+  const discards = caps.discardsWrites === true;
   const probe = async (
     name: string,
     fn: () => Promise<{ detail: string; status?: ProbeStatus }>,
   ) => {
     if (stop) return;
+    if (discards && _READS_BACK.has(name)) {
+      probes.push({
+        probe: name,
+        status: "unsupported",
+        ms: 0,
+        detail: "the storage discards writes: nothing to read back",
+      });
+      return;
+    }
     const t0 = performance.now();
     try {
       const r = await fn();
@@ -220,11 +241,15 @@ export async function checkStorage(
         let t = performance.now();
         await storage.writeFile(n, small.subarray(0, 1024), { signal });
         w.push(performance.now() - t);
+        if (discards) continue;
         t = performance.now();
         await storage.readFile(n, { signal });
         r.push(performance.now() - t);
       }
       report.latencyMs = { write: median(w), read: median(r) };
+      if (discards) {
+        return { detail: `1 KiB median of ${rounds}: write ${median(w).toFixed(1)} ms` };
+      }
       return {
         detail: `1 KiB median of ${rounds}: write ${median(w).toFixed(1)} ms, read ${
           median(r).toFixed(1)
@@ -249,6 +274,13 @@ export async function checkStorage(
         throw err;
       }
       const ws = (performance.now() - t) / 1000;
+      const mibW = size / (1 << 20);
+      if (discards) {
+        report.throughputMiBps = { write: mibW / ws, read: 0 };
+        return {
+          detail: `${mibW.toFixed(0)} MiB streamed: write ${(mibW / ws).toFixed(1)} MiB/s`,
+        };
+      }
       t = performance.now();
       const r = await storage.open(obj, { signal });
       const rh = createHash("sha256");
@@ -274,6 +306,10 @@ export async function checkStorage(
       const names = [...written];
       await storage.deleteFiles(names, { signal });
       await storage.deleteFile(`${dir}/never-written`, { signal });
+      if (discards) {
+        written.clear();
+        return { detail: `${names.length} deletes accepted` };
+      }
       const left: string[] = [];
       await storage.walkDir({ subDir: dir, signal }, (n) => {
         left.push(n);

@@ -20,6 +20,7 @@ import type {
   WalkOptions,
   WriteOptions,
 } from "./types.ts";
+import { metrics as processMetrics } from "../metrics.ts";
 
 /** Counters for one operation. */
 export interface OpMetrics {
@@ -86,8 +87,12 @@ export function withMetrics(inner: ExternalStorage, metrics: StorageMetrics): Ex
 }
 
 class MeteredStorage extends ForwardingStorage {
+  /** The plugin label of the process metrics: the URI's scheme. */
+  readonly #plugin: string;
+
   constructor(inner: ExternalStorage, private readonly metrics: StorageMetrics) {
     super(inner);
+    this.#plugin = /^([a-z][a-z0-9+.-]*):/i.exec(inner.uri())?.[1] ?? "unknown";
   }
 
   async #time<T>(
@@ -99,9 +104,10 @@ class MeteredStorage extends ForwardingStorage {
     const m = this.metrics.op(op);
     m.calls++;
     const t0 = performance.now();
+    let b: { written?: number; read?: number } | undefined;
     try {
       const r = await call();
-      const b = bytes?.(r);
+      b = bytes?.(r);
       m.bytesWritten += b?.written ?? 0;
       m.bytesRead += b?.read ?? 0;
       return r;
@@ -118,6 +124,7 @@ class MeteredStorage extends ForwardingStorage {
       const ms = performance.now() - t0;
       m.totalMs += ms;
       m.maxMs = Math.max(m.maxMs, ms);
+      processMetrics.storage(this.#plugin, op, ms / 1000, b?.read ?? 0, b?.written ?? 0);
       logger.debug("{op} {name} in {ms} ms", { op, name: name ?? "", ms: Math.round(ms) });
     }
   }
@@ -164,7 +171,10 @@ class MeteredStorage extends ForwardingStorage {
       m.calls++;
       try {
         const r = await read();
-        if (!r.done) m.bytesRead += r.value.length;
+        if (!r.done) {
+          m.bytesRead += r.value.length;
+          processMetrics.storageBytes(this.#plugin, r.value.length, 0);
+        }
         return r;
       } catch (err) {
         m.errors++;

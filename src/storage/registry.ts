@@ -17,8 +17,12 @@ import { composeLayers, type LayerOptions } from "./layers.ts";
 import { checkName } from "./names.ts";
 import type { StoragePlugin } from "./plugin.ts";
 import type { ExternalStorage } from "./types.ts";
-import { parseLocation, type ParseOptions, redactUri } from "./url.ts";
+import { parseLocation, type ParseOptions, redactUri, s3ForcePathStyleDefault } from "./url.ts";
 import { log } from "../log.ts";
+
+function _warn(message: string): void {
+  log("storage").warn(message);
+}
 
 /** A module that provides a plugin as its default export or as `plugin`. */
 export interface PluginModule {
@@ -141,10 +145,12 @@ export async function resolvePlugin(
 
 /** Options of `openStorage`. */
 export interface OpenStorageOptions extends ResolveOptions {
-  /** Flag values keyed `<group>.<option>` (`s3.endpoint`); they win over URL options. */
+  /** Flag values keyed `<group>.<option>` (`s3.endpoint`); URL options win over them. */
   flags?: ParseOptions["flags"];
   /** Cancels opening. */
   signal?: AbortSignal;
+  /** Told about options BR would ignore (they are dropped); default: a log warning. */
+  warn?: (message: string) => void;
   /** Layer settings, or `false` for the plugin's storage with only the argument guard. */
   layers?: LayerOptions | false;
   /**
@@ -200,8 +206,13 @@ export async function openStorage(
 ): Promise<ExternalStorage> {
   const target = parseLocation(location, {
     ...(opts.flags ? { flags: opts.flags } : {}),
+    ...(opts.warn ? { warn: opts.warn } : {}),
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
   });
+  if (target.scheme === "s3" && target.options["force-path-style"] === undefined) {
+    // BR's command line sets it before reading the URL (ParseFromFlags, SetForcePathStyle).
+    target.options["force-path-style"] = String(s3ForcePathStyleDefault(location, target.options));
+  }
   const timeoutMs = opts.timeoutMs ?? DEFAULT_STORAGE_TIMEOUT_MS;
   const plugin = await withDeadline(
     `loading the storage plugin for '${target.scheme}'`,
@@ -210,15 +221,17 @@ export async function openStorage(
     opts.signal,
   );
   if (plugin.options) {
+    // BR ignores options its backend does not define; so does tibr, saying so.
     const allowed = new Set(plugin.options);
     for (const key of Object.keys(target.options)) {
       if (!allowed.has(key)) {
-        throw configError(
-          "open",
-          `unknown option '${key}' for ${target.scheme} storage in '${redactUri(location)}'; ` +
+        delete target.options[key];
+        (opts.warn ?? _warn)(
+          `ignoring unknown option '${key}' for ${target.scheme} storage in ` +
+            `'${redactUri(location)}'` +
             (plugin.options.length
-              ? `valid options: ${[...plugin.options].sort().join(", ")}`
-              : `${plugin.name} takes no options`),
+              ? ` (valid options: ${[...plugin.options].sort().join(", ")})`
+              : ` (${plugin.name} takes no options)`),
         );
       }
     }

@@ -13,6 +13,7 @@ import { resolve } from "node:path";
 import process from "node:process";
 import { StorageError } from "./errors.ts";
 import type { PluginOptionSpec, StorageTarget } from "./plugin.ts";
+import { log } from "../log.ts";
 import { AZURE_OPTION_SPEC } from "../../plugins/azure/options.ts";
 import { GCS_OPTION_SPEC } from "../../plugins/gcs/options.ts";
 import { S3_OPTION_SPEC } from "../../plugins/s3/options.ts";
@@ -62,11 +63,17 @@ const KNOWN_SCHEMES = new Set([...BUCKET_SCHEMES, ...LOCAL_SCHEMES, "noop", "mem
 export interface ParseOptions {
   /**
    * Flag values keyed `<group>.<option>` (`s3.endpoint`, `azblob.account-key`); only the group
-   * of the URL's scheme applies. Empty values count as unset.
+   * of the URL's scheme applies. Empty values count as unset. As in BR (`ExtractQueryParameters`
+   * writes the query over the flag values), an option in the URL wins over its flag.
    */
   flags?: Record<string, string | boolean | undefined>;
   /** Base for relative bare paths (default: the process's working directory). */
   cwd?: string;
+  /**
+   * Told about each query option BR would ignore (unknown to the scheme, or a boolean that is
+   * not one); the option is dropped. Default: a warning in the log.
+   */
+  warn?: (message: string) => void;
 }
 
 /** BR's rule for query keys: case-insensitive, `_` read as `-`. */
@@ -95,12 +102,20 @@ export function flagGroupOf(scheme: string): string {
 }
 
 const URL_RE = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?$/;
+const SCHEME_RE = /^([A-Za-z][A-Za-z0-9+.-]*):/;
+
+function _defaultWarn(message: string): void {
+  log("storage").warn(message);
+}
 
 /**
- * Parses a storage location into a `StorageTarget`. Throws `StorageError(ConfigInvalid)` with
- * one line naming the problem and the fix for empty input, a malformed URL, a missing bucket,
- * credentials in the URL's user part, or a `..` in a bucket prefix. Unknown schemes parse (a
- * custom plugin may serve them); the registry reports them.
+ * Parses a storage location into a `StorageTarget`, as BR's `ParseBackend` reads it. Throws
+ * `StorageError(ConfigInvalid)` with one line naming the problem and the fix for empty input,
+ * a malformed URL (Go's `url.Parse` refusals: `:`, `1invalid:`), a missing bucket, credentials
+ * in the URL's user part, or a `..` in a bucket prefix. Unknown schemes parse (a custom plugin
+ * may serve them); the registry reports them. For the built-in cloud schemes, a query option
+ * BR does not know, or a boolean option that is not one, is reported to `opts.warn` and
+ * dropped, as BR ignores it.
  */
 export function parseLocation(location: string, opts: ParseOptions = {}): StorageTarget {
   // Quoted: the CLI's own masking of `key=value` text stops at a quote, not at ';'.
@@ -110,11 +125,26 @@ export function parseLocation(location: string, opts: ParseOptions = {}): Storag
   }
   const m = URL_RE.exec(location);
   if (!m) {
-    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(location)?.[1]?.toLowerCase();
+    const scheme = SCHEME_RE.exec(location)?.[1]?.toLowerCase();
     if (scheme !== undefined && (KNOWN_SCHEMES.has(scheme) || location.includes("://"))) {
       throw invalid(
         `malformed storage URL ${shown}; write it as ${scheme}://<bucket>/<prefix>` +
           (LOCAL_SCHEMES.has(scheme) ? ` (or ${scheme}:///absolute/path)` : ""),
+      );
+    }
+    if (scheme !== undefined) {
+      // Go's url.Parse reads `net:storage` as scheme `net`: BR then names the scheme as
+      // unsupported, and so does the registry (unless a plugin serves it).
+      const rest = location.slice(scheme.length + 1);
+      return { scheme, bucket: "", prefix: decode(rest, "the path", shown), options: {} };
+    }
+    if (location.startsWith(":")) {
+      throw invalid(`${shown} is missing a protocol scheme; write a path or a URL such as s3://`);
+    }
+    if (location.split("/", 1)[0]!.includes(":")) {
+      throw invalid(
+        `the first path segment of ${shown} cannot contain a colon (as in BR); ` +
+          "write ./ before a relative path, or a URL such as s3://bucket/prefix",
       );
     }
     if (location.includes("?")) {
@@ -135,8 +165,10 @@ export function parseLocation(location: string, opts: ParseOptions = {}): Storag
         "(access-key=..., account-key=...), flags, or environment variables",
     );
   }
-  const options = parseQuery(rawQuery, shown);
-  applyFlags(options, scheme, opts.flags);
+  const options = _flagOptions(scheme, opts.flags);
+  const query = parseQuery(rawQuery, shown);
+  _checkKnown(scheme, query, opts.warn ?? _defaultWarn, shown);
+  Object.assign(options, query);
   const path = decode(rawPath, "the path", shown);
 
   if (LOCAL_SCHEMES.has(scheme)) {
@@ -171,6 +203,40 @@ export function parseLocation(location: string, opts: ParseOptions = {}): Storag
   return { scheme, bucket, prefix, options };
 }
 
+/**
+ * BR's `ExtractQueryParameters`: only the option names of the scheme's `*BackendOptions` are
+ * read, and a boolean that `strconv.ParseBool` refuses leaves the field as it was. Both are
+ * dropped here, with a warning rather than BR's silence.
+ */
+function _checkKnown(
+  scheme: string,
+  query: Record<string, string>,
+  warn: (message: string) => void,
+  shown: string,
+): void {
+  const known = FLAG_GROUPS[scheme]?.options;
+  if (known === undefined) return;
+  for (const [key, value] of Object.entries(query)) {
+    if (!known.includes(key)) {
+      delete query[key];
+      warn(`ignoring unknown ${scheme} option '${key}' in ${shown}`);
+    } else if (BOOLEAN_OPTIONS.has(key) && parseGoBool(value) === undefined) {
+      delete query[key];
+      warn(
+        `ignoring ${scheme} option '${key}' in ${shown}: ${JSON.stringify(value)} is not a boolean`,
+      );
+    }
+  }
+}
+
+/** Go's `strconv.ParseBool`, or undefined where it fails. */
+export function parseGoBool(raw: string): boolean | undefined {
+  const v = raw.toLowerCase();
+  if (v === "1" || v === "t" || v === "true") return true;
+  if (v === "0" || v === "f" || v === "false") return false;
+  return undefined;
+}
+
 function trimLocal(path: string): string {
   return path.length > 1 ? path.replace(/\/+$/, "") : path;
 }
@@ -189,12 +255,12 @@ function parseQuery(raw: string | undefined, shown: string): Record<string, stri
   return options;
 }
 
-function applyFlags(
-  options: Record<string, string>,
+function _flagOptions(
   scheme: string,
   flags: ParseOptions["flags"],
-): void {
-  if (!flags) return;
+): Record<string, string> {
+  const options: Record<string, string> = {};
+  if (!flags) return options;
   const group = flagGroupOf(scheme);
   for (const [rawKey, value] of Object.entries(flags)) {
     if (value === undefined || value === "") continue;
@@ -203,30 +269,63 @@ function applyFlags(
     if (dot < 0 || key.slice(0, dot) !== group) continue;
     options[key.slice(dot + 1)] = String(value);
   }
+  return options;
 }
 
 /**
  * Reads a boolean option as Go's `strconv.ParseBool` does (`1`, `t`, `true`, `0`, `f`,
- * `false`, any case); an empty value (`?force-path-style`) means true. Throws ConfigInvalid
- * for anything else, where BR would silently ignore it.
+ * `false`, any case). `parseLocation` has already dropped values it refuses.
  */
 export function boolOption(target: StorageTarget, name: string, fallback: boolean): boolean {
   const raw = target.options[name];
-  if (raw === undefined) return fallback;
-  const v = raw.toLowerCase();
-  if (v === "" || v === "1" || v === "t" || v === "true") return true;
-  if (v === "0" || v === "f" || v === "false") return false;
-  throw invalid(`option '${name}' must be true or false, not ${JSON.stringify(raw)}`);
+  return raw === undefined ? fallback : (parseGoBool(raw) ?? fallback);
+}
+
+/** Go's `url.URL.EscapedPath` rule: what a path segment keeps unescaped. */
+const PATH_SAFE = /[A-Za-z0-9\-_.~$&+,/:;=@]/;
+
+/** A path escaped as Go's `url.URL.String()` writes it (`some prefix` -> `some%20prefix`). */
+export function escapePath(path: string): string {
+  let out = "";
+  for (const ch of path) {
+    if (PATH_SAFE.test(ch)) out += ch;
+    else {
+      for (const b of new TextEncoder().encode(ch)) {
+        out += "%" + b.toString(16).toUpperCase().padStart(2, "0");
+      }
+    }
+  }
+  return out;
 }
 
 /**
  * The canonical URL of a target with no options, as BR's `FormatBackendURL`: what `uri()`
- * returns and what is safe to log.
+ * returns and what is safe to log. Like BR, `gs` is written `gcs`, `azblob` is written
+ * `azure`, `noop` is `noop:///`, and the path is percent-encoded.
  */
 export function targetUri(target: StorageTarget): string {
-  if (target.scheme === "local" || target.scheme === "file") return `local://${target.prefix}`;
-  const path = target.prefix === "" ? "" : `/${target.prefix}`;
-  return `${target.scheme}://${target.bucket}${path}`;
+  if (target.scheme === "local" || target.scheme === "file") {
+    return `local://${escapePath(target.prefix)}`;
+  }
+  if (target.scheme === "noop") return "noop:///";
+  const scheme = target.scheme === "gs"
+    ? "gcs"
+    : target.scheme === "azblob"
+    ? "azure"
+    : target.scheme;
+  // Go's URL.String puts a `/` between host and a path that lacks one.
+  const slash = target.prefix === "" || target.prefix.startsWith("/") ? "" : "/";
+  return `${scheme}://${target.bucket}${slash}${escapePath(target.prefix)}`;
+}
+
+/**
+ * The location of object `name` under a storage's `uri()`, for messages: the object's path goes
+ * before the URI's query (`s3://b/p/backupmeta?endpoint=...`, not `s3://b/p?endpoint=.../backupmeta`).
+ */
+export function objectUri(uri: string, name: string): string {
+  const q = uri.indexOf("?");
+  const base = (q < 0 ? uri : uri.slice(0, q)).replace(/\/+$/, "");
+  return `${base}/${name}${q < 0 ? "" : uri.slice(q)}`;
 }
 
 /**
@@ -248,4 +347,27 @@ export function redactUri(text: string): string {
         ? `${sep}${key}=redacted`
         : all;
     });
+}
+
+/**
+ * BR's command-line default for `force-path-style` (`ParseFromFlags` sets it, then
+ * `SetForcePathStyle` clears it): true, except for providers and endpoints that need
+ * virtual-hosted style (alibaba, netease, tencent, an accelerate endpoint) and, when the URL
+ * does not name the option, for AWS itself (provider aws, an amazonaws.com endpoint, a role).
+ */
+export function s3ForcePathStyleDefault(
+  rawUrl: string,
+  options: Record<string, string | undefined>,
+): boolean {
+  const provider = options["provider"] ?? "";
+  const accelerate = (options["use-accelerate-endpoint"] ?? "").toLowerCase();
+  if (
+    provider === "alibaba" || provider === "netease" || provider === "tencent" ||
+    accelerate === "true" || accelerate === "1" || accelerate === "t"
+  ) {
+    return false;
+  }
+  if (/force[-_]path[-_]style/i.test(rawUrl)) return true;
+  return !(provider === "aws" || (options["endpoint"] ?? "").includes("amazonaws.com") ||
+    (options["role-arn"] ?? "") !== "");
 }

@@ -52,7 +52,7 @@ describe("parseLocation", () => {
     assert.equal(t.options["session-token"], "x+y");
   });
 
-  test("flags of the scheme's group win over URL options; other groups are ignored", () => {
+  test("URL options win over flags of the scheme's group (as BR); other groups are ignored", () => {
     const t = parseLocation("s3://b/p?region=us-east-1&endpoint=http://a", {
       flags: {
         "s3.region": "eu-west-1",
@@ -62,7 +62,7 @@ describe("parseLocation", () => {
       },
     });
     assert.deepEqual(t.options, {
-      region: "eu-west-1",
+      region: "us-east-1",
       endpoint: "http://a",
       "force-path-style": "true",
     });
@@ -137,15 +137,20 @@ describe("redactUri and targetUri", () => {
 });
 
 describe("boolOption", () => {
-  test("reads Go's ParseBool spellings and rejects others", () => {
+  test("reads Go's ParseBool spellings; parseLocation drops and reports what BR ignores", () => {
+    const warned: string[] = [];
     const t = parseLocation(
       "s3://b/p?force-path-style=F&object-lock-enabled&use-accelerate-endpoint=1",
+      { warn: (m) => warned.push(m) },
     );
     assert.equal(boolOption(t, "force-path-style", true), false);
-    assert.equal(boolOption(t, "object-lock-enabled", false), true);
+    assert.equal(boolOption(t, "object-lock-enabled", false), false);
     assert.equal(boolOption(t, "use-accelerate-endpoint", false), true);
     assert.equal(boolOption(t, "missing", true), true);
-    const bad = parseLocation("s3://b/p?force-path-style=yes");
-    assert.throws(() => boolOption(bad, "force-path-style", true), /true or false/);
+    assert.equal(warned.length, 1);
+    assert.match(warned[0]!, /ignoring s3 option 'object-lock-enabled'.*"" is not a boolean/);
+    const bad = parseLocation("s3://b/p?force-path-style=yes", { warn: (m) => warned.push(m) });
+    assert.equal(bad.options["force-path-style"], undefined);
+    assert.equal(boolOption(bad, "force-path-style", true), true);
   });
 });

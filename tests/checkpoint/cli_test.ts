@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -100,7 +100,7 @@ describe("tibr checkpoint status", () => {
       r.stdout,
       new RegExp(`^backup ts +${backupTs} \\(\\d{4}-\\d\\d-\\d\\d [\\d:]+ UTC\\)$`, "m"),
     );
-    assert.match(r.stdout, /^ranges done +12$/m);
+    assert.match(r.stdout, /^sub-ranges done +12$/m);
     assert.match(r.stdout, /^files +12$/m);
     assert.match(r.stdout, /^groups +6$/m);
     assert.match(r.stdout, /^checkpoint files +3 \(\d+ bytes\)$/m);
@@ -124,7 +124,7 @@ describe("tibr checkpoint status", () => {
     assert.equal(s.meta.backupTs, backupTs.toString());
     assert.equal(s.meta.gcServiceId, "br-cli");
     assert.equal(s.meta.ranges, 1);
-    assert.deepEqual(s.meta.options, { filter: '["test.*"]' });
+    assert.deepEqual(s.meta.options, { filter: ["test.*"] });
     assert.equal(s.progress.ranges, 12);
     assert.equal(s.progress.files, 12);
     assert.equal(s.progress.dataFiles, 3);
@@ -155,7 +155,7 @@ describe("tibr checkpoint status", () => {
     await storage.close();
     const r = tibr("checkpoint", "status", "-s", other);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^ranges done +unknown \(encrypted\)$/m);
+    assert.match(r.stdout, /^sub-ranges done +unknown \(encrypted\)$/m);
     assert.match(r.stdout, /^meta +missing$/m);
     assert.match(r.stdout, /^lock +absent$/m);
   });
@@ -164,6 +164,14 @@ describe("tibr checkpoint status", () => {
     const r = tibr("checkpoint", "status", "-s", join(dir, "empty"));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^No checkpoint at local:\/\/\/.*\/empty$/m);
+  });
+
+  test("status and clean of a path that does not exist create nothing", () => {
+    const missing = join(dir, "never", "made");
+    assert.equal(tibr("checkpoint", "status", "-s", missing).code, 0);
+    const clean = tibr("checkpoint", "clean", "-s", missing);
+    assert.ok(clean.code === 0, clean.stderr);
+    assert.ok(!existsSync(join(dir, "never")), "a read-only command created the path");
   });
 
   test("bad flags are usage errors (exit 2)", () => {

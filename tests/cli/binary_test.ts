@@ -1,7 +1,8 @@
 // The shipped artefact: dist/tibr, built by `npm run build` (the test command builds it first).
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { buildProgram } from "../../src/cli/main.ts";
@@ -52,4 +53,29 @@ test("an invalid log level is a usage error naming the choices", () => {
   const r = spawnSync(tibr, ["-L", "loud", "--version"], { encoding: "utf8" });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /Allowed choices are debug, info, warn, error, fatal/);
+});
+
+test("at -L debug the stack goes to the log with src/ locations from the embedded source map", () => {
+  requireBinary();
+  const dir = mkdtempSync(join(tmpdir(), "tibr-binary-stack-"));
+  try {
+    const logFile = join(dir, "tibr.log");
+    const r = spawnSync(
+      tibr,
+      ["--log-file", logFile, "-L", "debug", "storage", "check", "-s", ":"],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.equal(r.status, 2);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack on stderr");
+    const log = readFileSync(logFile, "utf8").trimEnd().split("\n");
+    const last = log.findIndex((l) =>
+      /\[ERR\] tibr·cli: run failed: ':' is missing a protocol/.test(l)
+    );
+    assert.ok(last >= 0, log.join("\n"));
+    assert.match(log.slice(last).join("\n"), /at .*\(?src\/cli\/storage_flags\.ts:\d+:\d+\)?/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -64,6 +64,8 @@ describe("backup of a table with an ALTER history", () => {
         assert.deepEqual([info.max_col_id, info.max_idx_id], [8, 3]);
         assert.deepEqual(info.index_info!.map((i) => i.id), [2, 3]);
         const truth = pg.catalog!.table("crm", "accounts")!;
+        // BR writes the next ID (the allocator's stored base + 1), not the base.
+        assert.equal(info.auto_inc_id, Number(truth.autoIdBase + 1n));
         assert.equal(
           showCreateTable(info, { autoIncrement: truth.autoIdBase + 1n }),
           "CREATE TABLE `accounts` (\n" +

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -109,11 +109,60 @@ describe("tibr storage check", () => {
     );
   });
 
-  test("fails on storage that cannot read back (noop)", () => {
-    const r = tibr("storage", "check", "-s", "noop://", "--output", "json");
-    assert.equal(r.code, 1);
-    assert.equal(JSON.parse(r.stdout).ok, false);
-    assert.match(errorLine(r.stderr), /failed: read: NotFound/);
+  test("an option BR does not know is warned about in the log and ignored", () => {
+    const target = join(dir, "warned");
+    mkdirSync(target, { recursive: true });
+    const logFile = join(dir, "warned.log");
+    const r = spawnSync(
+      process.execPath,
+      [
+        "run",
+        "-A",
+        join(ROOT, "src/cli/main.ts"),
+        "storage",
+        "check",
+        "-s",
+        `local://${target}?region=1`,
+        "--output",
+        "json",
+        "--log-file",
+        logFile,
+      ],
+      {
+        encoding: "utf8",
+        cwd: dir,
+        env: { ...process.env, NO_COLOR: "1", TIBR_STORAGE_PLUGINS: "" },
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).ok, true);
+    assert.match(
+      readFileSync(logFile, "utf8"),
+      /ignoring unknown option 'region' for local storage/,
+    );
+  });
+
+  test("noop:// reports what it can: writes measured, read-back probes unsupported", () => {
+    const r = tibr("storage", "check", "-s", "noop://", "--output", "json", "--size", "1MiB");
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.ok, true);
+    assert.equal(report.storage, "noop:///");
+    const status = Object.fromEntries(
+      report.probes.map((p: { probe: string; status: string }) => [p.probe, p.status]),
+    );
+    assert.equal(status.write, "ok");
+    assert.equal(status.read, "unsupported");
+    assert.equal(status.throughput, "ok");
+    assert.ok(report.throughputMiBps.write > 0);
+  });
+
+  test("leaves nothing behind in the checked directory", () => {
+    const target = join(dir, "clean-after-check");
+    mkdirSync(target);
+    const r = tibr("storage", "check", "-s", target, "--output", "json", "--size", "1MiB");
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readdirSync(target), []);
   });
 });
 
@@ -144,10 +193,16 @@ describe("bad storage input: one line, exit code, no stack trace", () => {
       /^Error: cannot use .*\/a-file\/sub as backup storage: a file is in the way/,
     ],
     [
-      "unknown option",
-      ["-s", "local:///tmp/x?region=1"],
+      "a colon in the first path segment (BR's TestCreateStorage)",
+      ["-s", "1invalid:"],
       2,
-      /^Error: unknown option 'region' for local storage/,
+      /^Error: the first path segment of '1invalid:' cannot contain a colon/,
+    ],
+    [
+      "no scheme before the colon (BR's TestIsLocal)",
+      ["-s", ":"],
+      2,
+      /^Error: ':' is missing a protocol scheme/,
     ],
     [
       "missing plugin file",

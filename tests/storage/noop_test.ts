@@ -63,7 +63,7 @@ test("noop accepts writes, finds nothing, and sends stores the noop backend", as
     );
   }
   assert.equal(toStorageBackend(s, true).backend.case, "noop");
-  assert.equal(s.uri(), "noop://");
+  assert.equal(s.uri(), "noop:///");
   // Declared, through the layers, so callers need not recognise the URL.
   assert.equal(s.capabilities().discardsWrites, true);
   assert.notEqual(

@@ -2,7 +2,7 @@
  * `tibr backup full|db|table|raw|txn`: BR's backup command and flags.
  * @module
  */
-import { type Command, Option } from "commander";
+import { Command, Option } from "commander";
 import process from "node:process";
 import type { BackupConfig, BackupMode, RawOptions } from "../../backup/task.ts";
 import { CRYPTER_METHODS } from "../../crypto/flags.ts";
@@ -15,6 +15,7 @@ import {
   parseUint64,
   secondsFlag,
 } from "../flags.ts";
+import { orderHelp } from "../help.ts";
 import { startLogging } from "../logging.ts";
 import { addStorageFlags, storageFlags } from "../storage_flags.ts";
 
@@ -234,8 +235,19 @@ function addCommon(cmd: Command): Command {
       "how often finished ranges are written to the checkpoint",
       secondsFlag("checkpoint-flush-interval"),
       30_000,
+    )
+    .option(
+      "--status-addr <host:port>",
+      "serve Prometheus metrics at /metrics and progress at /status (see docs/METRICS.md)",
     );
 }
+
+/** The long names of the flags every backup subcommand has (listed after its own in help). */
+const SHARED_FLAGS: ReadonlySet<string> = new Set(
+  addCommon(new Command("x")).options.map((o) => o.long ?? "").filter((l) =>
+    l !== "--pd" && l !== "--storage"
+  ),
+);
 
 function addFilterFlags(cmd: Command): Command {
   return cmd
@@ -256,9 +268,27 @@ async function action(mode: BackupMode, cmd: Command): Promise<void> {
   const { setRedactInfoLog } = await import("../../log.ts");
   setRedactInfoLog(parsed.redactInfoLog);
 
+  const statusAddr = cmd.opts<{ statusAddr?: string }>().statusAddr;
+  let status: { address: string; close(): Promise<void> } | undefined;
+  if (statusAddr !== undefined) {
+    const { startStatusServer } = await import("../../status_server.ts");
+    try {
+      status = await startStatusServer(statusAddr);
+    } catch (err) {
+      throw new UsageError(
+        err instanceof RangeError
+          ? err.message
+          : `cannot serve --status-addr ${statusAddr}: ${(err as Error).message}`,
+      );
+    }
+    process.stderr.write(`Metrics at http://${status.address}/metrics\n`);
+  }
+  const { stopProgressDisplays } = await import("../../backup/progress.ts");
   const ac = new AbortController();
   const onSignal = (sig: string) => {
     if (ac.signal.aborted) return;
+    // The bar goes first, so its next redraw cannot overwrite the message.
+    stopProgressDisplays();
     process.stderr.write(`\nReceived ${sig}: stopping and saving the checkpoint\n`);
     ac.abort(new Error(`interrupted by ${sig}`));
   };
@@ -280,6 +310,8 @@ async function action(mode: BackupMode, cmd: Command): Promise<void> {
       throw new UsageError((err as Error).message);
     }
     throw err;
+  } finally {
+    await status?.close();
   }
 }
 
@@ -315,4 +347,5 @@ export function registerBackup(program: Command): void {
     .action((_o, cmd: Command) => action("raw", cmd));
   addCommon(backup.command("txn").description("back up all transactional KV data (TxnKV)"))
     .action((_o, cmd: Command) => action("txn", cmd));
+  for (const sub of backup.commands) orderHelp(sub, SHARED_FLAGS);
 }

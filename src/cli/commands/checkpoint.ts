@@ -6,6 +6,7 @@
 import { type Command, Option } from "commander";
 import process from "node:process";
 import { startLogging } from "../logging.ts";
+import { orderHelp } from "../help.ts";
 import { addStorageFlags, openStorageFromFlags, storageFlags } from "../storage_flags.ts";
 
 /** `tibr checkpoint status` flags (besides the storage flags, see storage_flags.ts). */
@@ -37,7 +38,7 @@ export function registerCheckpoint(program: Command): void {
     .addOption(
       new Option("--output <format>", "output format").choices(["table", "json"]).default("table"),
     );
-  addStorageFlags(status);
+  orderHelp(addStorageFlags(status));
   status.action(async (_o: unknown, cmd: Command) => {
     const opts = cmd.opts<StatusFlags>();
     await startLogging(cmd);
@@ -62,7 +63,7 @@ export function registerCheckpoint(program: Command): void {
     )
     .option("--force", "remove even though the lock is live (its run must be gone)", false)
     .option("--lock-only", "remove only checkpoint.lock, keeping the checkpoint to resume", false);
-  addStorageFlags(clean);
+  orderHelp(addStorageFlags(clean));
   clean.action(async (_o: unknown, cmd: Command) => {
     const opts = cmd.opts<CleanFlags>();
     await startLogging(cmd);

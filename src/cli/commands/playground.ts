@@ -88,7 +88,29 @@ async function action(cmd: Command): Promise<void> {
     }; ${stats.keys} keys, ${pg.cluster.regions.size} regions\n`,
   );
   out.write(`Cluster id:  ${pg.cluster.clusterId}\n`);
+  const catalog = pg.catalog;
+  if (catalog && catalog.databases.length > 0) {
+    // What the backup and table filters can name, with the rows each table holds.
+    for (const db of catalog.databases) {
+      const tables = catalog.tables.filter((t) => t.db.id === db.id);
+      const list = tables.map((t) => {
+        const rows = t.maxId - BigInt(t.deleted.size);
+        return `${t.info.name.O} (${rows} rows)`;
+      });
+      out.write(
+        `Database:    ${db.db_name.O}: ${list.length ? list.join(", ") : "no tables"}\n`,
+      );
+    }
+  }
+  const example = catalog?.tables[0];
   out.write(`Try:         tibr backup full -u ${pg.pdAddress} -s local:///tmp/backup\n`);
+  if (example) {
+    const name = `${example.db.db_name.O}.${example.info.name.O}`;
+    out.write(
+      `             tibr backup table -u ${pg.pdAddress} --db ${example.db.db_name.O} ` +
+        `--table ${example.info.name.O} -s local:///tmp/backup-${name.replace(".", "-")}\n`,
+    );
+  }
   out.write("Press Ctrl+C to stop.\n");
 
   await new Promise<void>((resolve) => {

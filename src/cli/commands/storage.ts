@@ -4,6 +4,7 @@
  * @module
  */
 import { type Command, Option } from "commander";
+import { orderHelp } from "../help.ts";
 import { addStorageFlags, storageFlags } from "../storage_flags.ts";
 
 function parseSize(text: string): number {
@@ -27,7 +28,7 @@ export function registerStorage(program: Command): void {
       new Option("--output <format>", "output format").choices(["table", "json"]).default("table"),
     )
     .option("--size <bytes>", "size of the throughput object (e.g. 64MiB)", "64MiB");
-  addStorageFlags(check);
+  orderHelp(addStorageFlags(check));
   check.action(async (opts: Record<string, unknown>, cmd: Command) => {
     const { startLogging } = await import("../logging.ts");
     await startLogging(cmd);
