@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { encodeInt, hex } from "../codec/bytes.ts";
-import { buildTable } from "../playground/sample.ts";
-import { decimalDatum, intDatum, packTime, stringDatum, timeDatum } from "../tidb/datum.ts";
-import type { Datum } from "../tidb/datum.ts";
-import { rowKvs } from "../tidb/table.ts";
-import { commonHandle, encodeIndexValue } from "../tidb/tablecodec.ts";
-import { rowColumns } from "./_columns.ts";
-import { handleInValue, SemanticChecker } from "./semantic.ts";
+import { encodeInt, hex } from "../../src/codec/bytes.ts";
+import { buildTable } from "../../src/playground/sample.ts";
+import { decimalDatum, intDatum, packTime, stringDatum, timeDatum } from "../../src/tidb/datum.ts";
+import type { Datum } from "../../src/tidb/datum.ts";
+import { rowKvs } from "../../src/tidb/table.ts";
+import { commonHandle, encodeIndexValue } from "../../src/tidb/tablecodec.ts";
+import { rowColumns } from "../../src/verify/_columns.ts";
+import { handleInValue, SemanticChecker } from "../../src/verify/semantic.ts";
 
 function rows(n: number, name = (i: number) => `user_${i}`): Datum[][] {
   return Array.from({ length: n }, (_, i) => [
