@@ -257,6 +257,33 @@ describe("backup integrity against the playground", () => {
     await assertComplete(dir);
   });
 
+  test("a backup.lock left by a killed run without checkpoints: the advice 'checkpoint clean' leads to a fresh, complete backup", async () => {
+    const dir = join(tmp.path, "marker");
+    const noCheckpoint = ["--use-checkpoint=false"];
+    const killed = await runAndAct(dir, noCheckpoint, () => ssts(dir).length > 0, () => {});
+    assert.equal(killed.signal, "SIGKILL");
+    assert.ok(existsSync(join(dir, "backup.lock")), "the killed run left BR's marker");
+    const refused = await backup(dir, noCheckpoint);
+    assert.notEqual(refused.code, 0);
+    assert.match(errorLine(refused), /backup\.lock exists/);
+    const advice = /'tibr checkpoint clean -s ([^']+)'/.exec(errorLine(refused));
+    assert.ok(advice, refused.stderr);
+    const clean = await runTibr([
+      "checkpoint",
+      "clean",
+      "-s",
+      advice[1]!,
+      "--log-file",
+      "/dev/null",
+    ]);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.ok(!existsSync(join(dir, "backup.lock")), "clean removed the marker");
+    assert.deepEqual(ssts(dir), [], "the killed run's data files are gone");
+    const fresh = await backup(dir);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    await assertComplete(dir);
+  });
+
   test("checkpoint clean refuses while a live run holds the lock", async () => {
     const dir = join(tmp.path, "live");
     const stores = pg.cluster.regions.stores().map((st) => st.id);
