@@ -17,6 +17,7 @@ import { hex } from "../codec/bytes.ts";
 import { isStorageError } from "../storage/errors.ts";
 import type { ExternalStorage } from "../storage/types.ts";
 import { log } from "../log.ts";
+import { forEachPool } from "../pool.ts";
 
 /** The part of a backup `File` the check reads. */
 export interface ListedFile {
@@ -143,17 +144,16 @@ export async function checkFiles(
   signal?: AbortSignal,
 ): Promise<FileProblem[]> {
   const problems: FileProblem[] = [];
-  const it = files[Symbol.iterator]();
   // Without reads the check is a map look-up per file; only stats and sha256 reads overlap.
-  const width = verify || !stored.listed ? VERIFY_CONCURRENCY : 1;
-  const worker = async () => {
-    for (let r = it.next(); !r.done; r = it.next()) {
-      signal?.throwIfAborted();
-      const problem = await fileProblem(storage, stored, r.value, verify, signal);
-      if (problem) problems.push({ name: r.value.name, problem });
-    }
-  };
-  await Promise.all(Array.from({ length: width }, worker));
+  const concurrency = verify || !stored.listed ? VERIFY_CONCURRENCY : 1;
+  await forEachPool(
+    files,
+    { concurrency, ...(signal ? { signal } : {}) },
+    async (file, _i, sig) => {
+      const problem = await fileProblem(storage, stored, file, verify, sig);
+      if (problem) problems.push({ name: file.name, problem });
+    },
+  );
   problems.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return problems;
 }
