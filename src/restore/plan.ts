@@ -78,16 +78,17 @@ export function createTableSql(t: SelectedTable): string {
 
 /**
  * The statements that move the new table's ID allocators past the restored rows (BR's rebase of
- * AUTO_INCREMENT and AUTO_RANDOM): the backup's allocator bases plus one.
+ * AUTO_INCREMENT and AUTO_RANDOM). A backup's `auto_inc_id` and `auto_rand_id` already hold the
+ * next ID (the allocator's base plus one, as BR's backup writes them), so they are used as they are.
  */
 export function rebaseSql(t: SelectedTable): string[] {
   const name = `${quoteIdent(t.db.db_name.O)}.${quoteIdent(t.table.name.O)}`;
   const out: string[] = [];
   if (t.table.auto_inc_id > 0) {
-    out.push(`ALTER TABLE ${name} AUTO_INCREMENT = ${BigInt(t.table.auto_inc_id) + 1n}`);
+    out.push(`ALTER TABLE ${name} AUTO_INCREMENT = ${BigInt(t.table.auto_inc_id)}`);
   }
   if (t.table.auto_random_bits > 0 && t.table.auto_rand_id > 0) {
-    out.push(`ALTER TABLE ${name} AUTO_RANDOM_BASE = ${BigInt(t.table.auto_rand_id) + 1n}`);
+    out.push(`ALTER TABLE ${name} AUTO_RANDOM_BASE = ${BigInt(t.table.auto_rand_id)}`);
   }
   return out;
 }
