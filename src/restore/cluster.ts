@@ -20,7 +20,7 @@ import { log, logKey } from "../log.ts";
 import type { PdClient, RegionInfo } from "../pd/client.ts";
 import { regionContext } from "../tikv/region_request.ts";
 import type { StoreConnections } from "../tikv/stores.ts";
-import { Backoffer, BO } from "../backoff.ts";
+import { Backoffer, BackoffExhaustedError, BO } from "../backoff.ts";
 
 /** The schedulers BR pauses during a restore (`pdutil.Schedulers`). */
 export const PAUSED_SCHEDULERS = [
@@ -53,6 +53,9 @@ export class ClusterPrepareError extends Error {
   override name = "ClusterPrepareError";
 }
 
+/** How long PD's HTTP API may keep failing at the network level before restore gives up, ms. */
+export const PD_HTTP_BUDGET_MS = 10_000;
+
 function pdHttpBase(pd: PdClient): string {
   const leader = pd.leader.replace(/\/+$/, "");
   return /^https?:\/\//.test(leader) ? leader : `http://${leader}`;
@@ -66,17 +69,32 @@ async function pdHttp(
   signal?: AbortSignal,
 ): Promise<unknown> {
   const url = pdHttpBase(pd) + path;
+  // A connection the client keeps alive can be closed by the server at any moment: the request
+  // on it then fails at once (ECONNRESET), and so does one during a PD restart or election. The
+  // calls are idempotent (pause for a TTL, set config), so network failures are retried with PD's
+  // backoff within PD_HTTP_BUDGET_MS; an answer with an HTTP error status is not retried.
+  const bo = new Backoffer({ budgetMs: PD_HTTP_BUDGET_MS, ...(signal ? { signal } : {}) });
   let res: Response;
-  try {
-    res = await fetch(url, {
-      method,
-      ...(body !== undefined
-        ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } }
-        : {}),
-      ...(signal ? { signal } : {}),
-    });
-  } catch (err) {
-    throw new ClusterPrepareError(`PD's HTTP API at ${url} failed: ${(err as Error).message}`);
+  for (;;) {
+    try {
+      res = await fetch(url, {
+        method,
+        ...(body !== undefined
+          ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } }
+          : {}),
+        ...(signal ? { signal } : {}),
+      });
+      break;
+    } catch (err) {
+      signal?.throwIfAborted();
+      const message = `PD's HTTP API at ${url} failed: ${(err as Error).message}`;
+      try {
+        await bo.backoff(BO.pdRPC, message);
+      } catch (e) {
+        if (e instanceof BackoffExhaustedError) throw new ClusterPrepareError(message);
+        throw e;
+      }
+    }
   }
   const text = await res.text();
   if (!res.ok) {

@@ -244,13 +244,14 @@ describe("restore's import path against the playground", () => {
       "--output",
       "json",
     ];
-    // Downloads are slowed so that the kills land across the schema, split and import phases.
-    const slow = b.imports.injectDownloadFault({ probability: 0, delayMs: 40 });
+    // Downloads are slowed so that the kills land across the schema, split and import phases
+    // even on an idle machine, where an unslowed restore of this backup takes about a second.
+    const slow = b.imports.injectDownloadFault({ probability: 0, delayMs: 150 });
     const random = mulberry32(20261206);
     let killed = 0;
     let done: Awaited<ReturnType<typeof runTibr>> | undefined;
     for (let i = 0; i < 3; i++) {
-      const run = await runTibr(args, { timeoutMs: 2500 + Math.floor(random() * 4000) });
+      const run = await runTibr(args, { timeoutMs: 1000 + Math.floor(random() * 3000) });
       if (run.signal === "SIGKILL") killed++;
       else assert.equal(run.code, 0, run.stderr);
       if (run.code === 0) {
