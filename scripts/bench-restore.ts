@@ -36,6 +36,7 @@
  * `--json` prints one JSON object with every figure on the last line (for scripts/bench.ts).
  * @module
  */
+import type { SampleSpec } from "../src/playground/sample.ts";
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -566,15 +567,14 @@ async function restoreOf(
 }
 
 /** Backs up playground A (`spec`), stops it, restores into an empty playground B. */
-async function roundTrip(spec: unknown, tmp: string) {
+async function roundTrip(spec: SampleSpec, tmp: string) {
   const { Cluster } = await import("../src/playground/cluster.ts");
   const { loadSample } = await import("../src/playground/sample.ts");
   const { startPlayground } = await import("../src/playground/server/mod.ts");
   const dest = join(tmp, "backup");
   const t0 = performance.now();
   const cluster = new Cluster({ stores: 3 });
-  // deno-lint-ignore no-explicit-any
-  const loaded = loadSample(cluster, spec as any);
+  const loaded = loadSample(cluster, spec);
   log(
     `  loaded ${loaded.rows} rows, ${loaded.kvs} kvs, ${(loaded.bytes / MiB).toFixed(0)} MiB in ` +
       `${((performance.now() - t0) / 1000).toFixed(1)} s; ${cluster.regions.size} regions`,
@@ -626,7 +626,7 @@ async function e2ePart(): Promise<void> {
   ensureDebianPackages(["/usr/bin/time"], ["time"]);
   const tmp = mkdtempSync(join(arg("dir", "/tmp"), "tibr-bench-restore-e2e-"));
   const rows = Math.round((gib * 1024 * MiB) / 400 / 8);
-  const spec = {
+  const spec: SampleSpec = {
     seed: 1,
     databases: [{
       name: "bench",
@@ -694,7 +694,7 @@ async function tablesPart(): Promise<void> {
     const tmp = mkdtempSync(join(arg("dir", "/tmp"), "tibr-bench-restore-tables-"));
     try {
       log(`== ${n} tables`);
-      const spec = {
+      const spec: SampleSpec = {
         seed: 1,
         databases: Array.from({ length: Math.ceil(n / 1000) }, (_, d) => ({
           name: `db${d}`,
