@@ -359,41 +359,34 @@ const B5: Case = async (res) => {
   };
 };
 
+/**
+ * A case that runs one bench script over a B4-sized data set (`--{flag}` sets its GiB) and keeps
+ * the JSON line it prints.
+ */
+function sizedScriptCase(script: string, flag: string): Case {
+  return async (res) => {
+    const r = await run(DENO, [
+      "run",
+      "-A",
+      "--v8-flags=--max-old-space-size=16384",
+      script,
+      "--gib",
+      arg(flag, QUICK ? "0.1" : "2"),
+      "--runs",
+      String(RUNS),
+      "--json",
+    ]);
+    res.commands.push(r.command);
+    ensureOk(r);
+    res.data = lastJson(r);
+  };
+}
+
 /** B6: export of the B4 tables to local CSV against a decode floor over the same files. */
-const B6: Case = async (res) => {
-  const r = await run(DENO, [
-    "run",
-    "-A",
-    "--v8-flags=--max-old-space-size=16384",
-    "scripts/bench-export.ts",
-    "--gib",
-    arg("b6-gib", QUICK ? "0.1" : "2"),
-    "--runs",
-    String(RUNS),
-    "--json",
-  ]);
-  res.commands.push(r.command);
-  ensureOk(r);
-  res.data = lastJson(r);
-};
+const B6 = sizedScriptCase("scripts/bench-export.ts", "b6-gib");
 
 /** B7: verify --level data against sst_dump over the B4 data set. */
-const B7: Case = async (res) => {
-  const r = await run(DENO, [
-    "run",
-    "-A",
-    "--v8-flags=--max-old-space-size=16384",
-    "scripts/bench-verify.ts",
-    "--gib",
-    arg("b7-gib", QUICK ? "0.1" : "2"),
-    "--runs",
-    String(RUNS),
-    "--json",
-  ]);
-  res.commands.push(r.command);
-  ensureOk(r);
-  res.data = lastJson(r);
-};
+const B7 = sizedScriptCase("scripts/bench-verify.ts", "b7-gib");
 
 /** B8: restore (client overhead against a bare floor, end to end, many tables). */
 const B8: Case = async (res) => {
