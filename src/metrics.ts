@@ -64,6 +64,9 @@ export class Metrics {
   readonly #renewals: Counter;
   readonly #phase: Gauge<"task" | "phase">;
   #status: RunStatus = Metrics.#emptyStatus();
+  // Kept as bigints and put into the status only when read: data() runs once per range.
+  #kvTotal = 0n;
+  #byteTotal = 0n;
 
   constructor() {
     const registers = [this.registry];
@@ -173,6 +176,8 @@ export class Metrics {
   /** Starts a task: `task` is `backup` or `restore`, `kind` BR's label (`Full Backup`). */
   begin(task: string, kind: string, nowMs = Date.now()): void {
     this.#status = { ...Metrics.#emptyStatus(), task, kind, startedAtMs: nowMs };
+    this.#kvTotal = 0n;
+    this.#byteTotal = 0n;
     this.phase("start");
   }
 
@@ -213,11 +218,11 @@ export class Metrics {
   data(d: { kvs?: bigint; bytes?: bigint; files?: number }): void {
     const task = this.#status.task;
     if (d.kvs) {
-      this.#status.kvs = String(BigInt(this.#status.kvs) + d.kvs);
+      this.#kvTotal += d.kvs;
       this.#kvs.inc({ task }, Number(d.kvs));
     }
     if (d.bytes) {
-      this.#status.bytes = String(BigInt(this.#status.bytes) + d.bytes);
+      this.#byteTotal += d.bytes;
       this.#kvBytes.inc({ task }, Number(d.bytes));
     }
     if (d.files) {
@@ -268,6 +273,8 @@ export class Metrics {
       : 0;
     return structuredClone({
       ...s,
+      kvs: String(this.#kvTotal),
+      bytes: String(this.#byteTotal),
       elapsedMs: s.startedAtMs > 0 ? nowMs - s.startedAtMs : 0,
       percent,
     });
@@ -282,6 +289,8 @@ export class Metrics {
   reset(): void {
     this.registry.resetMetrics();
     this.#status = Metrics.#emptyStatus();
+    this.#kvTotal = 0n;
+    this.#byteTotal = 0n;
   }
 }
 
