@@ -767,6 +767,7 @@ function b4Section(c: CaseResult, charts: Map<string, string>): string[] {
     `${f1(d["playgroundCpuSecs"])} s | ${f1(d["clientCpuSecs"])} s | ` +
     `${(share * 100).toFixed(1)}% | ${d["clientRssMiB"]!.toFixed(0)} MiB |`,
     "",
+    ...fileCheckLines(c),
     `The stores' busy window runs from the first backup request to the last response (the ` +
     `playground's counters); the wall time beyond it is the client's own (start-up, PD, ` +
     `metadata). Floors in the same run: the engine scans ${f1(d["scanMBs"])} MB/s, the disk ` +
@@ -776,6 +777,38 @@ function b4Section(c: CaseResult, charts: Map<string, string>): string[] {
     "![b4](benchmarks/b4-e2e.svg)",
     "",
   ];
+}
+
+/**
+ * The file check before backupmeta (issue #14) as a share of the client wall: from this run when
+ * its script reported it, else from the separate small run kept in `data.fileCheck`.
+ */
+function fileCheckLines(c: CaseResult): string[] {
+  const d = c.data as Record<string, unknown>;
+  const kept = d["fileCheck"] as
+    | { secs: number; wallSecs: number; files: number; gib: number; load: string; command: string }
+    | undefined;
+  const fc = typeof d["fileCheckSecs"] === "number"
+    ? { secs: d["fileCheckSecs"] as number, wallSecs: d["wallSecs"] as number, files: d["files"] }
+    : kept;
+  if (!fc) return [];
+  const share = fc.secs / fc.wallSecs * 100;
+  const head = `**File check before \`backupmeta\`** (issue #14: every listed file confirmed ` +
+    `present with its size, one listing): ${(fc.secs * 1000).toFixed(0)} ms of a ` +
+    `${f1(fc.wallSecs)} s wall, **${share.toFixed(2)} %** (target < 2 %: ${met(share < 2)}), ` +
+    `${fc.files} files, median of the runs`;
+  if (fc === kept && kept) {
+    return [
+      `${head}, from a separate ${kept.gib} GiB run (load average ${kept.load}; ` +
+      `\`bench-playground.ts\` reads the check's time from the backup's log):`,
+      "",
+      "```sh",
+      kept.command,
+      "```",
+      "",
+    ];
+  }
+  return [`${head}.`, ""];
 }
 
 function b7Section(c: CaseResult): string[] {
