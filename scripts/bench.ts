@@ -388,14 +388,42 @@ const B6 = sizedScriptCase("scripts/bench-export.ts", "b6-gib");
 /** B7: verify --level data against sst_dump over the B4 data set. */
 const B7 = sizedScriptCase("scripts/bench-verify.ts", "b7-gib");
 
-/** B8: restore (client overhead against a bare floor, end to end, many tables). */
+/**
+ * B8: restore (client overhead against a bare floor, end to end, many tables). `--b8-parts`
+ * runs some of the three parts and keeps the others' last results (each part records when and
+ * how it ran); `--b8-files`, `--b8-gib`, `--b8-tables` and `--b8-runtime` (the many-tables
+ * runtime) set their sizes.
+ */
 const B8: Case = async (res) => {
+  const chosen = arg("b8-parts", "files,e2e,tables").split(",").map((s) => s.trim());
   const parts: [string, string[]][] = [
-    ["files", ["--files", QUICK ? "2000,10000" : "10000,100000", "--runs", String(RUNS)]],
-    ["e2e", ["--gib", QUICK ? "0.1" : "2"]],
-    ["tables", ["--tables", QUICK ? "50,200" : "10000,100000", "--runtime", "binary"]],
+    [
+      "files",
+      ["--files", arg("b8-files", QUICK ? "2000,10000" : "10000,100000"), "--runs", String(RUNS)],
+    ],
+    ["e2e", ["--gib", arg("b8-gib", QUICK ? "0.1" : "2")]],
+    [
+      "tables",
+      [
+        "--tables",
+        arg("b8-tables", QUICK ? "50,200" : "10000,100000"),
+        "--runtime",
+        arg("b8-runtime", "binary"),
+      ],
+    ],
   ];
+  const kept = previousCase("B8");
   for (const [part, extra] of parts) {
+    if (!chosen.includes(part)) {
+      const old = kept?.data[part] as { run?: { command: string } } | undefined;
+      if (old) {
+        res.data[part] = old;
+        if (old.run) res.commands.push(old.run.command);
+      }
+      continue;
+    }
+    const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
+    const loadBefore = loadavg();
     const r = await run(DENO, [
       "run",
       "-A",
@@ -409,12 +437,33 @@ const B8: Case = async (res) => {
     res.commands.push(r.command);
     try {
       ensureOk(r);
-      res.data[part] = lastJson(r);
+      res.data[part] = {
+        ...lastJson(r),
+        run: { date, loadBefore, loadAfter: loadavg(), command: r.command },
+      };
     } catch (err) {
       res.errors.push(`${part}: ${(err as Error).message}`);
     }
   }
 };
+
+/** A case's figures from the last results.json, if any. */
+function previousCase(id: string): CaseResult | undefined {
+  if (!existsSync(RESULTS)) return undefined;
+  try {
+    return (JSON.parse(readFileSync(RESULTS, "utf8")) as Results).cases[id];
+  } catch {
+    return undefined;
+  }
+}
+
+/** When and under what load one part of a case ran, when it ran apart from the others. */
+function partRun(d: unknown): string[] {
+  const r = (d as { run?: { date: string; loadBefore: number[]; loadAfter: number[] } }).run;
+  if (!r) return [];
+  const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
+  return [`Run ${r.date}; load average ${la(r.loadBefore)} before, ${la(r.loadAfter)} after.`, ""];
+}
 
 const CASES: [string, string, Case][] = [
   ["B1", "Client overhead", B1],
@@ -913,6 +962,7 @@ function b8Section(c: CaseResult): string[] {
     | undefined;
   if (files) {
     out.push(
+      ...partRun(files),
       `**Client overhead** (\`tibr restore txn\` on ${files.runtime}, instant import):`,
       "",
       "| files | floor wall | client wall | ratio wall | floor CPU | client CPU | client µs CPU/file | client RSS |",
@@ -948,6 +998,7 @@ function b8Section(c: CaseResult): string[] {
     | undefined;
   if (e2e) {
     out.push(
+      ...partRun(e2e),
       `**End to end** (the B4 data set at ${e2e.gib} GiB, backed up then restored into an empty playground):`,
       "",
       "| KV data | files | ranges | | wall | stores busy | wall / busy | MB/s | CPU | RSS |",
@@ -973,6 +1024,7 @@ function b8Section(c: CaseResult): string[] {
     | undefined;
   if (tables) {
     out.push(
+      ...partRun(tables),
       `**Many tables** (${tables.rowsPerTable} rows each, tibr on ${tables.runtime}):`,
       "",
       "| tables | files | backup wall | backup RSS | restore wall | restore CPU | restore RSS | restore ms/table |",
