@@ -23,11 +23,16 @@ import { Backoffer, BO } from "../backoff.ts";
 /** The coprocessor request type of a checksum. */
 export const REQ_TYPE_CHECKSUM = 105n;
 
-/** A range of a table to checksum, and whether it holds records or index entries. */
+/**
+ * A range of a table to checksum, and whether it holds records or index entries. With a `rule`
+ * (restore's `ChecksumRewriteRule`) TiKV hashes each key under `oldPrefix` instead of its own
+ * `newPrefix`, so a restored table's sums compare with the backup's.
+ */
 export interface ChecksumRange {
   startKey: Uint8Array;
   endKey: Uint8Array;
   scanOn: "table" | "index";
+  rule?: { oldPrefix: Uint8Array; newPrefix: Uint8Array };
 }
 
 /** A checksum request the cluster failed. */
@@ -53,6 +58,7 @@ export async function coprocessorChecksum(
         startTsFallback: ts,
         scanOn: range.scanOn === "table" ? ChecksumScanOn.Table : ChecksumScanOn.Index,
         algorithm: ChecksumAlgorithm.Crc64_Xor,
+        ...(range.rule ? { rule: range.rule } : {}),
       }),
     );
     let cur = range.startKey;

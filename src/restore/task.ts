@@ -30,7 +30,8 @@ import { formatBytes } from "../backup/progress.ts";
 import { type PhasedProgress, phasedProgress } from "./progress.ts";
 import { parseRawKey } from "../backup/task.ts";
 import { Pool } from "../pool.ts";
-import { restoredRanges, ruledChecksum } from "./checksum.ts";
+import { restoredRanges } from "./checksum.ts";
+import { coprocessorChecksum } from "../backup/checksum.ts";
 import { ImportModeKeeper, isTikv, SchedulerPause, splitAndScatter } from "./cluster.ts";
 import { FileImporter, type ImportRange } from "./importer.ts";
 import {
@@ -432,7 +433,14 @@ export async function checksumTables(
       bar.tick();
       return;
     }
-    const got = await ruledChecksum(pd, stores, resolver, restoredRanges(r.rewrite), ts, signal);
+    const got = await coprocessorChecksum(
+      pd,
+      stores,
+      resolver,
+      restoredRanges(r.rewrite),
+      ts,
+      signal,
+    );
     if (
       got.crc64xor !== s.crc64xor || got.totalKvs !== s.totalKvs ||
       got.totalBytes !== s.totalBytes

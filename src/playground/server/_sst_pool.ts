@@ -13,21 +13,24 @@
 import { Worker } from "node:worker_threads";
 import { log } from "../../log.ts";
 import type { MvccEntry } from "../mvcc.ts";
+import { isCompiledBinary } from "../../runtime.ts";
 import { mvccKeyLength, putMvccKey, putWriteValue, writeValueMaxLength } from "./_encode.ts";
 import type { OpenMessage, WorkerIn, WorkerOut } from "./_sst_worker.ts";
 
 /**
  * Where the worker's module is: beside this one when running from source; in a binary built
  * with `bun build --compile src/cli/main.ts src/playground/server/_sst_worker.ts`, under the
- * entry points' common root (`src/`), as JavaScript.
+ * entry points' common root (`src/`), as JavaScript. Only the one that applies is tried: a
+ * failed try prints a type-check error on Deno.
  */
-const WORKER_URLS = [
-  new URL("./_sst_worker.ts", import.meta.url),
-  new URL("./playground/server/_sst_worker.js", import.meta.url),
-];
+function workerUrl(): URL | string {
+  return isCompiledBinary()
+    ? "/$bunfs/root/playground/server/_sst_worker.js"
+    : new URL("./_sst_worker.ts", import.meta.url);
+}
 
 /** Starts one worker from `url` and waits for its `ready`. */
-function startWorker(url: URL, timeoutMs: number): Promise<Worker> {
+function startWorker(url: URL | string, timeoutMs: number): Promise<Worker> {
   return new Promise<Worker>((resolve, reject) => {
     let w: Worker;
     try {
@@ -265,24 +268,20 @@ export class SstWorkerPool {
    * Starts `n` workers and waits until each has loaded; undefined when worker threads are
    * unavailable or a worker fails to start within `timeoutMs`.
    */
-  static async start(n: number, timeoutMs = 10_000): Promise<SstWorkerPool | undefined> {
+  static async start(n: number, timeoutMs = 30_000): Promise<SstWorkerPool | undefined> {
     if (n <= 0) return undefined;
     const workers: Worker[] = [];
-    const failures: string[] = [];
-    for (const url of WORKER_URLS) {
-      try {
-        for (let i = 0; i < n; i++) workers.push(await startWorker(url, timeoutMs));
-        return new SstWorkerPool(workers);
-      } catch (err) {
-        failures.push(String(err));
-        await Promise.all(workers.splice(0).map((w) => w.terminate().catch(() => 0)));
-      }
+    try {
+      for (let i = 0; i < n; i++) workers.push(await startWorker(workerUrl(), timeoutMs));
+      return new SstWorkerPool(workers);
+    } catch (err) {
+      await Promise.all(workers.splice(0).map((w) => w.terminate().catch(() => 0)));
+      log("playground", "backup").info(
+        "SST worker threads unavailable ({err}); stores build backup files in-thread",
+        { err: String(err) },
+      );
+      return undefined;
     }
-    log("playground", "backup").info(
-      "SST worker threads unavailable ({err}); stores build backup files in-thread",
-      { err: failures.join("; ") },
-    );
-    return undefined;
   }
 
   /** Whether files can go to the workers. */
