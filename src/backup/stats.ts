@@ -79,6 +79,10 @@ export async function writeTableStats(
   cipher: CipherInfo | undefined,
   blocks: StatsBlock[],
   signal?: AbortSignal,
+  limits: { maxJson: number; inline: number } = {
+    maxJson: MAX_STATS_FILE_JSON,
+    inline: STATS_INLINE_SIZE,
+  },
 ): Promise<StatsFileIndex[]> {
   const indexes: StatsFileIndex[] = [];
   let pending: StatsBlock[] = [];
@@ -87,7 +91,7 @@ export async function writeTableStats(
     const content = toBinary(StatsFileSchema, create(StatsFileSchema, { blocks: pending }));
     pending = [];
     size = 0;
-    if (indexes.length === 0 && content.length < STATS_INLINE_SIZE) {
+    if (indexes.length === 0 && content.length < limits.inline) {
       indexes.push(create(StatsFileIndexSchema, { inlineData: content }));
       return;
     }
@@ -106,7 +110,7 @@ export async function writeTableStats(
   for (const b of blocks) {
     pending.push(b);
     size += b.jsonTable.length;
-    if (size > MAX_STATS_FILE_JSON) await flush(b.physicalId);
+    if (size > limits.maxJson) await flush(b.physicalId);
   }
   if (pending.length > 0 && size > 0) await flush(pending[0]!.physicalId);
   return indexes;
