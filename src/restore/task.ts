@@ -862,7 +862,7 @@ export function restoreSummaryText(s: RestoreSummary): string {
       ? [["resumed from checkpoint", `${s.resumedRanges} ranges`] as [string, string]]
       : []),
     ["checksum", s.checksum],
-    ...(s.statsLoaded !== undefined
+    ...(s.statsLoaded
       ? [["statistics", `${s.statsLoaded} tables loaded`] as [string, string]]
       : []),
     ["total take", `${(s.timeTakenMs / 1000).toFixed(1)}s`],

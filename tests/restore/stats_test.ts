@@ -251,7 +251,7 @@ describe("table statistics: backup, restore and the playground's TiDB", () => {
     // A TiDB in front of A's, registered in A's PD first, that knows no statistics of hr.staff.
     const front = createServer(async (req, res) => {
       if (req.url?.startsWith("/stats/dump/hr/staff")) {
-        res.writeHead(500).end("[schema:1146]Table 'hr.staff' doesn't exist");
+        res.writeHead(400).end("[schema:1146]Table 'hr.staff' doesn't exist");
         return;
       }
       const r = await fetch(`http://${a.tidbStatusAddress}${req.url}`);

@@ -397,9 +397,10 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
           parts[0] === "stats" && parts[1] === "dump" && (parts.length === 4 || parts.length === 5)
         ) {
           // `/stats/dump/{db}/{table}[/{yyyyMMddHHmmss}]`: the JSONTable of the statistics (a
-          // snapshot time reads the same ones: the playground keeps no history of them).
+          // snapshot time reads the same ones: the playground keeps no history of them); an
+          // unknown table answers 400 with TiDB's error, as TiDB's handler.WriteError does.
           const hit = engine.table(parts[2]!, parts[3]!);
-          if (!hit) return send(500, `[schema:1146]Table '${parts[2]}.${parts[3]}' doesn't exist`);
+          if (!hit) return send(400, `[schema:1146]Table '${parts[2]}.${parts[3]}' doesn't exist`);
           return send(200, engine.dumpStats(hit.db, hit.table));
         }
         if (parts[0] === "schema") {
