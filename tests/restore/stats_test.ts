@@ -4,11 +4,13 @@
 // the default (BR's `--ignore-stats=true`) none; `tibr restore` loads them (`--load-stats`,
 // default true) so B's `/stats/dump/{db}/{table}` equals A's but for versions, and
 // `--load-stats=false` leaves B without them; a table TiDB serves no statistics for is backed up
-// without them and a warning.
+// without them and a warning; MariaDB's mysql client sends LOAD STATS its file as TiDB asks.
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { existsSync, readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import mysql from "mysql2/promise";
@@ -20,6 +22,7 @@ import { openStorage } from "../../src/storage/registry.ts";
 import { parseJson } from "../../src/tidb/model.ts";
 import { tempDir } from "../playground/_helpers.ts";
 import { runTibr } from "../backup/_cli.ts";
+import { ensureDebianPackages } from "../_support/debian.ts";
 
 const SPEC: SampleSpec = {
   seed: 5,
@@ -284,5 +287,31 @@ describe("table statistics: backup, restore and the playground's TiDB", () => {
       assert.equal(s.raw.statsIndex.length > 0, name !== "hr.staff", name);
     }
     assert.match(readFileSync(log, "utf8"), /dump table stats failed.*hr.*staff/);
+  });
+
+  test("a real MySQL client (MariaDB's) sends LOAD STATS its file over LOCAL INFILE", async () => {
+    ensureDebianPackages(["mysql"], ["mariadb-client"]);
+    const src = await dump(a, "s", "t");
+    const file = join(tmp.path, "t2.json");
+    writeFileSync(file, JSON.stringify({ ...comparable(src) as Json, table_name: "t2" }));
+    const { port } = hostPort(a.tidbAddress);
+    const run = (sql: string) =>
+      promisify(execFile)("mysql", [
+        "--local-infile=1",
+        "-h",
+        "127.0.0.1",
+        "-P",
+        String(port),
+        "-u",
+        "root",
+        "-e",
+        sql,
+      ], { timeout: 30_000 });
+    await run("CREATE TABLE s.t2 (id INT PRIMARY KEY, a VARCHAR(10), b INT, KEY ib (b))");
+    await run(`LOAD STATS '${file}'`);
+    assert.deepEqual(
+      comparable({ ...await dump(a, "s", "t2"), table_name: "t" }),
+      comparable(src),
+    );
   });
 });
