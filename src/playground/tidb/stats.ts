@@ -17,6 +17,7 @@
  * `partitions` (by partition name, and `global`).
  * @module
  */
+import { Buffer } from "node:buffer";
 import type { ColumnInfo, IndexInfo, TableInfo } from "../../tidb/model.ts";
 import { SchemaState } from "../../tidb/types.ts";
 import { type Datum, encodeKey } from "../../tidb/datum.ts";
@@ -80,45 +81,47 @@ export const GLOBAL_STATS = "global";
 const TOPN = 100;
 const BUCKETS = 256;
 
-const b64 = (b: Uint8Array) => btoa(String.fromCharCode(...b));
+const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("base64");
 const utf8 = new TextEncoder();
 
+/** The bytes as a string of code units 0-255: compares as the bytes do. */
 function keyStr(k: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < k.length; i++) s += String.fromCharCode(k[i]!);
-  return s;
+  return Buffer.from(k.buffer, k.byteOffset, k.length).toString("latin1");
 }
 
 interface Group {
   key: string;
-  bound: Uint8Array;
+  /** The first row holding the value. */
+  row: number;
   encoded: Uint8Array;
   count: number;
 }
 
 /**
  * Top-N and histogram of one column's or index's non-NULL values, given per row in handle
- * order (`null` for NULL). `bound` is what a histogram bound holds, `encoded` the memcomparable
- * key that orders the values and is the top-N's data.
+ * order as memcomparable keys (`null` for NULL): they order the values and are the top-N's
+ * data. `boundOf(row)` is what a histogram bound holds for the value of that row.
  */
 function summarize(
-  values: ({ bound: Uint8Array; encoded: Uint8Array } | null)[],
+  values: (Uint8Array | null)[],
+  boundOf: (row: number) => Uint8Array,
   version: bigint,
   totColSize: number,
 ): JsonColumn {
   const groups = new Map<string, Group>();
   let nulls = 0;
   const order: string[] = [];
-  for (const v of values) {
+  for (let row = 0; row < values.length; row++) {
+    const v = values[row]!;
     if (v === null) {
       nulls++;
       continue;
     }
-    const key = keyStr(v.encoded);
+    const key = keyStr(v);
     order.push(key);
     const g = groups.get(key);
     if (g) g.count++;
-    else groups.set(key, { key, bound: v.bound, encoded: v.encoded, count: 1 });
+    else groups.set(key, { key, row, encoded: v, count: 1 });
   }
   const sorted = [...groups.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   // The top-N: the most frequent values seen more than once (ties by value order).
@@ -135,8 +138,8 @@ function summarize(
     cumulative += cur.rows;
     buckets.push({
       count: cumulative,
-      lower_bound: b64(cur.lower.bound),
-      upper_bound: b64(cur.upper.bound),
+      lower_bound: b64(boundOf(cur.lower.row)),
+      upper_bound: b64(boundOf(cur.upper.row)),
       repeats: cur.upper.count,
       ndv: cur.ndv,
     });
@@ -189,12 +192,15 @@ function columnStats(col: ColumnInfo, rows: StoredRow[], version: bigint): JsonC
   const values = rows.map((r) => {
     const d = r.datums[col.offset] ?? { kind: "null" };
     if (d.kind === "null") return null;
-    const bound = d.kind === "bytes" ? d.value : utf8.encode(datumToText(col, d) ?? "");
     const encoded = encodeKey([d]);
     size += encoded.length;
-    return { bound, encoded };
+    return encoded;
   });
-  return summarize(values, version, size);
+  const boundOf = (row: number) => {
+    const d = rows[row]!.datums[col.offset]!;
+    return d.kind === "bytes" ? d.value : utf8.encode(datumToText(col, d) ?? "");
+  };
+  return summarize(values, boundOf, version, size);
 }
 
 function indexStats(
@@ -208,10 +214,9 @@ function indexStats(
       indexDatum(table.cols[ic.offset]!, r.datums[ic.offset] ?? { kind: "null" }, ic.length)
     );
     if (ds.every((d) => d.kind === "null")) return null;
-    const encoded = encodeKey(ds);
-    return { bound: encoded, encoded };
+    return encodeKey(ds);
   });
-  const s = summarize(values, version, 0);
+  const s = summarize(values, (row) => values[row]!, version, 0);
   s.correlation = 0;
   return s;
 }
