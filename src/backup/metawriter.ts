@@ -37,6 +37,7 @@ import {
   RawRangeSchema,
   type Schema,
   SchemaSchema,
+  type StatsFileIndex,
 } from "../gen/brpb_pb.ts";
 import type { APIVersion } from "../gen/kvrpcpb_pb.ts";
 import {
@@ -93,6 +94,8 @@ export interface SchemaInput {
   totalKvs?: bigint;
   totalBytes?: bigint;
   tiflashReplicas?: number;
+  /** The table's statistics files (`Schema.stats_index`, see `stats.ts`). */
+  statsIndex?: StatsFileIndex[];
 }
 
 /** The BackupMeta fields the caller knows; everything else the writer fills in. */
@@ -384,6 +387,7 @@ export class MetaWriter {
         totalKvs: schema.totalKvs ?? 0n,
         totalBytes: schema.totalBytes ?? 0n,
         tiflashReplicas: schema.tiflashReplicas ?? 0,
+        statsIndex: schema.statsIndex ?? [],
       });
       const bytes = toBinary(SchemaSchema, msg);
       await this.#append("schema", [bytes], EntryBuffer.framedSize(bytes));

@@ -17,6 +17,9 @@ import {
 import { CompressionType } from "../gen/brpb_pb.ts";
 import type { Store } from "../gen/metapb_pb.ts";
 import { log } from "../log.ts";
+import type { StatsFileIndex } from "../gen/brpb_pb.ts";
+import { discoverTidb } from "../restore/discover.ts";
+import { dumpTableStats, statsBlocks, writeTableStats } from "./stats.ts";
 import { PdClient } from "../pd/client.ts";
 import type { TlsOptions } from "../rpc/transport.ts";
 import { toStorageBackend } from "../storage/backend.ts";
@@ -114,6 +117,11 @@ export interface BackupConfig {
   checkpointFlushIntervalMs?: number;
   /** Also compare the sha256 of every data file before `backupmeta` (`--verify-files`). */
   verifyFiles?: boolean;
+  /**
+   * Leave table statistics out (`--ignore-stats`, default true as in BR); false reads them from
+   * a TiDB server found in PD and writes them as BR does (see `stats.ts`).
+   */
+  ignoreStats?: boolean;
   /** Deadline of loading the storage plugin and of its `open()`, ms (`--storage-timeout`). */
   storageTimeoutMs?: number;
   signal?: AbortSignal;
@@ -164,6 +172,8 @@ const COMPRESSION: Record<BackupConfig["compression"], CompressionType> = {
 
 /** Tables checksummed at a time (BR's `--checksum-concurrency` default). */
 const CHECKSUM_CONCURRENCY = 4;
+/** Tables whose statistics are read from TiDB at a time. */
+const STATS_CONCURRENCY = 4;
 
 /** Parses a raw-mode key in BR's `--format` (hex, raw, escaped). */
 export function parseRawKey(value: string, format: RawOptions["format"]): Uint8Array {
@@ -773,15 +783,74 @@ async function tableChecksums(
       ctx.progress.tick();
     });
   }
+  const stats = cfg.ignoreStats === false && lastTs === 0n ? await backupStats(cfg, ctx, plan) : [];
   for (let i = 0; i < tables.length; i++) {
     const t = tables[i]!;
     const fromFiles = writer.tableChecksum(...t.physicalIds);
     const sum = fromCluster[i];
     if (sum) checkTableChecksum(`${t.db.db_name.O}.${t.table.name.O}`, fromFiles, sum);
-    await writer.appendSchema({ db: t.db, table: t.table, ...fromFiles });
+    const statsIndex = stats[i];
+    await writer.appendSchema({
+      db: t.db,
+      table: t.table,
+      ...fromFiles,
+      ...(statsIndex ? { statsIndex } : {}),
+    });
   }
   for (const db of plan.emptyDatabases) await writer.appendSchema({ db });
   return doChecksum;
+}
+
+/**
+ * Phase (with `--ignore-stats=false`): each table's statistics from a TiDB server of the cluster
+ * (found in PD's etcd), written as BR's stats files; per table, the index entries (none for a
+ * table TiDB has no statistics for, as BR logs and goes on).
+ */
+async function backupStats(
+  cfg: BackupConfig,
+  ctx: BackupContext,
+  plan: BackupPlan,
+): Promise<(StatsFileIndex[] | undefined)[]> {
+  const out: (StatsFileIndex[] | undefined)[] = new Array(plan.tables.length);
+  let tidb;
+  try {
+    tidb = (await discoverTidb(ctx.pd.leader, cfg.tls, cfg.signal))[0];
+  } catch (err) {
+    cfg.signal?.throwIfAborted();
+    log("backup").warn("cannot list the TiDB servers in PD ({error}): no statistics backed up", {
+      error: (err as Error).message,
+    });
+    return out;
+  }
+  if (!tidb) {
+    log("backup").warn(
+      "no TiDB server is registered in PD (/topology/tidb/): no statistics backed up",
+    );
+    return out;
+  }
+  const status = `${tidb.host}:${tidb.statusPort}`;
+  metrics.phase("statistics");
+  ctx.progress.phase("Statistics", plan.tables.length, "tables");
+  let withStats = 0;
+  await forEachPool(plan.tables, {
+    concurrency: STATS_CONCURRENCY,
+    ...(cfg.signal ? { signal: cfg.signal } : {}),
+    onFail: (err: unknown) => ctx.scope.fail(err),
+  }, async (t, i, signal) => {
+    const text = await dumpTableStats(status, t.db.db_name.O, t.table.name.O, signal);
+    if (text !== undefined) {
+      const blocks = statsBlocks(t.table, text);
+      out[i] = await writeTableStats(ctx.storage, cfg.cipher, blocks, signal);
+      withStats++;
+    }
+    ctx.progress.tick();
+  });
+  log("backup").info("backed up the statistics of {n} of {total} tables from TiDB {status}", {
+    n: withStats,
+    total: plan.tables.length,
+    status,
+  });
+  return out;
 }
 
 /**

@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file brpb.proto.
  */
 export const file_brpb: GenFile = /*@__PURE__*/
-  fileDesc("CgpicnBiLnByb3RvEgZiYWNrdXAihQUKCkJhY2t1cE1ldGESEgoKY2x1c3Rlcl9pZBgBIAEoBBIXCg9jbHVzdGVyX3ZlcnNpb24YAiABKAkSEgoKYnJfdmVyc2lvbhgLIAEoCRIPCgd2ZXJzaW9uGAwgASgFEhsKBWZpbGVzGAQgAygLMgwuYmFja3VwLkZpbGUSJAoKZmlsZV9pbmRleBgNIAEoCzIQLmJhY2t1cC5NZXRhRmlsZRIVCg1zdGFydF92ZXJzaW9uGAUgASgEEhMKC2VuZF92ZXJzaW9uGAYgASgEEh8KB3NjaGVtYXMYByADKAsyDi5iYWNrdXAuU2NoZW1hEiYKDHNjaGVtYV9pbmRleBgOIAEoCzIQLmJhY2t1cC5NZXRhRmlsZRIdChViYWNrdXBfc2NoZW1hX3ZlcnNpb24YGiABKA0SEQoJaXNfcmF3X2t2GAggASgIEiQKCnJhd19yYW5nZXMYCSADKAsyEC5iYWNrdXAuUmF3UmFuZ2USKQoPcmF3X3JhbmdlX2luZGV4GA8gASgLMhAuYmFja3VwLk1ldGFGaWxlEgwKBGRkbHMYCiABKAwSJQoLZGRsX2luZGV4ZXMYECABKAsyEC5iYWNrdXAuTWV0YUZpbGUSFQoNYmFja3VwX3Jlc3VsdBgRIAEoCRIoCgthcGlfdmVyc2lvbhgSIAEoDjITLmt2cnBjcGIuQVBJVmVyc2lvbhIeChZuZXdfY29sbGF0aW9uc19lbmFibGVkGBQgASgJEhEKCWlzX3R4bl9rdhgVIAEoCBIgCgRtb2RlGBcgASgOMhIuYmFja3VwLkJhY2t1cE1vZGUSEwoLYmFja3VwX3NpemUYGSABKARKBAgDEARSBHBhdGgiWgoJVGFibGVNZXRhEhMKC3BoeXNpY2FsX2lkGAEgASgDEhAKCGNyYzY0eG9yGAIgASgEEhEKCXRvdGFsX2t2cxgDIAEoBBITCgt0b3RhbF9ieXRlcxgEIAEoBCKLAgoERmlsZRIMCgRuYW1lGAEgASgJEg4KBnNoYTI1NhgCIAEoDBIRCglzdGFydF9rZXkYAyABKAwSDwoHZW5kX2tleRgEIAEoDBIVCg1zdGFydF92ZXJzaW9uGAUgASgEEhMKC2VuZF92ZXJzaW9uGAYgASgEEhAKCGNyYzY0eG9yGAcgASgEEhEKCXRvdGFsX2t2cxgIIAEoBBITCgt0b3RhbF9ieXRlcxgJIAEoBBImCgt0YWJsZV9tZXRhcxgNIAMoCzIRLmJhY2t1cC5UYWJsZU1ldGESCgoCY2YYCiABKAkSDAoEc2l6ZRgLIAEoBBIRCgljaXBoZXJfaXYYDCABKAxKBgjoBxCwCSKjAQoITWV0YUZpbGUSIAoKbWV0YV9maWxlcxgBIAMoCzIMLmJhY2t1cC5GaWxlEiAKCmRhdGFfZmlsZXMYAiADKAsyDC5iYWNrdXAuRmlsZRIfCgdzY2hlbWFzGAMgAygLMg4uYmFja3VwLlNjaGVtYRIkCgpyYXdfcmFuZ2VzGAQgAygLMhAuYmFja3VwLlJhd1JhbmdlEgwKBGRkbHMYBSADKAwixAIKBlNjaGVtYRIKCgJkYhgBIAEoDBINCgV0YWJsZRgCIAEoDBIQCghjcmM2NHhvchgDIAEoBBIRCgl0b3RhbF9rdnMYBCABKAQSEwoLdG90YWxfYnl0ZXMYBSABKAQSGAoQdGlmbGFzaF9yZXBsaWNhcxgGIAEoDRINCgVzdGF0cxgHIAEoDBIfChdpc19tZXJnZV9vcHRpb25fYWxsb3dlZBgJIAEoCBJXCh5wYXJ0aXRpb25fbWVyZ2Vfb3B0aW9uX2FsbG93ZWQYCiADKAsyLy5iYWNrdXAuU2NoZW1hLlBhcnRpdGlvbk1lcmdlT3B0aW9uQWxsb3dlZEVudHJ5GkIKIFBhcnRpdGlvbk1lcmdlT3B0aW9uQWxsb3dlZEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCDoCOAEiOgoIUmF3UmFuZ2USEQoJc3RhcnRfa2V5GAEgASgMEg8KB2VuZF9rZXkYAiABKAwSCgoCY2YYAyABKAkiMgoOQ2x1c3RlcklERXJyb3ISDwoHY3VycmVudBgBIAEoBBIPCgdyZXF1ZXN0GAIgASgEIqEBCgVFcnJvchILCgNtc2cYASABKAkSMgoQY2x1c3Rlcl9pZF9lcnJvchgDIAEoCzIWLmJhY2t1cC5DbHVzdGVySURFcnJvckgAEiUKCGt2X2Vycm9yGAQgASgLMhEua3ZycGNwYi5LZXlFcnJvckgAEiYKDHJlZ2lvbl9lcnJvchgFIAEoCzIOLmVycm9ycGIuRXJyb3JIAEIICgZkZXRhaWwiVQoKQ2lwaGVySW5mbxIzCgtjaXBoZXJfdHlwZRgBIAEoDjIeLmVuY3J5cHRpb25wYi5FbmNyeXB0aW9uTWV0aG9kEhIKCmNpcGhlcl9rZXkYAiABKAwiugQKDUJhY2t1cFJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoBBIRCglzdGFydF9rZXkYAiABKAwSDwoHZW5kX2tleRgDIAEoDBIVCg1zdGFydF92ZXJzaW9uGAQgASgEEhMKC2VuZF92ZXJzaW9uGAUgASgEEhIKCnJhdGVfbGltaXQYByABKAQSEwoLY29uY3VycmVuY3kYCCABKA0SLwoPc3RvcmFnZV9iYWNrZW5kGAkgASgLMhYuYmFja3VwLlN0b3JhZ2VCYWNrZW5kEhEKCWlzX3Jhd19rdhgKIAEoCBIKCgJjZhgLIAEoCRIxChBjb21wcmVzc2lvbl90eXBlGAwgASgOMhcuYmFja3VwLkNvbXByZXNzaW9uVHlwZRIZChFjb21wcmVzc2lvbl9sZXZlbBgNIAEoBRInCgtjaXBoZXJfaW5mbxgOIAEoCzISLmJhY2t1cC5DaXBoZXJJbmZvEiwKD2RzdF9hcGlfdmVyc2lvbhgPIAEoDjITLmt2cnBjcGIuQVBJVmVyc2lvbhIlCgpzdWJfcmFuZ2VzGBAgAygLMhEua3ZycGNwYi5LZXlSYW5nZRIUCgxyZXBsaWNhX3JlYWQYESABKAgSIAoEbW9kZRgSIAEoDjISLmJhY2t1cC5CYWNrdXBNb2RlEhEKCXVuaXF1ZV9pZBgTIAEoCRIhCgdjb250ZXh0GBQgASgLMhAua3ZycGNwYi5Db250ZXh0SgQIBhAHSgYI6AcQsAlSBHBhdGgilAIKDlN0b3JhZ2VCYWNrZW5kEhwKBG5vb3AYASABKAsyDC5iYWNrdXAuTm9vcEgAEh4KBWxvY2FsGAIgASgLMg0uYmFja3VwLkxvY2FsSAASGAoCczMYAyABKAsyCi5iYWNrdXAuUzNIABIaCgNnY3MYBCABKAsyCy5iYWNrdXAuR0NTSAASLQoNY2xvdWRfZHluYW1pYxgFIAEoCzIULmJhY2t1cC5DbG91ZER5bmFtaWNIABIcCgRoZGZzGAYgASgLMgwuYmFja3VwLkhERlNIABI2ChJhenVyZV9ibG9iX3N0b3JhZ2UYByABKAsyGC5iYWNrdXAuQXp1cmVCbG9iU3RvcmFnZUgAQgkKB2JhY2tlbmQiBgoETm9vcCIVCgVMb2NhbBIMCgRwYXRoGAEgASgJItYCCgJTMxIQCghlbmRwb2ludBgBIAEoCRIOCgZyZWdpb24YAiABKAkSDgoGYnVja2V0GAMgASgJEg4KBnByZWZpeBgEIAEoCRIVCg1zdG9yYWdlX2NsYXNzGAUgASgJEgsKA3NzZRgGIAEoCRILCgNhY2wYByABKAkSEgoKYWNjZXNzX2tleRgIIAEoCRIZChFzZWNyZXRfYWNjZXNzX2tleRgJIAEoCRIYChBmb3JjZV9wYXRoX3N0eWxlGAogASgIEhYKDnNzZV9rbXNfa2V5X2lkGAsgASgJEhAKCHJvbGVfYXJuGAwgASgJEhMKC2V4dGVybmFsX2lkGA0gASgJEhsKE29iamVjdF9sb2NrX2VuYWJsZWQYDiABKAgSFQoNc2Vzc2lvbl90b2tlbhgPIAEoCRIQCghwcm92aWRlchgQIAEoCRIPCgdwcm9maWxlGBEgASgJIoABCgNHQ1MSEAoIZW5kcG9pbnQYASABKAkSDgoGYnVja2V0GAIgASgJEg4KBnByZWZpeBgDIAEoCRIVCg1zdG9yYWdlX2NsYXNzGAQgASgJEhYKDnByZWRlZmluZWRfYWNsGAUgASgJEhgKEGNyZWRlbnRpYWxzX2Jsb2IYBiABKAkiSQoQQXp1cmVDdXN0b21lcktleRIWCg5lbmNyeXB0aW9uX2tleRgBIAEoCRIdChVlbmNyeXB0aW9uX2tleV9zaGEyNTYYAiABKAki5QEKEEF6dXJlQmxvYlN0b3JhZ2USEAoIZW5kcG9pbnQYASABKAkSDgoGYnVja2V0GAIgASgJEg4KBnByZWZpeBgDIAEoCRIVCg1zdG9yYWdlX2NsYXNzGAQgASgJEhQKDGFjY291bnRfbmFtZRgFIAEoCRISCgpzaGFyZWRfa2V5GAYgASgJEhIKCmFjY2Vzc19zaWcYCCABKAkSGAoQZW5jcnlwdGlvbl9zY29wZRgJIAEoCRIwCg5lbmNyeXB0aW9uX2tleRgKIAEoCzIYLmJhY2t1cC5BenVyZUN1c3RvbWVyS2V5ImEKBkJ1Y2tldBIQCghlbmRwb2ludBgBIAEoCRIOCgZyZWdpb24YAyABKAkSDgoGYnVja2V0GAQgASgJEg4KBnByZWZpeBgFIAEoCRIVCg1zdG9yYWdlX2NsYXNzGAYgASgJIqMBCgxDbG91ZER5bmFtaWMSHgoGYnVja2V0GAEgASgLMg4uYmFja3VwLkJ1Y2tldBIVCg1wcm92aWRlcl9uYW1lGAIgASgJEi4KBWF0dHJzGAMgAygLMh8uYmFja3VwLkNsb3VkRHluYW1pYy5BdHRyc0VudHJ5GiwKCkF0dHJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIWCgRIREZTEg4KBnJlbW90ZRgBIAEoCSKZAQoOQmFja3VwUmVzcG9uc2USHAoFZXJyb3IYASABKAsyDS5iYWNrdXAuRXJyb3ISEQoJc3RhcnRfa2V5GAIgASgMEg8KB2VuZF9rZXkYAyABKAwSGwoFZmlsZXMYBCADKAsyDC5iYWNrdXAuRmlsZRIoCgthcGlfdmVyc2lvbhgFIAEoDjITLmt2cnBjcGIuQVBJVmVyc2lvbio9Cg9Db21wcmVzc2lvblR5cGUSCwoHVU5LTk9XThAAEgcKA0xaNBABEgoKBlNOQVBQWRACEggKBFpTVEQQAyogCgpCYWNrdXBNb2RlEggKBFNDQU4QABIICgRGSUxFEAEyRQoGQmFja3VwEjsKBmJhY2t1cBIVLmJhY2t1cC5CYWNrdXBSZXF1ZXN0GhYuYmFja3VwLkJhY2t1cFJlc3BvbnNlIgAwAWIGcHJvdG8z", [file_encryptionpb, file_errorpb, file_kvrpcpb]);
+  fileDesc("CgpicnBiLnByb3RvEgZiYWNrdXAihQUKCkJhY2t1cE1ldGESEgoKY2x1c3Rlcl9pZBgBIAEoBBIXCg9jbHVzdGVyX3ZlcnNpb24YAiABKAkSEgoKYnJfdmVyc2lvbhgLIAEoCRIPCgd2ZXJzaW9uGAwgASgFEhsKBWZpbGVzGAQgAygLMgwuYmFja3VwLkZpbGUSJAoKZmlsZV9pbmRleBgNIAEoCzIQLmJhY2t1cC5NZXRhRmlsZRIVCg1zdGFydF92ZXJzaW9uGAUgASgEEhMKC2VuZF92ZXJzaW9uGAYgASgEEh8KB3NjaGVtYXMYByADKAsyDi5iYWNrdXAuU2NoZW1hEiYKDHNjaGVtYV9pbmRleBgOIAEoCzIQLmJhY2t1cC5NZXRhRmlsZRIdChViYWNrdXBfc2NoZW1hX3ZlcnNpb24YGiABKA0SEQoJaXNfcmF3X2t2GAggASgIEiQKCnJhd19yYW5nZXMYCSADKAsyEC5iYWNrdXAuUmF3UmFuZ2USKQoPcmF3X3JhbmdlX2luZGV4GA8gASgLMhAuYmFja3VwLk1ldGFGaWxlEgwKBGRkbHMYCiABKAwSJQoLZGRsX2luZGV4ZXMYECABKAsyEC5iYWNrdXAuTWV0YUZpbGUSFQoNYmFja3VwX3Jlc3VsdBgRIAEoCRIoCgthcGlfdmVyc2lvbhgSIAEoDjITLmt2cnBjcGIuQVBJVmVyc2lvbhIeChZuZXdfY29sbGF0aW9uc19lbmFibGVkGBQgASgJEhEKCWlzX3R4bl9rdhgVIAEoCBIgCgRtb2RlGBcgASgOMhIuYmFja3VwLkJhY2t1cE1vZGUSEwoLYmFja3VwX3NpemUYGSABKARKBAgDEARSBHBhdGgiWgoJVGFibGVNZXRhEhMKC3BoeXNpY2FsX2lkGAEgASgDEhAKCGNyYzY0eG9yGAIgASgEEhEKCXRvdGFsX2t2cxgDIAEoBBITCgt0b3RhbF9ieXRlcxgEIAEoBCKLAgoERmlsZRIMCgRuYW1lGAEgASgJEg4KBnNoYTI1NhgCIAEoDBIRCglzdGFydF9rZXkYAyABKAwSDwoHZW5kX2tleRgEIAEoDBIVCg1zdGFydF92ZXJzaW9uGAUgASgEEhMKC2VuZF92ZXJzaW9uGAYgASgEEhAKCGNyYzY0eG9yGAcgASgEEhEKCXRvdGFsX2t2cxgIIAEoBBITCgt0b3RhbF9ieXRlcxgJIAEoBBImCgt0YWJsZV9tZXRhcxgNIAMoCzIRLmJhY2t1cC5UYWJsZU1ldGESCgoCY2YYCiABKAkSDAoEc2l6ZRgLIAEoBBIRCgljaXBoZXJfaXYYDCABKAxKBgjoBxCwCSKjAQoITWV0YUZpbGUSIAoKbWV0YV9maWxlcxgBIAMoCzIMLmJhY2t1cC5GaWxlEiAKCmRhdGFfZmlsZXMYAiADKAsyDC5iYWNrdXAuRmlsZRIfCgdzY2hlbWFzGAMgAygLMg4uYmFja3VwLlNjaGVtYRIkCgpyYXdfcmFuZ2VzGAQgAygLMhAuYmFja3VwLlJhd1JhbmdlEgwKBGRkbHMYBSADKAwiNQoKU3RhdHNCbG9jaxITCgtwaHlzaWNhbF9pZBgBIAEoAxISCgpqc29uX3RhYmxlGAIgASgMIi8KCVN0YXRzRmlsZRIiCgZibG9ja3MYASADKAsyEi5iYWNrdXAuU3RhdHNCbG9jayJ6Cg5TdGF0c0ZpbGVJbmRleBIMCgRuYW1lGAEgASgJEg4KBnNoYTI1NhgCIAEoDBIQCghzaXplX2VuYxgDIAEoBBIQCghzaXplX29yaRgEIAEoBBIRCgljaXBoZXJfaXYYBSABKAwSEwoLaW5saW5lX2RhdGEYBiABKAwi8QIKBlNjaGVtYRIKCgJkYhgBIAEoDBINCgV0YWJsZRgCIAEoDBIQCghjcmM2NHhvchgDIAEoBBIRCgl0b3RhbF9rdnMYBCABKAQSEwoLdG90YWxfYnl0ZXMYBSABKAQSGAoQdGlmbGFzaF9yZXBsaWNhcxgGIAEoDRINCgVzdGF0cxgHIAEoDBIrCgtzdGF0c19pbmRleBgIIAMoCzIWLmJhY2t1cC5TdGF0c0ZpbGVJbmRleBIfChdpc19tZXJnZV9vcHRpb25fYWxsb3dlZBgJIAEoCBJXCh5wYXJ0aXRpb25fbWVyZ2Vfb3B0aW9uX2FsbG93ZWQYCiADKAsyLy5iYWNrdXAuU2NoZW1hLlBhcnRpdGlvbk1lcmdlT3B0aW9uQWxsb3dlZEVudHJ5GkIKIFBhcnRpdGlvbk1lcmdlT3B0aW9uQWxsb3dlZEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCDoCOAEiOgoIUmF3UmFuZ2USEQoJc3RhcnRfa2V5GAEgASgMEg8KB2VuZF9rZXkYAiABKAwSCgoCY2YYAyABKAkiMgoOQ2x1c3RlcklERXJyb3ISDwoHY3VycmVudBgBIAEoBBIPCgdyZXF1ZXN0GAIgASgEIqEBCgVFcnJvchILCgNtc2cYASABKAkSMgoQY2x1c3Rlcl9pZF9lcnJvchgDIAEoCzIWLmJhY2t1cC5DbHVzdGVySURFcnJvckgAEiUKCGt2X2Vycm9yGAQgASgLMhEua3ZycGNwYi5LZXlFcnJvckgAEiYKDHJlZ2lvbl9lcnJvchgFIAEoCzIOLmVycm9ycGIuRXJyb3JIAEIICgZkZXRhaWwiVQoKQ2lwaGVySW5mbxIzCgtjaXBoZXJfdHlwZRgBIAEoDjIeLmVuY3J5cHRpb25wYi5FbmNyeXB0aW9uTWV0aG9kEhIKCmNpcGhlcl9rZXkYAiABKAwiugQKDUJhY2t1cFJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoBBIRCglzdGFydF9rZXkYAiABKAwSDwoHZW5kX2tleRgDIAEoDBIVCg1zdGFydF92ZXJzaW9uGAQgASgEEhMKC2VuZF92ZXJzaW9uGAUgASgEEhIKCnJhdGVfbGltaXQYByABKAQSEwoLY29uY3VycmVuY3kYCCABKA0SLwoPc3RvcmFnZV9iYWNrZW5kGAkgASgLMhYuYmFja3VwLlN0b3JhZ2VCYWNrZW5kEhEKCWlzX3Jhd19rdhgKIAEoCBIKCgJjZhgLIAEoCRIxChBjb21wcmVzc2lvbl90eXBlGAwgASgOMhcuYmFja3VwLkNvbXByZXNzaW9uVHlwZRIZChFjb21wcmVzc2lvbl9sZXZlbBgNIAEoBRInCgtjaXBoZXJfaW5mbxgOIAEoCzISLmJhY2t1cC5DaXBoZXJJbmZvEiwKD2RzdF9hcGlfdmVyc2lvbhgPIAEoDjITLmt2cnBjcGIuQVBJVmVyc2lvbhIlCgpzdWJfcmFuZ2VzGBAgAygLMhEua3ZycGNwYi5LZXlSYW5nZRIUCgxyZXBsaWNhX3JlYWQYESABKAgSIAoEbW9kZRgSIAEoDjISLmJhY2t1cC5CYWNrdXBNb2RlEhEKCXVuaXF1ZV9pZBgTIAEoCRIhCgdjb250ZXh0GBQgASgLMhAua3ZycGNwYi5Db250ZXh0SgQIBhAHSgYI6AcQsAlSBHBhdGgilAIKDlN0b3JhZ2VCYWNrZW5kEhwKBG5vb3AYASABKAsyDC5iYWNrdXAuTm9vcEgAEh4KBWxvY2FsGAIgASgLMg0uYmFja3VwLkxvY2FsSAASGAoCczMYAyABKAsyCi5iYWNrdXAuUzNIABIaCgNnY3MYBCABKAsyCy5iYWNrdXAuR0NTSAASLQoNY2xvdWRfZHluYW1pYxgFIAEoCzIULmJhY2t1cC5DbG91ZER5bmFtaWNIABIcCgRoZGZzGAYgASgLMgwuYmFja3VwLkhERlNIABI2ChJhenVyZV9ibG9iX3N0b3JhZ2UYByABKAsyGC5iYWNrdXAuQXp1cmVCbG9iU3RvcmFnZUgAQgkKB2JhY2tlbmQiBgoETm9vcCIVCgVMb2NhbBIMCgRwYXRoGAEgASgJItYCCgJTMxIQCghlbmRwb2ludBgBIAEoCRIOCgZyZWdpb24YAiABKAkSDgoGYnVja2V0GAMgASgJEg4KBnByZWZpeBgEIAEoCRIVCg1zdG9yYWdlX2NsYXNzGAUgASgJEgsKA3NzZRgGIAEoCRILCgNhY2wYByABKAkSEgoKYWNjZXNzX2tleRgIIAEoCRIZChFzZWNyZXRfYWNjZXNzX2tleRgJIAEoCRIYChBmb3JjZV9wYXRoX3N0eWxlGAogASgIEhYKDnNzZV9rbXNfa2V5X2lkGAsgASgJEhAKCHJvbGVfYXJuGAwgASgJEhMKC2V4dGVybmFsX2lkGA0gASgJEhsKE29iamVjdF9sb2NrX2VuYWJsZWQYDiABKAgSFQoNc2Vzc2lvbl90b2tlbhgPIAEoCRIQCghwcm92aWRlchgQIAEoCRIPCgdwcm9maWxlGBEgASgJIoABCgNHQ1MSEAoIZW5kcG9pbnQYASABKAkSDgoGYnVja2V0GAIgASgJEg4KBnByZWZpeBgDIAEoCRIVCg1zdG9yYWdlX2NsYXNzGAQgASgJEhYKDnByZWRlZmluZWRfYWNsGAUgASgJEhgKEGNyZWRlbnRpYWxzX2Jsb2IYBiABKAkiSQoQQXp1cmVDdXN0b21lcktleRIWCg5lbmNyeXB0aW9uX2tleRgBIAEoCRIdChVlbmNyeXB0aW9uX2tleV9zaGEyNTYYAiABKAki5QEKEEF6dXJlQmxvYlN0b3JhZ2USEAoIZW5kcG9pbnQYASABKAkSDgoGYnVja2V0GAIgASgJEg4KBnByZWZpeBgDIAEoCRIVCg1zdG9yYWdlX2NsYXNzGAQgASgJEhQKDGFjY291bnRfbmFtZRgFIAEoCRISCgpzaGFyZWRfa2V5GAYgASgJEhIKCmFjY2Vzc19zaWcYCCABKAkSGAoQZW5jcnlwdGlvbl9zY29wZRgJIAEoCRIwCg5lbmNyeXB0aW9uX2tleRgKIAEoCzIYLmJhY2t1cC5BenVyZUN1c3RvbWVyS2V5ImEKBkJ1Y2tldBIQCghlbmRwb2ludBgBIAEoCRIOCgZyZWdpb24YAyABKAkSDgoGYnVja2V0GAQgASgJEg4KBnByZWZpeBgFIAEoCRIVCg1zdG9yYWdlX2NsYXNzGAYgASgJIqMBCgxDbG91ZER5bmFtaWMSHgoGYnVja2V0GAEgASgLMg4uYmFja3VwLkJ1Y2tldBIVCg1wcm92aWRlcl9uYW1lGAIgASgJEi4KBWF0dHJzGAMgAygLMh8uYmFja3VwLkNsb3VkRHluYW1pYy5BdHRyc0VudHJ5GiwKCkF0dHJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIWCgRIREZTEg4KBnJlbW90ZRgBIAEoCSKZAQoOQmFja3VwUmVzcG9uc2USHAoFZXJyb3IYASABKAsyDS5iYWNrdXAuRXJyb3ISEQoJc3RhcnRfa2V5GAIgASgMEg8KB2VuZF9rZXkYAyABKAwSGwoFZmlsZXMYBCADKAsyDC5iYWNrdXAuRmlsZRIoCgthcGlfdmVyc2lvbhgFIAEoDjITLmt2cnBjcGIuQVBJVmVyc2lvbio9Cg9Db21wcmVzc2lvblR5cGUSCwoHVU5LTk9XThAAEgcKA0xaNBABEgoKBlNOQVBQWRACEggKBFpTVEQQAyogCgpCYWNrdXBNb2RlEggKBFNDQU4QABIICgRGSUxFEAEyRQoGQmFja3VwEjsKBmJhY2t1cBIVLmJhY2t1cC5CYWNrdXBSZXF1ZXN0GhYuYmFja3VwLkJhY2t1cFJlc3BvbnNlIgAwAWIGcHJvdG8z", [file_encryptionpb, file_errorpb, file_kvrpcpb]);
 
 /**
  * @generated from message backup.BackupMeta
@@ -292,6 +292,87 @@ export const MetaFileSchema: GenMessage<MetaFile> = /*@__PURE__*/
   messageDesc(file_brpb, 3);
 
 /**
+ * @generated from message backup.StatsBlock
+ */
+export type StatsBlock = Message<"backup.StatsBlock"> & {
+  /**
+   * @generated from field: int64 physical_id = 1;
+   */
+  physicalId: bigint;
+
+  /**
+   * @generated from field: bytes json_table = 2;
+   */
+  jsonTable: Uint8Array;
+};
+
+/**
+ * Describes the message backup.StatsBlock.
+ * Use `create(StatsBlockSchema)` to create a new message.
+ */
+export const StatsBlockSchema: GenMessage<StatsBlock> = /*@__PURE__*/
+  messageDesc(file_brpb, 4);
+
+/**
+ * @generated from message backup.StatsFile
+ */
+export type StatsFile = Message<"backup.StatsFile"> & {
+  /**
+   * @generated from field: repeated backup.StatsBlock blocks = 1;
+   */
+  blocks: StatsBlock[];
+};
+
+/**
+ * Describes the message backup.StatsFile.
+ * Use `create(StatsFileSchema)` to create a new message.
+ */
+export const StatsFileSchema: GenMessage<StatsFile> = /*@__PURE__*/
+  messageDesc(file_brpb, 5);
+
+/**
+ * @generated from message backup.StatsFileIndex
+ */
+export type StatsFileIndex = Message<"backup.StatsFileIndex"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: bytes sha256 = 2;
+   */
+  sha256: Uint8Array;
+
+  /**
+   * @generated from field: uint64 size_enc = 3;
+   */
+  sizeEnc: bigint;
+
+  /**
+   * @generated from field: uint64 size_ori = 4;
+   */
+  sizeOri: bigint;
+
+  /**
+   * @generated from field: bytes cipher_iv = 5;
+   */
+  cipherIv: Uint8Array;
+
+  /**
+   * @generated from field: bytes inline_data = 6;
+   */
+  inlineData: Uint8Array;
+};
+
+/**
+ * Describes the message backup.StatsFileIndex.
+ * Use `create(StatsFileIndexSchema)` to create a new message.
+ */
+export const StatsFileIndexSchema: GenMessage<StatsFileIndex> = /*@__PURE__*/
+  messageDesc(file_brpb, 6);
+
+/**
  * @generated from message backup.Schema
  */
 export type Schema = Message<"backup.Schema"> & {
@@ -331,6 +412,11 @@ export type Schema = Message<"backup.Schema"> & {
   stats: Uint8Array;
 
   /**
+   * @generated from field: repeated backup.StatsFileIndex stats_index = 8;
+   */
+  statsIndex: StatsFileIndex[];
+
+  /**
    * @generated from field: bool is_merge_option_allowed = 9;
    */
   isMergeOptionAllowed: boolean;
@@ -346,7 +432,7 @@ export type Schema = Message<"backup.Schema"> & {
  * Use `create(SchemaSchema)` to create a new message.
  */
 export const SchemaSchema: GenMessage<Schema> = /*@__PURE__*/
-  messageDesc(file_brpb, 4);
+  messageDesc(file_brpb, 7);
 
 /**
  * @generated from message backup.RawRange
@@ -373,7 +459,7 @@ export type RawRange = Message<"backup.RawRange"> & {
  * Use `create(RawRangeSchema)` to create a new message.
  */
 export const RawRangeSchema: GenMessage<RawRange> = /*@__PURE__*/
-  messageDesc(file_brpb, 5);
+  messageDesc(file_brpb, 8);
 
 /**
  * @generated from message backup.ClusterIDError
@@ -395,7 +481,7 @@ export type ClusterIDError = Message<"backup.ClusterIDError"> & {
  * Use `create(ClusterIDErrorSchema)` to create a new message.
  */
 export const ClusterIDErrorSchema: GenMessage<ClusterIDError> = /*@__PURE__*/
-  messageDesc(file_brpb, 6);
+  messageDesc(file_brpb, 9);
 
 /**
  * @generated from message backup.Error
@@ -435,7 +521,7 @@ export type Error = Message<"backup.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_brpb, 7);
+  messageDesc(file_brpb, 10);
 
 /**
  * @generated from message backup.CipherInfo
@@ -457,7 +543,7 @@ export type CipherInfo = Message<"backup.CipherInfo"> & {
  * Use `create(CipherInfoSchema)` to create a new message.
  */
 export const CipherInfoSchema: GenMessage<CipherInfo> = /*@__PURE__*/
-  messageDesc(file_brpb, 8);
+  messageDesc(file_brpb, 11);
 
 /**
  * @generated from message backup.BackupRequest
@@ -564,7 +650,7 @@ export type BackupRequest = Message<"backup.BackupRequest"> & {
  * Use `create(BackupRequestSchema)` to create a new message.
  */
 export const BackupRequestSchema: GenMessage<BackupRequest> = /*@__PURE__*/
-  messageDesc(file_brpb, 9);
+  messageDesc(file_brpb, 12);
 
 /**
  * @generated from message backup.StorageBackend
@@ -623,7 +709,7 @@ export type StorageBackend = Message<"backup.StorageBackend"> & {
  * Use `create(StorageBackendSchema)` to create a new message.
  */
 export const StorageBackendSchema: GenMessage<StorageBackend> = /*@__PURE__*/
-  messageDesc(file_brpb, 10);
+  messageDesc(file_brpb, 13);
 
 /**
  * @generated from message backup.Noop
@@ -636,7 +722,7 @@ export type Noop = Message<"backup.Noop"> & {
  * Use `create(NoopSchema)` to create a new message.
  */
 export const NoopSchema: GenMessage<Noop> = /*@__PURE__*/
-  messageDesc(file_brpb, 11);
+  messageDesc(file_brpb, 14);
 
 /**
  * @generated from message backup.Local
@@ -653,7 +739,7 @@ export type Local = Message<"backup.Local"> & {
  * Use `create(LocalSchema)` to create a new message.
  */
 export const LocalSchema: GenMessage<Local> = /*@__PURE__*/
-  messageDesc(file_brpb, 12);
+  messageDesc(file_brpb, 15);
 
 /**
  * @generated from message backup.S3
@@ -750,7 +836,7 @@ export type S3 = Message<"backup.S3"> & {
  * Use `create(S3Schema)` to create a new message.
  */
 export const S3Schema: GenMessage<S3> = /*@__PURE__*/
-  messageDesc(file_brpb, 13);
+  messageDesc(file_brpb, 16);
 
 /**
  * @generated from message backup.GCS
@@ -792,7 +878,7 @@ export type GCS = Message<"backup.GCS"> & {
  * Use `create(GCSSchema)` to create a new message.
  */
 export const GCSSchema: GenMessage<GCS> = /*@__PURE__*/
-  messageDesc(file_brpb, 14);
+  messageDesc(file_brpb, 17);
 
 /**
  * @generated from message backup.AzureCustomerKey
@@ -814,7 +900,7 @@ export type AzureCustomerKey = Message<"backup.AzureCustomerKey"> & {
  * Use `create(AzureCustomerKeySchema)` to create a new message.
  */
 export const AzureCustomerKeySchema: GenMessage<AzureCustomerKey> = /*@__PURE__*/
-  messageDesc(file_brpb, 15);
+  messageDesc(file_brpb, 18);
 
 /**
  * @generated from message backup.AzureBlobStorage
@@ -871,7 +957,7 @@ export type AzureBlobStorage = Message<"backup.AzureBlobStorage"> & {
  * Use `create(AzureBlobStorageSchema)` to create a new message.
  */
 export const AzureBlobStorageSchema: GenMessage<AzureBlobStorage> = /*@__PURE__*/
-  messageDesc(file_brpb, 16);
+  messageDesc(file_brpb, 19);
 
 /**
  * @generated from message backup.Bucket
@@ -908,7 +994,7 @@ export type Bucket = Message<"backup.Bucket"> & {
  * Use `create(BucketSchema)` to create a new message.
  */
 export const BucketSchema: GenMessage<Bucket> = /*@__PURE__*/
-  messageDesc(file_brpb, 17);
+  messageDesc(file_brpb, 20);
 
 /**
  * @generated from message backup.CloudDynamic
@@ -935,7 +1021,7 @@ export type CloudDynamic = Message<"backup.CloudDynamic"> & {
  * Use `create(CloudDynamicSchema)` to create a new message.
  */
 export const CloudDynamicSchema: GenMessage<CloudDynamic> = /*@__PURE__*/
-  messageDesc(file_brpb, 18);
+  messageDesc(file_brpb, 21);
 
 /**
  * @generated from message backup.HDFS
@@ -952,7 +1038,7 @@ export type HDFS = Message<"backup.HDFS"> & {
  * Use `create(HDFSSchema)` to create a new message.
  */
 export const HDFSSchema: GenMessage<HDFS> = /*@__PURE__*/
-  messageDesc(file_brpb, 19);
+  messageDesc(file_brpb, 22);
 
 /**
  * @generated from message backup.BackupResponse
@@ -989,7 +1075,7 @@ export type BackupResponse = Message<"backup.BackupResponse"> & {
  * Use `create(BackupResponseSchema)` to create a new message.
  */
 export const BackupResponseSchema: GenMessage<BackupResponse> = /*@__PURE__*/
-  messageDesc(file_brpb, 20);
+  messageDesc(file_brpb, 23);
 
 /**
  * @generated from enum backup.CompressionType

@@ -54,6 +54,7 @@ import {
 import { quoteIdent, TidbClient, type TidbEndpoint } from "./tidb.ts";
 import { rangeKey, RestoreCheckpoint } from "./checkpoint.ts";
 import { discoverTidb } from "./discover.ts";
+import { loadStatistics, type StatsLoadResult } from "./stats.ts";
 import { reencodeChangedTables, type ReencodeRun } from "./reencode.ts";
 
 /** The restore kinds, as BR's subcommands. */
@@ -82,6 +83,8 @@ export interface RestoreConfig {
   checksum: boolean;
   /** Restore data into tables that exist already; create nothing. */
   noSchema?: boolean;
+  /** Load the backup's table statistics into the restored tables (default true, as BR). */
+  loadStats?: boolean;
   dryRun?: boolean;
   raw?: { start: string; end: string; format: "hex" | "raw" | "escaped"; cf: string };
   progress?: "auto" | "bar" | "lines" | "quiet";
@@ -123,6 +126,10 @@ export interface RestoreSummary {
    * re-encoded KVs.
    */
   reencodedTables?: string[];
+  /** Tables whose backed-up statistics were loaded (absent with `--load-stats=false`). */
+  statsLoaded?: number;
+  /** Tables whose statistics failed to load (`db.table: reason`); their data is restored. */
+  statsFailed?: string[];
 }
 
 /** A configuration or input error: one line, exit code 2. */
@@ -346,6 +353,10 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       : await checksumTables(cfg, ctx, restored);
     await reencoded?.cleanup();
     reencoded = undefined;
+    // As BR: statistics last, once the data is in and checked.
+    const stats = cfg.loadStats !== false && !incremental
+      ? await loadStatistics(reader, storage, cfg.cipher, selection.tables, tidb, signal)
+      : undefined;
     await cp?.complete();
     cp = undefined;
     return summary(cfg, storage, meta.endVersion, newTs, started, {
@@ -359,6 +370,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       splitKeys: keys.length,
       newRegions: kv.newRegions,
       checksum,
+      ...(stats ? { stats } : {}),
       ...(without.length > 0 ? { without } : {}),
       ...(kv.resumed > 0 ? { resumed: kv.resumed } : {}),
       incremental,
@@ -806,6 +818,7 @@ function summary(
     resumed?: number;
     incremental?: boolean;
     reencoded?: string[];
+    stats?: StatsLoadResult;
   },
 ): RestoreSummary {
   const took = Date.now() - started;
@@ -834,6 +847,8 @@ function summary(
     ...(t.without ? { tablesWithoutChecksum: t.without } : {}),
     ...(t.resumed ? { resumedRanges: t.resumed } : {}),
     ...(t.reencoded ? { reencodedTables: t.reencoded } : {}),
+    ...(t.stats ? { statsLoaded: t.stats.loaded } : {}),
+    ...(t.stats && t.stats.failed.length > 0 ? { statsFailed: t.stats.failed } : {}),
   };
 }
 
@@ -855,6 +870,9 @@ export function restoreSummaryText(s: RestoreSummary): string {
       ? [["resumed from checkpoint", `${s.resumedRanges} ranges`] as [string, string]]
       : []),
     ["checksum", s.checksum],
+    ...(s.statsLoaded
+      ? [["statistics", `${s.statsLoaded} tables loaded`] as [string, string]]
+      : []),
     ["total take", `${(s.timeTakenMs / 1000).toFixed(1)}s`],
     ["average speed", s.averageSpeed],
   ];
@@ -863,6 +881,13 @@ export function restoreSummaryText(s: RestoreSummary): string {
       "note",
       `the backup holds no checksum for ${s.tablesWithoutChecksum.length} table(s) ` +
       `(${s.tablesWithoutChecksum.slice(0, 5).join(", ")}): they were not verified`,
+    ]);
+  }
+  if (s.statsFailed && s.statsFailed.length > 0) {
+    rows.push([
+      "note",
+      `the statistics of ${s.statsFailed.length} table(s) failed to load ` +
+      `(${s.statsFailed.slice(0, 3).join("; ")}): TiDB's auto-analyze will gather them`,
     ]);
   }
   if (s.reencodedTables && s.reencodedTables.length > 0) {

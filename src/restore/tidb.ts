@@ -7,6 +7,8 @@
  * The password is never logged nor put in an error message.
  * @module
  */
+import { Buffer } from "node:buffer";
+import { Readable } from "node:stream";
 import mysql from "mysql2/promise";
 import { log } from "../log.ts";
 import { parseJson, type TableInfo } from "../tidb/model.ts";
@@ -168,6 +170,23 @@ export class TidbClient {
       throw new TidbError(`TiDB's status API answered ${res.status} for ${url}: ${body.trim()}`);
     }
     return parseJson<TableInfo>(body);
+  }
+
+  /**
+   * `LOAD STATS`: TiDB asks for the named file and the client sends `json` through the LOCAL
+   * INFILE protocol (no file is written on either side).
+   */
+  async loadStats(json: Uint8Array): Promise<void> {
+    this.#signal?.throwIfAborted();
+    const sql = "LOAD STATS 'tibr-stats.json'";
+    try {
+      await this.#conn.query({
+        sql,
+        infileStreamFactory: () => Readable.from([Buffer.from(json)]),
+      });
+    } catch (err) {
+      throw this.#sqlError(sql, err);
+    }
   }
 
   /** Closes the connection. */

@@ -65,6 +65,7 @@ export interface BackupFlags {
   lastbackupts?: string;
   filter?: string[];
   caseSensitive?: string | boolean;
+  ignoreStats?: string | boolean;
   db?: string;
   table?: string;
   // raw
@@ -148,6 +149,9 @@ export async function parseBackupFlags(mode: BackupMode, o: BackupFlags): Promis
     checkpointFlushIntervalMs: o.checkpointFlushInterval,
     maxBackoffMs: o.backoffBudget,
     verifyFiles: parseBool("verify-files", o.verifyFiles),
+    ...(o.ignoreStats === undefined
+      ? {}
+      : { ignoreStats: parseBool("ignore-stats", o.ignoreStats) }),
   };
   return {
     config,
@@ -253,7 +257,12 @@ function addFilterFlags(cmd: Command): Command {
   return cmd
     .option("--lastbackupts <ts>", "incremental: back up changes after this ts", "0")
     .option("-f, --filter <rule>", "table filter rule (repeatable; @file reads rules)", collect)
-    .option("--case-sensitive [bool]", "match filter names case-sensitively", false);
+    .option("--case-sensitive [bool]", "match filter names case-sensitively", false)
+    .option(
+      "--ignore-stats [bool]",
+      "leave table statistics out (BR's default); false backs them up from TiDB",
+      true,
+    );
 }
 
 async function action(mode: BackupMode, cmd: Command): Promise<void> {

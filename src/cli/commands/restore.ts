@@ -110,6 +110,7 @@ function addTableFlags(cmd: Command): Command {
     .option("-f, --filter <rule>", "table filter rule (repeatable; @file reads rules)", collect)
     .option("--case-sensitive [bool]", "match filter names case-sensitively", false)
     .option("--no-schema", "restore data into tables that exist already; create nothing")
+    .option("--load-stats [bool]", "load the backup's table statistics into TiDB", true)
     .option("--tidb-host <host>", "a TiDB server of the target cluster (default: found in PD)")
     .option("--tidb-port <port>", "its SQL port (default 4000)", port("tidb-port"))
     .option(
@@ -182,6 +183,9 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
       rateLimitMiB: Number(o.ratelimit),
       checksum: parseBool("checksum", o.checksum as string | boolean | undefined),
       noSchema: o.schema === false,
+      ...(o.loadStats !== undefined
+        ? { loadStats: parseBool("load-stats", o.loadStats as string | boolean) }
+        : {}),
       dryRun: o.dryRun === true,
       ...(mode === "raw"
         ? {

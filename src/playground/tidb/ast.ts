@@ -168,6 +168,8 @@ export type Stmt =
   | { k: "use"; db: string }
   | { k: "set" }
   | { k: "adminChecksum"; tables: TableName[] }
+  | { k: "analyze"; tables: TableName[] }
+  | { k: "loadStats"; file: string }
   | { k: "empty" };
 
 function quoteName(s: string): string {

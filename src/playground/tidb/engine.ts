@@ -66,6 +66,7 @@ import {
 } from "./values.ts";
 import { parse } from "./parser.ts";
 import { SqlError } from "./errors.ts";
+import { analyzeRows, GLOBAL_STATS, type JsonTable, StatsStore } from "./stats.ts";
 
 /** Extra action types beyond model.ts's list (`model.ActionType`). */
 export const MoreActions = {
@@ -139,8 +140,112 @@ export class TidbEngine {
   #cache: InfoSchema | undefined;
   #ids = new Map<string, IdCache>();
 
+  /** Table statistics (ANALYZE, LOAD STATS, `/stats/dump`); kept in memory. */
+  readonly stats = new StatsStore();
+
   /** Works on `cluster`'s MVCC engine. */
   constructor(readonly cluster: Cluster) {}
+
+  /** Tables analyzed as of a load (table ID -> ts), computed when first needed. */
+  readonly #pendingAnalyze = new Map<number, bigint>();
+
+  /**
+   * Every user table gets the statistics of its rows as of now, as if analyzed after a load.
+   * They are computed when first read (dump, DML), from the rows at this ts, so starting a
+   * playground over a large data set does not wait for them.
+   */
+  analyzeAllAtLoad(): number {
+    const ts = this.cluster.ts();
+    let n = 0;
+    for (const db of this.schema().dbs) {
+      if (db.info.db_name.L === "mysql") continue;
+      for (const t of db.tables) {
+        this.#pendingAnalyze.set(t.id, ts);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Computes a table's pending load-time statistics, if any. */
+  settleStats(table: TableInfo): void {
+    const ts = this.#pendingAnalyze.get(table.id);
+    if (ts === undefined) return;
+    this.#pendingAnalyze.delete(table.id);
+    this.analyze(table, ts);
+  }
+
+  /** `/stats/dump/{db}/{table}`: the table's statistics as TiDB dumps them. */
+  dumpStats(db: SchemaDb, table: TableInfo): JsonTable {
+    this.settleStats(table);
+    return this.stats.dump(db.info.db_name.O, table);
+  }
+
+  /** ANALYZE TABLE: statistics of every partition and of the table from its rows at `ts`. */
+  analyze(table: TableInfo, ts = this.cluster.ts()): void {
+    this.#pendingAnalyze.delete(table.id);
+    const version = ts;
+    const rows = this.scanRows(table, 0, ts);
+    for (const r of rows) this.fillVirtual(table, r.datums);
+    for (const d of table.partition?.definitions ?? []) {
+      const part = rows.filter((r) => r.physicalId === d.id);
+      this.stats.set(d.id, analyzeRows(table, part, version), false);
+    }
+    this.stats.set(table.id, analyzeRows(table, rows, version), true);
+  }
+
+  /**
+   * LOAD STATS: the statistics of a JSONTable for the table its `database_name` and
+   * `table_name` name, by partition name (and `global`) for a partitioned one; columns and
+   * indexes are matched by name, the ones the table lacks are left out (as TiDB does).
+   */
+  loadStats(json: JsonTable): void {
+    const hit = this.table(json.database_name ?? "", json.table_name ?? "");
+    if (!hit) {
+      throw new SqlError(
+        1146,
+        "42S02",
+        `Table '${json.database_name}.${json.table_name}' doesn't exist`,
+      );
+    }
+    const table = hit.table;
+    this.#pendingAnalyze.delete(table.id);
+    const version = this.cluster.ts();
+    const fit = (j: JsonTable): JsonTable => {
+      const pick = (m: Record<string, unknown> | null | undefined, names: Set<string>) =>
+        Object.fromEntries(
+          Object.entries(m ?? {}).filter(([k]) => names.has(k)).map(([k, v]) => [k, {
+            ...(v as object),
+            last_update_version: version,
+          }]),
+        );
+      return {
+        ...j,
+        database_name: "",
+        table_name: "",
+        columns: pick(j.columns, new Set(table.cols.map((c) => c.name.O))) as JsonTable["columns"],
+        indices: pick(
+          j.indices,
+          new Set((table.index_info ?? []).map((i) => i.idx_name.O)),
+        ) as JsonTable["indices"],
+        partitions: null,
+        version,
+      };
+    };
+    const defs = table.partition?.definitions ?? [];
+    if (defs.length === 0) {
+      this.stats.set(table.id, fit(json), true);
+      return;
+    }
+    for (const [name, part] of Object.entries(json.partitions ?? {})) {
+      if (name === GLOBAL_STATS) {
+        this.stats.set(table.id, fit(part), true);
+        continue;
+      }
+      const d = defs.find((x) => x.name.L === name.toLowerCase());
+      if (d) this.stats.set(d.id, fit(part), false);
+    }
+  }
 
   // ---- meta reads (synchronous, at a fresh ts) ----
 
@@ -308,6 +413,10 @@ export class TidbEngine {
       const hp = hashDataPrefix(dbKey(db.info.id));
       for (const p of this.#scan(hp, prefixNext(hp))) w.mutations.push({ key: p.key, value: null });
       for (const t of db.tables) data.push(...this.#deleteData(t));
+      for (const t of db.tables) {
+        this.stats.drop(t);
+        this.#pendingAnalyze.delete(t.id);
+      }
       return undefined;
     });
   }
@@ -330,6 +439,8 @@ export class TidbEngine {
     this.#job({ type: ActionType.DropTable, db, query }, (_g, w, data) => {
       w.dropTable(db.id, table.id);
       data.push(...this.#deleteData(table));
+      this.stats.drop(table);
+      this.#pendingAnalyze.delete(table.id);
       return table;
     });
   }
@@ -340,6 +451,8 @@ export class TidbEngine {
       { type: ActionType.TruncateTable, db, query, oldTableId: table.id },
       (genId, w, data) => {
         data.push(...this.#deleteData(table));
+        this.stats.drop(table);
+        this.#pendingAnalyze.delete(table.id);
         w.dropTable(db.id, table.id);
         const t: TableInfo = structuredClone(table);
         t.id = genId();
@@ -465,7 +578,7 @@ export class TidbEngine {
   // ---- rows ----
 
   /** Every row of a table at a fresh ts, in key order per partition. */
-  scanRows(table: TableInfo, max = 0): StoredRow[] {
+  scanRows(table: TableInfo, max = 0, ts = this.cluster.ts()): StoredRow[] {
     const out: StoredRow[] = [];
     const now = new Date();
     for (const pid of physicalTableIds(table)) {
@@ -474,7 +587,7 @@ export class TidbEngine {
       const pairs = this.cluster.mvcc.scan(
         r.start,
         r.end,
-        this.cluster.ts(),
+        ts,
         max > 0 ? max - out.length : 0,
       );
       if (pairs.some((p) => p.error)) {

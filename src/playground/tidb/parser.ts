@@ -323,6 +323,23 @@ class _Parser {
         return this.set();
       case "admin":
         return this.admin();
+      case "analyze": {
+        // ANALYZE TABLE t[, ...]; its options (BUCKETS, TOPN, partitions, columns) are not
+        // modelled: the defaults of statistics version 2 apply.
+        this.i++;
+        this.kw("table");
+        const tables: TableName[] = [];
+        do tables.push(this.tableName()); while (this.acceptOp(","));
+        if (!this.atEnd() && !this.isOp(";")) throw notSupported(`ANALYZE ... ${this.t.text}`);
+        return { k: "analyze", tables };
+      }
+      case "load":
+        this.i++;
+        if (this.acceptKw("stats")) {
+          if (this.t.kind !== "string") this.fail();
+          return { k: "loadStats", file: this.stringLit() };
+        }
+        throw notSupported(`LOAD ${this.t.text.toUpperCase()}`);
       default:
         if (KNOWN_STATEMENTS.has(w)) throw notSupported(w.toUpperCase());
         return this.fail();

@@ -125,3 +125,15 @@ test("statements and clauses the playground does not run are 1235 naming them; g
   assert.match(String(code("SELECT 'x")[1]), /line 1 column 7 near "'x"/);
   assert.equal(parse("SET NAMES utf8mb4; SET @@session.autocommit = 1, sql_mode = ''").length, 2);
 });
+
+test("ANALYZE TABLE and LOAD STATS parse; LOAD DATA and ANALYZE options answer 1235", () => {
+  assert.deepEqual(parse("ANALYZE TABLE t, d.u"), [
+    { k: "analyze", tables: [{ name: "t" }, { db: "d", name: "u" }] },
+  ]);
+  assert.deepEqual(parse("LOAD STATS '/tmp/stats.json'"), [
+    { k: "loadStats", file: "/tmp/stats.json" },
+  ]);
+  for (const sql of ["LOAD DATA LOCAL INFILE 'x' INTO TABLE t", "ANALYZE TABLE t WITH 10 TOPN"]) {
+    assert.throws(() => parse(sql), (e: SqlError) => e.code === 1235, sql);
+  }
+});

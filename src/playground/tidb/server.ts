@@ -54,11 +54,11 @@ export interface TidbServer {
 }
 
 const HOST = "127.0.0.1";
-// Capabilities: LONG_PASSWORD, FOUND_ROWS, LONG_FLAG, CONNECT_WITH_DB, ODBC, LOCAL_FILES is
-// left out, IGNORE_SPACE, PROTOCOL_41, INTERACTIVE, TRANSACTIONS, SECURE_CONNECTION,
+// Capabilities: LONG_PASSWORD, FOUND_ROWS, LONG_FLAG, CONNECT_WITH_DB, ODBC, LOCAL_FILES (for
+// LOAD STATS, whose file the client sends as TiDB asks for it), IGNORE_SPACE, PROTOCOL_41, INTERACTIVE, TRANSACTIONS, SECURE_CONNECTION,
 // MULTI_STATEMENTS, MULTI_RESULTS, PLUGIN_AUTH. No SSL and no compression: mysql2's server
 // side implements neither, so clients must not be offered them.
-const CAPABILITIES = 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | 0x100 | 0x200 | 0x400 | 0x2000 | 0x8000 |
+const CAPABILITIES = 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x2000 | 0x8000 |
   0x10000 | 0x20000 | 0x80000;
 const SERVER_STATUS_AUTOCOMMIT = 0x2;
 const SERVER_MORE_RESULTS_EXISTS = 0x8;
@@ -103,6 +103,12 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
   const engine = new TidbEngine(o.cluster);
   if (engine.bootstrapIfEmpty()) {
     log("playground", "tidb").info("bootstrapped an empty store (mysql and test databases)");
+  }
+  // The tables already there (the sample, a saved --dir) get statistics, as if analyzed after
+  // loading; statistics live in memory only.
+  const analyzed = engine.analyzeAllAtLoad();
+  if (analyzed > 0) {
+    log("playground", "tidb").info("analyzed {n} tables as loaded", { n: analyzed });
   }
   const password = o.password ?? "";
   let nextConnId = 1;
@@ -182,8 +188,34 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
         cb(null);
       },
     });
+    // LOCAL INFILE: after the 0xFB request the client sends the file as packets ending with an
+    // empty one; they are no commands, so they are taken before mysql2's dispatcher sees them.
+    let infile: { chunks: Uint8Array[]; done: (data: Uint8Array) => void } | undefined;
+    const rawPackets = conn as unknown as {
+      handlePacket(p: { sequenceId: number; buffer: Uint8Array; start: number; end: number }): void;
+    };
+    const dispatch = rawPackets.handlePacket.bind(conn);
+    rawPackets.handlePacket = (p) => {
+      if (!infile || !p) return dispatch(p);
+      raw.sequenceId = p.sequenceId + 1;
+      const payload = p.buffer.subarray(p.start + 4, p.end);
+      if (payload.length > 0) {
+        infile.chunks.push(payload.slice());
+        return;
+      }
+      const { chunks, done } = infile;
+      infile = undefined;
+      const data = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+      let at = 0;
+      for (const c of chunks) {
+        data.set(c, at);
+        at += c.length;
+      }
+      done(data);
+    };
     const writeResult = (r: Result, more: boolean) => {
       const status = SERVER_STATUS_AUTOCOMMIT | (more ? SERVER_MORE_RESULTS_EXISTS : 0);
+      if (r.kind === "infile") throw new Error("a LOCAL INFILE statement answers on its own");
       if (r.kind === "ok") {
         conn.writeOk({
           affectedRows: r.affectedRows,
@@ -219,16 +251,47 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
         fail(err);
         return;
       }
-      for (const [i, stmt] of stmts.entries()) {
-        let r: Result;
-        try {
-          r = session.run(stmt, sql);
-        } catch (err) {
-          fail(err);
-          return;
+      const runFrom = (i: number) => {
+        for (; i < stmts.length; i++) {
+          let r: Result;
+          try {
+            r = session.run(stmts[i]!, sql);
+          } catch (err) {
+            fail(err);
+            return;
+          }
+          if (r.kind === "infile") {
+            const { load } = r;
+            const next = i + 1;
+            infile = {
+              chunks: [],
+              done: (data) => {
+                let res: Result;
+                try {
+                  res = load(data);
+                } catch (err) {
+                  fail(err);
+                  return;
+                }
+                writeResult(res, next < stmts.length);
+                runFrom(next);
+              },
+            };
+            // The request: 0xFB and the file name, in a packet of the command's sequence.
+            const name = new TextEncoder().encode(r.file);
+            const len = 1 + name.length;
+            const packet = new Uint8Array(4 + len);
+            packet.set([len & 0xff, (len >> 8) & 0xff, (len >> 16) & 0xff, raw.sequenceId & 0xff]);
+            packet[4] = 0xfb;
+            packet.set(name, 5);
+            raw.sequenceId++;
+            conn.stream.write(packet);
+            return;
+          }
+          writeResult(r, i < stmts.length - 1);
         }
-        writeResult(r, i < stmts.length - 1);
-      }
+      };
+      runFrom(0);
     };
     conn.on("query", (sql) => runQuery(String(sql)));
     // mysql2 hands text queries that start with SET or PREPARE to `stmt_prepare`.
@@ -329,6 +392,16 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
             status_port: statusPort,
           });
           return;
+        }
+        if (
+          parts[0] === "stats" && parts[1] === "dump" && (parts.length === 4 || parts.length === 5)
+        ) {
+          // `/stats/dump/{db}/{table}[/{yyyyMMddHHmmss}]`: the JSONTable of the statistics (a
+          // snapshot time reads the same ones: the playground keeps no history of them); an
+          // unknown table answers 400 with TiDB's error, as TiDB's handler.WriteError does.
+          const hit = engine.table(parts[2]!, parts[3]!);
+          if (!hit) return send(400, `[schema:1146]Table '${parts[2]}.${parts[3]}' doesn't exist`);
+          return send(200, engine.dumpStats(hit.db, hit.table));
         }
         if (parts[0] === "schema") {
           const schema = engine.schema();

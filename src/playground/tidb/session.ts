@@ -38,7 +38,14 @@ import {
   type Value,
   valueText,
 } from "./values.ts";
-import { ActionType, type ColumnInfo, type DBInfo, type TableInfo } from "../../tidb/model.ts";
+import {
+  ActionType,
+  type ColumnInfo,
+  type DBInfo,
+  parseJson,
+  type TableInfo,
+} from "../../tidb/model.ts";
+import type { JsonTable } from "./stats.ts";
 import type { Datum } from "../../tidb/datum.ts";
 import type { Handle } from "../../tidb/tablecodec.ts";
 import {
@@ -74,7 +81,9 @@ export interface ResultColumn {
 /** The answer to one statement. */
 export type Result =
   | { kind: "ok"; affectedRows: number; insertId: bigint; info?: string }
-  | { kind: "rows"; columns: ResultColumn[]; rows: (string | null)[][] };
+  | { kind: "rows"; columns: ResultColumn[]; rows: (string | null)[][] }
+  // The statement needs a file from the client (LOCAL INFILE): `load` runs it over the bytes.
+  | { kind: "infile"; file: string; load: (data: Uint8Array) => Result };
 
 const VAR_STRING = 253;
 const LONGLONG = 8;
@@ -217,6 +226,16 @@ export class Session {
     return { db, table };
   }
 
+  /** Counts a DML statement's rows in the table's stats meta (count and modify_count). */
+  #dml(t: TableName, sign: number, r: Result): Result {
+    if (r.kind === "ok" && r.affectedRows > 0) {
+      const { table } = this.#table(t);
+      this.engine.settleStats(table);
+      this.engine.stats.noteDml(table.id, sign * r.affectedRows, r.affectedRows);
+    }
+    return r;
+  }
+
   /** Runs one statement. */
   run(s: Stmt, sql: string): Result {
     switch (s.k) {
@@ -271,11 +290,33 @@ export class Session {
       case "alterTable":
         return this.#alter(s.table, s.specs, sql);
       case "insert":
-        return this.#insert(s);
+        return this.#dml(s.table, 1, this.#insert(s));
       case "update":
-        return this.#update(s);
+        return this.#dml(s.table, 0, this.#update(s));
       case "delete":
-        return this.#delete(s);
+        return this.#dml(s.table, -1, this.#delete(s));
+      case "analyze":
+        for (const t of s.tables) this.engine.analyze(this.#table(t).table);
+        return ok();
+      case "loadStats":
+        return {
+          kind: "infile",
+          file: s.file,
+          load: (data) => {
+            let json: JsonTable;
+            try {
+              json = parseJson<JsonTable>(data);
+            } catch (err) {
+              throw new SqlError(
+                1105,
+                "HY000",
+                `invalid statistics JSON: ${(err as Error).message}`,
+              );
+            }
+            this.engine.loadStats(json);
+            return ok();
+          },
+        };
       case "select":
         return this.#select(s);
       case "showDatabases": {
