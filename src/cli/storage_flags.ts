@@ -54,11 +54,13 @@ export function addStorageFlags(cmd: Command, optionalStorage = false): Command 
       "load a storage plugin module (.ts or .js); repeatable; also TIBR_STORAGE_PLUGINS",
     ).argParser(collect).helpGroup(STORAGE_HELP_GROUP),
   );
-  cmd.option(
-    "--storage-timeout <seconds>",
-    "give up when loading the storage plugin or opening the storage takes longer",
-    secondsFlag("storage-timeout"),
-    60_000,
+  cmd.addOption(
+    new Option(
+      "--storage-timeout <seconds>",
+      "give up when loading the storage plugin or opening the storage takes longer",
+    ).argParser(secondsFlag("storage-timeout")).default(60_000, "60").helpGroup(
+      STORAGE_HELP_GROUP,
+    ),
   );
   for (const [group, options, label] of GROUPS) {
     for (const name of options) {

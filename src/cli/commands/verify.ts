@@ -9,6 +9,7 @@ import { UsageError } from "../errors.ts";
 import { startLogging } from "../logging.ts";
 import { addCrypterFlags, crypterFromFlags } from "../crypter_flags.ts";
 import { addStorageFlags, openStorageFromFlags, storageFlags } from "../storage_flags.ts";
+import { orderHelp } from "../help.ts";
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -92,6 +93,7 @@ export function registerVerify(program: Command): void {
     );
   addStorageFlags(cmd);
   addCrypterFlags(cmd);
+  orderHelp(cmd);
   cmd.action((_o, c: Command) => verifyAction(c));
 }
 
