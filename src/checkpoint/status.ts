@@ -14,11 +14,11 @@ import { log } from "../log.ts";
 import { CheckpointError } from "./errors.ts";
 import {
   type CheckpointDataSummary,
-  type RangeGroups,
   CHECKSUM_DIR,
   DATA_DIR,
   decodeRangeGroups,
   LOCK_PATH,
+  type RangeGroups,
   summarizeCheckpointData,
 } from "./files.ts";
 import { describeHolder, formatUtc, physicalMs, readLock } from "./lock.ts";
