@@ -146,7 +146,7 @@ export function registerDebug(program: Command): void {
     }
     const bytes = encodeMetaFile(d, cipher);
     if (typeof o.out === "string") writeFileSync(o.out, bytes);
-    if (o.write !== undefined && o.write !== false && o.write !== "false") {
+    if (o.write !== undefined && parseBool("write", o.write as string | boolean)) {
       const sf = storageFlags(o);
       if (!sf.location) throw new UsageError("--write needs -s/--storage");
       const storage = await openStorageFromFlags(sf);
