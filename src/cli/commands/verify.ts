@@ -10,6 +10,7 @@ import { startLogging } from "../logging.ts";
 import { addCrypterFlags, crypterFromFlags } from "../crypter_flags.ts";
 import { addStorageFlags, openStorageFromFlags, storageFlags } from "../storage_flags.ts";
 import { orderHelp } from "../help.ts";
+import { parseBool } from "../flags.ts";
 
 function positiveInt(name: string) {
   return (v: string): number => {
