@@ -25,6 +25,7 @@ interface Status {
   regions: { done: number; total: number };
   files: { done: number; total: number };
   kvs: string;
+  retries: Record<string, number>;
 }
 
 describe("tibr restore as BR's users and scripts see it", () => {
@@ -57,8 +58,14 @@ describe("tibr restore as BR's users and scripts see it", () => {
 
   test("a database restore: BR's label and log line; metrics and /status scraped while it runs", async () => {
     const log = join(tmp.path, "restore.log");
-    // Slow Downloads stretch the import over several scrapes.
+    // Slow Downloads stretch the import over several scrapes; busy stores make it retry.
     b.admin.injectDownloadFault({ delayMs: 150 });
+    b.admin.injectRegionError({
+      kind: "serverIsBusy",
+      probability: 1,
+      remaining: 2,
+      rpc: "ingest",
+    });
     let base = "";
     let finished = false;
     const running = runTibr([
@@ -126,6 +133,7 @@ describe("tibr restore as BR's users and scripts see it", () => {
         /^tibr_rpc_duration_seconds_count\{method="ImportSST\/MultiIngest",code="OK"\} [1-9]/m,
         /^tibr_rpc_duration_seconds_count\{method="Tikv\/SplitRegion",code="OK"\} [1-9]/m,
         /^tibr_storage_op_duration_seconds_count\{plugin="local",op="[^"]+"\} [1-9]/m,
+        /^tibr_retries_total\{reason="[^"]+"\} [1-9]/m,
         /^tibr_checkpoint_flushes_total \d/m,
         /^tibr_checkpoint_lock_renewals_total \d/m,
         /^tibr_phase\{task="restore",phase="import"\} 1/m,
@@ -145,6 +153,7 @@ describe("tibr restore as BR's users and scripts see it", () => {
     }
     assert.ok(phases.includes("import"), phases.join(" -> "));
     const last = statuses.at(-1)!;
+    assert.ok(Object.values(last.retries).some((n) => n > 0), JSON.stringify(last));
     const during = statuses.filter((s) => s.phase === "import");
     assert.ok(
       during.some((s) => s.ranges.done < s.ranges.total),
