@@ -12,7 +12,7 @@ import xterm from "@xterm/headless";
 import { runBackup } from "../../src/backup/task.ts";
 import { type Playground, startPlayground } from "../../src/playground/server/mod.ts";
 import { ensureDebianPackages } from "../_support/debian.ts";
-import { ROOT, tibrCommand } from "../_support/tibr.ts";
+import { ROOT, runTibr, tibrCommand } from "../_support/tibr.ts";
 import { startSmall, tempDir } from "../playground/_helpers.ts";
 
 const COLS = 120;
@@ -168,6 +168,52 @@ describe("tibr at a terminal", () => {
     }
   });
 
+  test("Ctrl-C in the checksum phase: checkpoint status says every key range is done", async () => {
+    // Slow stores stretch the checksum, which starts once every key range is backed up.
+    for (const s of a.cluster.regions.stores()) a.admin.slowStore(s.id, 150);
+    const dir = join(tmp.path, "at-checksum");
+    try {
+      const run = runInPty([
+        "--log-file",
+        join(tmp.path, "at-checksum.log"),
+        "backup",
+        "db",
+        "--db",
+        "shop",
+        "-u",
+        a.pdAddress,
+        "-s",
+        `local://${dir}`,
+      ]);
+      // Once every range is backed up, the stores slow down further so the checksum that
+      // follows lasts long after its bar appears.
+      await waitFor(run, "the finished backup bar", (o) => /\| (\d+)\/\1 ranges/.test(o));
+      for (const s of a.cluster.regions.stores()) a.admin.slowStore(s.id, 2_000);
+      await waitFor(run, "the checksum phase", (o) => /Checksum .*tables/.test(o));
+      run.type("\x03");
+      const lines = await screen(run.output());
+      assert.equal(await run.done, 1, lines.join("\n"));
+    } finally {
+      for (const s of a.cluster.regions.stores()) a.admin.slowStore(s.id, 0);
+    }
+    const status = await runTibr([
+      "checkpoint",
+      "status",
+      "-s",
+      `local://${dir}`,
+      "--output",
+      "json",
+    ]);
+    assert.equal(status.code, 0, status.stderr);
+    const s = JSON.parse(status.stdout);
+    assert.ok(s.progress.ranges.total > 0, status.stdout);
+    assert.deepEqual(s.progress.ranges, { done: s.meta.ranges, total: s.meta.ranges });
+    assert.ok(s.progress.subRanges >= s.progress.ranges.total, status.stdout);
+    const text = await runTibr(["checkpoint", "status", "-s", `local://${dir}`]);
+    const n = s.meta.ranges;
+    assert.match(text.stdout, new RegExp(`^key ranges done +${n} of ${n}$`, "m"));
+  });
+
   test("the checksum runs as its own phase after the backup's bar, not a bar left at 100 %", async () => {
     const run = runInPty([
       "--log-file",
@@ -215,7 +261,7 @@ describe("tibr at a terminal", () => {
 
   test("Ctrl-C during a restore: the message and the error are not drawn over", async () => {
     // Slow Downloads keep the import running until the key is pressed.
-    b.admin.injectDownloadFault({ delayMs: 300 });
+    b.admin.injectDownloadFault({ delayMs: 500 });
     try {
       const run = runInPty(restoreArgs("restore-int.log"));
       await waitFor(
