@@ -11,8 +11,8 @@
  * ```ts
  * import { metrics } from "./metrics.ts";
  * metrics.begin("restore", "Full Restore");
- * metrics.phase("download");
- * metrics.plan({ ranges: 120 });
+ * metrics.phase("import");
+ * metrics.plan({ ranges: 120, files: 240 });
  * metrics.rangeDone();
  * metrics.data({ kvs: 1000n, bytes: 65536n, files: 2 });
  * ```
@@ -33,10 +33,11 @@ export interface RunStatus {
   elapsedMs: number;
   ranges: { done: number; total: number };
   regions: { done: number; total: number };
-  /** Key-value bytes and pairs handled, and files written or read. */
+  /** Key-value bytes and pairs handled. */
   bytes: string;
   kvs: string;
-  files: number;
+  /** SST files written (backup) or ingested (restore); `total` 0 while unknown. */
+  files: { done: number; total: number };
   /** Done ranges over planned ranges, 0..100 (one decimal); 0 while nothing is planned. */
   percent: number;
   /** Retries so far by reason (backoff kind). */
@@ -56,6 +57,7 @@ export class Metrics {
   readonly #kvBytes: Counter<"task">;
   readonly #kvs: Counter<"task">;
   readonly #files: Counter<"task">;
+  readonly #filesPlanned: Gauge<"task">;
   readonly #retries: Counter<"reason">;
   readonly #rpc: Histogram<"method" | "code">;
   readonly #storageOp: Histogram<"plugin" | "op">;
@@ -109,6 +111,12 @@ export class Metrics {
     this.#files = new Counter({
       name: "tibr_files_total",
       help: "SST files written (backup) or ingested (restore).",
+      labelNames: ["task"],
+      registers,
+    });
+    this.#filesPlanned = new Gauge({
+      name: "tibr_files_planned",
+      help: "SST files the task will ingest (restore), when known.",
       labelNames: ["task"],
       registers,
     });
@@ -167,7 +175,7 @@ export class Metrics {
       regions: { done: 0, total: 0 },
       bytes: "0",
       kvs: "0",
-      files: 0,
+      files: { done: 0, total: 0 },
       percent: 0,
       retries: {},
     };
@@ -190,8 +198,12 @@ export class Metrics {
   }
 
   /** Sets (or raises) the planned totals. */
-  plan(p: { ranges?: number; regions?: number }): void {
+  plan(p: { ranges?: number; regions?: number; files?: number }): void {
     const task = this.#status.task;
+    if (p.files !== undefined) {
+      this.#status.files.total = p.files;
+      this.#filesPlanned.set({ task }, p.files);
+    }
     if (p.ranges !== undefined) {
       this.#status.ranges.total = p.ranges;
       this.#rangesPlanned.set({ task }, p.ranges);
@@ -226,7 +238,7 @@ export class Metrics {
       this.#kvBytes.inc({ task }, Number(d.bytes));
     }
     if (d.files) {
-      this.#status.files += d.files;
+      this.#status.files.done += d.files;
       this.#files.inc({ task }, d.files);
     }
   }

@@ -51,6 +51,7 @@ test("serves Prometheus text at /metrics and the run's progress at /status", asy
     assert.equal(status.kind, "Full Backup");
     assert.equal(status.phase, "backup");
     assert.deepEqual(status.ranges, { done: 1, total: 4 });
+    assert.deepEqual(status.files, { done: 2, total: 0 });
     assert.equal(status.percent, 25);
     assert.equal(status.bytes, "2048");
     assert.deepEqual(status.retries, { regionMiss: 1 });

@@ -4,6 +4,7 @@
  * @module
  */
 import { StorageError } from "../../src/storage/errors.ts";
+import { parseBool as parseGoBool } from "../../src/util/bool.ts";
 
 /** A ConfigInvalid error raised while opening a storage. */
 export function invalid(message: string): StorageError {
@@ -16,8 +17,8 @@ export function nonEmpty(v: string | undefined): string | undefined {
 }
 
 /**
- * Reads a boolean option as Go's `strconv.ParseBool` (`1`, `t`, `true`, `0`, `f`, `false`, any
- * case); a present option without a value means true.
+ * Reads a boolean option with the one parser (Go's `strconv.ParseBool`, `src/util/bool.ts`);
+ * `fallback` when absent, ConfigInvalid for anything else.
  */
 export function parseBool(
   plugin: string,
@@ -26,10 +27,11 @@ export function parseBool(
   fallback: boolean,
 ): boolean {
   if (raw === undefined) return fallback;
-  const v = raw.toLowerCase();
-  if (v === "" || v === "1" || v === "t" || v === "true") return true;
-  if (v === "0" || v === "f" || v === "false") return false;
-  throw invalid(`${plugin} option '${name}' must be true or false, not ${JSON.stringify(raw)}`);
+  const b = parseGoBool(raw);
+  if (b === undefined) {
+    throw invalid(`${plugin} option '${name}' must be true or false, not ${JSON.stringify(raw)}`);
+  }
+  return b;
 }
 
 /**

@@ -53,8 +53,10 @@ export interface S3Config {
  * `secret-access-key` (+ `session-token`) options, else AWS_ACCESS_KEY_ID +
  * AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), else the `profile` option or AWS_PROFILE, else
  * the SDK's default chain. Region: option, AWS_REGION, AWS_DEFAULT_REGION, then `us-east-1`
- * as BR. `force-path-style` defaults to false as in BR's `ParseBackend`; `openStorage` passes BR's
- * command-line default (see `s3ForcePathStyleDefault` in src/storage/url.ts). Like BR's `S3BackendOptions.Apply`,
+ * as BR. `force-path-style` defaults to false as in BR's `ParseBackend`; `openStorage` passes
+ * the value BR's command line settles on (`s3ForcePathStyle` in src/storage/url.ts: virtual-hosted
+ * style forced for alibaba, netease, tencent, accelerate endpoints and, unless the URL names the
+ * option, AWS). Like BR's `S3BackendOptions.Apply`,
  * values of `sse`, `acl`, `storage-class`, ... are passed through unchecked; only the endpoint
  * and the key pair (without a profile) are checked.
  */

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { isStorageError } from "../../src/storage/errors.ts";
 import type { StorageTarget } from "../../src/storage/plugin.ts";
 import { parseS3Config } from "./_config.ts";
-import { s3ForcePathStyleDefault } from "../../src/storage/url.ts";
+import { s3ForcePathStyle } from "../../src/storage/url.ts";
 import { classifyS3 } from "./_errors.ts";
 import { makeS3Client } from "./storage.ts";
 
@@ -71,19 +71,19 @@ describe("s3 options", () => {
     assert.equal(withEndpoint.forcePathStyle, false);
     assert.equal(withEndpoint.endpoint, "http://127.0.0.1:9000");
     assert.equal(parseS3Config(target({ "force-path-style": "1" }), {}).forcePathStyle, true);
-    assert.equal(s3ForcePathStyleDefault("s3://b/p", {}), true);
-    assert.equal(s3ForcePathStyleDefault("s3://b/p", { endpoint: "http://127.0.0.1:7480" }), true);
-    assert.equal(s3ForcePathStyleDefault("s3://b/p", { provider: "aws" }), false);
+    assert.equal(s3ForcePathStyle("s3://b/p", {}), true);
+    assert.equal(s3ForcePathStyle("s3://b/p", { endpoint: "http://127.0.0.1:7480" }), true);
+    assert.equal(s3ForcePathStyle("s3://b/p", { provider: "aws" }), false);
     assert.equal(
-      s3ForcePathStyleDefault("s3://b/p", { endpoint: "https://s3.us-west-2.amazonaws.com" }),
+      s3ForcePathStyle("s3://b/p", { endpoint: "https://s3.us-west-2.amazonaws.com" }),
       false,
     );
     assert.equal(
-      s3ForcePathStyleDefault("s3://b/p", { "role-arn": "arn:aws:iam::1:role/r" }),
+      s3ForcePathStyle("s3://b/p", { "role-arn": "arn:aws:iam::1:role/r" }),
       false,
     );
-    assert.equal(s3ForcePathStyleDefault("s3://b/p", { provider: "alibaba" }), false);
-    assert.equal(s3ForcePathStyleDefault("s3://b/p", { "use-accelerate-endpoint": "true" }), false);
+    assert.equal(s3ForcePathStyle("s3://b/p", { provider: "alibaba" }), false);
+    assert.equal(s3ForcePathStyle("s3://b/p", { "use-accelerate-endpoint": "true" }), false);
   });
 
   test("values BR passes through are kept; the endpoint and the key pair are checked", () => {

@@ -119,12 +119,16 @@ export function formatEta(seconds: number | undefined): string {
 
 /** The displays now drawing on the terminal. */
 const _active = new Set<{ stop(): void }>();
+/** Set once the run is interrupted: later displays (a phase starting meanwhile) stay quiet. */
+let _halted = false;
 
 /**
  * Stops every progress display now (a signal handler calls it before writing to stderr, so a
- * bar's next redraw cannot overwrite the message). Their later `stop` does nothing more.
+ * bar's next redraw cannot overwrite the message), and every one created later. Their later
+ * `stop` does nothing more.
  */
 export function stopProgressDisplays(): void {
+  _halted = true;
   for (const p of [..._active]) p.stop();
 }
 
@@ -155,7 +159,7 @@ export function createProgress(
     started = Date.now();
     rate = new SmoothedRate();
   };
-  if (kind === "quiet") {
+  if (kind === "quiet" || _halted) {
     return { start() {}, tick() {}, addBytes() {}, phase() {}, stop() {} };
   }
   if (kind === "bar") {

@@ -47,7 +47,12 @@ export function summaryLogLine(s: BackupSummary): string {
     ["backup-data-size(after-compressed)", formatBytes(BigInt(s.backupDataSize))],
     ["Size", s.backupDataSize],
   ];
-  return `["${s.kind} success summary"] ` +
+  return brLogLine(`${s.kind} success summary`, fields);
+}
+
+/** A message and its fields as pingcap/log writes them: `["msg"] [k=v] [k="a b"]`. */
+export function brLogLine(message: string, fields: [string, string | number][]): string {
+  return `[${JSON.stringify(message)}] ` +
     fields.map(([k, v]) => `[${k}=${_quoteField(String(v))}]`).join(" ");
 }
 

@@ -417,7 +417,9 @@ export async function runBackup(outer: BackupConfig): Promise<BackupSummary> {
       // Interrupted (Ctrl-C, SIGTERM): say whether the rerun can resume.
       process.stderr.write(
         saved.saved
-          ? `Checkpoint saved at ${storage.uri()} (${saved.ranges} ranges done): rerun the ` +
+          // Sub-ranges: the regions' parts the checkpoint records, as `checkpoint status`
+          // counts them (the bar counts whole key ranges).
+          ? `Checkpoint saved at ${storage.uri()} (${saved.ranges} sub-ranges done): rerun the ` +
             "same command to resume\n"
           : `Could not save the checkpoint at ${storage.uri()} (see the log); a rerun of the ` +
             "same command resumes from the last flush\n",

@@ -91,13 +91,17 @@ export interface CheckpointData {
   groups: RangeGroupData[];
 }
 
-/** A data file's header with the encrypted groups left as base64 text (for `status`). */
+/** A data file's header with the encrypted groups left undecoded (for `status`). */
 export interface CheckpointDataSummary {
   dureTimeNs: number;
   flushTimeMs?: number;
-  groups: Omit<RangeGroupData, "encrypted" | "checksum" | "cipherIv">[];
-  /** Groups written without encryption, decoded, for counting when the counts are absent. */
-  plainGroups: Uint8Array[];
+  groups: GroupSummary[];
+}
+
+/** One group of a data file as `status` sees it without the key. */
+export interface GroupSummary extends Omit<RangeGroupData, "encrypted" | "checksum" | "cipherIv"> {
+  /** The group's JSON when it was written without encryption (its ranges can be read). */
+  plain?: Uint8Array;
 }
 
 const ENCODER = new TextEncoder();
@@ -386,24 +390,23 @@ export function decodeCheckpointData(text: string): CheckpointData {
 
 /**
  * Decodes a data file's header without decrypting: sizes and counts, plus the plaintext of
- * groups written without encryption (so files without counts can still be counted).
+ * groups written without encryption (so their ranges can be read and counted).
  */
 export function summarizeCheckpointData(text: string): CheckpointDataSummary {
   const { root, metas } = dataHeader(text);
-  const plainGroups: Uint8Array[] = [];
-  const groups = metas.map((raw) => {
+  const groups = metas.map((raw): GroupSummary => {
     const m = objectField(raw, "a range group meta");
     const rangeCount = optionalCount(m.RangeCount, "RangeCount");
     const fileCount = optionalCount(m.FileCount, "FileCount");
-    if (
-      (rangeCount === undefined || fileCount === undefined) &&
-      (m.CipherIv === null || m.CipherIv === undefined || m.CipherIv === "") &&
-      typeof m.RangeGroupsEncriptedData === "string"
-    ) plainGroups.push(strictBase64(m.RangeGroupsEncriptedData, "RangeGroupsEncriptedData"));
+    const plain = (m.CipherIv === null || m.CipherIv === undefined || m.CipherIv === "") &&
+        typeof m.RangeGroupsEncriptedData === "string"
+      ? strictBase64(m.RangeGroupsEncriptedData, "RangeGroupsEncriptedData")
+      : undefined;
     return {
       size: numberField(m.Size, "Size"),
       ...(rangeCount === undefined ? {} : { rangeCount }),
       ...(fileCount === undefined ? {} : { fileCount }),
+      ...(plain ? { plain } : {}),
     };
   });
   const flush = root["flush-time"];
@@ -411,7 +414,6 @@ export function summarizeCheckpointData(text: string): CheckpointDataSummary {
     dureTimeNs: numberField(root["dure-time"], "dure-time"),
     ...(flush === undefined ? {} : { flushTimeMs: numberField(flush, "flush-time") }),
     groups,
-    plainGroups,
   };
 }
 

@@ -133,7 +133,7 @@ describe("data files", () => {
     assert.equal(back.groups[1]!.rangeCount, undefined);
     const summary = summarizeCheckpointData(text);
     assert.deepEqual(summary.groups[0], { size: 3, rangeCount: 2, fileCount: 4 });
-    assert.equal(summary.plainGroups.length, 1, "the uncounted plaintext group is kept");
+    assert.ok(summary.groups[1]!.plain, "the plaintext group is kept to be read");
   });
 
   test("are named base64url(sha256(groupKey '..' firstStartKey)) _ random .cpt", () => {

@@ -6,6 +6,7 @@
  * follows closely on a synchronized host.
  * @module
  */
+import { compareBytes } from "../codec/bytes.ts";
 import { controlLane } from "../storage/lane.ts";
 import { methodName } from "../crypto/cipher.ts";
 import type { ExternalStorage } from "../storage/types.ts";
@@ -17,6 +18,7 @@ import {
   DATA_DIR,
   decodeRangeGroups,
   LOCK_PATH,
+  type RangeGroups,
   summarizeCheckpointData,
 } from "./files.ts";
 import { describeHolder, formatUtc, physicalMs, readLock } from "./lock.ts";
@@ -59,13 +61,21 @@ export interface CheckpointStatus {
   /** `checkpoint.meta` exists but cannot be read. */
   metaError?: string;
   progress: {
+    /**
+     * The backup's key ranges (`meta.ranges`) and how many of them the checkpointed sub-ranges
+     * cover whole; `done` is null when the groups are encrypted (their keys need the key).
+     */
+    ranges: { done: number | null; total: number };
     dataFiles: number;
     dataBytes: number;
     /** Group entries over all data files. */
     groups: number;
-    /** Checkpointed ranges; null when some are encrypted without counts (BR's files). */
-    ranges: number | null;
-    /** Data files of the checkpointed ranges; null as `ranges`. */
+    /**
+     * Checkpointed sub-ranges (one per region response, several per key range); null when
+     * some are encrypted without counts (BR's files).
+     */
+    subRanges: number | null;
+    /** Data files of the checkpointed sub-ranges; null as `subRanges`. */
     files: number | null;
     checksumFiles: number;
     /** Data files that cannot be parsed (a resume skips them). */
@@ -124,15 +134,37 @@ function _optionValues(config: Record<string, string>): Record<string, unknown> 
   return out;
 }
 
-function countPlain(summary: CheckpointDataSummary): { ranges: number; files: number } | null {
-  let ranges = 0;
-  let files = 0;
-  for (const plain of summary.plainGroups) {
-    const g = decodeRangeGroups(new TextDecoder().decode(plain));
-    ranges += g.groups.length;
-    files += g.groups.reduce((n, r) => n + r.files.length, 0);
+/** A key span; an empty end is the end of the key space. */
+interface Span {
+  startKey: Uint8Array;
+  endKey: Uint8Array;
+}
+
+/** Whether end key `a` comes before end key `b` (empty: the end of the key space). */
+function _endBefore(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length === 0) return false;
+  return b.length === 0 || compareBytes(a, b) < 0;
+}
+
+/** How many of `ranges` the union of `done` covers whole. */
+export function coveredRanges(ranges: readonly Span[], done: readonly Span[]): number {
+  const sorted = [...done].sort((x, y) => compareBytes(x.startKey, y.startKey));
+  const merged: Span[] = [];
+  for (const d of sorted) {
+    const last = merged.at(-1);
+    // Touching or overlapping spans join: a key range split at region boundaries is covered.
+    const gap = last !== undefined && last.endKey.length > 0 &&
+      compareBytes(last.endKey, d.startKey) < 0;
+    if (last && !gap) {
+      if (_endBefore(last.endKey, d.endKey)) last.endKey = d.endKey;
+    } else merged.push({ startKey: d.startKey, endKey: d.endKey });
   }
-  return { ranges, files };
+  let n = 0;
+  for (const r of ranges) {
+    const span = merged.findLast((m) => compareBytes(m.startKey, r.startKey) <= 0);
+    if (span && !_endBefore(span.endKey, r.endKey)) n++;
+  }
+  return n;
 }
 
 /** Reads a checkpoint's meta, data file headers, checksum files and lock. */
@@ -147,10 +179,11 @@ export async function checkpointStatus(
     storage: storage.uri(),
     exists: false,
     progress: {
+      ranges: { done: null, total: 0 },
       dataFiles: 0,
       dataBytes: 0,
       groups: 0,
-      ranges: 0,
+      subRanges: 0,
       files: 0,
       checksumFiles: 0,
       unreadableFiles: 0,
@@ -159,9 +192,11 @@ export async function checkpointStatus(
     },
     lock: await lockStatus(storage, nowMs),
   };
+  let keyRanges: Span[] = [];
   try {
     const meta = await loadCheckpointMeta(storage, signal);
     if (meta) {
+      keyRanges = meta.ranges;
       status.meta = {
         backupTs: meta.backupTs.toString(),
         backupTime: iso(physicalMs(meta.backupTs)),
@@ -182,15 +217,20 @@ export async function checkpointStatus(
   await storage.walkDir({ subDir: DATA_DIR, signal }, (name) => {
     if (name.endsWith(".cpt")) names.push(name);
   });
+  const done: Span[] = [];
+  // Coverage is known only while every group's ranges could be read.
+  let readable = true;
   for (const name of names) {
     const bytes = await storage.readFile(name, { signal });
     p.dataFiles++;
     p.dataBytes += bytes.length;
     let summary: CheckpointDataSummary;
-    let plain: { ranges: number; files: number } | null;
+    let decoded: RangeGroups[];
     try {
       summary = summarizeCheckpointData(new TextDecoder().decode(bytes));
-      plain = countPlain(summary);
+      decoded = summary.groups.flatMap((g) =>
+        g.plain ? [decodeRangeGroups(new TextDecoder().decode(g.plain))] : []
+      );
     } catch (err) {
       p.unreadableFiles++;
       log("checkpoint").warn("unreadable checkpoint file {name}: {error}", {
@@ -202,27 +242,31 @@ export async function checkpointStatus(
     p.dureTimeMs = Math.max(p.dureTimeMs, summary.dureTimeNs / 1e6);
     lastFlush = Math.max(lastFlush, summary.flushTimeMs ?? 0);
     p.groups += summary.groups.length;
-    let uncounted = false;
-    for (const g of summary.groups) {
-      if (g.rangeCount !== undefined && g.fileCount !== undefined) {
-        if (p.ranges !== null) p.ranges += g.rangeCount;
-        if (p.files !== null) p.files += g.fileCount;
-      } else uncounted = true;
+    for (const g of decoded) {
+      for (const r of g.groups) done.push({ startKey: r.startKey, endKey: r.endKey });
     }
-    if (uncounted) {
-      // Groups without counts were either decoded above (plaintext) or cannot be counted.
-      const counted = summary.groups.filter((g) =>
-        g.rangeCount !== undefined && g.fileCount !== undefined
-      ).length;
-      if (summary.groups.length - counted === summary.plainGroups.length && plain) {
-        if (p.ranges !== null) p.ranges += plain.ranges;
-        if (p.files !== null) p.files += plain.files;
-      } else {
-        p.ranges = null;
+    for (const g of summary.groups) {
+      if (g.plain) continue;
+      readable = false;
+      if (g.rangeCount === undefined || g.fileCount === undefined) {
+        p.subRanges = null;
         p.files = null;
+      } else {
+        if (p.subRanges !== null) p.subRanges += g.rangeCount;
+        if (p.files !== null) p.files += g.fileCount;
       }
     }
+    if (p.subRanges !== null) {
+      for (const g of decoded) p.subRanges += g.groups.length;
+    }
+    if (p.files !== null) {
+      for (const g of decoded) p.files += g.groups.reduce((n, r) => n + r.files.length, 0);
+    }
   }
+  p.ranges = {
+    done: readable && status.meta ? coveredRanges(keyRanges, done) : null,
+    total: keyRanges.length,
+  };
   p.lastFlush = lastFlush > 0 ? iso(lastFlush) : null;
   await storage.walkDir({ subDir: CHECKSUM_DIR, signal }, () => {
     p.checksumFiles++;
@@ -250,16 +294,21 @@ export function formatStatus(s: CheckpointStatus): string {
   if (s.meta) {
     rows.push(["backup ts", `${s.meta.backupTs} (${utc(s.meta.backupTime)})`]);
     rows.push(["gc service id", s.meta.gcServiceId]);
-    rows.push(["key ranges", String(s.meta.ranges)]);
     if (s.meta.encryption) rows.push(["encryption", s.meta.encryption]);
     rows.push(["config hash", s.meta.configHash]);
   } else if (s.metaError) rows.push(["meta", `unreadable: ${s.metaError}`]);
   else rows.push(["meta", "missing"]);
   const p = s.progress;
-  // Checkpointed ranges are the regions' sub-ranges of the key ranges above, not key ranges.
+  if (s.meta) {
+    rows.push([
+      "key ranges done",
+      `${p.ranges.done === null ? "unknown (encrypted)" : p.ranges.done} of ${p.ranges.total}`,
+    ]);
+  }
+  // The regions' sub-ranges of the key ranges above, as the stores answered them.
   rows.push([
     "sub-ranges done",
-    p.ranges === null ? "unknown (encrypted)" : String(p.ranges),
+    p.subRanges === null ? "unknown (encrypted)" : String(p.subRanges),
   ]);
   rows.push(["files", p.files === null ? "unknown (encrypted)" : String(p.files)]);
   rows.push(["groups", String(p.groups)]);

@@ -5,6 +5,7 @@
  * flag and the range.
  * @module
  */
+import { parseBool as parseGoBool } from "../util/bool.ts";
 import { UsageError } from "./errors.ts";
 
 /** The longest delay a JavaScript timer takes (2^31-1 ms); longer ones fire at once. */
@@ -13,19 +14,17 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The longest timer-backed duration a flag may give, in whole seconds (2147483 s, ~24.8 days). */
 export const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 
-const TRUE = new Set(["1", "t", "T", "TRUE", "true", "True"]);
-const FALSE = new Set(["0", "f", "F", "FALSE", "false", "False"]);
-
 /**
- * A boolean flag value as BR reads it (Go's `strconv.ParseBool` through pflag): 1, t, T, TRUE,
- * true, True and 0, f, F, FALSE, false, False. A flag given without a value is true.
+ * A boolean flag value as BR reads it (Go's `strconv.ParseBool` through pflag, the one parser in
+ * `src/util/bool.ts`): 1, t, T, TRUE, true, True and 0, f, F, FALSE, false, False. A flag given
+ * without a value is true.
  */
 export function parseBool(name: string, v: string | boolean | undefined): boolean {
   if (v === undefined || v === true) return true;
   if (v === false) return false;
-  if (TRUE.has(v)) return true;
-  if (FALSE.has(v)) return false;
-  throw new UsageError(`--${name} '${v}' is not a boolean: use true or false`);
+  const b = parseGoBool(v);
+  if (b === undefined) throw new UsageError(`--${name} '${v}' is not a boolean: use true or false`);
+  return b;
 }
 
 /** Range of a numeric flag. */

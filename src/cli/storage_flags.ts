@@ -9,7 +9,7 @@ import type { OpenStorageOptions } from "../storage/registry.ts";
 import type { ExternalStorage } from "../storage/types.ts";
 import { UsageError } from "./errors.ts";
 import { STORAGE_HELP_GROUP } from "./help.ts";
-import { secondsFlag } from "./flags.ts";
+import { parseBool, secondsFlag } from "./flags.ts";
 import { BOOLEAN_OPTIONS, BUILTIN_OPTION_SPECS, SECRET_OPTIONS } from "../storage/url.ts";
 
 /** What the storage flags parse to, ready for `openStorage`. */
@@ -32,6 +32,8 @@ const GROUPS: Array<[string, readonly string[], string]> = BUILTIN_OPTION_SPECS.
 
 /** Flag attribute name (as commander stores it) -> `group.option`. */
 const ATTRIBUTES = new Map<string, string>();
+/** `group.option` of the boolean options. */
+const BOOLEAN_KEYS = new Set<string>();
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -54,11 +56,13 @@ export function addStorageFlags(cmd: Command, optionalStorage = false): Command 
       "load a storage plugin module (.ts or .js); repeatable; also TIBR_STORAGE_PLUGINS",
     ).argParser(collect).helpGroup(STORAGE_HELP_GROUP),
   );
-  cmd.option(
-    "--storage-timeout <seconds>",
-    "give up when loading the storage plugin or opening the storage takes longer",
-    secondsFlag("storage-timeout"),
-    60_000,
+  cmd.addOption(
+    new Option(
+      "--storage-timeout <seconds>",
+      "give up when loading the storage plugin or opening the storage takes longer",
+    ).argParser(secondsFlag("storage-timeout")).default(60_000, "60").helpGroup(
+      STORAGE_HELP_GROUP,
+    ),
   );
   for (const [group, options, label] of GROUPS) {
     for (const name of options) {
@@ -69,6 +73,7 @@ export function addStorageFlags(cmd: Command, optionalStorage = false): Command 
       const opt = new Option(flag, `${label} ${name.replaceAll("-", " ")}${secret}`)
         .helpGroup(STORAGE_HELP_GROUP);
       ATTRIBUTES.set(opt.attributeName(), `${group}.${name}`);
+      if (BOOLEAN_OPTIONS.has(name)) BOOLEAN_KEYS.add(`${group}.${name}`);
       cmd.addOption(opt);
     }
   }
@@ -81,7 +86,8 @@ export function storageFlags(opts: Record<string, unknown>): StorageFlags {
   for (const [attr, key] of ATTRIBUTES) {
     const v = opts[attr];
     if (v === undefined) continue;
-    flags[key] = typeof v === "boolean" ? String(v) : String(v);
+    // Booleans through the one parser (BR's spellings), so a bad one is a usage error here.
+    flags[key] = BOOLEAN_KEYS.has(key) ? String(parseBool(key, v as string | boolean)) : String(v);
   }
   return {
     location: typeof opts.storage === "string" ? opts.storage : "",

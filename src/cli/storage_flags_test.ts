@@ -48,3 +48,16 @@ test("-s is required", () => {
   );
   assert.throws(() => cmd.parse([], { from: "user" }), /required option '-s, --storage <url>'/);
 });
+
+test("boolean storage flags take BR's spellings through the one parser; others are usage errors", () => {
+  const parse = (v: string) => {
+    const cmd = addStorageFlags(new Command("x").exitOverride());
+    cmd.parse(["-s", "s3://b/p", "--s3.force-path-style", v], { from: "user" });
+    return storageFlags(cmd.opts()).flags["s3.force-path-style"];
+  };
+  for (const v of ["1", "t", "T", "TRUE", "true", "True"]) assert.equal(parse(v), "true");
+  for (const v of ["0", "f", "F", "FALSE", "false", "False"]) assert.equal(parse(v), "false");
+  for (const v of ["yes", "tRUE", "on", "2"]) {
+    assert.throws(() => parse(v), /^UsageError: --s3\.force-path-style '.*' is not a boolean/);
+  }
+});

@@ -26,7 +26,7 @@ import { StoreConnections } from "../tikv/stores.ts";
 import { LockResolver } from "../txn/lock_resolver.ts";
 import { MetaReader } from "../backup/metareader.ts";
 import { ActionType, type Job } from "../tidb/model.ts";
-import { formatBytes } from "../backup/progress.ts";
+import { formatBytes, formatSpeed } from "../backup/progress.ts";
 import { type PhasedProgress, phasedProgress } from "./progress.ts";
 import { parseRawKey } from "../backup/task.ts";
 import { Pool } from "../pool.ts";
@@ -55,6 +55,8 @@ import { quoteIdent, TidbClient, type TidbEndpoint } from "./tidb.ts";
 import { rangeKey, RestoreCheckpoint } from "./checkpoint.ts";
 import { discoverTidb } from "./discover.ts";
 import { loadStatistics, type StatsLoadResult } from "./stats.ts";
+import { metrics } from "../metrics.ts";
+import { restoreLabel, restoreSummaryLogLine } from "./summary.ts";
 import { reencodeChangedTables, type ReencodeRun } from "./reencode.ts";
 
 /** The restore kinds, as BR's subcommands. */
@@ -116,6 +118,10 @@ export interface RestoreSummary {
   checksum: "passed" | "skipped" | "not in backup";
   timeTakenMs: number;
   averageSpeed: string;
+  /** Bytes of the backup's data files restored (compressed, as stored): BR's `Size`. */
+  restoreDataSize: string;
+  /** Time spent splitting and scattering regions, ms. */
+  splitTimeMs: number;
   /** Tables whose backup has no checksum to compare with (BR skips them silently). */
   tablesWithoutChecksum?: string[];
   /** Ranges an interrupted earlier run had ingested (present when resumed). */
@@ -220,6 +226,8 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
   let cp: RestoreCheckpoint | undefined;
   let reencoded: ReencodeRun | undefined;
   const progress = phasedProgress(cfg.dryRun ? "quiet" : (cfg.progress ?? "auto"));
+  metrics.begin("restore", restoreLabel(cfg.mode));
+  metrics.phase("connect");
   try {
     const reader = await MetaReader.open(storage, {
       ...(cfg.cipher ? { cipher: cfg.cipher } : {}),
@@ -248,7 +256,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       const kvs = await importAll(cfg, { pd, stores, storage, tikvs, progress, cp }, ranges, keys);
       await cp?.complete();
       cp = undefined;
-      return summary(cfg, storage, meta.endVersion, 0n, started, {
+      return finish(cfg, storage, meta.endVersion, 0n, started, {
         tables: 0,
         databases: 0,
         files: files.length,
@@ -257,6 +265,8 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
         ranges: ranges.length,
         splitKeys: keys.length,
         newRegions: kvs.newRegions,
+        splitMs: kvs.splitMs,
+        dataSize: sizeOf(files),
         checksum: "skipped",
         ...(kvs.resumed > 0 ? { resumed: kvs.resumed } : {}),
       });
@@ -273,6 +283,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
     // (or are created by its DDL jobs), so the not-fresh check does not apply; like BR, it
     // keeps no checkpoint and runs no checksum (its schemas' sums cover only the changes).
     const incremental = meta.startVersion > 0n;
+    if (incremental) metrics.begin("restore", restoreLabel(cfg.mode, true), started);
     tidb = await TidbClient.connect(await tidbEndpoint(cfg, pd), signal);
     if (!cfg.dryRun && !incremental) {
       cp = await openCheckpoint(cfg, storage, pd, meta.endVersion);
@@ -302,6 +313,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
     // keeps the one its checkpoint recorded.
     const newTs = cp?.restoreTs ?? await pd.getTS();
     await cp?.begin(newTs);
+    metrics.phase("schema");
     const schemaBar = progress.phase("Schema", selection.tables.length, "tables");
     const restored: Restored[] = [];
     if (!cfg.noSchema) {
@@ -330,7 +342,10 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       cipher: cfg.cipher,
       // An incremental backup's tables record no KV count to hold the files against.
       checkKvs: !incremental,
-      progress: (n) => progress.phase("Re-encode", n, "tables"),
+      progress: (n) => {
+        metrics.phase("re-encode");
+        return progress.phase("Re-encode", n, "tables");
+      },
       signal,
     });
     for (const { sel, info } of created) {
@@ -359,7 +374,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       : undefined;
     await cp?.complete();
     cp = undefined;
-    return summary(cfg, storage, meta.endVersion, newTs, started, {
+    return finish(cfg, storage, meta.endVersion, newTs, started, {
       ...(reencodedNames.length > 0 ? { reencoded: reencodedNames } : {}),
       tables: selection.tables.length,
       databases: selection.databases.length,
@@ -369,6 +384,8 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       ranges: ranges.length,
       splitKeys: keys.length,
       newRegions: kv.newRegions,
+      splitMs: kv.splitMs,
+      dataSize: sizeOf(files),
       checksum,
       ...(stats ? { stats } : {}),
       ...(without.length > 0 ? { without } : {}),
@@ -376,6 +393,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       incremental,
     });
   } catch (err) {
+    metrics.phase("failed");
     await reencoded?.cleanup().catch(() => {});
     await cp?.abandon();
     throw err;
@@ -433,6 +451,7 @@ export async function checksumTables(
   const ts = await pd.getTS();
   const pool = new Pool({ concurrency: 4, ...(signal ? { signal } : {}) });
   const withData = restored.filter((r) => r.sel.files.length > 0);
+  metrics.phase("checksum");
   const bar = progress.phase("Checksum", withData.length, "tables");
   await pool.forEach(withData, async (r) => {
     const s = r.sel;
@@ -635,6 +654,8 @@ interface ImportTotals {
   newRegions: number;
   /** Ranges an earlier run had ingested (skipped). */
   resumed: number;
+  /** Time spent splitting and scattering, ms. */
+  splitMs: number;
 }
 
 /**
@@ -665,6 +686,7 @@ async function importReencoded(
       bytes: a.totals.bytes + b.totals.bytes,
       newRegions: a.totals.newRegions + b.totals.newRegions,
       resumed: a.totals.resumed + b.totals.resumed,
+      splitMs: a.totals.splitMs + b.totals.splitMs,
     },
     files: [...a.files, ...b.files],
   };
@@ -688,8 +710,16 @@ async function importAll(
 ): Promise<ImportTotals> {
   const { pd, stores, storage, tikvs, progress, cp } = ctx;
   const signal = cfg.signal;
-  const totals: ImportTotals = { kvs: 0n, bytes: 0n, newRegions: 0, resumed: 0 };
+  const totals: ImportTotals = { kvs: 0n, bytes: 0n, newRegions: 0, resumed: 0, splitMs: 0 };
   if (ranges.length === 0) return totals;
+  // Added to what an earlier import of this run planned (a re-encoded table's second import).
+  const before = metrics.status();
+  metrics.plan({
+    ranges: before.ranges.total + ranges.length,
+    // One region per range after the split at range ends; raised if ranges span more.
+    regions: before.regions.total + ranges.length,
+    files: before.files.total + ranges.reduce((n, r) => n + r.files.length, 0),
+  });
   const backend = toStorageBackend(storage, cfg.sendCredentials);
   const importer = new FileImporter({
     pd,
@@ -709,13 +739,18 @@ async function importAll(
     pause = await SchedulerPause.start(pd);
     importMode = await ImportModeKeeper.start(stores, tikvs as never);
     if (limit > 0n) await importer.setDownloadSpeedLimit(ids, limit);
+    metrics.phase("split/scatter");
+    const splitStarted = Date.now();
     const splitBar = progress.phase("Split/Scatter", keys.length, "split keys");
     const created = await splitAndScatter(pd, stores, keys, {
       ...(signal ? { signal } : {}),
       onSplit: (n) => splitBar.tick(n),
     });
     totals.newRegions = created.length;
-    const bar = progress.phase("Import", ranges.length, "ranges");
+    totals.splitMs = Date.now() - splitStarted;
+    metrics.phase("import");
+    // BR's main bar, titled with the command's label (Split/Scatter + Download/Ingest).
+    const bar = progress.phase(restoreLabel(cfg.mode), ranges.length, "ranges");
     const pool = new Pool({
       concurrency: Math.max(1, cfg.concurrency * ids.length),
       ...(signal ? { signal } : {}),
@@ -725,6 +760,7 @@ async function importAll(
         totals.resumed++;
         totals.kvs += r.kvs;
         totals.bytes += r.bytes;
+        _ingested(r, 0);
         bar.tick();
         return;
       }
@@ -734,10 +770,11 @@ async function importAll(
         newEndKey: r.newEndKey,
         rule: r.rule,
       };
-      await importer.importRange(item);
+      const stats = await importer.importRange(item);
       await cp?.rangeDone(r.startKey, r.endKey);
       totals.kvs += r.kvs;
       totals.bytes += r.bytes;
+      _ingested(r, stats.ingests);
       bar.addBytes(r.bytes);
       bar.tick();
     });
@@ -756,6 +793,32 @@ async function importAll(
     await importMode?.stop();
     await pause?.resume();
   }
+}
+
+/** Records a range ingested (or found done by the checkpoint, `regions` 0) in the metrics. */
+function _ingested(r: RewrittenRange, regions: number): void {
+  const s = metrics.status();
+  if (s.regions.done + regions > s.regions.total) {
+    metrics.plan({ regions: s.regions.done + regions });
+  }
+  metrics.regionDone(regions);
+  metrics.data({ kvs: r.kvs, bytes: r.bytes, files: r.files.length });
+  metrics.rangeDone();
+}
+
+/** Bytes of the backup's files as stored (BR's `restore data size(after compressed)`). */
+function sizeOf(files: File[]): bigint {
+  let n = 0n;
+  for (const f of files) n += f.size;
+  return n;
+}
+
+/** The summary, also as BR's log line; the metrics say `done`. */
+function finish(...args: Parameters<typeof summary>): RestoreSummary {
+  const s = summary(...args);
+  log("summary").info(restoreSummaryLogLine(s));
+  metrics.phase("done");
+  return s;
 }
 
 /** The dry run's note on a table whose rows the restore will re-encode. */
@@ -819,17 +882,13 @@ function summary(
     incremental?: boolean;
     reencoded?: string[];
     stats?: StatsLoadResult;
+    splitMs: number;
+    dataSize: bigint;
   },
 ): RestoreSummary {
   const took = Date.now() - started;
   return {
-    kind: cfg.mode === "raw"
-      ? "Raw Restore"
-      : cfg.mode === "txn"
-      ? "Txn Restore"
-      : t.incremental
-      ? "Incremental Restore"
-      : "Full Restore",
+    kind: restoreLabel(cfg.mode, t.incremental),
     storage: storage.uri(),
     backupTs: String(backupTs),
     restoreTs: String(restoreTs),
@@ -843,7 +902,9 @@ function summary(
     newRegions: t.newRegions,
     checksum: t.checksum,
     timeTakenMs: took,
-    averageSpeed: `${formatBytes(Number(t.bytes) / Math.max(took / 1000, 0.001))}/s`,
+    averageSpeed: formatSpeed(Number(t.bytes) / Math.max(took / 1000, 0.001)),
+    restoreDataSize: String(t.dataSize),
+    splitTimeMs: t.splitMs,
     ...(t.without ? { tablesWithoutChecksum: t.without } : {}),
     ...(t.resumed ? { resumedRanges: t.resumed } : {}),
     ...(t.reencoded ? { reencodedTables: t.reencoded } : {}),

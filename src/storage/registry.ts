@@ -15,9 +15,9 @@ import { isStorageError, StorageError } from "./errors.ts";
 import { withGuard } from "./guard.ts";
 import { composeLayers, type LayerOptions } from "./layers.ts";
 import { checkName } from "./names.ts";
-import type { StoragePlugin } from "./plugin.ts";
+import type { StoragePlugin, StorageTarget } from "./plugin.ts";
 import type { ExternalStorage } from "./types.ts";
-import { parseLocation, type ParseOptions, redactUri, s3ForcePathStyleDefault } from "./url.ts";
+import { parseLocation, type ParseOptions, redactUri, s3ForcePathStyle } from "./url.ts";
 import { log } from "../log.ts";
 
 function _warn(message: string): void {
@@ -197,6 +197,26 @@ async function withDeadline<T>(
 }
 
 /**
+ * The target `openStorage` hands its plugin: `location` parsed with the flags (URL options win),
+ * and S3's `force-path-style` settled as BR's command line settles it.
+ */
+export function resolveTarget(
+  location: string,
+  opts: Pick<OpenStorageOptions, "flags" | "warn" | "cwd"> = {},
+): StorageTarget {
+  const target = parseLocation(location, {
+    ...(opts.flags ? { flags: opts.flags } : {}),
+    ...(opts.warn ? { warn: opts.warn } : {}),
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+  });
+  if (target.scheme === "s3") {
+    // As BR's command line: true unless given, then cleared where virtual-hosted style is due.
+    target.options["force-path-style"] = String(s3ForcePathStyle(location, target.options));
+  }
+  return target;
+}
+
+/**
  * Opens the storage at `location` (a path or URL): parses it, finds the plugin, checks the
  * options against the plugin's list, opens it and wraps it in the layers (see `layers.ts`).
  */
@@ -204,15 +224,7 @@ export async function openStorage(
   location: string,
   opts: OpenStorageOptions = {},
 ): Promise<ExternalStorage> {
-  const target = parseLocation(location, {
-    ...(opts.flags ? { flags: opts.flags } : {}),
-    ...(opts.warn ? { warn: opts.warn } : {}),
-    ...(opts.cwd ? { cwd: opts.cwd } : {}),
-  });
-  if (target.scheme === "s3" && target.options["force-path-style"] === undefined) {
-    // BR's command line sets it before reading the URL (ParseFromFlags, SetForcePathStyle).
-    target.options["force-path-style"] = String(s3ForcePathStyleDefault(location, target.options));
-  }
+  const target = resolveTarget(location, opts);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_STORAGE_TIMEOUT_MS;
   const plugin = await withDeadline(
     `loading the storage plugin for '${target.scheme}'`,

@@ -14,6 +14,7 @@ import process from "node:process";
 import { StorageError } from "./errors.ts";
 import type { PluginOptionSpec, StorageTarget } from "./plugin.ts";
 import { log } from "../log.ts";
+import { parseBool } from "../util/bool.ts";
 import { AZURE_OPTION_SPEC } from "../../plugins/azure/options.ts";
 import { GCS_OPTION_SPEC } from "../../plugins/gcs/options.ts";
 import { S3_OPTION_SPEC } from "../../plugins/s3/options.ts";
@@ -220,21 +221,13 @@ function _checkKnown(
     if (!known.includes(key)) {
       delete query[key];
       warn(`ignoring unknown ${scheme} option '${key}' in ${shown}`);
-    } else if (BOOLEAN_OPTIONS.has(key) && parseGoBool(value) === undefined) {
+    } else if (BOOLEAN_OPTIONS.has(key) && parseBool(value) === undefined) {
       delete query[key];
       warn(
         `ignoring ${scheme} option '${key}' in ${shown}: ${JSON.stringify(value)} is not a boolean`,
       );
     }
   }
-}
-
-/** Go's `strconv.ParseBool`, or undefined where it fails. */
-export function parseGoBool(raw: string): boolean | undefined {
-  const v = raw.toLowerCase();
-  if (v === "1" || v === "t" || v === "true") return true;
-  if (v === "0" || v === "f" || v === "false") return false;
-  return undefined;
 }
 
 function trimLocal(path: string): string {
@@ -273,12 +266,12 @@ function _flagOptions(
 }
 
 /**
- * Reads a boolean option as Go's `strconv.ParseBool` does (`1`, `t`, `true`, `0`, `f`,
- * `false`, any case). `parseLocation` has already dropped values it refuses.
+ * Reads a boolean option as Go's `strconv.ParseBool` does (`src/util/bool.ts`).
+ * `parseLocation` has already dropped values it refuses.
  */
 export function boolOption(target: StorageTarget, name: string, fallback: boolean): boolean {
   const raw = target.options[name];
-  return raw === undefined ? fallback : (parseGoBool(raw) ?? fallback);
+  return raw === undefined ? fallback : (parseBool(raw) ?? fallback);
 }
 
 /** Go's `url.URL.EscapedPath` rule: what a path segment keeps unescaped. */
@@ -349,25 +342,29 @@ export function redactUri(text: string): string {
     });
 }
 
+/** Providers whose S3 service needs virtual-hosted style (BR, after rclone's notes). */
+const VIRTUAL_HOSTED_PROVIDERS: ReadonlySet<string> = new Set(["alibaba", "netease", "tencent"]);
+
 /**
- * BR's command-line default for `force-path-style` (`ParseFromFlags` sets it, then
- * `SetForcePathStyle` clears it): true, except for providers and endpoints that need
- * virtual-hosted style (alibaba, netease, tencent, an accelerate endpoint) and, when the URL
- * does not name the option, for AWS itself (provider aws, an amazonaws.com endpoint, a role).
+ * `force-path-style` as BR's command line ends up with it (pingcap/tidb br/pkg/storage/s3.go:
+ * `ParseFromFlags` starts from true, the URL's query or the flag may set it, then
+ * `SetForcePathStyle` may only clear it). Virtual-hosted style is forced, whatever was given,
+ * for the alibaba, netease and tencent providers and with an accelerate endpoint; for AWS
+ * itself (provider `aws`, an `amazonaws.com` endpoint, a role to assume) it is chosen only when
+ * the raw URL does not spell the option (`force-path-style` or `force_path_style`, as BR's
+ * plain substring test), so a flag alone does not keep path style there.
  */
-export function s3ForcePathStyleDefault(
+export function s3ForcePathStyle(
   rawUrl: string,
   options: Record<string, string | undefined>,
 ): boolean {
+  const given = options["force-path-style"];
   const provider = options["provider"] ?? "";
-  const accelerate = (options["use-accelerate-endpoint"] ?? "").toLowerCase();
-  if (
-    provider === "alibaba" || provider === "netease" || provider === "tencent" ||
-    accelerate === "true" || accelerate === "1" || accelerate === "t"
-  ) {
-    return false;
-  }
-  if (/force[-_]path[-_]style/i.test(rawUrl)) return true;
-  return !(provider === "aws" || (options["endpoint"] ?? "").includes("amazonaws.com") ||
-    (options["role-arn"] ?? "") !== "");
+  const accelerate = parseBool(options["use-accelerate-endpoint"] ?? "") ?? false;
+  if (VIRTUAL_HOSTED_PROVIDERS.has(provider) || accelerate) return false;
+  const named = rawUrl.includes("force-path-style") || rawUrl.includes("force_path_style");
+  const aws = provider === "aws" || (options["endpoint"] ?? "").includes("amazonaws.com") ||
+    (options["role-arn"] ?? "") !== "";
+  if (aws && !named) return false;
+  return given === undefined ? true : (parseBool(given) ?? true);
 }

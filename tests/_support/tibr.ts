@@ -89,6 +89,8 @@ export interface RunOptions {
   prefix?: string[];
   /** Replaces `tibrCommand()`. */
   command?: string[];
+  /** Called with stderr as it comes (all of it so far), e.g. to learn a port the run chose. */
+  onStderr?: (soFar: string) => void;
 }
 
 /**
@@ -113,7 +115,10 @@ export function runTibr(args: string[], opts: RunOptions = {}): Promise<TibrRun>
     let stdout = "";
     let stderr = "";
     child.stdout!.on("data", (d) => (stdout += d));
-    child.stderr!.on("data", (d) => (stderr += d));
+    child.stderr!.on("data", (d) => {
+      stderr += d;
+      opts.onStderr?.(stderr);
+    });
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
     child.on("error", (err) => {
       clearTimeout(timer);

@@ -219,8 +219,9 @@ describe("backup integrity against the playground", () => {
     // the child handled it and exited 1; the error line below shows it did.
     assert.ok(run.code === 1 || run.signal === "SIGTERM", run.stderr);
     assert.match(run.stderr, /^Error: .*interrupted by SIGTERM$/m);
-    const saved = /Checkpoint saved at local:\/\/.*\((\d+) ranges done\): rerun the same command/
-      .exec(run.stderr);
+    const saved =
+      /Checkpoint saved at local:\/\/.*\((\d+) sub-ranges done\): rerun the same command/
+        .exec(run.stderr);
     assert.ok(saved && Number(saved[1]) > 0, run.stderr);
     assert.doesNotMatch(readFileSync(`${dir}.log`, "utf8"), /could not save the checkpoint/);
     assert.ok(hasCheckpointData(dir), "a checkpoint data file was written");

@@ -100,6 +100,8 @@ describe("tibr checkpoint status", () => {
       r.stdout,
       new RegExp(`^backup ts +${backupTs} \\(\\d{4}-\\d\\d-\\d\\d [\\d:]+ UTC\\)$`, "m"),
     );
+    // Encrypted groups: which key ranges they cover needs the key; their counts do not.
+    assert.match(r.stdout, /^key ranges done +unknown \(encrypted\) of 1$/m);
     assert.match(r.stdout, /^sub-ranges done +12$/m);
     assert.match(r.stdout, /^files +12$/m);
     assert.match(r.stdout, /^groups +6$/m);
@@ -125,7 +127,8 @@ describe("tibr checkpoint status", () => {
     assert.equal(s.meta.gcServiceId, "br-cli");
     assert.equal(s.meta.ranges, 1);
     assert.deepEqual(s.meta.options, { filter: ["test.*"] });
-    assert.equal(s.progress.ranges, 12);
+    assert.deepEqual(s.progress.ranges, { done: null, total: 1 });
+    assert.equal(s.progress.subRanges, 12);
     assert.equal(s.progress.files, 12);
     assert.equal(s.progress.dataFiles, 3);
     assert.equal(s.progress.checksumFiles, 1);
@@ -158,6 +161,74 @@ describe("tibr checkpoint status", () => {
     assert.match(r.stdout, /^sub-ranges done +unknown \(encrypted\)$/m);
     assert.match(r.stdout, /^meta +missing$/m);
     assert.match(r.stdout, /^lock +absent$/m);
+  });
+
+  test("key ranges done agree with the total: all of them once their sub-ranges cover them", async () => {
+    // Three key ranges (the last to the end of the key space), backed up in region-sized
+    // sub-ranges flushed out of order into several files; options of several types.
+    const ranges = [
+      { startKey: key(1, 0), endKey: key(2, 0) },
+      { startKey: key(2, 0), endKey: key(3, 0) },
+      { startKey: key(3, 0), endKey: new Uint8Array() },
+    ];
+    const subRanges = [
+      [key(3, 0), new Uint8Array()],
+      [key(1, 5), key(2, 0)],
+      [key(2, 0), key(2, 9)],
+      [key(1, 0), key(1, 5)],
+      [key(2, 9), key(3, 0)],
+    ] as const;
+    const write = async (path: string, upTo: number) => {
+      const storage = await openStorage(path, { env: {} });
+      const pd = new FakePd(Date.now());
+      const timers = new ManualTimers();
+      const lock = await CheckpointLock.acquire(storage, { now: pd.now, renewIntervalMs: 0 });
+      await startCheckpoint(
+        storage,
+        newCheckpointMeta({
+          gcServiceId: "br-done",
+          backupTs: await pd.now(),
+          ranges,
+          config: { concurrency: 4, checksum: true, filter: ["shop.*"], "backup-ts": 2n ** 60n },
+        }),
+        lock,
+      );
+      const runner = CheckpointRunner.start(storage, { lock, timers });
+      for (let i = 0; i < upTo; i++) {
+        const [start, end] = subRanges[i]!;
+        await runner.append(`g${i}`, start, end, [sampleFile(i), sampleFile(i, "default")]);
+        await timers.advance(30_000);
+      }
+      await runner.stop();
+      await lock.release();
+      await storage.close();
+    };
+    const done = join(dir, "all-done");
+    const partial = join(dir, "partial");
+    await write(done, subRanges.length);
+    await write(partial, 3);
+
+    const all = tibr("checkpoint", "status", "-s", done);
+    assert.equal(all.code, 0, all.stderr);
+    assert.match(all.stdout, /^key ranges done +3 of 3$/m);
+    assert.match(all.stdout, /^sub-ranges done +5$/m);
+    assert.match(all.stdout, /^files +10$/m);
+    const json = JSON.parse(tibr("checkpoint", "status", "-s", done, "--output", "json").stdout);
+    assert.deepEqual(json.progress.ranges, { done: 3, total: 3 });
+    assert.equal(json.meta.ranges, json.progress.ranges.total);
+    assert.equal(json.progress.subRanges, 5);
+    // Options as JSON values, not JSON text in strings; beyond 2^53 as a decimal string.
+    assert.deepEqual(json.meta.options, {
+      concurrency: 4,
+      checksum: true,
+      filter: ["shop.*"],
+      "backup-ts": String(2n ** 60n),
+    });
+
+    // The first three sub-ranges cover only the last key range whole.
+    const some = tibr("checkpoint", "status", "-s", partial, "--output", "json");
+    assert.equal(some.code, 0, some.stderr);
+    assert.deepEqual(JSON.parse(some.stdout).progress.ranges, { done: 1, total: 3 });
   });
 
   test("reports no checkpoint on an empty storage", () => {

@@ -17,6 +17,7 @@ import {
 } from "../flags.ts";
 import { orderHelp } from "../help.ts";
 import { startLogging } from "../logging.ts";
+import { serveStatus } from "../status.ts";
 import { addStorageFlags, storageFlags } from "../storage_flags.ts";
 
 /** The longest `--gcttl`: its safe point is refreshed every TTL/3 on a timer (2^31-1 ms at most). */
@@ -234,11 +235,11 @@ function addCommon(cmd: Command): Command {
         "give up on a range after this much retrying in the fine-grained phase (BR: 80)",
       ).argParser(secondsFlag("backoff-budget")).default(80_000).hideHelp(),
     )
-    .option(
-      "--checkpoint-flush-interval <seconds>",
-      "how often finished ranges are written to the checkpoint",
-      secondsFlag("checkpoint-flush-interval"),
-      30_000,
+    .addOption(
+      new Option(
+        "--checkpoint-flush-interval <seconds>",
+        "how often finished ranges are written to the checkpoint",
+      ).argParser(secondsFlag("checkpoint-flush-interval")).default(30_000, "30"),
     )
     .option(
       "--status-addr <host:port>",
@@ -277,21 +278,7 @@ async function action(mode: BackupMode, cmd: Command): Promise<void> {
   const { setRedactInfoLog } = await import("../../log.ts");
   setRedactInfoLog(parsed.redactInfoLog);
 
-  const statusAddr = cmd.opts<{ statusAddr?: string }>().statusAddr;
-  let status: { address: string; close(): Promise<void> } | undefined;
-  if (statusAddr !== undefined) {
-    const { startStatusServer } = await import("../../status_server.ts");
-    try {
-      status = await startStatusServer(statusAddr);
-    } catch (err) {
-      throw new UsageError(
-        err instanceof RangeError
-          ? err.message
-          : `cannot serve --status-addr ${statusAddr}: ${(err as Error).message}`,
-      );
-    }
-    process.stderr.write(`Metrics at http://${status.address}/metrics\n`);
-  }
+  const status = await serveStatus(cmd.opts<{ statusAddr?: string }>().statusAddr);
   const { stopProgressDisplays } = await import("../../backup/progress.ts");
   const ac = new AbortController();
   const onSignal = (sig: string) => {

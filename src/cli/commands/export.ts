@@ -4,11 +4,12 @@
  */
 import { parseBool } from "../flags.ts";
 import { addCrypterFlags, crypterFromFlags } from "../crypter_flags.ts";
-import { type Command, Option } from "commander";
+import { Command, Option } from "commander";
 import process from "node:process";
 import { UsageError } from "../errors.ts";
 import { startLogging } from "../logging.ts";
 import { addStorageFlags, storageFlags } from "../storage_flags.ts";
+import { orderHelp } from "../help.ts";
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -128,4 +129,6 @@ export function registerExport(program: Command): void {
         .default("auto"),
     )
     .action((_o, c: Command) => action(c));
+  // The crypter flags were added before the command's own: list them after.
+  orderHelp(cmd, new Set(addCrypterFlags(new Command("x")).options.map((o) => o.long ?? "")));
 }

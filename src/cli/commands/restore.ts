@@ -5,10 +5,12 @@
  */
 import { parseBool } from "../flags.ts";
 import { addCrypterFlags, crypterFromFlags } from "../crypter_flags.ts";
-import { type Command, Option } from "commander";
+import { Command, Option } from "commander";
 import process from "node:process";
 import { UsageError } from "../errors.ts";
+import { orderHelp } from "../help.ts";
 import { startLogging } from "../logging.ts";
+import { serveStatus } from "../status.ts";
 import { addStorageFlags, storageFlags } from "../storage_flags.ts";
 
 function positiveInt(name: string) {
@@ -102,8 +104,19 @@ function addCommon(cmd: Command): Command {
         "--backoff-budget <seconds>",
         "give up on a range after this much retrying (a store down, busy, regions moving)",
       ).argParser(nonNegative("backoff-budget")).default(60).hideHelp(),
+    )
+    .option(
+      "--status-addr <host:port>",
+      "serve Prometheus metrics at /metrics and progress at /status (see docs/METRICS.md)",
     );
 }
+
+/** The long names of the flags every restore subcommand has (listed after its own in help). */
+const SHARED_FLAGS: ReadonlySet<string> = new Set(
+  addCommon(new Command("x")).options.map((o) => o.long ?? "").filter((l) =>
+    l !== "--pd" && l !== "--storage"
+  ),
+);
 
 function addTableFlags(cmd: Command): Command {
   return cmd
@@ -141,13 +154,19 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
   setRedactInfoLog(parseBool("redact-info-log", o.redactInfoLog as string | boolean | undefined));
   const cipher = crypterFromFlags(o);
   const sf = storageFlags(o);
+  const status = await serveStatus(o.statusAddr);
+  const { stopProgressDisplays } = await import("../../backup/progress.ts");
   const ac = new AbortController();
   const onSignal = (sig: string) => {
+    if (ac.signal.aborted) return;
+    // The bars go first, so no redraw can overwrite the message.
+    stopProgressDisplays();
     process.stderr.write(`\nReceived ${sig}: stopping and putting the cluster back\n`);
     ac.abort(new Error(`interrupted by ${sig}`));
   };
-  process.once("SIGINT", () => onSignal("SIGINT"));
-  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  // Kept until the process exits: a second signal while the cluster is put back is ignored.
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
   const password = typeof o.tidbPassword === "string"
     ? o.tidbPassword
     : process.env.TIBR_TIDB_PASSWORD ?? "";
@@ -220,6 +239,8 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
       throw new UsageError((err as Error).message);
     }
     throw err;
+  } finally {
+    await status?.close();
   }
 }
 
@@ -250,4 +271,5 @@ export function registerRestore(program: Command): void {
     .action((_o, cmd: Command) => action("raw", cmd));
   addCommon(restore.command("txn").description("restore a transactional KV backup"))
     .action((_o, cmd: Command) => action("txn", cmd));
+  for (const sub of restore.commands) orderHelp(sub, SHARED_FLAGS);
 }

@@ -9,6 +9,8 @@ import { UsageError } from "../errors.ts";
 import { startLogging } from "../logging.ts";
 import { addCrypterFlags, crypterFromFlags } from "../crypter_flags.ts";
 import { addStorageFlags, openStorageFromFlags, storageFlags } from "../storage_flags.ts";
+import { orderHelp } from "../help.ts";
+import { parseBool } from "../flags.ts";
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -92,6 +94,7 @@ export function registerVerify(program: Command): void {
     );
   addStorageFlags(cmd);
   addCrypterFlags(cmd);
+  orderHelp(cmd);
   cmd.action((_o, c: Command) => verifyAction(c));
 }
 
@@ -144,7 +147,7 @@ export function registerDebug(program: Command): void {
     }
     const bytes = encodeMetaFile(d, cipher);
     if (typeof o.out === "string") writeFileSync(o.out, bytes);
-    if (o.write !== undefined && o.write !== false && o.write !== "false") {
+    if (o.write !== undefined && parseBool("write", o.write as string | boolean)) {
       const sf = storageFlags(o);
       if (!sf.location) throw new UsageError("--write needs -s/--storage");
       const storage = await openStorageFromFlags(sf);
