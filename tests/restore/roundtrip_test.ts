@@ -1,8 +1,10 @@
 // Round trips of `tibr restore` checked against the source's data, not tibr's own output:
-// playground A (the small sample, a table with a column history, an AUTO_RANDOM table) is backed
-// up once per compression, and each backup is restored into its own empty playground:
-// - `restore full` (zstd): a `tibr backup` of B, decoded with tibr's SST reader and row decoder
-//   and keyed by table, partition and index names, holds A's rows and index entries; a row
+// playground A (every kind of sample table, one with a column history, an AUTO_RANDOM table) is backed
+// up once per compression (each backup's files checked against A's ground truth), and each
+// backup is restored into its own empty playground:
+// - `restore full` (zstd): a `tibr backup` of B (its files checked against B's ground truth),
+//   decoded with tibr's SST reader and row decoder and keyed by table, partition and index
+//   names, holds the same rows and index entries as A's backup; a row
 //   inserted through B's SQL port without an id gets one above every restored id
 //   (AUTO_INCREMENT and AUTO_RANDOM);
 // - `restore db` (lz4), `restore table` (snappy, through the CLI) and a `-f` filtered restore
@@ -19,16 +21,38 @@ import { after, before, describe, test } from "node:test";
 import mysql from "mysql2/promise";
 import { runBackup } from "../../src/backup/task.ts";
 import { SwitchMode } from "../../src/gen/import_sstpb_pb.ts";
+import type { SampleSpec } from "../../src/playground/sample.ts";
 import { type Playground, startPlayground } from "../../src/playground/server/mod.ts";
 import { type RestoreConfig, type RestoreSummary, runRestore } from "../../src/restore/task.ts";
 import { ColumnFlag } from "../../src/tidb/types.ts";
 import { valueClass } from "../../src/tidb/row_decode.ts";
 import { errorLine, runTibr } from "../backup/_cli.ts";
-import { SMALL_SPEC, startSmall, tempDir } from "../playground/_helpers.ts";
+import { tempDir, verifyTableBackup } from "../playground/_helpers.ts";
 import { backupRows } from "./_rows.ts";
 
 type Compression = "lz4" | "zstd" | "snappy";
 const SYSTEM_DBS = new Set(["mysql", "information_schema", "performance_schema", "metrics_schema"]);
+
+/** Every kind of table the sample has, a few hundred rows each: many restores stay quick. */
+const SPEC: SampleSpec = {
+  seed: 4,
+  databases: [
+    {
+      name: "shop",
+      tables: [
+        { name: "users", kind: "int", rows: 400, payload: 60 },
+        { name: "orders", kind: "clustered", rows: 300 },
+        { name: "events", kind: "partitioned", rows: 300, partitions: 3 },
+        { name: "blobs", kind: "rowid", rows: 100, payload: 300 },
+        { name: "items", kind: "nonpublic-index", rows: 200 },
+      ],
+    },
+    { name: "hr", tables: [{ name: "staff", kind: "int", rows: 100 }] },
+    { name: "crm", tables: [{ name: "accounts", kind: "history", rows: 100 }] },
+    { name: "empty_db" },
+  ],
+  regions: { maxBytes: 12 * 1024, maxKeys: 0, splitTables: true },
+};
 
 function hostPort(addr: string): { host: string; port: number } {
   const i = addr.lastIndexOf(":");
@@ -100,16 +124,7 @@ describe("restore round trips against the source's data", () => {
   const tmp = tempDir("restore-rt");
   const backups = {} as Record<Compression, string>;
   before(async () => {
-    a = await startSmall({
-      tidbPort: 0,
-      data: {
-        ...SMALL_SPEC,
-        databases: [
-          ...SMALL_SPEC.databases ?? [],
-          { name: "crm", tables: [{ name: "accounts", kind: "history", rows: 100 }] },
-        ],
-      },
-    });
+    a = await startPlayground({ data: SPEC, electionMs: 300, tidbPort: 0 });
     for (
       const q of [
         "CREATE DATABASE ar",
@@ -129,6 +144,8 @@ describe("restore round trips against the source's data", () => {
         compression,
         progress: "quiet",
       });
+      // Each backup's files recompute to A's ground truth, table by table.
+      await verifyTableBackup(join(tmp.path, compression), a);
     }
   });
   after(async () => {
@@ -203,6 +220,7 @@ describe("restore round trips against the source's data", () => {
       compression: "zstd",
       progress: "quiet",
     });
+    await verifyTableBackup(dir.slice("local://".length), pg);
     // A re-encoded table numbers its columns otherwise: its index values are not compared.
     const got = await backupRows(dir, undefined, (n) => n !== "crm.accounts");
     assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
