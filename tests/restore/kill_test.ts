@@ -305,11 +305,18 @@ describe("restore under faults", () => {
     try {
       while (kills < KILLS) {
         let done: string | undefined;
+        // Tables a killed run created, with their IDs: a rerun must not create them again.
+        const created = new Map<string, number>();
         for (let i = 0; i < 3 && kills < KILLS && done === undefined; i++) {
           const point = missed.shift() ?? nextPoint();
           const r = await run(point);
           runs++;
           if (r.killed) {
+            for (const db of ["k1", "k2"]) {
+              for (const t of b.tidb!.engine.db(db)?.tables ?? []) {
+                created.set(`${db}.${t.name.O}`, t.id);
+              }
+            }
             kills++;
             hit[point.phase]++;
           } else {
@@ -326,6 +333,10 @@ describe("restore under faults", () => {
           done = r.stdout;
         }
         verify(done);
+        for (const [name, id] of created) {
+          const [db, table] = name.split(".") as [string, string];
+          assert.equal(b.tidb!.engine.table(db, table)!.table.id, id, `${name} created once`);
+        }
         await drop();
         assert.ok(runs < KILLS * 3, "kill points keep missing");
       }
