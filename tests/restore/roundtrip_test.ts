@@ -10,7 +10,7 @@
 // - `restore db` (lz4), `restore table` (snappy, through the CLI) and a `-f` filtered restore
 //   (lz4): only the selected tables exist afterwards, holding A's rows;
 // - `--dry-run` leaves the storage (every file, directory, size and mtime) and the cluster
-//   (every key, region, store mode and scheduler) as they were;
+//   (every key, region, store mode, scheduler and schedule setting) as they were;
 // - a read-only backup storage (made immutable with `chattr +i`, which binds root too) without
 //   `--checkpoint-storage` fails in one line saying what to do, before touching the cluster.
 import assert from "node:assert/strict";
@@ -97,7 +97,10 @@ function listing(dir: string): string[] {
   return out.sort();
 }
 
-/** What a restore could change in a cluster: keys, regions, import modes, schedulers. */
+/**
+ * What a restore could change in a cluster: keys, regions, import modes and limits, schedulers,
+ * schedule config and its TTL overrides, label rules, operators.
+ */
 function clusterState(pg: Playground): unknown {
   const none = new Uint8Array(0);
   const stores = [...pg.storeAddresses().keys()];
@@ -109,6 +112,10 @@ function clusterState(pg: Playground): unknown {
     modes: stores.map((id) => pg.imports.mode(id)),
     limits: stores.map((id) => pg.imports.store(id).speedLimit),
     paused: pg.scheduling.schedulers().filter((n) => pg.scheduling.isPaused(n)),
+    schedule: pg.scheduling.scheduleConfig(),
+    ttl: Object.keys(pg.scheduling.ttlOverrides()),
+    labelRules: pg.scheduling.labelRules(),
+    operators: pg.scheduling.operators().length,
     ingests: pg.imports.stats.ingests,
     downloads: pg.imports.stats.downloads,
   };
