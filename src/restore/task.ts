@@ -53,7 +53,7 @@ import {
 import { quoteIdent, TidbClient, type TidbEndpoint } from "./tidb.ts";
 import { rangeKey, RestoreCheckpoint } from "./checkpoint.ts";
 import { discoverTidb } from "./discover.ts";
-import { reencodeChangedTables, type ReencodeRun } from "./reencode.ts";
+import { reencodeChangedTables, type ReencodeRun, reencodeTargetRefusal } from "./reencode.ts";
 
 /** The restore kinds, as BR's subcommands. */
 export type RestoreMode = "full" | "db" | "table" | "raw" | "txn";
@@ -290,6 +290,10 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       return jobs.length > 0 ? { ...plan, ddlJobs: jobs.map((j) => j.query) } : plan;
     }
 
+    if (!cp && !cfg.checkpointStorage) {
+      const refusal = await reencodeTargetRefusal(selection.tables, storage, signal);
+      if (refusal) throw new RestoreConfigError(refusal);
+    }
     // The restore ts (the restored data's commit ts) comes first, as BR's; a resumed run
     // keeps the one its checkpoint recorded.
     const newTs = cp?.restoreTs ?? await pd.getTS();

@@ -391,6 +391,17 @@ describe("restore round trips against the source's data", () => {
       const dry = await cli(f, ["full", "-s", `local://${dir}`, "--dry-run"]);
       assert.equal(dry.code, 0, dry.stderr);
 
+      // Without a checkpoint the table whose rows need re-encoding has nowhere to put them:
+      // refused before anything is created.
+      const noCheckpoint = await cli(f, ["full", "-s", `local://${dir}`, "--use-checkpoint=false"]);
+      assert.equal(noCheckpoint.code, 2, noCheckpoint.stderr);
+      assert.match(
+        errorLine(noCheckpoint),
+        /rows of crm\.accounts must be re-encoded .* is read-only: give a writable --checkpoint-storage URL/,
+      );
+      assert.deepEqual(clusterState(f), state, "the cluster is untouched");
+      assert.deepEqual(await userTables(f), []);
+
       const run = await cli(f, [
         "full",
         "-s",
