@@ -98,26 +98,34 @@ export class RestoreCheckpoint {
   static async open(opts: RestoreCheckpointOptions): Promise<RestoreCheckpoint> {
     const base = opts.backupStorage.uri().replace(/\/+$/, "");
     const url = opts.url ?? `${base}/checkpoints/restore-${opts.pd.clusterId}`;
-    const storage = await openStorage(url, {
-      ...(opts.storageFlags ? { flags: opts.storageFlags } : {}),
-      ...(opts.storagePlugins ? { plugins: opts.storagePlugins } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    let lock: CheckpointLock;
-    try {
-      lock = await CheckpointLock.acquire(storage, { now: () => opts.pd.getTS() });
-    } catch (err) {
-      await storage.close();
-      if (isStorageError(err, "PermissionDenied")) {
-        throw new RestoreCheckpointError(
+    // A storage that refuses writes may say so when opened (the local plugin checks that a
+    // missing directory can be created) or at the first write (the lock): one line either way.
+    const readOnly = (err: unknown): unknown =>
+      isStorageError(err, "PermissionDenied")
+        ? new RestoreCheckpointError(
           opts.url
             ? `cannot write the restore checkpoint to ${url} (permission denied): give a ` +
               "writable --checkpoint-storage, or --use-checkpoint=false"
             : `the backup storage ${base} is read-only, so the restore checkpoint cannot be ` +
               "kept there: give a writable --checkpoint-storage URL, or --use-checkpoint=false",
-        );
-      }
-      throw err;
+        )
+        : err;
+    let storage: ExternalStorage;
+    try {
+      storage = await openStorage(url, {
+        ...(opts.storageFlags ? { flags: opts.storageFlags } : {}),
+        ...(opts.storagePlugins ? { plugins: opts.storagePlugins } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (err) {
+      throw readOnly(err);
+    }
+    let lock: CheckpointLock;
+    try {
+      lock = await CheckpointLock.acquire(storage, { now: () => opts.pd.getTS() });
+    } catch (err) {
+      await storage.close();
+      throw readOnly(err);
     }
     const created = new Set<string>();
     const done = new Set<string>();

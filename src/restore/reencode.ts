@@ -30,6 +30,7 @@ import { Pool } from "../pool.ts";
 import { decodeBackupFile, openBackupSst } from "../sst/backup.ts";
 import type { SstReader } from "../sst/reader.ts";
 import { SstWriter } from "../sst/writer.ts";
+import { isStorageError } from "../storage/errors.ts";
 import type { ExternalStorage } from "../storage/types.ts";
 import { type Datum, packTime } from "../tidb/datum.ts";
 import type { ColumnInfo, TableInfo } from "../tidb/model.ts";
@@ -44,7 +45,7 @@ import {
 } from "../tidb/tablecodec.ts";
 import { ColumnFlag, MysqlType } from "../tidb/types.ts";
 import { type SelectedTable, tableName } from "./plan.ts";
-import { columnIdChanges } from "./rewrite.ts";
+import { columnIdChanges, predictedColumnIdChanges } from "./rewrite.ts";
 
 /** Re-encoding failed: the data does not decode as the backup's schema says. */
 export class ReencodeError extends Error {
@@ -480,6 +481,32 @@ export async function removeReencoded(
     names.push(name);
   });
   if (names.length > 0) await target.deleteFiles(names, signal ? { signal } : {});
+}
+
+/**
+ * Where no checkpoint storage was written to, the re-encoded files of the tables that will need
+ * them go to the backup storage: one small write (then deleted) proves it takes them before any
+ * table is created, so a read-only one is refused while the cluster is still untouched. Returns
+ * the one-line reason, or undefined when nothing needs re-encoding or the write worked.
+ */
+export async function reencodeTargetRefusal(
+  tables: readonly SelectedTable[],
+  backup: ExternalStorage,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  const first = tables.find((t) => t.files.length > 0 && predictedColumnIdChanges(t.table).length);
+  if (!first) return undefined;
+  const probe = `checkpoints/reencode-probe-${hex(randomBytes(8))}`;
+  try {
+    await backup.writeFile(probe, new Uint8Array(0), signal ? { signal } : {});
+  } catch (err) {
+    if (!isStorageError(err, "PermissionDenied")) throw err;
+    return `the rows of ${tableName(first)} must be re-encoded (its columns get other IDs when ` +
+      `created), but the backup storage ${backup.uri()} is read-only: give a writable ` +
+      "--checkpoint-storage URL for the re-encoded files";
+  }
+  await backup.deleteFile(probe, signal ? { signal } : {}).catch(() => {});
+  return undefined;
 }
 
 /** A created table: the backup's selection and the TableInfo TiDB gave it. */

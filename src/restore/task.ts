@@ -57,7 +57,7 @@ import { discoverTidb } from "./discover.ts";
 import { loadStatistics, type StatsLoadResult } from "./stats.ts";
 import { metrics } from "../metrics.ts";
 import { restoreLabel, restoreSummaryLogLine } from "./summary.ts";
-import { reencodeChangedTables, type ReencodeRun } from "./reencode.ts";
+import { reencodeChangedTables, type ReencodeRun, reencodeTargetRefusal } from "./reencode.ts";
 
 /** The restore kinds, as BR's subcommands. */
 export type RestoreMode = "full" | "db" | "table" | "raw" | "txn";
@@ -309,6 +309,10 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       return jobs.length > 0 ? { ...plan, ddlJobs: jobs.map((j) => j.query) } : plan;
     }
 
+    if (!cp && !cfg.checkpointStorage) {
+      const refusal = await reencodeTargetRefusal(selection.tables, storage, signal);
+      if (refusal) throw new RestoreConfigError(refusal);
+    }
     // The restore ts (the restored data's commit ts) comes first, as BR's; a resumed run
     // keeps the one its checkpoint recorded.
     const newTs = cp?.restoreTs ?? await pd.getTS();

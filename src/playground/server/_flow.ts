@@ -149,6 +149,8 @@ export class ServerStats {
   /** Backup files written and their stored bytes. */
   backupFiles = 0;
   backupBytes = 0;
+  /** Coprocessor requests received (a restore's checksum phase, for tests to wait on). */
+  coprocessorRequests = 0;
 
   /** Counts a region error by its kind (the first field other than `message`). */
   regionError(e: object): void {

@@ -44,6 +44,7 @@ export function handleCoprocessor(
   req: Request,
   stats?: ServerStats,
 ): ResponseInit {
+  if (stats) stats.coprocessorRequests++;
   const first = req.ranges[0];
   const check = checkContext(cluster, storeId, req.context, first ? [first.start] : [], stats);
   if (check.error) return { regionError: check.error };
