@@ -26,8 +26,9 @@ let zstdLoading: Promise<void> | undefined;
 /** Picks the ZSTD decoder once; readers await it before their first block. */
 export function loadZstd(): Promise<void> {
   zstdLoading ??= (async () => {
-    zstdNative = runtimeZstdDecompress();
-    if (!zstdNative && typeof zlib.zstdDecompressSync === "function") {
+    const own = runtimeZstdDecompress();
+    if (own) zstdNative = (data) => toU8(own(data));
+    else if (typeof zlib.zstdDecompressSync === "function") {
       zstdNative = (data) => toU8(zlib.zstdDecompressSync(data));
     }
     if (zstdNative) return;
