@@ -206,7 +206,7 @@ export class DataBlock {
   keyAt: Int32Array;
   keyEnd: Int32Array;
   /** The uncompressed block, which holds the values. */
-  readonly block: Uint8Array;
+  block: Uint8Array;
   valAt: Int32Array;
   valEnd: Int32Array;
   /** Set when an entry broke the order (`faultAt` is its index); entries before it are valid. */
@@ -263,13 +263,26 @@ export class DataBlock {
  * ascending, then sequence number descending). Shared-prefix compression makes the order check
  * cheap: two consecutive keys agree on their `shared` bytes, so only the bytes after them are
  * compared (usually one). Throws `SstError` on a malformed block; an order fault is left in
- * `fault` for the caller to report with its context.
+ * `fault` for the caller to report with its context. `reuse`: a block whose ranges are no longer
+ * needed, to fill instead of allocating.
  */
-export function decodeDataBlock(block: Uint8Array, origin: BlockOrigin): DataBlock {
+export function decodeDataBlock(
+  block: Uint8Array,
+  origin: BlockOrigin,
+  reuse?: DataBlock,
+): DataBlock {
   const end = entriesEnd(block, origin);
-  // Entries take at least 3 header bytes, 8 key bytes and a value; keys at most the block's bytes
-  // plus the shared prefixes. Both guesses grow when short.
-  const out = new DataBlock(block, (end >>> 5) + 16, end + (end >>> 1) + 64);
+  let out: DataBlock;
+  if (reuse) {
+    out = reuse;
+    out.block = block;
+    out.count = 0;
+    delete out.fault;
+  } else {
+    // Entries of a table's data blocks take some 30 bytes or more; keys at most the block's bytes
+    // plus the shared prefixes. Both guesses grow when short.
+    out = new DataBlock(block, (end >>> 5) + 16, end + (end >>> 1) + 64);
+  }
   let arena = out.keys;
   let used = 0;
   let prevAt = 0;

@@ -178,6 +178,15 @@ export async function openBackupSst(
   return SstReader.open(decryptingSource(src, cipher, iv), opts);
 }
 
+/**
+ * What `scanBackupFile` found: the checksums, and the pair's first and last raw keys (none when
+ * the write-CF file is empty). Keys ascend, so these two bound every key of the pair.
+ */
+export interface BackupScan extends BackupChecksum {
+  first?: Uint8Array;
+  last?: Uint8Array;
+}
+
 /** Callback of `scanBackupFile`: views valid only during the call. */
 export type BackupKvFn = (rawKey: Uint8Array, value: Uint8Array, isPut: boolean) => void;
 
@@ -193,7 +202,7 @@ const SHORT_VALUE = 0x76; // 'v'
 export async function scanBackupFile(
   files: BackupFilePair,
   fn?: BackupKvFn,
-): Promise<BackupChecksum> {
+): Promise<BackupScan> {
   const writeName = files.write.name;
   const dflt = new DefaultEntries();
   if (files.default) await files.default.scanBlocks((b) => dflt.add(b));
@@ -204,6 +213,8 @@ export async function scanBackupFile(
   let j = 0;
   let unreferenced = 0;
   let inOrder = true;
+  let first: Uint8Array | undefined;
+  let lastLen = -1;
   // The write-CF block being walked: keys in `k`, values in `v`.
   let k: Uint8Array = EMPTY;
   let v: Uint8Array = EMPTY;
@@ -228,6 +239,8 @@ export async function scanBackupFile(
       if (pad !== 0) break;
     }
     if (pos !== end) throw bad(kAt, kEnd, "has no 8-byte ts");
+    if (first === undefined) first = raw.slice(0, n);
+    lastLen = n;
     // Write record: type, varint start ts, then optional fields ('v' short value first).
     const type = v[vAt];
     // P(ut), D(elete), L(ock), R(ollback).
@@ -335,7 +348,7 @@ export async function scanBackupFile(
     v = b.block;
     const { keyAt, keyEnd, valAt, valEnd } = b;
     for (let i = 0; i < b.count; i++) entry(keyAt[i]!, keyEnd[i]!, valAt[i]!, valEnd[i]!);
-  });
+  }, true);
   if (inOrder) {
     unreferenced += dflt.count - j;
     if (unreferenced > 0) {
@@ -345,7 +358,12 @@ export async function scanBackupFile(
   const total = new ChecksumAccumulator();
   total.merge(inDefault);
   total.merge(inWrite);
-  return { total: toChecksum(total), default: toChecksum(inDefault), write: toChecksum(inWrite) };
+  return {
+    total: toChecksum(total),
+    default: toChecksum(inDefault),
+    write: toChecksum(inWrite),
+    ...(first ? { first, last: raw.slice(0, lastLen) } : {}),
+  };
 }
 
 /** A default-CF file's entries by position, over its decoded blocks. */

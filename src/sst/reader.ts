@@ -324,7 +324,7 @@ export class SstReader {
   }
 
   /** Decoded data block `i`, read through `window` when scanning sequentially. */
-  async #dataBlock(i: number, window?: ReadWindow): Promise<DataBlock> {
+  async #dataBlock(i: number, window?: ReadWindow, reuse?: DataBlock): Promise<DataBlock> {
     const h = this.#handles[i]!;
     let bytes: Uint8Array | undefined;
     if (window) {
@@ -344,7 +344,7 @@ export class SstReader {
       bytes = window.bytes.subarray(at, at + need);
     }
     const block = await this.#readBlock(h, "data", bytes);
-    const e = decodeDataBlock(block, this.#origin(h, "data"));
+    const e = decodeDataBlock(block, this.#origin(h, "data"), reuse);
     if (e.fault === "short-key") {
       throw new SstError(
         "Corruption",
@@ -430,7 +430,8 @@ export class SstReader {
         { file: this.#src.name, offset: this.#handles[b]!.offset },
       );
     }
-    st.prevKey = e.key(last);
+    // A copy: the block's buffers may be reused.
+    st.prevKey = e.key(last).slice();
   }
 
   #scanBlock(b: number, e: DataBlock, st: ScanState, fn: EntryFn): void {
@@ -460,14 +461,17 @@ export class SstReader {
 
   /**
    * The whole table a block at a time, for callers that walk entries themselves (the backup
-   * checksum path): `fn` gets each data block, whose ranges stay valid after the call. The same
-   * checks as a full `scan`. Resolves with the number of entries.
+   * checksum path): `fn` gets each data block, whose ranges stay valid after the call unless
+   * `transient`, when its buffers are reused for the next block. The same checks as a full
+   * `scan`. Resolves with the number of entries.
    */
-  async scanBlocks(fn: (block: DataBlock) => void): Promise<number> {
+  async scanBlocks(fn: (block: DataBlock) => void, transient = false): Promise<number> {
     const st = newScanState({});
     const window: ReadWindow = { offset: 0, bytes: new Uint8Array(0) };
+    let prev: DataBlock | undefined;
     for (let b = 0; b < this.#handles.length; b++) {
-      const e = await this.#dataBlock(b, window);
+      const e = await this.#dataBlock(b, window, prev);
+      if (transient) prev = e;
       this.#checkBlockBounds(b, e, st);
       st.count += e.count;
       fn(e);
