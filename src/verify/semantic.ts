@@ -149,6 +149,21 @@ export class SemanticChecker {
     }
   }
 
+  /** The indexes not cross-checked, with why (one line each, for the report's notes). */
+  skipped(): string[] {
+    const out = new Set<string>();
+    for (const ps of this.#phys.values()) {
+      for (const idx of ps.indexes.values()) {
+        if (idx.skip) {
+          out.add(
+            `${ps.table.label}: index ${idx.info.idx_name.O} not cross-checked (${idx.skip})`,
+          );
+        }
+      }
+    }
+    return [...out];
+  }
+
   /** Whether a key belongs to a registered table. */
   has(physicalId: bigint): boolean {
     return this.#phys.has(physicalId);

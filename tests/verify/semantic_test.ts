@@ -196,6 +196,9 @@ describe("ENUM, SET and BIT indexes", () => {
 
   test("are cross-checked: clean rows pass, a missing ENUM entry is named", () => {
     assert.deepEqual(run(kvs), []);
+    const c = new SemanticChecker();
+    c.addTable("db.kinds", table);
+    assert.deepEqual(c.skipped(), []);
     const at = kvs.findIndex((kv) => kv.indexId === 1);
     const p = run(kvs.filter((_, i) => i !== at));
     assert.deepEqual(p.map((x) => [x.code, x.index]), [["RowWithoutIndexEntry", "idx_e"]]);
@@ -230,4 +233,26 @@ describe("ENUM, SET and BIT indexes", () => {
     assert.equal(p[0]?.code, "RowUndecodable", JSON.stringify(p));
     assert.match(p[0]!.message, /enum value 9/);
   });
+});
+
+test("an expression index (a hidden generated column) is skipped with its reason", () => {
+  const j = newColumn({ id: 1, name: "j", offset: 0, tp: MysqlType.JSON });
+  const v = newColumn({ id: 2, name: "_V$_idx_j_0", offset: 1, tp: MysqlType.Longlong, flen: 20 });
+  v.generated_expr_string = "cast(json_extract(`j`, _utf8mb4'$.a') as signed)";
+  v.hidden = true;
+  const t = newTable({
+    id: 5,
+    name: "docs",
+    columns: [j, v],
+    indexes: [
+      newIndex({ id: 1, name: "idx_j", table: "docs", columns: [{ name: v.name.O, offset: 1 }] }),
+    ],
+  });
+  const c = new SemanticChecker();
+  c.addTable("db.docs", t);
+  assert.equal(c.skipped().length, 1);
+  assert.match(
+    c.skipped()[0]!,
+    /db\.docs: index idx_j not cross-checked \(column _V\$_idx_j_0 is generated/,
+  );
 });
