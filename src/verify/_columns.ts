@@ -76,14 +76,25 @@ export function prefixOf(d: Datum, length: number): Datum {
 function columnProblem(col: ColumnInfo, d: Datum): string | undefined {
   const tp = col.type.Tp;
   if (STRING_TYPES.has(tp) && d.kind === "string") {
-    let text: string;
-    try {
-      text = utf8.decode(d.value);
-    } catch {
-      return `a ${col.type.Charset || "utf8mb4"} string column holds invalid UTF-8`;
+    const v = d.value;
+    let ascii = true;
+    for (let i = 0; i < v.length; i++) {
+      if (v[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
     }
-    if (tp === MysqlType.Varchar && col.type.Flen > 0) {
-      const chars = [...text].length;
+    if (!ascii) {
+      try {
+        utf8.decode(v);
+      } catch {
+        return `a ${col.type.Charset || "utf8mb4"} string column holds invalid UTF-8`;
+      }
+    }
+    // A character takes at least one byte: only a longer value can hold too many.
+    if (tp === MysqlType.Varchar && col.type.Flen > 0 && v.length > col.type.Flen) {
+      let chars = 0;
+      for (let i = 0; i < v.length; i++) if ((v[i]! & 0xc0) !== 0x80) chars++;
       if (chars > col.type.Flen) {
         return `a varchar(${col.type.Flen}) column holds ${chars} characters`;
       }
