@@ -12,7 +12,7 @@ import type { CipherInfo } from "../crypto/cipher.ts";
 import type { ExternalStorage } from "../storage/types.ts";
 import { SstError } from "./errors.ts";
 import type { DataBlock } from "./_block.ts";
-import { type SstCursor, SstReader, type SstReaderOptions } from "./reader.ts";
+import { SstReader, type SstReaderOptions } from "./reader.ts";
 import { decryptingSource, storageSource } from "./source.ts";
 
 /** One committed version from a backup. */
@@ -70,73 +70,94 @@ function toChecksum(acc: ChecksumAccumulator): KvChecksum {
 export async function* decodeBackupFile(files: BackupFilePair): AsyncGenerator<BackupKv> {
   const writeName = files.write.name;
   const dflt = files.default;
-  let cursor: SstCursor | undefined;
+  // The default-CF file is walked alongside, a block at a time: records and values are in the
+  // same order, so a value is normally the next default entry (no await, no cursor per KV).
+  const dBlocks = dflt?.blocks();
+  let dBlock: DataBlock | undefined;
+  let dPos = 0;
+  let dDone = dflt === undefined;
+  const dReady = async (): Promise<boolean> => {
+    while (!dDone && (dBlock === undefined || dPos >= dBlock.count)) {
+      const n = await dBlocks!.next();
+      if (n.done) dDone = true;
+      else {
+        dBlock = n.value;
+        dPos = 0;
+      }
+    }
+    return !dDone;
+  };
   let unreferenced = 0;
   let inOrder = true;
-  if (dflt) {
-    cursor = dflt.cursor();
-    await cursor.seekToFirst();
-  }
-  for await (const e of files.write.entries()) {
-    let raw: Uint8Array;
-    let commitTs: bigint | undefined;
-    let rec;
-    try {
-      ({ raw, ts: commitTs } = parseDataKey(e.key));
-      rec = decodeWriteValue(e.value);
-    } catch (err) {
-      throw corrupt(writeName, `bad write-CF entry ${hex(e.key)}: ${(err as Error).message}`);
+  const batch: BackupKv[] = [];
+  for await (const b of files.write.blocks()) {
+    for (let i = 0; i < b.count; i++) {
+      const key = b.userKey(i);
+      let raw: Uint8Array;
+      let commitTs: bigint | undefined;
+      let rec;
+      try {
+        ({ raw, ts: commitTs } = parseDataKey(key));
+        rec = decodeWriteValue(b.value(i));
+      } catch (err) {
+        throw corrupt(writeName, `bad write-CF entry ${hex(key)}: ${(err as Error).message}`);
+      }
+      if (commitTs === undefined) throw corrupt(writeName, `write-CF key ${hex(key)} has no ts`);
+      let value = rec.shortValue;
+      let fromDefault = false;
+      if (value === undefined && rec.type === "put") {
+        if (!dflt) {
+          throw corrupt(
+            writeName,
+            `key ${hex(raw)} at commit ts ${commitTs} keeps its value in the default CF, but no ` +
+              `default-CF file was given`,
+          );
+        }
+        // Default-CF key: the same encoded user key with the start ts as suffix.
+        const target = concatBytes(key.subarray(0, key.length - 8), encodeUintDesc(rec.startTs));
+        let c = 0;
+        while ((await dReady()) && (c = compareBytes(dBlock!.userKey(dPos), target)) < 0) {
+          unreferenced++;
+          dPos++;
+        }
+        if (!dDone && c === 0) {
+          value = dBlock!.value(dPos++);
+        } else {
+          // Start ts out of the usual order: look it up directly.
+          inOrder = false;
+          const cursor = dflt.cursor();
+          await cursor.seek(target);
+          if (!cursor.valid || compareBytes(cursor.key, target) !== 0) {
+            throw corrupt(
+              dflt.name,
+              `no default-CF value for key ${
+                hex(raw)
+              } at start ts ${rec.startTs} (commit ts ${commitTs})`,
+            );
+          }
+          value = cursor.value;
+        }
+        fromDefault = true;
+      }
+      batch.push({
+        rawKey: raw,
+        commitTs,
+        startTs: rec.startTs,
+        type: rec.type,
+        value: value ?? new Uint8Array(0),
+        fromDefault,
+      });
     }
-    if (commitTs === undefined) throw corrupt(writeName, `write-CF key ${hex(e.key)} has no ts`);
-    let value = rec.shortValue;
-    let fromDefault = false;
-    if (value === undefined && rec.type === "put") {
-      if (!dflt || !cursor) {
-        throw corrupt(
-          writeName,
-          `key ${hex(raw)} at commit ts ${commitTs} keeps its value in the default CF, but no ` +
-            `default-CF file was given`,
-        );
-      }
-      // Default-CF key: the same encoded user key with the start ts as suffix.
-      const target = concatBytes(e.key.subarray(0, e.key.length - 8), encodeUintDesc(rec.startTs));
-      while (cursor.valid && compareBytes(cursor.key, target) < 0) {
-        unreferenced++;
-        await cursor.next();
-      }
-      if (!cursor.valid || compareBytes(cursor.key, target) !== 0) {
-        // Start ts out of the usual order: look it up directly.
-        inOrder = false;
-        await cursor.seek(target);
-      }
-      if (!cursor.valid || compareBytes(cursor.key, target) !== 0) {
-        throw corrupt(
-          dflt.name,
-          `no default-CF value for key ${
-            hex(raw)
-          } at start ts ${rec.startTs} (commit ts ${commitTs})`,
-        );
-      }
-      value = cursor.value;
-      fromDefault = true;
-      await cursor.next();
-    }
-    yield {
-      rawKey: raw,
-      commitTs,
-      startTs: rec.startTs,
-      type: rec.type,
-      value: value ?? new Uint8Array(0),
-      fromDefault,
-    };
+    yield* batch;
+    batch.length = 0;
   }
-  if (cursor && inOrder) {
-    while (cursor.valid) {
-      unreferenced++;
-      await cursor.next();
+  if (dflt && inOrder) {
+    while (await dReady()) {
+      unreferenced += dBlock!.count - dPos;
+      dPos = dBlock!.count;
     }
     if (unreferenced > 0) {
-      throw corrupt(dflt!.name, `${unreferenced} default-CF values have no commit record`);
+      throw corrupt(dflt.name, `${unreferenced} default-CF values have no commit record`);
     }
   }
 }

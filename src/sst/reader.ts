@@ -460,6 +460,22 @@ export class SstReader {
   }
 
   /**
+   * The data blocks in order, pulled one at a time (for callers that interleave two files):
+   * the same checks as a full `scan`. Blocks stay valid after the next is pulled.
+   */
+  async *blocks(): AsyncGenerator<DataBlock> {
+    const st = newScanState({});
+    const window: ReadWindow = { offset: 0, bytes: new Uint8Array(0) };
+    for (let b = 0; b < this.#handles.length; b++) {
+      const e = await this.#dataBlock(b, window);
+      this.#checkBlockBounds(b, e, st);
+      st.count += e.count;
+      yield e;
+    }
+    this.#checkCount(st);
+  }
+
+  /**
    * The whole table a block at a time, for callers that walk entries themselves (the backup
    * checksum path): `fn` gets each data block, whose ranges stay valid after the call unless
    * `transient`, when its buffers are reused for the next block. The same checks as a full
