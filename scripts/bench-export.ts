@@ -1,16 +1,21 @@
 /**
  * Export throughput: `tibr export --format csv` of the B4 data set (8 int tables of ~330-byte
  * rows, the table data of bench-playground.ts --part backup) from a local backup to local CSV,
- * set against a decode floor over the same files in the same run: every backup file pair that
- * holds records read, decompressed and joined (write CF with default CF) by the SST reader, the
- * record KVs counted, nothing decoded into rows or written. (`tibr verify --level data` is that floor plus checksums; it is not on this branch.)
+ * set against two floors over the same files in the same run:
+ *
+ * - `tibr verify --level data` (the floor issue #20 names): every data file read, sha256,
+ *   decoded, block checksums, crc64xor / kvs / bytes recomputed; it reads the index files too,
+ *   which export skips, so it is a conservative floor;
+ * - a decode floor: every backup file pair that holds records read, decompressed and joined
+ *   (write CF with default CF) by the SST reader, the record KVs counted, nothing decoded into
+ *   rows or written.
  *
  *   deno run -A scripts/bench-export.ts [--gib 2] [--runs 3] [--dir /tmp] [--json]
  *
  * The backup is made once by `tibr backup full` against a playground, which is then stopped:
- * export and floor read files only. Each side runs in its own process under /usr/bin/time (wall
- * time, peak RSS), alternating; times are medians, the ratio is the median of per-run ratios. `--part floor --backup DIR` is the floor's
- * process.
+ * export and the floors read files only. Each side runs in its own process under /usr/bin/time
+ * (wall time, CPU time, peak RSS), alternating; times are medians, ratios are medians of per-run
+ * ratios. `--part floor --backup DIR` is the decode floor's process.
  * @module
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -172,6 +177,7 @@ async function main(): Promise<void> {
         `${(stored / MiB).toFixed(0)} MiB stored`,
     );
     const floor: { wall: number; rssMiB: number; cpu: number }[] = [];
+    const verify: { wall: number; rssMiB: number; cpu: number }[] = [];
     const exp: { wall: number; rssMiB: number; cpu: number; rows: number; bytes: number }[] = [];
     let kvBytes = 0;
     for (let i = 0; i < runs; i++) {
@@ -184,6 +190,26 @@ async function main(): Promise<void> {
       console.log(
         `  run ${i + 1} floor  ${f.wall.toFixed(2)} s  CPU ${f.cpu.toFixed(2)} s  ` +
           `RSS ${f.rssMiB.toFixed(0)} MiB`,
+      );
+      const v = await timed([
+        "src/cli/main.ts",
+        "--log-file",
+        join(work, "verify.log"),
+        "verify",
+        "-s",
+        `local://${backup}`,
+        "--level",
+        "data",
+        "--progress",
+        "quiet",
+        "--output",
+        "json",
+      ], join(work, "verify.time"));
+      if (!JSON.parse(v.out).ok) throw new Error("verify --level data found problems");
+      verify.push(v);
+      console.log(
+        `  run ${i + 1} verify ${v.wall.toFixed(2)} s  CPU ${v.cpu.toFixed(2)} s  ` +
+          `RSS ${v.rssMiB.toFixed(0)} MiB`,
       );
       const out = join(work, `csv-${i}`);
       const e = await timed([
@@ -213,6 +239,7 @@ async function main(): Promise<void> {
     }
     const ew = median(exp.map((e) => e.wall));
     const fw = median(floor.map((f) => f.wall));
+    const vw = median(verify.map((v) => v.wall));
     const rowsN = exp[0]!.rows;
     const result = {
       gib,
@@ -235,6 +262,14 @@ async function main(): Promise<void> {
       cpuRatio: median(exp.map((e, i) => e.cpu / floor[i]!.cpu)),
       exportRssMiB: Math.max(...exp.map((e) => e.rssMiB)),
       floorRssMiB: Math.max(...floor.map((f) => f.rssMiB)),
+      // The floor issue #20 names: `tibr verify --level data` over the same backup, each run
+      // paired with the export after it. Ratios are export / verify (1 = export as fast).
+      verifySecs: vw,
+      verifyCpuSecs: median(verify.map((v) => v.cpu)),
+      verifyMBs: stored / 1e6 / vw,
+      verifyRssMiB: Math.max(...verify.map((v) => v.rssMiB)),
+      verifyRatio: median(exp.map((e, i) => e.wall / verify[i]!.wall)),
+      verifyCpuRatio: median(exp.map((e, i) => e.cpu / verify[i]!.cpu)),
       runs,
     };
     console.log(
@@ -245,6 +280,12 @@ async function main(): Promise<void> {
         `${result.floorMBs.toFixed(1)} MB/s; export/floor ${result.ratio.toFixed(2)} wall, ` +
         `${result.cpuRatio.toFixed(2)} CPU; peak RSS ` +
         `export ${result.exportRssMiB.toFixed(0)} MiB, floor ${result.floorRssMiB.toFixed(0)} MiB`,
+    );
+    console.log(
+      `verify --level data (same files): ${result.verifySecs.toFixed(2)} s, ` +
+        `${result.verifyMBs.toFixed(1)} MB/s stored; export/verify ` +
+        `${result.verifyRatio.toFixed(2)} wall, ${result.verifyCpuRatio.toFixed(2)} CPU; ` +
+        `peak RSS ${result.verifyRssMiB.toFixed(0)} MiB`,
     );
     if (process.argv.includes("--json")) console.log(JSON.stringify(result));
   } finally {

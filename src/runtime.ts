@@ -13,7 +13,12 @@ declare const Deno: {
   permissions?: { querySync?(d: { name: "ffi" }): { state: string } };
   UnsafePointer?: { of(v: ArrayBufferView): unknown; value(p: unknown): bigint | number };
 } | undefined;
-declare const Bun: { version: string; revision: string; main: string } | undefined;
+declare const Bun: {
+  version: string;
+  revision: string;
+  main: string;
+  zstdDecompressSync?(data: Uint8Array): Uint8Array;
+} | undefined;
 // Bun's CommonJS-style loader, which it also defines in ES modules; Deno has none.
 declare const require: ((id: string) => unknown) | undefined;
 
@@ -41,6 +46,16 @@ export function runtimeVersion(): string {
 export function isCompiledBinary(): boolean {
   if (typeof Bun === "undefined") return false;
   return Bun.main.startsWith("/$bunfs/") || Bun.main.includes("~BUN");
+}
+
+/**
+ * The runtime's own one-shot ZSTD decoder where it has one outside `node:zlib` (Bun's, which
+ * decodes SST blocks faster than its `node:zlib` layer), else undefined.
+ */
+export function runtimeZstdDecompress(): ((data: Uint8Array) => Uint8Array) | undefined {
+  if (typeof Bun === "undefined" || typeof Bun.zstdDecompressSync !== "function") return undefined;
+  const f = Bun.zstdDecompressSync.bind(Bun);
+  return (data) => f(data);
 }
 
 /** Returns the address of a view's first byte; undefined where the runtime cannot tell. */

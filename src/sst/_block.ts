@@ -191,6 +191,177 @@ export function decodeBlock(block: Uint8Array, origin: BlockOrigin): BlockEntrie
   return { keys, values };
 }
 
+/** Why a data block's entries are not in internal-key order, or undefined when they are. */
+export type OrderFault = "short-key" | "out-of-order";
+
+/**
+ * A decoded data block without an object per entry: entry `i`'s internal key (user key +
+ * 8-byte trailer) is `keys[keyAt[i], keyEnd[i])` and its value `block[valAt[i], valEnd[i])`.
+ * The buffers belong to this block alone, so ranges stay valid as long as it is referenced.
+ */
+export class DataBlock {
+  count = 0;
+  /** Keys, rebuilt from their shared prefixes. */
+  keys: Uint8Array;
+  keyAt: Int32Array;
+  keyEnd: Int32Array;
+  /** The uncompressed block, which holds the values. */
+  block: Uint8Array;
+  valAt: Int32Array;
+  valEnd: Int32Array;
+  /** Set when an entry broke the order (`faultAt` is its index); entries before it are valid. */
+  fault?: OrderFault;
+  faultAt = 0;
+
+  constructor(block: Uint8Array, capacity: number, keyBytes: number) {
+    this.block = block;
+    this.keys = new Uint8Array(keyBytes);
+    this.keyAt = new Int32Array(capacity);
+    this.keyEnd = new Int32Array(capacity);
+    this.valAt = new Int32Array(capacity);
+    this.valEnd = new Int32Array(capacity);
+  }
+
+  /** Entry `i`'s internal key, as a view. */
+  key(i: number): Uint8Array {
+    return this.keys.subarray(this.keyAt[i]!, this.keyEnd[i]!);
+  }
+
+  /** Entry `i`'s user key (the internal key without its trailer), as a view. */
+  userKey(i: number): Uint8Array {
+    return this.keys.subarray(this.keyAt[i]!, this.keyEnd[i]! - 8);
+  }
+
+  /** Entry `i`'s value, as a view. */
+  value(i: number): Uint8Array {
+    return this.block.subarray(this.valAt[i]!, this.valEnd[i]!);
+  }
+
+  #grow(): void {
+    const n = this.keyAt.length * 2;
+    for (const f of ["keyAt", "keyEnd", "valAt", "valEnd"] as const) {
+      const next = new Int32Array(n);
+      next.set(this[f]);
+      this[f] = next;
+    }
+  }
+
+  /** Appends an entry; the key's bytes are already at `keys[at, at + len)`. */
+  push(at: number, len: number, valAt: number, valLen: number): void {
+    if (this.count === this.keyAt.length) this.#grow();
+    const i = this.count++;
+    this.keyAt[i] = at;
+    this.keyEnd[i] = at + len;
+    this.valAt[i] = valAt;
+    this.valEnd[i] = valAt + valLen;
+  }
+}
+
+/**
+ * Decodes a data block with the checks a scan needs done while the keys are rebuilt: every
+ * internal key has its 8-byte trailer, and entries ascend in internal-key order (user key
+ * ascending, then sequence number descending). Shared-prefix compression makes the order check
+ * cheap: two consecutive keys agree on their `shared` bytes, so only the bytes after them are
+ * compared (usually one). Throws `SstError` on a malformed block; an order fault is left in
+ * `fault` for the caller to report with its context. `reuse`: a block whose ranges are no longer
+ * needed, to fill instead of allocating.
+ */
+export function decodeDataBlock(
+  block: Uint8Array,
+  origin: BlockOrigin,
+  reuse?: DataBlock,
+): DataBlock {
+  const end = entriesEnd(block, origin);
+  let out: DataBlock;
+  if (reuse) {
+    out = reuse;
+    out.block = block;
+    out.count = 0;
+    delete out.fault;
+  } else {
+    // Entries of a table's data blocks take some 30 bytes or more; keys at most the block's bytes
+    // plus the shared prefixes. Both guesses grow when short.
+    out = new DataBlock(block, (end >>> 5) + 16, end + (end >>> 1) + 64);
+  }
+  let arena = out.keys;
+  let used = 0;
+  let prevAt = 0;
+  let prevLen = 0;
+  let pos = 0;
+  while (pos < end) {
+    let shared = block[pos++]!;
+    if (shared >= 0x80) [shared, pos] = slowVarint(block, pos - 1, end, origin);
+    let nonShared = block[pos++]!;
+    if (nonShared >= 0x80) [nonShared, pos] = slowVarint(block, pos - 1, end, origin);
+    let valueLen = block[pos++]!;
+    if (valueLen >= 0x80) [valueLen, pos] = slowVarint(block, pos - 1, end, origin);
+    if (pos > end || shared > prevLen || pos + nonShared + valueLen > end) {
+      throw corrupt(origin, `entry ${out.count} at block offset ${pos} overruns the block`);
+    }
+    const len = shared + nonShared;
+    if (len < 8) {
+      out.fault = "short-key";
+      out.faultAt = out.count;
+      return out;
+    }
+    if (used + len > arena.length) {
+      const next = new Uint8Array(Math.max(arena.length * 2, used + len + 64));
+      next.set(arena.subarray(0, used));
+      arena = next;
+      out.keys = arena;
+    }
+    const at = used;
+    if (shared > 16) arena.copyWithin(at, prevAt, prevAt + shared);
+    else for (let i = 0; i < shared; i++) arena[at + i] = arena[prevAt + i]!;
+    if (nonShared > 16) arena.set(block.subarray(pos, pos + nonShared), at + shared);
+    else for (let i = 0; i < nonShared; i++) arena[at + shared + i] = block[pos + i]!;
+    if (out.count > 0 && !ascends(arena, prevAt, prevLen, at, len, shared)) {
+      out.fault = "out-of-order";
+      out.faultAt = out.count;
+      return out;
+    }
+    used += len;
+    pos += nonShared;
+    out.push(at, len, pos, valueLen);
+    pos += valueLen;
+    prevAt = at;
+    prevLen = len;
+  }
+  return out;
+}
+
+/**
+ * Whether internal key b (at `bAt`, `bLen` bytes) sorts after internal key a, both in `buf`,
+ * given that their first `shared` bytes are equal.
+ */
+function ascends(
+  buf: Uint8Array,
+  aAt: number,
+  aLen: number,
+  bAt: number,
+  bLen: number,
+  shared: number,
+): boolean {
+  const au = aLen - 8;
+  const bu = bLen - 8;
+  const n = au < bu ? au : bu;
+  for (let i = shared; i < n; i++) {
+    const d = buf[bAt + i]! - buf[aAt + i]!;
+    if (d !== 0) return d > 0;
+  }
+  if (au !== bu) return bu > au;
+  // Same user key: the newer entry (larger sequence number) comes first.
+  return trailerSeq(buf, bAt + bu) < trailerSeq(buf, aAt + au);
+}
+
+/** The sequence number of the trailer at `at` (exact below 2^53, beyond any real file's). */
+function trailerSeq(buf: Uint8Array, at: number): number {
+  const lo = (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0;
+  const hi = (buf[at + 4]! | (buf[at + 5]! << 8) | (buf[at + 6]! << 16) | (buf[at + 7]! << 24)) >>>
+    0;
+  return hi * 2 ** 24 + (lo >>> 8);
+}
+
 /** A decoded index entry: the separator key and the raw handle bytes (or delta) after it. */
 export interface IndexEntries {
   keys: Uint8Array[];

@@ -8,9 +8,10 @@
 import { compareBytes } from "../codec/bytes.ts";
 import { decodeVarU64 } from "../codec/varint.ts";
 import {
-  type BlockEntries,
   type BlockOrigin,
+  type DataBlock,
   decodeBlock,
+  decodeDataBlock,
   decodeDeltaIndexBlock,
 } from "./_block.ts";
 import {
@@ -323,7 +324,7 @@ export class SstReader {
   }
 
   /** Decoded data block `i`, read through `window` when scanning sequentially. */
-  async #dataBlock(i: number, window?: ReadWindow): Promise<BlockEntries> {
+  async #dataBlock(i: number, window?: ReadWindow, reuse?: DataBlock): Promise<DataBlock> {
     const h = this.#handles[i]!;
     let bytes: Uint8Array | undefined;
     if (window) {
@@ -343,20 +344,29 @@ export class SstReader {
       bytes = window.bytes.subarray(at, at + need);
     }
     const block = await this.#readBlock(h, "data", bytes);
-    const e = decodeBlock(block, this.#origin(h, "data"));
-    if (e.keys.length === 0) {
+    const e = decodeDataBlock(block, this.#origin(h, "data"), reuse);
+    if (e.fault === "short-key") {
+      throw new SstError(
+        "Corruption",
+        `internal key of entry ${e.faultAt} is shorter than 8 bytes`,
+        {
+          file: this.#src.name,
+          offset: h.offset,
+        },
+      );
+    }
+    if (e.fault === "out-of-order") {
+      throw new SstError(
+        "Corruption",
+        `keys out of order in data block ${i} (entry ${e.faultAt}); the file is damaged`,
+        { file: this.#src.name, offset: h.offset },
+      );
+    }
+    if (e.count === 0) {
       throw new SstError("Corruption", "data block has no entries", {
         file: this.#src.name,
         offset: h.offset,
       });
-    }
-    for (const k of e.keys) {
-      if (k.length < 8) {
-        throw new SstError("Corruption", `internal key of ${k.length} bytes is shorter than 8`, {
-          file: this.#src.name,
-          offset: h.offset,
-        });
-      }
     }
     return e;
   }
@@ -400,48 +410,90 @@ export class SstReader {
     }
   }
 
-  #scanBlock(b: number, block: BlockEntries, st: ScanState, fn: EntryFn): void {
-    const { keys, values } = block;
-    const indexKey = this.#indexKeys[b]!;
+  /**
+   * Checks what `decodeDataBlock` cannot see from inside block `b`: its first key sorts after the
+   * previous block's last, and its last key is not beyond its index entry.
+   */
+  #checkBlockBounds(b: number, e: DataBlock, st: ScanState): void {
+    if (st.prevKey !== undefined && !internalKeyAscends(st.prevKey, e.key(0))) {
+      throw new SstError(
+        "Corruption",
+        `keys out of order in data block ${b} (entry 0); the file is damaged`,
+        { file: this.#src.name, offset: this.#handles[b]!.offset },
+      );
+    }
+    const last = e.count - 1;
+    if (compareBytes(e.userKey(last), this.#indexKeys[b]!) > 0) {
+      throw new SstError(
+        "Corruption",
+        `data block ${b} holds a key beyond its index entry; the file is damaged`,
+        { file: this.#src.name, offset: this.#handles[b]!.offset },
+      );
+    }
+    // A copy: the block's buffers may be reused.
+    st.prevKey = e.key(last).slice();
+  }
+
+  #scanBlock(b: number, e: DataBlock, st: ScanState, fn: EntryFn): void {
+    this.#checkBlockBounds(b, e, st);
     const { start, end } = st.range;
-    for (let i = 0; i < keys.length; i++) {
-      const ik = keys[i]!;
-      const n = ik.length - 8;
-      const user = ik.subarray(0, n);
-      const lo = (ik[n]! | (ik[n + 1]! << 8) | (ik[n + 2]! << 16) | (ik[n + 3]! << 24)) >>> 0;
-      const hi = (ik[n + 4]! | (ik[n + 5]! << 8) | (ik[n + 6]! << 16) | (ik[n + 7]! << 24)) >>> 0;
-      const seq = hi === 0 && lo >>> 8 === 0 ? 0n : (BigInt(hi) << 24n) | BigInt(lo >>> 8);
-      if (st.prevUser !== undefined) {
-        const c = compareBytes(st.prevUser, user);
-        if (c > 0 || (c === 0 && st.prevSeq <= seq)) {
-          throw new SstError(
-            "Corruption",
-            `keys out of order in data block ${b} (entry ${i}); the file is damaged`,
-            { file: this.#src.name, offset: this.#handles[b]!.offset },
-          );
-        }
-      }
-      // Keys ascend, so checking the block's last key against its index entry covers all.
-      if (i === keys.length - 1 && compareBytes(user, indexKey) > 0) {
-        throw new SstError(
-          "Corruption",
-          `data block ${b} holds a key beyond its index entry; the file is damaged`,
-          { file: this.#src.name, offset: this.#handles[b]!.offset },
-        );
-      }
-      st.prevUser = user;
-      st.prevSeq = seq;
+    const keys = e.keys;
+    for (let i = 0; i < e.count; i++) {
+      const user = e.userKey(i);
       if (start && compareBytes(user, start) < 0) continue;
       if (end && compareBytes(user, end) >= 0) {
         st.stopped = true;
         return;
       }
+      const n = e.keyEnd[i]! - 8;
+      const lo = (keys[n]! | (keys[n + 1]! << 8) | (keys[n + 2]! << 16) | (keys[n + 3]! << 24)) >>>
+        0;
+      const hi =
+        (keys[n + 4]! | (keys[n + 5]! << 8) | (keys[n + 6]! << 16) | (keys[n + 7]! << 24)) >>> 0;
+      const seq = hi === 0 && lo >>> 8 === 0 ? 0n : (BigInt(hi) << 24n) | BigInt(lo >>> 8);
       st.count++;
-      if (fn(user, values[i]!, seq, lo & 0xff) === false) {
+      if (fn(user, e.value(i), seq, lo & 0xff) === false) {
         st.stopped = true;
         return;
       }
     }
+  }
+
+  /**
+   * The data blocks in order, pulled one at a time (for callers that interleave two files):
+   * the same checks as a full `scan`. Blocks stay valid after the next is pulled.
+   */
+  async *blocks(): AsyncGenerator<DataBlock> {
+    const st = newScanState({});
+    const window: ReadWindow = { offset: 0, bytes: new Uint8Array(0) };
+    for (let b = 0; b < this.#handles.length; b++) {
+      const e = await this.#dataBlock(b, window);
+      this.#checkBlockBounds(b, e, st);
+      st.count += e.count;
+      yield e;
+    }
+    this.#checkCount(st);
+  }
+
+  /**
+   * The whole table a block at a time, for callers that walk entries themselves (the backup
+   * checksum path): `fn` gets each data block, whose ranges stay valid after the call unless
+   * `transient`, when its buffers are reused for the next block. The same checks as a full
+   * `scan`. Resolves with the number of entries.
+   */
+  async scanBlocks(fn: (block: DataBlock) => void, transient = false): Promise<number> {
+    const st = newScanState({});
+    const window: ReadWindow = { offset: 0, bytes: new Uint8Array(0) };
+    let prev: DataBlock | undefined;
+    for (let b = 0; b < this.#handles.length; b++) {
+      const e = await this.#dataBlock(b, window, prev);
+      if (transient) prev = e;
+      this.#checkBlockBounds(b, e, st);
+      st.count += e.count;
+      fn(e);
+    }
+    this.#checkCount(st);
+    return st.count;
   }
 
   /** The value of the newest entry with exactly this user key, or undefined. */
@@ -504,8 +556,8 @@ interface ScanState {
   full: boolean;
   count: number;
   stopped: boolean;
-  prevUser: Uint8Array | undefined;
-  prevSeq: bigint;
+  /** The last internal key of the previous block. */
+  prevKey: Uint8Array | undefined;
 }
 
 function newScanState(range: KeyRange): ScanState {
@@ -514,9 +566,15 @@ function newScanState(range: KeyRange): ScanState {
     full: !range.start && !range.end,
     count: 0,
     stopped: false,
-    prevUser: undefined,
-    prevSeq: 0n,
+    prevKey: undefined,
   };
+}
+
+/** Whether internal key `b` sorts after `a`: user key ascending, then sequence descending. */
+function internalKeyAscends(a: Uint8Array, b: Uint8Array): boolean {
+  const c = compareBytes(a.subarray(0, a.length - 8), b.subarray(0, b.length - 8));
+  if (c !== 0) return c < 0;
+  return trailerOf(b).seqno < trailerOf(a).seqno;
 }
 
 function trailerOf(ik: Uint8Array): { seqno: bigint; type: number } {
@@ -548,16 +606,16 @@ function checkFooterChecksum(footer: Uint8Array, f: Footer, file: string): void 
  */
 export class SstCursor {
   readonly #reader: SstReader;
-  readonly #load: (i: number) => Promise<BlockEntries>;
+  readonly #load: (i: number) => Promise<DataBlock>;
   readonly #find: (key: Uint8Array) => number;
   #block = -1;
-  #entries: BlockEntries | undefined;
+  #entries: DataBlock | undefined;
   #pos = 0;
 
   /** Use `SstReader.cursor()`. */
   constructor(
     reader: SstReader,
-    load: (i: number) => Promise<BlockEntries>,
+    load: (i: number) => Promise<DataBlock>,
     find: (key: Uint8Array) => number,
   ) {
     this.#reader = reader;
@@ -567,12 +625,12 @@ export class SstCursor {
 
   /** Whether the cursor is at an entry. */
   get valid(): boolean {
-    return this.#entries !== undefined && this.#pos < this.#entries.keys.length;
+    return this.#entries !== undefined && this.#pos < this.#entries.count;
   }
 
   #ikey(): Uint8Array {
     if (!this.valid) throw new Error("SST cursor is not at an entry");
-    return this.#entries!.keys[this.#pos]!;
+    return this.#entries!.key(this.#pos);
   }
 
   /** User key at the cursor. */
@@ -584,7 +642,7 @@ export class SstCursor {
   /** Value at the cursor. */
   get value(): Uint8Array {
     this.#ikey();
-    return this.#entries!.values[this.#pos]!;
+    return this.#entries!.value(this.#pos);
   }
 
   /** Sequence number at the cursor. */
@@ -620,17 +678,16 @@ export class SstCursor {
   async seek(key: Uint8Array): Promise<void> {
     let b = this.#find(key);
     while (await this.#enter(b)) {
-      const keys = this.#entries!.keys;
+      const e = this.#entries!;
       let lo = 0;
-      let hi = keys.length;
+      let hi = e.count;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        const ik = keys[mid]!;
-        if (compareBytes(ik.subarray(0, ik.length - 8), key) < 0) lo = mid + 1;
+        if (compareBytes(e.userKey(mid), key) < 0) lo = mid + 1;
         else hi = mid;
       }
       this.#pos = lo;
-      if (lo < keys.length) return;
+      if (lo < e.count) return;
       b++;
     }
   }
@@ -639,6 +696,6 @@ export class SstCursor {
   async next(): Promise<void> {
     if (!this.valid) throw new Error("SST cursor is not at an entry");
     this.#pos++;
-    if (this.#pos >= this.#entries!.keys.length) await this.#enter(this.#block + 1);
+    if (this.#pos >= this.#entries!.count) await this.#enter(this.#block + 1);
   }
 }

@@ -1,22 +1,14 @@
 /**
- * Row values read back against a table's schema: a record value (row format v2, or the v1
- * datum list older TiDB wrote) split into columns, each column checked against its field type
- * and turned into the datum its index keys encode.
+ * Row values checked against a table's schema, for the semantic level: the row itself is decoded
+ * by the shared `RowDecoder` (row format v2 or v1, handle columns from the key, origin defaults),
+ * the one export uses; here each column's datum is checked against its field type and turned
+ * into the datum its index keys encode.
  * @module
  */
-import { decodeInt, decodeUint } from "../codec/bytes.ts";
-import { binToDecimal, type Datum, DatumFlag, decodeFloat } from "../tidb/datum.ts";
+import type { Datum } from "../tidb/datum.ts";
+import { jsonValueSize } from "../tidb/row_decode.ts";
 import type { ColumnInfo, TableInfo } from "../tidb/model.ts";
-import {
-  decodeIntColumn,
-  decodeRow,
-  decodeUintColumn,
-  ROW_CODEC_VERSION,
-} from "../tidb/rowcodec.ts";
 import { ColumnFlag, MysqlType } from "../tidb/types.ts";
-
-/** A row's columns: value bytes (v2) or an already decoded datum (v1); null for SQL NULL. */
-export type RowColumns = Map<number, Uint8Array | Datum | null>;
 
 const INT_TYPES: ReadonlySet<number> = new Set([
   MysqlType.Tiny,
@@ -42,186 +34,30 @@ const STRING_TYPES: ReadonlySet<number> = new Set([
   MysqlType.Blob,
 ]);
 
-/** Whether tibr can build index keys over a column of this type. */
+/**
+ * Whether tibr can build index keys over a column of this type. ENUM, SET and BIT index as
+ * unsigned integers (the member number, the bit set, the bits: pingcap/tidb pkg/util/codec
+ * `encode`, `encodeUnsignedInt`). JSON cannot be indexed as such: TiDB indexes it only through
+ * a hidden generated column (expression and multi-valued indexes), which tibr does not evaluate.
+ */
 export function indexableType(tp: number): boolean {
   return INT_TYPES.has(tp) || TIME_TYPES.has(tp) || STRING_TYPES.has(tp) ||
     tp === MysqlType.NewDecimal || tp === MysqlType.Float || tp === MysqlType.Double ||
-    tp === MysqlType.Duration;
-}
-
-function readVarint(buf: Uint8Array, pos: number): { value: bigint; next: number } {
-  let result = 0n;
-  let shift = 0n;
-  for (let i = pos; i < buf.length && i < pos + 10; i++) {
-    const b = buf[i]!;
-    result |= BigInt(b & 0x7f) << shift;
-    if ((b & 0x80) === 0) return { value: result, next: i + 1 };
-    shift += 7n;
-  }
-  throw new Error(`varint at ${pos} is truncated`);
-}
-
-/** One datum of TiDB's value encoding (`codec.DecodeOne`), as row format v1 stores columns. */
-function decodeValueDatum(buf: Uint8Array, pos: number): { datum: Datum; next: number } {
-  const flag = buf[pos];
-  const at = pos + 1;
-  const need = (n: number) => {
-    if (at + n > buf.length) throw new Error(`datum at ${pos} is truncated`);
-  };
-  switch (flag) {
-    case DatumFlag.Nil:
-      return { datum: { kind: "null" }, next: at };
-    case DatumFlag.Int:
-      need(8);
-      return { datum: { kind: "int", value: decodeInt(buf, at) }, next: at + 8 };
-    case DatumFlag.Uint:
-      need(8);
-      return { datum: { kind: "uint", value: decodeUint(buf, at) }, next: at + 8 };
-    case DatumFlag.Float:
-      need(8);
-      return { datum: { kind: "float", value: decodeFloat(buf, at) }, next: at + 8 };
-    case DatumFlag.Duration:
-      need(8);
-      return { datum: { kind: "duration", value: decodeInt(buf, at) }, next: at + 8 };
-    case DatumFlag.Varint: {
-      const { value, next } = readVarint(buf, at);
-      // Zigzag, as Go's binary.PutVarint.
-      const v = (value >> 1n) ^ -(value & 1n);
-      return { datum: { kind: "int", value: BigInt.asIntN(64, v) }, next };
-    }
-    case DatumFlag.Uvarint: {
-      const { value, next } = readVarint(buf, at);
-      return { datum: { kind: "uint", value }, next };
-    }
-    case DatumFlag.CompactBytes:
-    case DatumFlag.Json: {
-      const { value, next } = readVarint(buf, at);
-      const len = Number((value >> 1n) ^ -(value & 1n));
-      if (len < 0 || next + len > buf.length) throw new Error(`bytes at ${pos} overrun the value`);
-      return { datum: { kind: "bytes", value: buf.subarray(next, next + len) }, next: next + len };
-    }
-    case DatumFlag.Decimal: {
-      need(2);
-      const precision = buf[at]!;
-      const frac = buf[at + 1]!;
-      const { value, next } = binToDecimal(buf, at + 2, precision, frac);
-      return { datum: { kind: "decimal", value, precision, frac }, next };
-    }
-    default:
-      throw new Error(`unknown datum flag ${flag} at offset ${pos}`);
-  }
-}
-
-/** Splits a record value into its columns (row format v2, or v1's id/value datum pairs). */
-export function rowColumns(value: Uint8Array): RowColumns {
-  if (value[0] === ROW_CODEC_VERSION) return decodeRow(value);
-  const out: RowColumns = new Map();
-  // v1: an empty row is a single Nil datum.
-  if (value.length === 1 && value[0] === DatumFlag.Nil) return out;
-  if (value.length === 0) throw new Error("the record value is empty");
-  let pos = 0;
-  while (pos < value.length) {
-    const id = decodeValueDatum(value, pos);
-    if (id.datum.kind !== "int" && id.datum.kind !== "uint") {
-      throw new Error(`row format v1: expected a column id at offset ${pos}`);
-    }
-    if (id.next >= value.length) {
-      throw new Error(`row format v1: column ${id.datum.value} has no value`);
-    }
-    const v = decodeValueDatum(value, id.next);
-    out.set(Number(id.datum.value), v.datum.kind === "null" ? null : v.datum);
-    pos = v.next;
-  }
-  return out;
+    tp === MysqlType.Duration || tp === MysqlType.Enum || tp === MysqlType.Set ||
+    tp === MysqlType.Bit;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-function stringDatumOf(col: ColumnInfo, bytes: Uint8Array): Datum {
+/** The datum an index key encodes for a column's (decoded) datum. */
+export function indexDatum(col: ColumnInfo, d: Datum): Datum {
+  if (d.kind !== "string") return d;
+  // A binary collation or charset compares bytes: the key holds them as such.
   const collate = col.type.Collate || "binary";
-  if (collate === "binary" || col.type.Charset === "binary") return { kind: "bytes", value: bytes };
-  return { kind: "string", value: bytes, collation: collate };
-}
-
-/**
- * The datum of one column value as an index key encodes it; throws when the bytes do not fit
- * the column's type (the row does not decode against its schema).
- */
-export function columnDatum(col: ColumnInfo, v: Uint8Array | Datum | null): Datum {
-  const tp = col.type.Tp;
-  if (v === null) return { kind: "null" };
-  if (!(v instanceof Uint8Array)) return v1Datum(col, v);
-  const unsigned = (col.type.Flag & ColumnFlag.Unsigned) !== 0;
-  if (INT_TYPES.has(tp) || tp === MysqlType.Bit || tp === MysqlType.Enum || tp === MysqlType.Set) {
-    if (![1, 2, 4, 8].includes(v.length)) {
-      throw new Error(`an integer column holds ${v.length} bytes (1, 2, 4 or 8 expected)`);
-    }
-    return unsigned || tp === MysqlType.Bit || tp === MysqlType.Enum || tp === MysqlType.Set
-      ? { kind: "uint", value: decodeUintColumn(v) }
-      : { kind: "int", value: decodeIntColumn(v) };
+  if (collate === "binary" || col.type.Charset === "binary") {
+    return { kind: "bytes", value: d.value };
   }
-  if (TIME_TYPES.has(tp)) {
-    if (![1, 2, 4, 8].includes(v.length)) throw new Error(`a time column holds ${v.length} bytes`);
-    const packed = decodeUintColumn(v);
-    const ymd = Number(packed >> 41n);
-    const month = (ymd >> 5) % 13;
-    if (packed !== 0n && (month > 12 || (ymd & 31) > 31)) {
-      throw new Error(`time value 0x${packed.toString(16)} is not a date`);
-    }
-    return { kind: "time", value: packed };
-  }
-  if (tp === MysqlType.Duration) {
-    if (![1, 2, 4, 8].includes(v.length)) throw new Error(`a TIME column holds ${v.length} bytes`);
-    return { kind: "duration", value: decodeIntColumn(v) };
-  }
-  if (tp === MysqlType.Float || tp === MysqlType.Double) {
-    if (v.length !== 8) throw new Error(`a float column holds ${v.length} bytes (8 expected)`);
-    return { kind: "float", value: decodeFloat(v, 0) };
-  }
-  if (tp === MysqlType.NewDecimal) {
-    if (v.length < 2) throw new Error(`a decimal column holds ${v.length} bytes`);
-    const precision = v[0]!;
-    const frac = v[1]!;
-    if (precision === 0 || precision > 65 || frac > 30 || frac > precision) {
-      throw new Error(`decimal(${precision},${frac}) is not a valid decimal header`);
-    }
-    const { value, next } = binToDecimal(v, 2, precision, frac);
-    if (next !== v.length) {
-      throw new Error(`a decimal(${precision},${frac}) value holds ${v.length - next} extra bytes`);
-    }
-    return { kind: "decimal", value, precision, frac };
-  }
-  if (STRING_TYPES.has(tp)) {
-    const binary = col.type.Charset === "binary" || col.type.Collate === "binary";
-    if (!binary) {
-      let text: string;
-      try {
-        text = utf8.decode(v);
-      } catch {
-        throw new Error(`a ${col.type.Charset || "utf8mb4"} string column holds invalid UTF-8`);
-      }
-      if (tp === MysqlType.Varchar && col.type.Flen > 0 && [...text].length > col.type.Flen) {
-        throw new Error(`a varchar(${col.type.Flen}) column holds ${[...text].length} characters`);
-      }
-    }
-    return stringDatumOf(col, v);
-  }
-  if (tp === MysqlType.JSON) {
-    if (v.length < 1) throw new Error("a JSON column is empty");
-    return { kind: "bytes", value: v };
-  }
-  return { kind: "bytes", value: v };
-}
-
-/** A v1 datum as the column's index key would encode it. */
-function v1Datum(col: ColumnInfo, d: Datum): Datum {
-  const tp = col.type.Tp;
-  if (TIME_TYPES.has(tp) && (d.kind === "uint" || d.kind === "int")) {
-    return { kind: "time", value: BigInt.asUintN(64, d.value) };
-  }
-  if (STRING_TYPES.has(tp) && d.kind === "bytes") return stringDatumOf(col, d.value);
-  if (tp === MysqlType.Duration && d.kind === "int") return { kind: "duration", value: d.value };
-  return d;
+  return collate === d.collation ? d : { ...d, collation: collate };
 }
 
 /** The prefix of a string value an index with a column length keeps (characters, or bytes). */
@@ -236,29 +72,94 @@ export function prefixOf(d: Datum, length: number): Datum {
   return { ...d, value: d.value.subarray(0, Math.min(pos, d.value.length)) };
 }
 
+/** Why one column's datum does not fit its type, or undefined. */
+function columnProblem(col: ColumnInfo, d: Datum): string | undefined {
+  const tp = col.type.Tp;
+  if (STRING_TYPES.has(tp) && d.kind === "string") {
+    const v = d.value;
+    let ascii = true;
+    for (let i = 0; i < v.length; i++) {
+      if (v[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (!ascii) {
+      try {
+        utf8.decode(v);
+      } catch {
+        return `a ${col.type.Charset || "utf8mb4"} string column holds invalid UTF-8`;
+      }
+    }
+    // A character takes at least one byte: only a longer value can hold too many.
+    if (tp === MysqlType.Varchar && col.type.Flen > 0 && v.length > col.type.Flen) {
+      let chars = 0;
+      for (let i = 0; i < v.length; i++) if ((v[i]! & 0xc0) !== 0x80) chars++;
+      if (chars > col.type.Flen) {
+        return `a varchar(${col.type.Flen}) column holds ${chars} characters`;
+      }
+    }
+    return undefined;
+  }
+  if (TIME_TYPES.has(tp) && d.kind === "time") {
+    const ymd = Number(d.value >> 41n);
+    const month = (ymd >> 5) % 13;
+    if (d.value !== 0n && (month > 12 || (ymd & 31) > 31)) {
+      return `time value 0x${d.value.toString(16)} is not a date`;
+    }
+    return undefined;
+  }
+  if (tp === MysqlType.NewDecimal && d.kind === "decimal") {
+    if (d.precision === 0 || d.precision > 65 || d.frac > 30 || d.frac > d.precision) {
+      return `decimal(${d.precision},${d.frac}) is not a valid decimal header`;
+    }
+    return undefined;
+  }
+  if (tp === MysqlType.Enum && (d.kind === "uint" || d.kind === "int")) {
+    const n = (col.type.Elems ?? []).length;
+    if (d.value > BigInt(n)) return `enum value ${d.value} is beyond its ${n} members`;
+    return undefined;
+  }
+  if (tp === MysqlType.Set && (d.kind === "uint" || d.kind === "int")) {
+    const n = (col.type.Elems ?? []).length;
+    if (n < 64 && d.value >> BigInt(n) !== 0n) {
+      return `set value ${d.value} has bits beyond its ${n} members`;
+    }
+    return undefined;
+  }
+  if (tp === MysqlType.JSON && d.kind === "json") {
+    if (d.value.length < 1) return "a JSON column is empty";
+    try {
+      if (1 + jsonValueSize(d.value, 1, d.value[0]!) !== d.value.length) {
+        return "a JSON value's size does not match its bytes";
+      }
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+  return undefined;
+}
+
 /**
- * Checks a row against the table's public columns: every NOT NULL column holds a value (where
- * the row has it at all; columns added later read their default) and every value fits its type.
- * Returns the problem, or undefined.
+ * Checks a decoded row against the table's public columns: every NOT NULL column holds a value
+ * and every value fits its type. `datums` is `RowDecoder.datums` of the row (which already threw
+ * on bytes that are no TiDB row). Returns the problem, or undefined.
  */
 export function rowProblem(
   table: TableInfo,
-  cols: RowColumns,
+  datums: Map<number, Datum>,
   publicCols: ColumnInfo[],
 ): string | undefined {
   for (const c of publicCols) {
     if (table.pk_is_handle && (c.type.Flag & ColumnFlag.PriKey) !== 0) continue;
-    const v = cols.get(c.id);
-    if (v === undefined) continue;
-    if (v === null) {
+    const d = datums.get(c.id);
+    if (d === undefined) continue;
+    if (d.kind === "null") {
       if ((c.type.Flag & ColumnFlag.NotNull) !== 0) return `NOT NULL column ${c.name.O} is NULL`;
       continue;
     }
-    try {
-      columnDatum(c, v);
-    } catch (err) {
-      return `column ${c.name.O}: ${(err as Error).message}`;
-    }
+    const why = columnProblem(c, d);
+    if (why) return `column ${c.name.O}: ${why}`;
   }
   return undefined;
 }

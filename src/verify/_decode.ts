@@ -21,7 +21,7 @@ export interface StoredBytes {
 /** What decoding a range's files found. */
 export interface DecodedPair {
   sums: BackupChecksum;
-  /** The first raw key outside [start, end), if any. */
+  /** A raw key outside [start, end), if any (the lowest below start, else the highest). */
   outside?: Uint8Array;
 }
 
@@ -29,7 +29,11 @@ function open(f: StoredBytes, cipher: CipherInfo | undefined): Promise<SstReader
   return SstReader.open(decryptingSource(bytesSource(f.bytes, f.name), cipher, f.iv));
 }
 
-/** Decodes a write-CF file and its default-CF file; throws `SstError` on damage. */
+/**
+ * Decodes a write-CF file and its default-CF file; throws `SstError` on damage. The reader
+ * checks that keys ascend, so the pair's first and last keys bound all of them: only those two
+ * are compared with the range.
+ */
 export async function decodePair(
   write: StoredBytes,
   dflt: StoredBytes | undefined,
@@ -39,14 +43,13 @@ export async function decodePair(
 ): Promise<DecodedPair> {
   const w = await open(write, cipher);
   const d = dflt ? await open(dflt, cipher) : undefined;
-  let outside: Uint8Array | undefined;
   const { start, end } = range;
-  const sums = await scanBackupFile({ write: w, ...(d ? { default: d } : {}) }, (raw, v, put) => {
-    if (
-      !outside &&
-      (compareBytes(raw, start) < 0 || (end.length > 0 && compareBytes(raw, end) >= 0))
-    ) outside = raw.slice();
-    fn?.(raw, v, put);
-  });
+  const { first, last, ...sums } = await scanBackupFile(
+    { write: w, ...(d ? { default: d } : {}) },
+    fn,
+  );
+  let outside: Uint8Array | undefined;
+  if (first && compareBytes(first, start) < 0) outside = first;
+  else if (last && end.length > 0 && compareBytes(last, end) >= 0) outside = last;
   return { sums, ...(outside ? { outside } : {}) };
 }

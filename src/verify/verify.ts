@@ -585,6 +585,7 @@ export async function verifyBackup(
     out.bytes = String(total.totalBytes);
   }
 
+  if (semantic) notes.push(...semantic.skipped());
   if (semantic && problems.length === 0) {
     await runSemantic(reader, semantic, storage, opts, byPhysical, report);
   } else if (semantic) {
