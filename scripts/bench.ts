@@ -121,6 +121,8 @@ function num(text: string, re: RegExp, what: string): number {
 
 /** One case's outcome, as stored in results.json. */
 interface CaseResult {
+  /** What a reader should know about how the figures were taken, when not by this harness. */
+  note?: string;
   id: string;
   title: string;
   date: string;
@@ -1157,12 +1159,16 @@ function render(results: Results): { md: string; charts: Map<string, string> } {
       continue;
     }
     const runs = id === "B5" ? `${c.data["runs"] ?? "?"} runs each` : `${c.runs} run(s) per side`;
+    // A figure run by hand outside the harness has no duration or load recorded.
+    const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
+    const load = c.loadBefore.length > 0
+      ? `; load average ${la(c.loadBefore)} before, ${la(c.loadAfter)} after.`
+      : `; run by hand outside this harness, load average not recorded${
+        c.note ? ` (${c.note})` : ""
+      }.`;
     lines.push(
-      `Run ${c.date}${c.quick ? " (quick mode)" : ""}, ${runs}, ` +
-        `${c.seconds.toFixed(0)} s; load average ${
-          c.loadBefore.map((x) => x.toFixed(2)).join(" ")
-        }` +
-        ` before, ${c.loadAfter.map((x) => x.toFixed(2)).join(" ")} after.`,
+      `Run ${c.date}${c.quick ? " (quick mode)" : ""}, ${runs}` +
+        `${c.seconds > 0 ? `, ${c.seconds.toFixed(0)} s` : ""}${load}`,
       "",
       "```sh",
       ...c.commands,
