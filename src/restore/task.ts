@@ -44,7 +44,9 @@ import {
   tableTotals,
 } from "./plan.ts";
 import { mergeFileRanges, rewriteRanges, type RewrittenRange, splitKeys } from "./ranges.ts";
+import { createTables, DEFAULT_DDL_BATCH_SIZE } from "./schemas.ts";
 import {
+  columnIdChanges,
   predictedColumnIdChanges,
   type RewriteRule,
   type TableRewrite,
@@ -53,7 +55,7 @@ import {
 import { quoteIdent, TidbClient, type TidbEndpoint } from "./tidb.ts";
 import { rangeKey, RestoreCheckpoint } from "./checkpoint.ts";
 import { discoverTidb } from "./discover.ts";
-import { reencodeChangedTables, type ReencodeRun } from "./reencode.ts";
+import { type CreatedTable, reencodeChangedTables, type ReencodeRun } from "./reencode.ts";
 
 /** The restore kinds, as BR's subcommands. */
 export type RestoreMode = "full" | "db" | "table" | "raw" | "txn";
@@ -76,6 +78,10 @@ export interface RestoreConfig {
   tidb?: Partial<TidbEndpoint>;
   /** Files in flight per store. */
   concurrency: number;
+  /** Tables created a batch (BR's `--ddl-batch-size`, default 128; 0 or 1: one at a time). */
+  ddlBatchSize?: number;
+  /** TiDB sessions creating tables at once (default 16, BR's DDL concurrency). */
+  ddlConcurrency?: number;
   /** Download limit per store, MiB/s (0 = none). */
   rateLimitMiB?: number;
   checksum: boolean;
@@ -265,7 +271,8 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
     // (or are created by its DDL jobs), so the not-fresh check does not apply; like BR, it
     // keeps no checkpoint and runs no checksum (its schemas' sums cover only the changes).
     const incremental = meta.startVersion > 0n;
-    tidb = await TidbClient.connect(await tidbEndpoint(cfg, pd), signal);
+    const endpoint = await tidbEndpoint(cfg, pd);
+    tidb = await TidbClient.connect(endpoint, signal);
     if (!cfg.dryRun && !incremental) {
       cp = await openCheckpoint(cfg, storage, pd, meta.endVersion);
     }
@@ -300,16 +307,26 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       for (const db of selection.databases) await tidb.exec(createDatabaseSql(db));
     }
     await replayDdlJobs(tidb, jobs);
-    const created: { sel: SelectedTable; info: import("../tidb/model.ts").TableInfo }[] = [];
-    for (const sel of selection.tables) {
-      if (!cfg.noSchema) await tidb.exec(createTableSql(sel));
-      for (const sql of rebaseSql(sel)) await tidb.exec(sql);
-      created.push({ sel, info: await tidb.tableInfo(sel.db.db_name.O, sel.table.name.O) });
+    // Only the rewrite of each table is kept; a created TableInfo only where its column IDs
+    // differ (the re-encode needs it), so 100k tables do not hold 100k TableInfos twice.
+    const rewrites = new Map<SelectedTable, TableRewrite>();
+    const created: CreatedTable[] = [];
+    await createTables(selection.tables, {
+      endpoint,
+      batchSize: cfg.ddlBatchSize ?? DEFAULT_DDL_BATCH_SIZE,
+      ...(cfg.ddlConcurrency ? { concurrency: cfg.ddlConcurrency } : {}),
+      ...(cfg.noSchema ? { noSchema: true } : {}),
+      ...(signal ? { signal } : {}),
+    }, async (sel, info) => {
+      rewrites.set(sel, tableRewrite(sel.table, info, newTs));
+      if (sel.files.length > 0 && columnIdChanges(sel.table, info).length > 0) {
+        created.push({ sel, info });
+      }
       if (cp && !cp.createdTables.has(tableName(sel).toLowerCase())) {
         await cp.tableCreated(tableName(sel));
       }
       schemaBar.tick();
-    }
+    });
     // The tables are on record before any row goes into them, so a rerun after a crash never
     // takes them for someone else's data.
     await cp?.flush();
@@ -325,12 +342,10 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       progress: (n) => progress.phase("Re-encode", n, "tables"),
       signal,
     });
-    for (const { sel, info } of created) {
-      restored.push({
-        sel: reencoded?.replaced.get(sel) ?? sel,
-        rewrite: tableRewrite(sel.table, info, newTs),
-      });
+    for (const sel of selection.tables) {
+      restored.push({ sel: reencoded?.replaced.get(sel) ?? sel, rewrite: rewrites.get(sel)! });
     }
+    rewrites.clear();
     const ctx: DataContext = { pd, stores, storage, tikvs, progress, cp };
     const { ranges, keys, totals: kv, files } = await importReencoded(
       cfg,
