@@ -727,7 +727,9 @@ async function tablesPart(): Promise<void> {
           `${(res.restore.wall / n * 1000).toFixed(2)} ms per table`,
       );
     } finally {
-      rmSync(tmp, { recursive: true, force: true });
+      // `--keep`: the backup and the tibr logs stay for a look at the phases.
+      if (process.argv.includes("--keep")) log(`  kept ${tmp}`);
+      else rmSync(tmp, { recursive: true, force: true });
     }
   }
   log("backup:");
