@@ -178,8 +178,8 @@ export class TidbClient {
   }
 
   /**
-   * TableInfos by table ID in one request (`/schema?table_ids=1,2,3`, TiDB 7.2 and later: an
-   * object keyed by ID, IDs not found left out). Undefined when the server does not know the
+   * TableInfos by table ID in one request (`/schema?table_ids=1,2,3`: an object keyed by ID, IDs
+   * not found left out). Undefined when the server does not know the
    * parameter (an older TiDB answers `/schema` with its databases, an array).
    */
   async tableInfosById(ids: number[]): Promise<Map<number, TableInfo> | undefined> {
