@@ -57,6 +57,7 @@ export async function createTables(
     b: batches.length,
     s: sessions,
   });
+  const started = performance.now();
   const idle: TidbClient[] = [];
   const open: TidbClient[] = [];
   const pool = new Pool({ concurrency: sessions, ...(o.signal ? { signal: o.signal } : {}) });
@@ -69,6 +70,10 @@ export async function createTables(
       }
       await _createBatch(s, batch, o.noSchema ?? false, onCreated);
       idle.push(s);
+    });
+    log("restore").info("created {n} tables in {secs} s", {
+      n: tables.length,
+      secs: ((performance.now() - started) / 1000).toFixed(1),
     });
   } finally {
     await Promise.all(open.map((s) => s.close()));
