@@ -73,7 +73,7 @@ export async function createTables(
     });
     log("restore").info("created {n} tables in {secs} s", {
       n: tables.length,
-      secs: ((performance.now() - started) / 1000).toFixed(1),
+      secs: Math.round(performance.now() - started) / 1000,
     });
   } finally {
     await Promise.all(open.map((s) => s.close()));
