@@ -31,7 +31,9 @@
  *   deno run -A --v8-flags=--max-old-space-size=16384 scripts/bench-restore.ts --part files \
  *     [--files 10000,100000] [--runs 3] [--runtime deno|bun|binary] [--tibr dist/tibr] [--json]
  *   ... --part e2e [--gib 2] [--runtime ...] [--json]
- *   ... --part tables [--tables 10000,100000] [--rows 2] [--runtime binary] [--json]
+ *   ... --part tables [--tables 10000,100000] [--rows 2] [--runtime binary] [--json] [--keep]
+ *
+ * `--keep` (tables) leaves each size's backup and tibr logs in place and prints where.
  *
  * `--json` prints one JSON object with every figure on the last line (for scripts/bench.ts).
  * @module
@@ -727,7 +729,9 @@ async function tablesPart(): Promise<void> {
           `${(res.restore.wall / n * 1000).toFixed(2)} ms per table`,
       );
     } finally {
-      rmSync(tmp, { recursive: true, force: true });
+      // `--keep`: the backup and the tibr logs stay for a look at the phases.
+      if (process.argv.includes("--keep")) log(`  kept ${tmp}`);
+      else rmSync(tmp, { recursive: true, force: true });
     }
   }
   log("backup:");

@@ -163,8 +163,10 @@ export class LocalStorage implements ExternalStorage {
    */
   async #staged<T>(fn: () => Promise<T>): Promise<T> {
     for (let attempt = 0;; attempt++) {
-      await mkdir(this.#locks, { recursive: true });
       try {
+        // Inside the retry: a recursive mkdir fails with ENOENT too when another storage removes
+        // the staging directory between making it and making `locks` in it.
+        await mkdir(this.#locks, { recursive: true });
         return await fn();
       } catch (err) {
         if (errno(err) !== "ENOENT" || attempt >= 5) throw err;

@@ -233,6 +233,22 @@ describe("packed backup files", () => {
     assert.ok(whole.heldBytes > 4 * 1024 * 1024, `held ${whole.heldBytes} bytes`);
   });
 
+  test("a tree that outlives its range holds no slab once it handed everything over", () => {
+    // A backup with a checkpoint keeps one tree per range for the whole run; with 10k small
+    // tables each kept a 1 MiB slab for one handed-over region.
+    const key = (i: number) => new TextEncoder().encode(`t${String(i).padStart(7, "0")}`);
+    const trees = Array.from({ length: 50 }, () => new RangeTree());
+    trees.forEach((tree, t) => {
+      tree.stream(key(t * 10), () => {});
+      for (let i = t * 10; i < t * 10 + 3; i++) tree.put(key(i), key(i + 1), regionFiles(i));
+      assert.equal(tree.len, 3);
+    });
+    assert.equal(trees.reduce((n, t) => n + t.heldBytes, 0), 0);
+    // A tree used again after that (a region past a gap, held) starts a new slab.
+    trees[0]!.put(key(5), key(6), regionFiles(5));
+    assert.ok(trees[0]!.heldBytes > 0);
+  });
+
   test("metafiles from packed views equal those from the messages, and so do the sums", async () => {
     const build = async (fromTree: boolean) => {
       const store = new MapStorage();

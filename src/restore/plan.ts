@@ -44,9 +44,12 @@ export async function selectTables(reader: MetaReader, filter: TableFilter): Pro
       continue;
     }
     if (!filter.matchTable(dbName, t.table.name.O)) continue;
-    dbs.set(dbName.toLowerCase(), t.db);
+    // Every schema of the backup carries its database's DBInfo: one object per database is
+    // kept, not one per table (100k tables, 100k copies).
+    const db = dbs.get(dbName.toLowerCase()) ?? t.db;
+    dbs.set(dbName.toLowerCase(), db);
     tables.push({
-      db: t.db,
+      db,
       table: t.table,
       files: t.files,
       crc64xor: t.crc64xor,

@@ -25,7 +25,7 @@ import type { ExternalStorage } from "../storage/types.ts";
 import { StoreConnections } from "../tikv/stores.ts";
 import { LockResolver } from "../txn/lock_resolver.ts";
 import { MetaReader } from "../backup/metareader.ts";
-import { ActionType, type Job } from "../tidb/model.ts";
+import { ActionType, type Job, type TableInfo } from "../tidb/model.ts";
 import { formatBytes, formatSpeed } from "../backup/progress.ts";
 import { type PhasedProgress, phasedProgress } from "./progress.ts";
 import { parseRawKey } from "../backup/task.ts";
@@ -45,7 +45,9 @@ import {
   tableTotals,
 } from "./plan.ts";
 import { mergeFileRanges, rewriteRanges, type RewrittenRange, splitKeys } from "./ranges.ts";
+import { createTables, DEFAULT_DDL_BATCH_SIZE } from "./schemas.ts";
 import {
+  columnIdChanges,
   predictedColumnIdChanges,
   type RewriteRule,
   type TableRewrite,
@@ -57,7 +59,12 @@ import { discoverTidb } from "./discover.ts";
 import { loadStatistics, type StatsLoadResult } from "./stats.ts";
 import { metrics } from "../metrics.ts";
 import { restoreLabel, restoreSummaryLogLine } from "./summary.ts";
-import { reencodeChangedTables, type ReencodeRun, reencodeTargetRefusal } from "./reencode.ts";
+import {
+  type CreatedTable,
+  reencodeChangedTables,
+  type ReencodeRun,
+  reencodeTargetRefusal,
+} from "./reencode.ts";
 
 /** The restore kinds, as BR's subcommands. */
 export type RestoreMode = "full" | "db" | "table" | "raw" | "txn";
@@ -80,6 +87,10 @@ export interface RestoreConfig {
   tidb?: Partial<TidbEndpoint>;
   /** Files in flight per store. */
   concurrency: number;
+  /** Tables created a batch (BR's `--ddl-batch-size`, default 128; 0 or 1: one at a time). */
+  ddlBatchSize?: number;
+  /** TiDB sessions creating tables at once (default 16, BR's DDL concurrency). */
+  ddlConcurrency?: number;
   /** Download limit per store, MiB/s (0 = none). */
   rateLimitMiB?: number;
   checksum: boolean;
@@ -284,7 +295,8 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
     // keeps no checkpoint and runs no checksum (its schemas' sums cover only the changes).
     const incremental = meta.startVersion > 0n;
     if (incremental) metrics.begin("restore", restoreLabel(cfg.mode, true), started);
-    tidb = await TidbClient.connect(await tidbEndpoint(cfg, pd), signal);
+    const endpoint = await tidbEndpoint(cfg, pd);
+    tidb = await TidbClient.connect(endpoint, signal);
     if (!cfg.dryRun && !incremental) {
       cp = await openCheckpoint(cfg, storage, pd, meta.endVersion);
     }
@@ -324,16 +336,28 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       for (const db of selection.databases) await tidb.exec(createDatabaseSql(db));
     }
     await replayDdlJobs(tidb, jobs);
-    const created: { sel: SelectedTable; info: import("../tidb/model.ts").TableInfo }[] = [];
-    for (const sel of selection.tables) {
-      if (!cfg.noSchema) await tidb.exec(createTableSql(sel));
-      for (const sql of rebaseSql(sel)) await tidb.exec(sql);
-      created.push({ sel, info: await tidb.tableInfo(sel.db.db_name.O, sel.table.name.O) });
+    // Only the rewrite of each table is kept; a created TableInfo only where its column IDs
+    // differ (the re-encode needs it), so 100k tables do not hold 100k TableInfos twice.
+    const rewrites = new Map<SelectedTable, TableRewrite>();
+    const created: CreatedTable[] = [];
+    await createTables(selection.tables, {
+      endpoint,
+      batchSize: cfg.ddlBatchSize ?? DEFAULT_DDL_BATCH_SIZE,
+      ...(cfg.ddlConcurrency ? { concurrency: cfg.ddlConcurrency } : {}),
+      ...(cfg.noSchema ? { noSchema: true } : {}),
+      ...(signal ? { signal } : {}),
+    }, async (sel, info) => {
+      rewrites.set(sel, tableRewrite(sel.table, info, newTs));
+      if (sel.files.length > 0 && columnIdChanges(sel.table, info).length > 0) {
+        created.push({ sel, info });
+      } else {
+        sel.table = _namesOnly(sel.table);
+      }
       if (cp && !cp.createdTables.has(tableName(sel).toLowerCase())) {
         await cp.tableCreated(tableName(sel));
       }
       schemaBar.tick();
-    }
+    });
     // The tables are on record before any row goes into them, so a rerun after a crash never
     // takes them for someone else's data.
     await cp?.flush();
@@ -352,12 +376,10 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       },
       signal,
     });
-    for (const { sel, info } of created) {
-      restored.push({
-        sel: reencoded?.replaced.get(sel) ?? sel,
-        rewrite: tableRewrite(sel.table, info, newTs),
-      });
+    for (const sel of selection.tables) {
+      restored.push({ sel: reencoded?.replaced.get(sel) ?? sel, rewrite: rewrites.get(sel)! });
     }
+    rewrites.clear();
     const ctx: DataContext = { pd, stores, storage, tikvs, progress, cp };
     const { ranges, keys, totals: kv, files } = await importReencoded(
       cfg,
@@ -408,6 +430,15 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
     pd?.close();
     await storage.close();
   }
+}
+
+/**
+ * A backed-up TableInfo cut down to its ID and name once its table is created and its rewrite
+ * worked out: the later phases (import, checksum, checkpoint, messages) read nothing else, and a
+ * restore of 100k tables then holds 100k names instead of 100k whole schemas.
+ */
+function _namesOnly(t: TableInfo): TableInfo {
+  return { id: t.id, name: t.name } as TableInfo;
 }
 
 /** What the data phases need. */

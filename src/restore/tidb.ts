@@ -58,8 +58,15 @@ export class TidbClient {
     this.#signal = signal;
   }
 
-  /** Connects and logs in; fails in one line naming the server, never the password. */
-  static async connect(ep: TidbEndpoint, signal?: AbortSignal): Promise<TidbClient> {
+  /**
+   * Connects and logs in; fails in one line naming the server, never the password. With
+   * `multipleStatements`, `exec` may send several statements in one query (one round trip).
+   */
+  static async connect(
+    ep: TidbEndpoint,
+    signal?: AbortSignal,
+    o: { multipleStatements?: boolean } = {},
+  ): Promise<TidbClient> {
     let conn: mysql.Connection;
     try {
       conn = await mysql.createConnection({
@@ -70,7 +77,7 @@ export class TidbClient {
         connectTimeout: 10_000,
         supportBigNumbers: true,
         bigNumberStrings: true,
-        multipleStatements: false,
+        multipleStatements: o.multipleStatements ?? false,
       });
     } catch (err) {
       const e = err as { code?: string; message?: string };
@@ -90,7 +97,11 @@ export class TidbClient {
       "error",
       (err: Error) => log("restore").warn("TiDB connection: {e}", { e: err.message }),
     );
-    log("restore").info("connected to TiDB {addr} as {user}", { addr: addr(ep), user: ep.user });
+    // The extra sessions of the schema phase log at debug level: one info line per run.
+    log("restore")[o.multipleStatements ? "debug" : "info"]("connected to TiDB {addr} as {user}", {
+      addr: addr(ep),
+      user: ep.user,
+    });
     return new TidbClient(ep, conn, signal);
   }
 
@@ -104,11 +115,11 @@ export class TidbClient {
     }
   }
 
-  /** Runs a query and returns its rows as objects. */
-  async rows(sql: string): Promise<Record<string, unknown>[]> {
+  /** Runs a query (`?` placeholders filled from `values`) and returns its rows as objects. */
+  async rows(sql: string, values?: unknown[]): Promise<Record<string, unknown>[]> {
     this.#signal?.throwIfAborted();
     try {
-      const [rows] = await this.#conn.query(sql);
+      const [rows] = await this.#conn.query(sql, values);
       return rows as Record<string, unknown>[];
     } catch (err) {
       throw this.#sqlError(sql, err);
@@ -152,10 +163,46 @@ export class TidbClient {
     return rows.length > 0;
   }
 
+  /**
+   * The table IDs of `tables` in `db`, by lower-cased name, in one query on
+   * information_schema.tables (TiDB pushes the schema and name predicates down).
+   */
+  async tableIds(db: string, tables: string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (tables.length === 0) return out;
+    const rows = await this.rows(
+      "SELECT TABLE_NAME, TIDB_TABLE_ID FROM information_schema.tables " +
+        "WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (?)",
+      [db, tables],
+    );
+    for (const r of rows) out.set(String(r.TABLE_NAME).toLowerCase(), Number(r.TIDB_TABLE_ID));
+    return out;
+  }
+
+  /**
+   * TableInfos by table ID in one request (`/schema?table_ids=1,2,3`: an object keyed by ID, IDs
+   * not found left out). Undefined when the server does not know the
+   * parameter (an older TiDB answers `/schema` with its databases, an array).
+   */
+  async tableInfosById(ids: number[]): Promise<Map<number, TableInfo> | undefined> {
+    const body = await this.#status(`/schema?table_ids=${ids.join(",")}`);
+    const parsed = parseJson<unknown>(body);
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return undefined;
+    const out = new Map<number, TableInfo>();
+    for (const [k, v] of Object.entries(parsed as Record<string, TableInfo>)) out.set(Number(k), v);
+    return out;
+  }
+
   /** The TableInfo TiDB serves on its status port (`/schema/{db}/{table}`). */
   async tableInfo(db: string, table: string): Promise<TableInfo> {
-    const url = `http://${this.endpoint.host}:${this.endpoint.statusPort}/schema/` +
-      `${encodeURIComponent(db)}/${encodeURIComponent(table)}`;
+    return parseJson<TableInfo>(
+      await this.#status(`/schema/${encodeURIComponent(db)}/${encodeURIComponent(table)}`),
+    );
+  }
+
+  /** The body of a GET on TiDB's status API; a failure names the URL. */
+  async #status(path: string): Promise<string> {
+    const url = `http://${this.endpoint.host}:${this.endpoint.statusPort}${path}`;
     let res: Response;
     try {
       res = await fetch(url, this.#signal ? { signal: this.#signal } : {});
@@ -169,7 +216,7 @@ export class TidbClient {
     if (!res.ok) {
       throw new TidbError(`TiDB's status API answered ${res.status} for ${url}: ${body.trim()}`);
     }
-    return parseJson<TableInfo>(body);
+    return body;
   }
 
   /**

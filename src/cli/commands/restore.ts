@@ -23,6 +23,16 @@ function positiveInt(name: string) {
   };
 }
 
+function nonNegativeInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isInteger(n) || n < 0) {
+      throw new UsageError(`--${name} must be a non-negative integer`);
+    }
+    return n;
+  };
+}
+
 function port(name: string) {
   return (v: string): number => {
     const n = Number(v);
@@ -60,6 +70,14 @@ function addCommon(cmd: Command): Command {
       "files downloaded and ingested at a time per store",
       positiveInt("concurrency"),
       16,
+    )
+    .option(
+      "--ddl-batch-size <n>",
+      "tables created per batch, batches on several TiDB sessions at once (0 or 1: one table " +
+        "at a time)",
+      nonNegativeInt("ddl-batch-size"),
+      // BR's default; src/restore/schemas.ts is loaded only when a restore runs.
+      128,
     )
     .option(
       "--ratelimit <MiB/s>",
@@ -199,6 +217,7 @@ async function action(mode: "full" | "db" | "table" | "raw" | "txn", cmd: Comman
         password,
       },
       concurrency: Number(o.concurrency),
+      ddlBatchSize: Number(o.ddlBatchSize),
       rateLimitMiB: Number(o.ratelimit),
       checksum: parseBool("checksum", o.checksum as string | boolean | undefined),
       noSchema: o.schema === false,

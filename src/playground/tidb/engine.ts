@@ -130,6 +130,62 @@ const WRITABLE: ReadonlySet<number> = new Set([
   SchemaState.Public,
 ]);
 
+/** The first byte of every meta key (`m`). */
+const META_PREFIX = 0x6d;
+
+/** Lookups over one cached schema, kept in step with it. */
+interface _SchemaIndex {
+  dbById: Map<number, SchemaDb>;
+  dbByName: Map<string, SchemaDb>;
+  tableByName: Map<SchemaDb, Map<string, TableInfo>>;
+  tableById: Map<number, { db: SchemaDb; table: TableInfo }>;
+}
+
+function _indexSchema(dbs: SchemaDb[]): _SchemaIndex {
+  const index: _SchemaIndex = {
+    dbById: new Map(),
+    dbByName: new Map(),
+    tableByName: new Map(),
+    tableById: new Map(),
+  };
+  for (const d of dbs) {
+    index.dbById.set(d.info.id, d);
+    // The first of equal names wins, as a linear search found it.
+    if (!index.dbByName.has(d.info.db_name.L)) index.dbByName.set(d.info.db_name.L, d);
+    const byName = new Map<string, TableInfo>();
+    for (const t of d.tables) {
+      if (!byName.has(t.name.L)) byName.set(t.name.L, t);
+      index.tableById.set(t.id, { db: d, table: t });
+    }
+    index.tableByName.set(d, byName);
+  }
+  return index;
+}
+
+/**
+ * `list` with `old` replaced by `item` (either may be absent), in the order a reload gives: meta
+ * hash fields in byte order of their names (`Table:100` before `Table:99`).
+ */
+function _replaceSorted<T>(
+  list: T[],
+  old: T | undefined,
+  item: T | undefined,
+  field: (x: T) => string,
+): T[] {
+  const out = old === undefined ? list.slice() : list.filter((x) => x !== old);
+  if (item === undefined) return out;
+  const f = field(item);
+  let lo = 0;
+  let hi = out.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (field(out[mid]!) < f) lo = mid + 1;
+    else hi = mid;
+  }
+  out.splice(lo, 0, item);
+  return out;
+}
+
 interface IdCache {
   next: bigint;
   end: bigint;
@@ -138,6 +194,7 @@ interface IdCache {
 /** TiDB's storage and DDL over a playground cluster. */
 export class TidbEngine {
   #cache: InfoSchema | undefined;
+  #index: _SchemaIndex | undefined;
   #ids = new Map<string, IdCache>();
 
   /** Table statistics (ANALYZE, LOAD STATS, `/stats/dump`); kept in memory. */
@@ -290,21 +347,96 @@ export class TidbEngine {
       dbs.push({ info, tables });
     }
     this.#cache = { version, dbs };
+    this.#index = _indexSchema(dbs);
     return this.#cache;
+  }
+
+  /**
+   * Moves the cached schema from `version - 1` to `version` by the meta mutations of one DDL job,
+   * as TiDB's domain applies a SchemaDiff instead of reloading every table: a DDL costs the size
+   * of its change, not of the schema. Without a cache at `version - 1` the next read reloads.
+   */
+  #applyDiff(version: number, mutations: { key: Uint8Array; value: Uint8Array | null }[]): void {
+    const cache = this.#cache;
+    const index = this.#index;
+    this.#cache = undefined;
+    if (!cache || !index || cache.version !== version - 1) return;
+    const dbsKey = keyStr(utf8.encode(MetaKey.DBs));
+    let dbs = cache.dbs;
+    for (const m of mutations) {
+      if (m.key[0] !== META_PREFIX) continue;
+      let hash: { key: Uint8Array; field: Uint8Array };
+      try {
+        hash = decodeHashDataKey(m.key);
+      } catch {
+        continue; // string and list keys (version, global id, diffs) hold no schema
+      }
+      const key = keyStr(hash.key);
+      const field = text.decode(hash.field);
+      if (key === dbsKey && field.startsWith("DB:")) {
+        const id = Number(field.slice(3));
+        const old = index.dbById.get(id);
+        const byName = old ? index.tableByName.get(old)! : new Map<string, TableInfo>();
+        if (old) {
+          index.dbById.delete(id);
+          if (index.dbByName.get(old.info.db_name.L) === old) {
+            index.dbByName.delete(old.info.db_name.L);
+          }
+          index.tableByName.delete(old);
+          for (const t of old.tables) index.tableById.delete(t.id);
+        }
+        const d: SchemaDb | undefined = m.value === null
+          ? undefined
+          : { info: parseJson<DBInfo>(m.value), tables: old?.tables ?? [] };
+        dbs = _replaceSorted(dbs, old, d, (x) => `DB:${x.info.id}`);
+        if (d) {
+          index.dbById.set(id, d);
+          if (!index.dbByName.has(d.info.db_name.L)) index.dbByName.set(d.info.db_name.L, d);
+          index.tableByName.set(d, byName);
+          for (const t of d.tables) index.tableById.set(t.id, { db: d, table: t });
+        }
+        continue;
+      }
+      if (!key.startsWith("DB:") || !field.startsWith("Table:")) continue;
+      const d = index.dbById.get(Number(key.slice(3)));
+      if (!d) continue; // its database is gone in the same job
+      const id = Number(field.slice(6));
+      const byName = index.tableByName.get(d)!;
+      // A table moved to another database is deleted from one and put in the other.
+      const prev = index.tableById.get(id);
+      const old = prev?.db === d ? prev.table : d.tables.find((x) => x.id === id);
+      if (old) {
+        if (prev?.db === d) index.tableById.delete(id);
+        if (byName.get(old.name.L) === old) byName.delete(old.name.L);
+      }
+      const t = m.value === null ? undefined : parseJson<TableInfo>(m.value);
+      // A new array, never an edit of the old one: a caller may be iterating it.
+      d.tables = _replaceSorted(d.tables, old, t, (x) => `Table:${x.id}`);
+      if (t) {
+        index.tableById.set(id, { db: d, table: t });
+        if (!byName.has(t.name.L)) byName.set(t.name.L, t);
+      }
+    }
+    this.#cache = { version, dbs };
   }
 
   /** A database by name (case-insensitive). */
   db(name: string): SchemaDb | undefined {
-    const l = name.toLowerCase();
-    return this.schema().dbs.find((d) => d.info.db_name.L === l);
+    this.schema();
+    return this.#index!.dbByName.get(name.toLowerCase());
   }
 
   /** A table by names (case-insensitive). */
   table(db: string, name: string): { db: SchemaDb; table: TableInfo } | undefined {
     const d = this.db(db);
-    const l = name.toLowerCase();
-    const t = d?.tables.find((x) => x.name.L === l);
+    const t = d ? this.#index!.tableByName.get(d)!.get(name.toLowerCase()) : undefined;
     return d && t ? { db: d, table: t } : undefined;
+  }
+
+  /** A table by its id (not a partition's), as TiDB's `/schema?table_id=` finds it. */
+  tableById(id: number): { db: SchemaDb; table: TableInfo } | undefined {
+    this.schema();
+    return this.#index!.tableById.get(id);
   }
 
   /**
@@ -387,7 +519,7 @@ export class TidbEngine {
     });
     w.setSchemaVersion(version).setGlobalId(globalId);
     this.cluster.runTxn([...w.mutations.map(toMutation), ...data]);
-    this.#cache = undefined;
+    this.#applyDiff(version, w.mutations);
     return table;
   }
 

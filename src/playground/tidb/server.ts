@@ -17,7 +17,7 @@ import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import process from "node:process";
 import mysql from "mysql2";
 import { log } from "../../log.ts";
-import { toJson } from "../../tidb/model.ts";
+import { type TableInfo, toJson } from "../../tidb/model.ts";
 import type { Cluster } from "../cluster.ts";
 import { type EtcdStore, TIDB_TOPOLOGY_PATH, TIDB_TOPOLOGY_TTL_S } from "../server/etcd.ts";
 import { TidbEngine } from "./engine.ts";
@@ -404,23 +404,32 @@ export async function startTidbServer(o: TidbServerOptions): Promise<TidbServer>
           return send(200, engine.dumpStats(hit.db, hit.table));
         }
         if (parts[0] === "schema") {
-          const schema = engine.schema();
           const tableId = url.searchParams.get("table_id");
           if (parts.length === 1 && tableId !== null) {
             // `/schema?table_id=N`: one table by id, as TiDB's schema handler serves it.
-            const t = schema.dbs.flatMap((d) => d.tables).find((x) => String(x.id) === tableId);
+            const t = /^\d+$/.test(tableId) ? engine.tableById(Number(tableId)) : undefined;
             return t
-              ? send(200, t)
+              ? send(200, t.table)
               : send(404, `[schema:1146]Table which ID = ${tableId} does not exist.`);
           }
-          if (parts.length === 1) return send(200, schema.dbs.map((d) => d.info));
+          const tableIds = url.searchParams.get("table_ids");
+          if (parts.length === 1 && tableIds !== null) {
+            // `/schema?table_ids=1,2,3`: TableInfos keyed by id; ids not found are left out.
+            const out: Record<string, TableInfo> = {};
+            for (const id of tableIds.split(",")) {
+              const t = /^\d+$/.test(id.trim()) ? engine.tableById(Number(id)) : undefined;
+              if (t) out[String(t.table.id)] = t.table;
+            }
+            return send(200, out);
+          }
+          if (parts.length === 1) return send(200, engine.schema().dbs.map((d) => d.info));
           const db = engine.db(parts[1]!);
           if (!db) return send(404, `[schema:1049]Unknown database '${parts[1]}'`);
           if (parts.length === 2 && url.searchParams.get("id_name_only") === "true") {
             return send(200, db.tables.map((t) => ({ id: t.id, name: t.name })));
           }
           if (parts.length === 2) return send(200, db.tables);
-          const t = db.tables.find((x) => x.name.L === parts[2]!.toLowerCase());
+          const t = engine.table(parts[1]!, parts[2]!)?.table;
           if (!t || parts.length > 3) {
             return send(404, `[schema:1146]Table '${parts[1]}.${parts[2]}' doesn't exist`);
           }

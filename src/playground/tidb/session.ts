@@ -221,9 +221,9 @@ export class Session {
       throw notSupported(`writing to information_schema.${t.name}`);
     }
     const db = this.#schemaDb(dbName);
-    const table = db.tables.find((x) => x.name.L === t.name.toLowerCase());
-    if (!table) throw noSuchTable(dbName, t.name);
-    return { db, table };
+    const hit = this.engine.table(db.info.db_name.O, t.name);
+    if (!hit) throw noSuchTable(dbName, t.name);
+    return { db, table: hit.table };
   }
 
   /** Counts a DML statement's rows in the table's stats meta (count and modify_count). */
@@ -464,7 +464,7 @@ export class Session {
 
   #createTable(s: Stmt & { k: "createTable" }, sql: string): Result {
     const db = this.#schemaDb(s.table.db);
-    if (db.tables.some((t) => t.name.L === s.table.name.toLowerCase())) {
+    if (this.engine.table(db.info.db_name.O, s.table.name)) {
       if (s.ifNotExists) return ok();
       throw new SqlError(
         1050,
@@ -1126,7 +1126,7 @@ export class Session {
 
   #infoSchema(s: Stmt & { k: "select" }, name: string): Result {
     const schema = this.engine.schema();
-    const vt = virtualTable(name.toLowerCase(), schema, this);
+    const vt = virtualTable(name.toLowerCase(), schema, this, s.where);
     if (!vt) throw noSuchTable("information_schema", name);
     let rows = vt.rows.filter((r) => {
       if (!s.where) return true;
@@ -1265,10 +1265,39 @@ const PARTITION_METHOD: Record<number, string> = {
   [PartitionType.Key]: "KEY",
 };
 
+/**
+ * The lower-cased values a WHERE clause allows `column` to take when it says so plainly
+ * (`col = 'x'` or `col IN ('x', ...)`, alone or ANDed), else undefined. TiDB's memtable
+ * extractors push the same predicates down, so information_schema.tables for a few names does
+ * not build a row for every table.
+ */
+export function _allowedNames(where: Expr | undefined, column: string): Set<string> | undefined {
+  if (!where) return undefined;
+  const isCol = (e: Expr) => e.k === "col" && e.name.toUpperCase() === column;
+  const strs = (list: Expr[]) =>
+    list.every((x) => x.k === "str")
+      ? new Set(list.map((x) => (x as { value: string }).value.toLowerCase()))
+      : undefined;
+  if (where.k === "binary" && where.op.toLowerCase() === "and") {
+    const l = _allowedNames(where.l, column);
+    const r = _allowedNames(where.r, column);
+    if (!l) return r;
+    if (!r) return l;
+    return new Set([...l].filter((x) => r.has(x)));
+  }
+  if (where.k === "binary" && where.op === "=") {
+    if (isCol(where.l)) return strs([where.r]);
+    if (isCol(where.r)) return strs([where.l]);
+  }
+  if (where.k === "in" && !where.not && isCol(where.e)) return strs(where.list);
+  return undefined;
+}
+
 function virtualTable(
   name: string,
   schema: InfoSchema,
   session: Session,
+  where?: Expr,
 ): VirtualTable | undefined {
   const str = (
     v: string | null | undefined,
@@ -1318,8 +1347,17 @@ function virtualTable(
         "TIDB_PK_TYPE",
       ];
       const rows: Value[][] = [];
+      const dbNames = _allowedNames(where, "TABLE_SCHEMA");
+      const tableNames = _allowedNames(where, "TABLE_NAME");
       for (const d of schema.dbs) {
-        for (const t of d.tables) {
+        if (dbNames && !dbNames.has(d.info.db_name.L)) continue;
+        const tables = tableNames
+          ? [...tableNames].flatMap((n) => {
+            const hit = session.engine.table(d.info.db_name.O, n);
+            return hit ? [hit.table] : [];
+          })
+          : d.tables;
+        for (const t of tables) {
           const auto = t.cols.some((c) => c.type.Flag & ColumnFlag.AutoIncrement)
             ? session.engine.autoIdBase(d.info.id, t.id, t.auto_id_cache === 1 ? "inc" : "row") + 1n
             : null;
