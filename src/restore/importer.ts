@@ -222,10 +222,15 @@ export class FileImporter {
       await bo.backoff(BO.regionMiss, `region ${region.region.id} has no leader`);
       return RETRY_REGION;
     }
+    // The files download at once (BR's errgroup per region); each store's slots bound them.
+    const leader = region.leader;
+    const got = await Promise.all(
+      range.files.map((file) =>
+        this.#downloadAll(range, file, this.#sstMeta(range, file, region), peers, leader, bo)
+      ),
+    );
     const downloaded: Downloaded[] = [];
-    for (const file of range.files) {
-      const meta = this.#sstMeta(range, file, region);
-      const d = await this.#downloadAll(range, file, meta, peers, region.leader, bo);
+    for (const d of got) {
       if (d === RETRY_REGION) return RETRY_REGION;
       if (d) downloaded.push(d);
     }

@@ -32,7 +32,9 @@ import { parseRawKey } from "../backup/task.ts";
 import { Pool } from "../pool.ts";
 import { restoredRanges, ruledChecksum } from "./checksum.ts";
 import { ImportModeKeeper, isTikv, SchedulerPause, splitAndScatter } from "./cluster.ts";
-import { FileImporter, type ImportRange } from "./importer.ts";
+import { FileImporter } from "./importer.ts";
+import { importBatches, rangeBatches } from "./batches.ts";
+import { decodeTableId } from "../tidb/tablecodec.ts";
 import {
   createDatabaseSql,
   createTableSql,
@@ -229,25 +231,35 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
     if (tikvs.length === 0) throw new RestoreError("PD knows no TiKV store to restore into");
 
     if (!tableMode) {
-      const files = await rawFiles(cfg, reader);
-      const ranges = rewriteRanges(mergeFileRanges(files), undefined);
-      const keys = splitKeys(ranges);
+      const source = () => rawFiles(cfg, reader);
       if (cfg.dryRun) {
+        const files: File[] = [];
+        for await (const f of source()) files.push(f);
+        const ranges = rewriteRanges(mergeFileRanges(files), undefined);
+        const keys = splitKeys(ranges);
         return planOf([], [], "not checked for raw and txn restores", ranges, keys, tikvs.length);
       }
       cp = await openCheckpoint(cfg, storage, pd, meta.endVersion);
       await cp?.begin(cp.restoreTs ?? 0n);
-      const kvs = await importAll(cfg, { pd, stores, storage, tikvs, progress, cp }, ranges, keys);
+      // The files are read twice, never held: once to count them for the progress bar, once
+      // to import them batch by batch.
+      let count = 0;
+      for await (const _ of source()) count++;
+      const kvs = await importAll(
+        cfg,
+        { pd, stores, storage, tikvs, progress, cp },
+        { files: source, count, rules: undefined },
+      );
       await cp?.complete();
       cp = undefined;
       return summary(cfg, storage, meta.endVersion, 0n, started, {
         tables: 0,
         databases: 0,
-        files: files.length,
+        files: kvs.files,
         kvs: kvs.kvs,
         bytes: kvs.bytes,
-        ranges: ranges.length,
-        splitKeys: keys.length,
+        ranges: kvs.ranges,
+        splitKeys: kvs.keys,
         newRegions: kvs.newRegions,
         checksum: "skipped",
         ...(kvs.resumed > 0 ? { resumed: kvs.resumed } : {}),
@@ -332,12 +344,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       });
     }
     const ctx: DataContext = { pd, stores, storage, tikvs, progress, cp };
-    const { ranges, keys, totals: kv, files } = await importReencoded(
-      cfg,
-      ctx,
-      restored,
-      reencoded,
-    );
+    const kv = await importReencoded(cfg, ctx, restored, reencoded, reader);
     const reencodedNames = reencoded?.tables ?? [];
     // --- end of the re-encode hook
     const { checksum, without } = incremental
@@ -351,11 +358,11 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       ...(reencodedNames.length > 0 ? { reencoded: reencodedNames } : {}),
       tables: selection.tables.length,
       databases: selection.databases.length,
-      files: files.length,
+      files: kv.files,
       kvs: kv.kvs,
       bytes: kv.bytes,
-      ranges: ranges.length,
-      splitKeys: keys.length,
+      ranges: kv.ranges,
+      splitKeys: kv.keys,
       newRegions: kv.newRegions,
       checksum,
       ...(without.length > 0 ? { without } : {}),
@@ -388,19 +395,39 @@ export interface DataContext {
 
 /**
  * Imports the files of restored tables: ranges merged and rewritten onto the new IDs, regions
- * split at their ends, every range downloaded and ingested.
+ * split at their ends, every range downloaded and ingested, batch by batch (`batches.ts`).
+ * With `reader`, the files are streamed from the backup's metadata (only those of the restored
+ * tables and partitions), so memory does not grow with them; tables in `inMemory` (re-encoded
+ * copies, whose files the backup's metadata does not list) use their `sel.files`, as do all
+ * tables without a reader.
  */
 export async function importTables(
   cfg: RestoreConfig,
   ctx: DataContext,
   restored: Restored[],
-): Promise<{ ranges: RewrittenRange[]; keys: Uint8Array[]; totals: ImportTotals; files: File[] }> {
+  reader?: MetaReader,
+  inMemory: ReadonlySet<SelectedTable> = new Set(),
+): Promise<ImportTotals> {
   const rules: RewriteRule[] = restored.flatMap((r) => r.rewrite.rules);
-  const files = restored.flatMap((r) => r.sel.files);
-  const ranges = rewriteRanges(mergeFileRanges(files), rules);
-  const keys = splitKeys(ranges);
-  const totals = await importAll(cfg, ctx, ranges, keys);
-  return { ranges, keys, totals, files };
+  const streamed = reader ? restored.filter((r) => !inMemory.has(r.sel)) : [];
+  const held = reader ? restored.filter((r) => inMemory.has(r.sel)) : restored;
+  const ids = new Set<bigint>();
+  for (const r of streamed) {
+    ids.add(BigInt(r.sel.table.id));
+    for (const p of r.sel.table.partition?.definitions ?? []) ids.add(BigInt(p.id));
+  }
+  let count = 0;
+  for (const r of restored) count += r.sel.files.length;
+  async function* files(): AsyncGenerator<File> {
+    if (reader && ids.size > 0) {
+      for await (const f of reader.dataFiles()) {
+        const id = decodeTableId(f.startKey);
+        if (id !== undefined && ids.has(id)) yield f;
+      }
+    }
+    for (const r of held) yield* r.sel.files;
+  }
+  return await importAll(cfg, ctx, { files, count, rules });
 }
 
 /**
@@ -526,8 +553,8 @@ function checkKind(mode: RestoreMode, isRaw: boolean, isTxn: boolean, storage: E
   }
 }
 
-async function rawFiles(cfg: RestoreConfig, reader: MetaReader): Promise<File[]> {
-  const out: File[] = [];
+/** The files a raw or txn restore imports, read as they come (never collected). */
+async function* rawFiles(cfg: RestoreConfig, reader: MetaReader): AsyncGenerator<File> {
   let start: Uint8Array = new Uint8Array();
   let end: Uint8Array = new Uint8Array();
   if (cfg.mode === "raw" && cfg.raw) {
@@ -544,9 +571,8 @@ async function rawFiles(cfg: RestoreConfig, reader: MetaReader): Promise<File[]>
     // BR, which restores whole files).
     if (end.length > 0 && compareBytes(f.startKey, end) >= 0) continue;
     if (start.length > 0 && f.endKey.length > 0 && compareBytes(f.endKey, start) <= 0) continue;
-    out.push(f);
+    yield f;
   }
-  return out;
 }
 
 /**
@@ -609,7 +635,12 @@ function list(names: string[]): string {
   return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
 }
 
-interface ImportTotals {
+/** What an import went through. */
+export interface ImportTotals {
+  /** Files, merged ranges and split keys imported (counted batch by batch). */
+  files: number;
+  ranges: number;
+  keys: number;
   kvs: bigint;
   bytes: bigint;
   newRegions: number;
@@ -626,27 +657,26 @@ async function importReencoded(
   ctx: DataContext,
   restored: Restored[],
   re: ReencodeRun | undefined,
-): ReturnType<typeof importTables> {
+  reader: MetaReader,
+): Promise<ImportTotals> {
+  const fresh = new Set(re?.replaced.values() ?? []);
   if (!re || re.target === ctx.storage || re.replaced.size === 0) {
-    return await importTables(cfg, ctx, restored);
+    return await importTables(cfg, ctx, restored, reader, fresh);
   }
-  const fresh = new Set(re.replaced.values());
-  const a = await importTables(cfg, ctx, restored.filter((r) => !fresh.has(r.sel)));
+  const a = await importTables(cfg, ctx, restored.filter((r) => !fresh.has(r.sel)), reader);
   const b = await importTables(
     cfg,
     { ...ctx, storage: re.target },
     restored.filter((r) => fresh.has(r.sel)),
   );
   return {
-    ranges: [...a.ranges, ...b.ranges],
-    keys: [...a.keys, ...b.keys],
-    totals: {
-      kvs: a.totals.kvs + b.totals.kvs,
-      bytes: a.totals.bytes + b.totals.bytes,
-      newRegions: a.totals.newRegions + b.totals.newRegions,
-      resumed: a.totals.resumed + b.totals.resumed,
-    },
-    files: [...a.files, ...b.files],
+    files: a.files + b.files,
+    ranges: a.ranges + b.ranges,
+    keys: a.keys + b.keys,
+    kvs: a.kvs + b.kvs,
+    bytes: a.bytes + b.bytes,
+    newRegions: a.newRegions + b.newRegions,
+    resumed: a.resumed + b.resumed,
   };
 }
 
@@ -659,17 +689,36 @@ async function openTargetStorage(cfg: RestoreConfig): Promise<ExternalStorage> {
   });
 }
 
-/** Prepares the cluster, splits, imports every range and undoes the preparation. */
+/** The files an import reads: a stream opened afresh per call, and how many it yields. */
+interface ImportSource {
+  files: () => AsyncIterable<File>;
+  /** Files the stream yields (the progress bar's total). */
+  count: number;
+  /** Undefined: keys kept (raw and txn restores). */
+  rules: readonly RewriteRule[] | undefined;
+}
+
+/**
+ * Prepares the cluster, then splits and imports the source's files batch by batch
+ * (`importBatches`), and undoes the preparation.
+ */
 async function importAll(
   cfg: RestoreConfig,
   ctx: DataContext,
-  ranges: RewrittenRange[],
-  keys: Uint8Array[],
+  source: ImportSource,
 ): Promise<ImportTotals> {
   const { pd, stores, storage, tikvs, progress, cp } = ctx;
   const signal = cfg.signal;
-  const totals: ImportTotals = { kvs: 0n, bytes: 0n, newRegions: 0, resumed: 0 };
-  if (ranges.length === 0) return totals;
+  const totals: ImportTotals = {
+    files: 0,
+    ranges: 0,
+    keys: 0,
+    kvs: 0n,
+    bytes: 0n,
+    newRegions: 0,
+    resumed: 0,
+  };
+  if (source.count === 0) return totals;
   const backend = toStorageBackend(storage, cfg.sendCredentials);
   const importer = new FileImporter({
     pd,
@@ -689,38 +738,27 @@ async function importAll(
     pause = await SchedulerPause.start(pd);
     importMode = await ImportModeKeeper.start(stores, tikvs as never);
     if (limit > 0n) await importer.setDownloadSpeedLimit(ids, limit);
-    const splitBar = progress.phase("Split/Scatter", keys.length, "split keys");
-    const created = await splitAndScatter(pd, stores, keys, {
-      ...(signal ? { signal } : {}),
-      onSplit: (n) => splitBar.tick(n),
-    });
-    totals.newRegions = created.length;
-    const bar = progress.phase("Import", ranges.length, "ranges");
-    const pool = new Pool({
-      concurrency: Math.max(1, cfg.concurrency * ids.length),
-      ...(signal ? { signal } : {}),
-    });
-    await pool.forEach(ranges, async (r) => {
-      if (cp?.doneRanges.has(rangeKey(r.startKey, r.endKey))) {
-        totals.resumed++;
+    // Split/scatter runs per batch, inside the import phase: one bar counts files.
+    const bar = progress.phase("Split/Scatter+Import", source.count, "files");
+    const done = await importBatches(rangeBatches(source.files(), source.rules), {
+      split: async (keys) => {
+        const created = await splitAndScatter(pd, stores, keys, signal ? { signal } : {});
+        totals.newRegions += created.length;
+      },
+      importRange: async (r) => {
+        if (!cp?.doneRanges.has(rangeKey(r.startKey, r.endKey))) {
+          await importer.importRange(r);
+          await cp?.rangeDone(r.startKey, r.endKey);
+          bar.addBytes(r.bytes);
+        } else totals.resumed++;
         totals.kvs += r.kvs;
         totals.bytes += r.bytes;
-        bar.tick();
-        return;
-      }
-      const item: ImportRange = {
-        files: r.files,
-        newStartKey: r.newStartKey,
-        newEndKey: r.newEndKey,
-        rule: r.rule,
-      };
-      await importer.importRange(item);
-      await cp?.rangeDone(r.startKey, r.endKey);
-      totals.kvs += r.kvs;
-      totals.bytes += r.bytes;
-      bar.addBytes(r.bytes);
-      bar.tick();
-    });
+        bar.tick(r.files.length);
+      },
+    }, { concurrency: cfg.concurrency * ids.length, ...(signal ? { signal } : {}) });
+    totals.files = done.files;
+    totals.ranges = done.ranges;
+    totals.keys = done.keys;
     progress.stop();
     return totals;
   } finally {
