@@ -68,9 +68,23 @@ export async function* rangeBatches(
 /** What `importBatches` needs from the cluster side. */
 export interface BatchSteps {
   /** Splits and scatters at a batch's keys before its ranges are imported. */
-  split(keys: Uint8Array[]): Promise<void>;
+  split(batch: RangeBatch): Promise<void>;
   /** Imports one range (download to every peer, ingest on the leader). */
   importRange(range: RewrittenRange, signal: AbortSignal): Promise<void>;
+}
+
+/** The key span of a batch's rewritten ranges (empty start or end: unbounded). */
+export function batchSpan(batch: RangeBatch): { start: Uint8Array; end: Uint8Array } {
+  let start: Uint8Array | undefined;
+  let end: Uint8Array | undefined;
+  for (const r of batch.ranges) {
+    if (start === undefined || compareBytes(r.newStartKey, start) < 0) start = r.newStartKey;
+    if (
+      end === undefined ||
+      end.length > 0 && (r.newEndKey.length === 0 || compareBytes(r.newEndKey, end) > 0)
+    ) end = r.newEndKey;
+  }
+  return { start: start ?? new Uint8Array(), end: end ?? new Uint8Array() };
 }
 
 /** Counts of what `importBatches` went through. */
@@ -101,7 +115,7 @@ export async function importBatches(
       totals.files += batch.files;
       totals.ranges += batch.ranges.length;
       totals.keys += batch.keys.length;
-      await steps.split(batch.keys);
+      await steps.split(batch);
       for (const r of batch.ranges) await pool.submit((signal) => steps.importRange(r, signal));
     }
   } catch (err) {

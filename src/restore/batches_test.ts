@@ -4,7 +4,9 @@ import type { File } from "../gen/brpb_pb.ts";
 import { dataFile, MapStorage } from "../backup/_meta_test_util.ts";
 import { MetaReader } from "../backup/metareader.ts";
 import { MetaWriter } from "../backup/metawriter.ts";
-import { importBatches, rangeBatches } from "./batches.ts";
+import { batchSpan, importBatches, rangeBatches } from "./batches.ts";
+import { regionsOf } from "./importer.ts";
+import type { RegionInfo } from "../pd/client.ts";
 
 const TABLE = 70n;
 const RANGES = 5000;
@@ -108,5 +110,28 @@ describe("batched import", () => {
       /store 1 is gone/,
     );
     assert.ok(started < 200, `${started} ranges started after the failure`);
+  });
+
+  test("a range's regions are cut from the batch's one walk; a gap sends it to PD", async () => {
+    const k = (s: string) => new TextEncoder().encode(s);
+    const region = (id: number, a: string, b: string) =>
+      ({
+        region: { id: BigInt(id) },
+        leader: undefined,
+        startKey: k(a),
+        endKey: k(b),
+      }) as unknown as RegionInfo;
+    const walk = [region(1, "a", "c"), region(2, "c", "f"), region(3, "f", "")];
+    assert.deepEqual(regionsOf(walk, k("b"), k("d"))?.map((r) => r.region.id), [1n, 2n]);
+    assert.deepEqual(regionsOf(walk, k("c"), k("f"))?.map((r) => r.region.id), [2n]);
+    assert.deepEqual(regionsOf(walk, k("g"), k(""))?.map((r) => r.region.id), [3n]);
+    assert.equal(regionsOf(walk, k("0"), k("b")), undefined, "before the walk");
+    assert.equal(regionsOf([walk[0]!, walk[2]!], k("b"), k("g")), undefined, "a gap");
+    const [batch] = await Array.fromAsync(rangeBatches(pair(3).concat(pair(1)), undefined, {
+      keyCount: 1,
+    }));
+    const span = batchSpan(batch!);
+    assert.deepEqual(span.start, batch!.ranges[0]!.newStartKey);
+    assert.deepEqual(span.end, batch!.ranges[1]!.newEndKey);
   });
 });

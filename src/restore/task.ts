@@ -17,7 +17,7 @@ import {
 } from "../filter/mod.ts";
 import type { File } from "../gen/brpb_pb.ts";
 import { log } from "../log.ts";
-import { PdClient } from "../pd/client.ts";
+import { PdClient, type RegionInfo } from "../pd/client.ts";
 import type { TlsOptions } from "../rpc/transport.ts";
 import { toStorageBackend } from "../storage/backend.ts";
 import { openStorage } from "../storage/registry.ts";
@@ -32,8 +32,8 @@ import { parseRawKey } from "../backup/task.ts";
 import { Pool } from "../pool.ts";
 import { restoredRanges, ruledChecksum } from "./checksum.ts";
 import { ImportModeKeeper, isTikv, SchedulerPause, splitAndScatter } from "./cluster.ts";
-import { FileImporter } from "./importer.ts";
-import { importBatches, rangeBatches } from "./batches.ts";
+import { FileImporter, regionsOf } from "./importer.ts";
+import { batchSpan, importBatches, rangeBatches } from "./batches.ts";
 import { decodeTableId } from "../tidb/tablecodec.ts";
 import {
   createDatabaseSql,
@@ -740,14 +740,23 @@ async function importAll(
     if (limit > 0n) await importer.setDownloadSpeedLimit(ids, limit);
     // Split/scatter runs per batch, inside the import phase: one bar counts files.
     const bar = progress.phase("Split/Scatter+Import", source.count, "files");
+    const hints = new WeakMap<RewrittenRange, RegionInfo[]>();
     const done = await importBatches(rangeBatches(source.files(), source.rules), {
-      split: async (keys) => {
-        const created = await splitAndScatter(pd, stores, keys, signal ? { signal } : {});
+      split: async (batch) => {
+        const created = await splitAndScatter(pd, stores, batch.keys, signal ? { signal } : {});
         totals.newRegions += created.length;
+        // The batch's regions in one walk, so each range does not ask PD for its own.
+        const span = batchSpan(batch);
+        const found = await importer.scanRegions(span.start, span.end, 4 * batch.ranges.length);
+        if (!found) return;
+        for (const r of batch.ranges) {
+          const mine = regionsOf(found, r.newStartKey, r.newEndKey);
+          if (mine) hints.set(r, mine);
+        }
       },
       importRange: async (r) => {
         if (!cp?.doneRanges.has(rangeKey(r.startKey, r.endKey))) {
-          await importer.importRange(r);
+          await importer.importRange(r, hints.get(r));
           await cp?.rangeDone(r.startKey, r.endKey);
           bar.addBytes(r.bytes);
         } else totals.resumed++;
