@@ -239,12 +239,12 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
         const keys = splitKeys(ranges);
         return planOf([], [], "not checked for raw and txn restores", ranges, keys, tikvs.length);
       }
-      cp = await openCheckpoint(cfg, storage, pd, meta.endVersion);
-      await cp?.begin(cp.restoreTs ?? 0n);
-      // The files are read twice, never held: once to count them for the progress bar, once
-      // to import them batch by batch.
+      // The files are read twice, never held: once to count them for the progress bar (and
+      // to refuse bad --start/--end before anything is written), once to import them.
       let count = 0;
       for await (const _ of source()) count++;
+      cp = await openCheckpoint(cfg, storage, pd, meta.endVersion);
+      await cp?.begin(cp.restoreTs ?? 0n);
       const kvs = await importAll(
         cfg,
         { pd, stores, storage, tikvs, progress, cp },
