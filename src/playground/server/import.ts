@@ -667,24 +667,48 @@ async function rewriteFile(
 }
 
 /**
- * A write-CF value with its start ts replaced by the varint `startTs` (TiKV parses the record,
- * sets `start_ts` and writes it back; the fields after the start ts are kept as they are).
+ * A write-CF value with its start ts replaced by the varint `startTs`. TiKV parses the record
+ * (`WriteRef::parse`, which stops at the first unknown flag), sets `start_ts` and writes it back
+ * (`to_bytes`, known fields in their fixed order): so the known fields after the start ts are
+ * copied as they are, and anything from an unknown flag on is dropped.
  */
-function withStartTs(v: Uint8Array, startTs: Uint8Array, origin: Uint8Array): Uint8Array {
+export function withStartTs(
+  v: Uint8Array,
+  startTs: Uint8Array,
+  origin: Uint8Array,
+): Uint8Array {
   const bad = (why: string) =>
     new DownloadError(
       `bad format write ${hex(origin).toUpperCase()}: malformed write-CF value: ${why}`,
     );
   if (v.length === 0) throw bad("empty");
   if (!WRITE_TYPES.has(v[0]!)) throw bad(`unknown write type byte 0x${v[0]!.toString(16)}`);
-  let end = 1;
-  while (end < v.length && v[end]! >= 0x80) end++;
-  if (end >= v.length || end - 1 >= 10) throw bad("start ts: truncated varint");
-  end++;
-  const out = new Uint8Array(1 + startTs.length + v.length - end);
+  const varint = (at: number, what: string): number => {
+    let end = at;
+    while (end < v.length && v[end]! >= 0x80) end++;
+    if (end >= v.length || end - at >= 10) throw bad(`${what}: truncated varint`);
+    return end + 1;
+  };
+  const from = varint(1, "start ts");
+  let to = from;
+  for (;;) {
+    if (to >= v.length) break;
+    const flag = v[to]!;
+    let next: number;
+    if (flag === 0x76) next = to + 2 + (v[to + 1] ?? 0); // 'v': short value, 1-byte length
+    else if (flag === 0x52) next = to + 1; // 'R': overlapped rollback
+    else if (flag === 0x46) next = to + 9; // 'F': gc fence, u64
+    else if (flag === 0x6c) {
+      next = to + 9 < v.length ? varint(to + 9, "versions to last change") : v.length + 1; // 'l'
+    } else if (flag === 0x53) next = varint(to + 1, "txn source"); // 'S'
+    else break;
+    if (next > v.length) throw bad(`field 0x${flag.toString(16)} at offset ${to} is truncated`);
+    to = next;
+  }
+  const out = new Uint8Array(1 + startTs.length + to - from);
   out[0] = v[0]!;
   out.set(startTs, 1);
-  out.set(v.subarray(end), 1 + startTs.length);
+  out.set(v.subarray(from, to), 1 + startTs.length);
   return out;
 }
 
