@@ -363,15 +363,31 @@ interface SideFig {
   cpu: number;
   rssMiB: number;
   walls: number[];
+  /** CPU seconds the playground process spent serving this side (median). */
+  playgroundCpu: number;
 }
 
-function sideOf(ms: Measured[]): SideFig {
+function sideOf(ms: Measured[], pgCpu: number[]): SideFig {
   return {
     wall: median(ms.map((m) => m.wall)),
     cpu: median(ms.map((m) => m.cpu)),
     rssMiB: Math.max(...ms.map((m) => m.rssMiB)),
     walls: ms.map((m) => m.wall),
+    playgroundCpu: median(pgCpu),
   };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSecondsOf(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 async function filesPart(): Promise<void> {
@@ -432,14 +448,20 @@ async function filesPart(): Promise<void> {
         if (arg("warmup", "1") !== "0") await measure(floorCmd, tmp); // warms the playground
         const floors: Measured[] = [];
         const clients: Measured[] = [];
+        const pgFloor: number[] = [];
+        const pgClient: number[] = [];
         for (let r = 0; r < runs; r++) {
+          let pg0 = cpuSecondsOf(pg.child.pid);
           const f = await measure(floorCmd, tmp);
+          pgFloor.push(cpuSecondsOf(pg.child.pid) - pg0);
           const got = lastJson(f);
           if (got.downloads !== ranges * 2 * 3 || got.ingests !== ranges) {
             throw new Error(`the floor made ${got.downloads} downloads, ${got.ingests} ingests`);
           }
           floors.push(f);
+          pg0 = cpuSecondsOf(pg.child.pid);
           const c = await measure(clientCmd, tmp);
+          pgClient.push(cpuSecondsOf(pg.child.pid) - pg0);
           const s = lastJson(c);
           if (s.dataFiles !== ranges * 2) {
             throw new Error(`the client restored ${s.dataFiles} files, not ${ranges * 2}`);
@@ -448,10 +470,16 @@ async function filesPart(): Promise<void> {
           log(
             `  run ${r + 1}: floor ${f.wall.toFixed(2)} s (cpu ${f.cpu.toFixed(2)} s, ` +
               `${f.rssMiB.toFixed(0)} MiB); client ${c.wall.toFixed(2)} s (cpu ` +
-              `${c.cpu.toFixed(2)} s, ${c.rssMiB.toFixed(0)} MiB)`,
+              `${c.cpu.toFixed(2)} s, ${c.rssMiB.toFixed(0)} MiB); playground cpu ` +
+              `${pgFloor.at(-1)!.toFixed(2)} s / ${pgClient.at(-1)!.toFixed(2)} s`,
           );
         }
-        const res = { files: ranges * 2, ranges, floor: sideOf(floors), client: sideOf(clients) };
+        const res = {
+          files: ranges * 2,
+          ranges,
+          floor: sideOf(floors, pgFloor),
+          client: sideOf(clients, pgClient),
+        };
         results.push(res);
         log(
           `  medians: floor ${res.floor.wall.toFixed(2)} s, client ${
@@ -570,10 +598,37 @@ async function restoreOf(
 
 /** Backs up playground A (`spec`), stops it, restores into an empty playground B. */
 async function roundTrip(spec: SampleSpec, tmp: string) {
+  const { startPlayground } = await import("../src/playground/server/mod.ts");
+  const dest = join(tmp, "backup");
+  // A's data is unreachable once its backup is done, so B's restore does not run beside it in
+  // the heap (the playgrounds share this process).
+  const { backup, backupBusy } = await backupOfSample(spec, dest, tmp);
+  const b = await startPlayground({
+    data: "empty",
+    electionMs: 0,
+    adminPort: -1,
+    scatterMs: 5,
+    tidbPort: 0,
+  });
+  let restore: Measured;
+  let restoreBusy: number;
+  try {
+    const stop = busyWindow(b.imports.stats);
+    restore = await restoreOf(b, dest, tmp).finally(() => (restoreBusy = stop()));
+    restoreBusy = stop();
+  } finally {
+    await b.stop();
+  }
+  const bs = lastJson(backup);
+  const rs = lastJson(restore);
+  return { backup, backupBusy, bs, restore, restoreBusy, rs };
+}
+
+/** Loads `spec` into playground A, backs it up to `dest` and stops A. */
+async function backupOfSample(spec: SampleSpec, dest: string, tmp: string) {
   const { Cluster } = await import("../src/playground/cluster.ts");
   const { loadSample } = await import("../src/playground/sample.ts");
   const { startPlayground } = await import("../src/playground/server/mod.ts");
-  const dest = join(tmp, "backup");
   const t0 = performance.now();
   const cluster = new Cluster({ stores: 3 });
   const loaded = loadSample(cluster, spec);
@@ -602,25 +657,7 @@ async function roundTrip(spec: SampleSpec, tmp: string) {
   } finally {
     await a.stop();
   }
-  const b = await startPlayground({
-    data: "empty",
-    electionMs: 0,
-    adminPort: -1,
-    scatterMs: 5,
-    tidbPort: 0,
-  });
-  let restore: Measured;
-  let restoreBusy: number;
-  try {
-    const stop = busyWindow(b.imports.stats);
-    restore = await restoreOf(b, dest, tmp).finally(() => (restoreBusy = stop()));
-    restoreBusy = stop();
-  } finally {
-    await b.stop();
-  }
-  const bs = lastJson(backup);
-  const rs = lastJson(restore);
-  return { backup, backupBusy, bs, restore, restoreBusy, rs, loaded };
+  return { backup, backupBusy };
 }
 
 async function e2ePart(): Promise<void> {

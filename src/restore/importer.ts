@@ -101,6 +101,36 @@ function regionErrorText(e: RegionError): string {
     .join(",");
 }
 
+/**
+ * The regions of `sorted` (key order, as `scanRegions` returns) that cover `[start, end)`
+ * without a gap; undefined when they do not (the range then asks PD itself).
+ */
+export function regionsOf(
+  sorted: readonly RegionInfo[],
+  start: Uint8Array,
+  end: Uint8Array,
+): RegionInfo[] | undefined {
+  let lo = 0;
+  let hi = sorted.length;
+  // The first region whose end lies after `start`.
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const e = sorted[mid]!.endKey;
+    if (e.length > 0 && compareBytes(e, start) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  const first = sorted[lo];
+  if (!first || compareBytes(first.startKey, start) > 0) return undefined;
+  const out = [first];
+  for (let i = lo;; i++) {
+    const r = sorted[i]!;
+    if (r.endKey.length === 0 || (end.length > 0 && compareBytes(r.endKey, end) >= 0)) return out;
+    const next = sorted[i + 1];
+    if (!next || compareBytes(next.startKey, r.endKey) !== 0) return undefined;
+    out.push(next);
+  }
+}
+
 /** Downloads and ingests ranges of backup files. */
 export class FileImporter {
   readonly #o: ImporterOptions;
@@ -137,18 +167,22 @@ export class FileImporter {
   /**
    * Imports one range: every region it overlaps gets the files downloaded to each peer and
    * ingested on the leader. Regions that changed meanwhile are looked up and done again.
+   * `regions`, when given, are the range's regions as just looked up (`regionsOf` over
+   * `scanRegions`): the first pass uses them instead of asking PD again.
    */
-  async importRange(range: ImportRange): Promise<ImportStats> {
+  async importRange(range: ImportRange, regions?: RegionInfo[]): Promise<ImportStats> {
     const bo = new Backoffer({
       budgetMs: this.#o.budgetMs,
       ...(this.#o.signal ? { signal: this.#o.signal } : {}),
     });
     const stats: ImportStats = { ingests: 0 };
     const pending = [{ start: range.newStartKey, end: range.newEndKey }];
+    let hint = regions;
     while (pending.length > 0) {
       const part = pending.shift()!;
-      const regions = await this.#regions(part.start, part.end);
-      for (const region of regions) {
+      const found = hint ?? await this.#regions(part.start, part.end);
+      hint = undefined;
+      for (const region of found) {
         const sub = clip(part.start, part.end, region);
         const r = await this.#importRegion(range, region, bo);
         if (r === RETRY_REGION) pending.push(sub);
@@ -156,6 +190,30 @@ export class FileImporter {
       }
     }
     return stats;
+  }
+
+  /**
+   * The regions of `[start, end)` in key order, in pages, or undefined when there are more than
+   * `max` (a batch spread over the key space: its ranges look their regions up one by one).
+   */
+  async scanRegions(
+    start: Uint8Array,
+    end: Uint8Array,
+    max: number,
+  ): Promise<RegionInfo[] | undefined> {
+    const out: RegionInfo[] = [];
+    let cur = start;
+    for (;;) {
+      const page = await this.#o.pd.scanRegions(cur, end, 1024);
+      if (page.length === 0) return out;
+      out.push(...page);
+      if (out.length > max) return undefined;
+      const last = page[page.length - 1]!;
+      if (last.endKey.length === 0 || (end.length > 0 && compareBytes(last.endKey, end) >= 0)) {
+        return out;
+      }
+      cur = last.endKey;
+    }
   }
 
   async #regions(start: Uint8Array, end: Uint8Array): Promise<RegionInfo[]> {
@@ -222,10 +280,15 @@ export class FileImporter {
       await bo.backoff(BO.regionMiss, `region ${region.region.id} has no leader`);
       return RETRY_REGION;
     }
+    // The files download at once (BR's errgroup per region); each store's slots bound them.
+    const leader = region.leader;
+    const got = await Promise.all(
+      range.files.map((file) =>
+        this.#downloadAll(range, file, this.#sstMeta(range, file, region), peers, leader, bo)
+      ),
+    );
     const downloaded: Downloaded[] = [];
-    for (const file of range.files) {
-      const meta = this.#sstMeta(range, file, region);
-      const d = await this.#downloadAll(range, file, meta, peers, region.leader, bo);
+    for (const d of got) {
       if (d === RETRY_REGION) return RETRY_REGION;
       if (d) downloaded.push(d);
     }

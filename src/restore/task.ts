@@ -17,7 +17,7 @@ import {
 } from "../filter/mod.ts";
 import type { File } from "../gen/brpb_pb.ts";
 import { log } from "../log.ts";
-import { PdClient } from "../pd/client.ts";
+import { PdClient, type RegionInfo } from "../pd/client.ts";
 import type { TlsOptions } from "../rpc/transport.ts";
 import { toStorageBackend } from "../storage/backend.ts";
 import { openStorage } from "../storage/registry.ts";
@@ -33,7 +33,9 @@ import { Pool } from "../pool.ts";
 import { restoredRanges } from "./checksum.ts";
 import { coprocessorChecksum } from "../backup/checksum.ts";
 import { ImportModeKeeper, isTikv, SchedulerPause, splitAndScatter } from "./cluster.ts";
-import { FileImporter, type ImportRange } from "./importer.ts";
+import { FileImporter, regionsOf } from "./importer.ts";
+import { batchSpan, importBatches, rangeBatches } from "./batches.ts";
+import { decodeTableId } from "../tidb/tablecodec.ts";
 import {
   createDatabaseSql,
   createTableSql,
@@ -256,28 +258,38 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
     if (tikvs.length === 0) throw new RestoreError("PD knows no TiKV store to restore into");
 
     if (!tableMode) {
-      const files = await rawFiles(cfg, reader);
-      const ranges = rewriteRanges(mergeFileRanges(files), undefined);
-      const keys = splitKeys(ranges);
+      const source = () => rawFiles(cfg, reader);
       if (cfg.dryRun) {
+        const files: File[] = [];
+        for await (const f of source()) files.push(f);
+        const ranges = rewriteRanges(mergeFileRanges(files), undefined);
+        const keys = splitKeys(ranges);
         return planOf([], [], "not checked for raw and txn restores", ranges, keys, tikvs.length);
       }
+      // The files are read twice, never held: once to count them for the progress bar (and
+      // to refuse bad --start/--end before anything is written), once to import them.
+      let count = 0;
+      for await (const _ of source()) count++;
       cp = await openCheckpoint(cfg, storage, pd, meta.endVersion);
       await cp?.begin(cp.restoreTs ?? 0n);
-      const kvs = await importAll(cfg, { pd, stores, storage, tikvs, progress, cp }, ranges, keys);
+      const kvs = await importAll(
+        cfg,
+        { pd, stores, storage, tikvs, progress, cp },
+        { files: source, count, rules: undefined },
+      );
       await cp?.complete();
       cp = undefined;
       return finish(cfg, storage, meta.endVersion, 0n, started, {
         tables: 0,
         databases: 0,
-        files: files.length,
+        files: kvs.files,
         kvs: kvs.kvs,
         bytes: kvs.bytes,
-        ranges: ranges.length,
-        splitKeys: keys.length,
+        ranges: kvs.ranges,
+        splitKeys: kvs.keys,
         newRegions: kvs.newRegions,
         splitMs: kvs.splitMs,
-        dataSize: sizeOf(files),
+        dataSize: kvs.size,
         checksum: "skipped",
         ...(kvs.resumed > 0 ? { resumed: kvs.resumed } : {}),
       });
@@ -381,12 +393,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
     }
     rewrites.clear();
     const ctx: DataContext = { pd, stores, storage, tikvs, progress, cp };
-    const { ranges, keys, totals: kv, files } = await importReencoded(
-      cfg,
-      ctx,
-      restored,
-      reencoded,
-    );
+    const kv = await importReencoded(cfg, ctx, restored, reencoded, reader);
     const reencodedNames = reencoded?.tables ?? [];
     // --- end of the re-encode hook
     const { checksum, without } = incremental
@@ -404,14 +411,14 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       ...(reencodedNames.length > 0 ? { reencoded: reencodedNames } : {}),
       tables: selection.tables.length,
       databases: selection.databases.length,
-      files: files.length,
+      files: kv.files,
       kvs: kv.kvs,
       bytes: kv.bytes,
-      ranges: ranges.length,
-      splitKeys: keys.length,
+      ranges: kv.ranges,
+      splitKeys: kv.keys,
       newRegions: kv.newRegions,
       splitMs: kv.splitMs,
-      dataSize: sizeOf(files),
+      dataSize: kv.size,
       checksum,
       ...(stats ? { stats } : {}),
       ...(without.length > 0 ? { without } : {}),
@@ -454,19 +461,39 @@ export interface DataContext {
 
 /**
  * Imports the files of restored tables: ranges merged and rewritten onto the new IDs, regions
- * split at their ends, every range downloaded and ingested.
+ * split at their ends, every range downloaded and ingested, batch by batch (`batches.ts`).
+ * With `reader`, the files are streamed from the backup's metadata (only those of the restored
+ * tables and partitions), so memory does not grow with them; tables in `inMemory` (re-encoded
+ * copies, whose files the backup's metadata does not list) use their `sel.files`, as do all
+ * tables without a reader.
  */
 export async function importTables(
   cfg: RestoreConfig,
   ctx: DataContext,
   restored: Restored[],
-): Promise<{ ranges: RewrittenRange[]; keys: Uint8Array[]; totals: ImportTotals; files: File[] }> {
+  reader?: MetaReader,
+  inMemory: ReadonlySet<SelectedTable> = new Set(),
+): Promise<ImportTotals> {
   const rules: RewriteRule[] = restored.flatMap((r) => r.rewrite.rules);
-  const files = restored.flatMap((r) => r.sel.files);
-  const ranges = rewriteRanges(mergeFileRanges(files), rules);
-  const keys = splitKeys(ranges);
-  const totals = await importAll(cfg, ctx, ranges, keys);
-  return { ranges, keys, totals, files };
+  const streamed = reader ? restored.filter((r) => !inMemory.has(r.sel)) : [];
+  const held = reader ? restored.filter((r) => inMemory.has(r.sel)) : restored;
+  const ids = new Set<bigint>();
+  for (const r of streamed) {
+    ids.add(BigInt(r.sel.table.id));
+    for (const p of r.sel.table.partition?.definitions ?? []) ids.add(BigInt(p.id));
+  }
+  let count = 0;
+  for (const r of restored) count += r.sel.files.length;
+  async function* files(): AsyncGenerator<File> {
+    if (reader && ids.size > 0) {
+      for await (const f of reader.dataFiles()) {
+        const id = decodeTableId(f.startKey);
+        if (id !== undefined && ids.has(id)) yield f;
+      }
+    }
+    for (const r of held) yield* r.sel.files;
+  }
+  return await importAll(cfg, ctx, { files, count, rules });
 }
 
 /**
@@ -600,8 +627,8 @@ function checkKind(mode: RestoreMode, isRaw: boolean, isTxn: boolean, storage: E
   }
 }
 
-async function rawFiles(cfg: RestoreConfig, reader: MetaReader): Promise<File[]> {
-  const out: File[] = [];
+/** The files a raw or txn restore imports, read as they come (never collected). */
+async function* rawFiles(cfg: RestoreConfig, reader: MetaReader): AsyncGenerator<File> {
   let start: Uint8Array = new Uint8Array();
   let end: Uint8Array = new Uint8Array();
   if (cfg.mode === "raw" && cfg.raw) {
@@ -618,9 +645,8 @@ async function rawFiles(cfg: RestoreConfig, reader: MetaReader): Promise<File[]>
     // BR, which restores whole files).
     if (end.length > 0 && compareBytes(f.startKey, end) >= 0) continue;
     if (start.length > 0 && f.endKey.length > 0 && compareBytes(f.endKey, start) <= 0) continue;
-    out.push(f);
+    yield f;
   }
-  return out;
 }
 
 /**
@@ -683,7 +709,12 @@ function list(names: string[]): string {
   return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
 }
 
-interface ImportTotals {
+/** What an import went through. */
+export interface ImportTotals {
+  /** Files, merged ranges and split keys imported (counted batch by batch). */
+  files: number;
+  ranges: number;
+  keys: number;
   kvs: bigint;
   bytes: bigint;
   newRegions: number;
@@ -691,6 +722,8 @@ interface ImportTotals {
   resumed: number;
   /** Time spent splitting and scattering, ms. */
   splitMs: number;
+  /** Bytes of the imported files as stored (BR's `restore data size(after compressed)`). */
+  size: bigint;
 }
 
 /**
@@ -702,28 +735,28 @@ async function importReencoded(
   ctx: DataContext,
   restored: Restored[],
   re: ReencodeRun | undefined,
-): ReturnType<typeof importTables> {
+  reader: MetaReader,
+): Promise<ImportTotals> {
+  const fresh = new Set(re?.replaced.values() ?? []);
   if (!re || re.target === ctx.storage || re.replaced.size === 0) {
-    return await importTables(cfg, ctx, restored);
+    return await importTables(cfg, ctx, restored, reader, fresh);
   }
-  const fresh = new Set(re.replaced.values());
-  const a = await importTables(cfg, ctx, restored.filter((r) => !fresh.has(r.sel)));
+  const a = await importTables(cfg, ctx, restored.filter((r) => !fresh.has(r.sel)), reader);
   const b = await importTables(
     cfg,
     { ...ctx, storage: re.target },
     restored.filter((r) => fresh.has(r.sel)),
   );
   return {
-    ranges: [...a.ranges, ...b.ranges],
-    keys: [...a.keys, ...b.keys],
-    totals: {
-      kvs: a.totals.kvs + b.totals.kvs,
-      bytes: a.totals.bytes + b.totals.bytes,
-      newRegions: a.totals.newRegions + b.totals.newRegions,
-      resumed: a.totals.resumed + b.totals.resumed,
-      splitMs: a.totals.splitMs + b.totals.splitMs,
-    },
-    files: [...a.files, ...b.files],
+    files: a.files + b.files,
+    ranges: a.ranges + b.ranges,
+    keys: a.keys + b.keys,
+    kvs: a.kvs + b.kvs,
+    bytes: a.bytes + b.bytes,
+    newRegions: a.newRegions + b.newRegions,
+    resumed: a.resumed + b.resumed,
+    splitMs: a.splitMs + b.splitMs,
+    size: a.size + b.size,
   };
 }
 
@@ -736,25 +769,41 @@ async function openTargetStorage(cfg: RestoreConfig): Promise<ExternalStorage> {
   });
 }
 
-/** Prepares the cluster, splits, imports every range and undoes the preparation. */
+/** The files an import reads: a stream opened afresh per call, and how many it yields. */
+interface ImportSource {
+  files: () => AsyncIterable<File>;
+  /** Files the stream yields (the progress bar's total). */
+  count: number;
+  /** Undefined: keys kept (raw and txn restores). */
+  rules: readonly RewriteRule[] | undefined;
+}
+
+/**
+ * Prepares the cluster, then splits and imports the source's files batch by batch
+ * (`importBatches`), and undoes the preparation.
+ */
 async function importAll(
   cfg: RestoreConfig,
   ctx: DataContext,
-  ranges: RewrittenRange[],
-  keys: Uint8Array[],
+  source: ImportSource,
 ): Promise<ImportTotals> {
   const { pd, stores, storage, tikvs, progress, cp } = ctx;
   const signal = cfg.signal;
-  const totals: ImportTotals = { kvs: 0n, bytes: 0n, newRegions: 0, resumed: 0, splitMs: 0 };
-  if (ranges.length === 0) return totals;
-  // Added to what an earlier import of this run planned (a re-encoded table's second import).
-  const before = metrics.status();
-  metrics.plan({
-    ranges: before.ranges.total + ranges.length,
-    // One region per range after the split at range ends; raised if ranges span more.
-    regions: before.regions.total + ranges.length,
-    files: before.files.total + ranges.reduce((n, r) => n + r.files.length, 0),
-  });
+  const totals: ImportTotals = {
+    files: 0,
+    ranges: 0,
+    keys: 0,
+    kvs: 0n,
+    bytes: 0n,
+    size: 0n,
+    newRegions: 0,
+    resumed: 0,
+    splitMs: 0,
+  };
+  if (source.count === 0) return totals;
+  // Added to what an earlier import of this run planned (a re-encoded table's second import);
+  // ranges and regions are planned batch by batch as the files stream in.
+  metrics.plan({ files: metrics.status().files.total + source.count });
   const backend = toStorageBackend(storage, cfg.sendCredentials);
   const importer = new FileImporter({
     pd,
@@ -774,45 +823,51 @@ async function importAll(
     pause = await SchedulerPause.start(pd);
     importMode = await ImportModeKeeper.start(stores, tikvs as never);
     if (limit > 0n) await importer.setDownloadSpeedLimit(ids, limit);
+    // Split/scatter runs per batch inside the import, the next batch's while the current one
+    // imports: one bar, titled with BR's label, counts files. /status shows split/scatter
+    // until the first batch is split, then import.
     metrics.phase("split/scatter");
-    const splitStarted = Date.now();
-    const splitBar = progress.phase("Split/Scatter", keys.length, "split keys");
-    const created = await splitAndScatter(pd, stores, keys, {
-      ...(signal ? { signal } : {}),
-      onSplit: (n) => splitBar.tick(n),
-    });
-    totals.newRegions = created.length;
-    totals.splitMs = Date.now() - splitStarted;
-    metrics.phase("import");
-    // BR's main bar, titled with the command's label (Split/Scatter + Download/Ingest).
-    const bar = progress.phase(restoreLabel(cfg.mode), ranges.length, "ranges");
-    const pool = new Pool({
-      concurrency: Math.max(1, cfg.concurrency * ids.length),
-      ...(signal ? { signal } : {}),
-    });
-    await pool.forEach(ranges, async (r) => {
-      if (cp?.doneRanges.has(rangeKey(r.startKey, r.endKey))) {
-        totals.resumed++;
+    const bar = progress.phase(restoreLabel(cfg.mode), source.count, "files");
+    const hints = new WeakMap<RewrittenRange, RegionInfo[]>();
+    const done = await importBatches(rangeBatches(source.files(), source.rules), {
+      split: async (batch) => {
+        const st = metrics.status();
+        // One region per range after the split at range ends; raised if ranges span more.
+        metrics.plan({
+          ranges: st.ranges.total + batch.ranges.length,
+          regions: st.regions.total + batch.ranges.length,
+        });
+        const splitStarted = Date.now();
+        const created = await splitAndScatter(pd, stores, batch.keys, signal ? { signal } : {});
+        totals.newRegions += created.length;
+        // The batch's regions in one walk, so each range does not ask PD for its own.
+        const span = batchSpan(batch);
+        const found = await importer.scanRegions(span.start, span.end, 4 * batch.ranges.length);
+        totals.splitMs += Date.now() - splitStarted;
+        metrics.phase("import");
+        if (!found) return;
+        for (const r of batch.ranges) {
+          const mine = regionsOf(found, r.newStartKey, r.newEndKey);
+          if (mine) hints.set(r, mine);
+        }
+      },
+      importRange: async (r) => {
+        let ingests = 0;
+        if (!cp?.doneRanges.has(rangeKey(r.startKey, r.endKey))) {
+          ingests = (await importer.importRange(r, hints.get(r))).ingests;
+          await cp?.rangeDone(r.startKey, r.endKey);
+          bar.addBytes(r.bytes);
+        } else totals.resumed++;
         totals.kvs += r.kvs;
         totals.bytes += r.bytes;
-        _ingested(r, 0);
-        bar.tick();
-        return;
-      }
-      const item: ImportRange = {
-        files: r.files,
-        newStartKey: r.newStartKey,
-        newEndKey: r.newEndKey,
-        rule: r.rule,
-      };
-      const stats = await importer.importRange(item);
-      await cp?.rangeDone(r.startKey, r.endKey);
-      totals.kvs += r.kvs;
-      totals.bytes += r.bytes;
-      _ingested(r, stats.ingests);
-      bar.addBytes(r.bytes);
-      bar.tick();
-    });
+        totals.size += sizeOf(r.files);
+        _ingested(r, ingests);
+        bar.tick(r.files.length);
+      },
+    }, { concurrency: cfg.concurrency * ids.length, ...(signal ? { signal } : {}) });
+    totals.files = done.files;
+    totals.ranges = done.ranges;
+    totals.keys = done.keys;
     progress.stop();
     return totals;
   } finally {

@@ -34,7 +34,9 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import { compareBytes, concatBytes, encodeUintDesc, hex, prefixNext } from "../../codec/bytes.ts";
-import { decodeWriteValue, encodeWriteValue, parseDataKey } from "../../codec/tikv.ts";
+import { decodeWriteValue, parseDataKey } from "../../codec/tikv.ts";
+import { encodeVarU64 } from "../../codec/varint.ts";
+import { toStr } from "../_bytes.ts";
 import {
   type CipherInfo,
   decrypt,
@@ -46,6 +48,7 @@ import { type StorageBackend, StorageBackendSchema } from "../../gen/brpb_pb.ts"
 import type { Context } from "../../gen/kvrpcpb_pb.ts";
 import {
   type DownloadRequest,
+  DownloadRequestSchema,
   type DownloadResponseSchema,
   type ImportSST,
   type RewriteRule,
@@ -107,6 +110,11 @@ interface StagedFile {
   instant: boolean;
 }
 
+/** A shared read of a Download's file: the bytes read (-1: none), then the rewrite or error. */
+type ReadResult =
+  & { length: number }
+  & ({ result: Awaited<ReturnType<typeof rewriteFile>>; error?: undefined } | { error: string });
+
 /** One store's import state. */
 class StoreImport {
   mode = SwitchMode.Normal;
@@ -154,6 +162,11 @@ export class ImportState {
   readonly #stores = new Map<bigint, StoreImport>();
   #faults: DownloadFault[] = [];
   #nextFault = 1;
+  /**
+   * Reads and rewrites of files by request (see `#shared`): the peers of a region download the
+   * same file with the same rule, which the playground reads and rewrites once for all.
+   */
+  readonly #reads = new Map<string, { path: string; work: Promise<ReadResult> }>();
   /** Opened storages by serialized backend, so every Download does not reopen a plugin. */
   readonly #storages = new Map<string, Promise<ExternalStorage>>();
 
@@ -320,39 +333,15 @@ export class ImportState {
         : concatBytes(start, encodeUintDesc(rule?.newTimestamp ?? 0n));
       return { range: { start: key, end: key } };
     }
-    const tempPath = `import/.temp/${path}`;
-    let bytes: Uint8Array;
-    let url = "storage";
-    try {
-      const storage = await this.storageOf(req.storageBackend);
-      url = storage.uri();
-      bytes = await storage.readFile(req.name, signal ? { signal } : {});
-    } catch (err) {
-      return fail(`Cannot read ${url}/${req.name} into ${tempPath}: ${firstLine(err)}`);
+    const got = await this.#shared(req, path);
+    signal?.throwIfAborted();
+    // Paced in 64 KiB steps, as TiKV's limiter paces its reads: per store, as each reads.
+    for (let off = 0; off < got.length; off += 64 * 1024) {
+      await st.limiter.take(Math.min(64 * 1024, got.length - off), signal);
     }
-    // Paced in 64 KiB steps, as TiKV's limiter paces its reads.
-    for (let off = 0; off < bytes.length; off += 64 * 1024) {
-      await st.limiter.take(Math.min(64 * 1024, bytes.length - off), signal);
-    }
-    this.stats.downloadedBytes += bytes.length;
-    if (meta.length > 0n && BigInt(bytes.length) !== meta.length) {
-      return fail(
-        `File ${JSON.stringify(tempPath)} corrupted: length ${bytes.length}, expect ${meta.length}`,
-      );
-    }
-    const cipher = cipherOf(req);
-    if (typeof cipher === "string") return fail(cipher);
-    if (cipher) bytes = decrypt(cipher, meta.cipherIv, bytes);
-    let result;
-    try {
-      result = await rewriteFile(bytes, req.name, meta, rule);
-    } catch (err) {
-      if (err instanceof DownloadError) return fail(err.message);
-      return fail(
-        `Engine Engine(Status { code: IoError, sub_code: None, sev: NoError, state: ` +
-          `"Corruption: ${firstLine(err)} in ${tempPath}" })`,
-      );
-    }
+    if (got.length >= 0) this.stats.downloadedBytes += got.length;
+    if (got.error !== undefined) return fail(got.error);
+    const result = got.result;
     if (result.entries.length === 0) {
       this.stats.emptyDownloads++;
       return result.range ? { range: result.range } : { isEmpty: true };
@@ -365,6 +354,70 @@ export class ImportState {
       instant: false,
     });
     return { range: result.range };
+  }
+
+  /**
+   * The read, decryption and rewrite of a Download's file, shared by every store that asks for
+   * it with an identical request (same file, meta, rule, backend and cipher): TiKV's peers do
+   * this work each on its own machine at the same time, while the playground's stores share one
+   * thread, so doing it once keeps the stores' busy time what a cluster's would be. The result
+   * is deterministic in the request, so each store gets what it would have computed; the staged
+   * entries are shared read-only. Entries go when their file is ingested, or after the 64 most
+   * recent.
+   */
+  #shared(req: DownloadRequest, path: string): Promise<ReadResult> {
+    const key = hex(toBinary(DownloadRequestSchema, req));
+    const hit = this.#reads.get(key);
+    if (hit) return hit.work;
+    // Not cancelled by the first asker's signal: other stores may be waiting for it.
+    const work = this.#readAndRewrite(req, path);
+    // A failed read is not kept: the client's retry reads again, as TiKV's would.
+    work.then(
+      (r) => r.error !== undefined && this.#reads.delete(key),
+      () => this.#reads.delete(key),
+    );
+    this.#reads.set(key, { path, work });
+    if (this.#reads.size > 64) this.#reads.delete(this.#reads.keys().next().value!);
+    return work;
+  }
+
+  async #readAndRewrite(req: DownloadRequest, path: string): Promise<ReadResult> {
+    const meta = req.sst!;
+    const tempPath = `import/.temp/${path}`;
+    let bytes: Uint8Array;
+    let url = "storage";
+    try {
+      const storage = await this.storageOf(req.storageBackend);
+      url = storage.uri();
+      bytes = await storage.readFile(req.name);
+    } catch (err) {
+      return {
+        length: -1,
+        error: `Cannot read ${url}/${req.name} into ${tempPath}: ${firstLine(err)}`,
+      };
+    }
+    const length = bytes.length;
+    if (meta.length > 0n && BigInt(bytes.length) !== meta.length) {
+      return {
+        length,
+        error: `File ${
+          JSON.stringify(tempPath)
+        } corrupted: length ${bytes.length}, expect ${meta.length}`,
+      };
+    }
+    const cipher = cipherOf(req);
+    if (typeof cipher === "string") return { length, error: cipher };
+    if (cipher) bytes = decrypt(cipher, meta.cipherIv, bytes);
+    try {
+      return { length, result: await rewriteFile(bytes, req.name, meta, req.rewriteRule) };
+    } catch (err) {
+      if (err instanceof DownloadError) return { length, error: err.message };
+      return {
+        length,
+        error: `Engine Engine(Status { code: IoError, sub_code: None, sev: NoError, state: ` +
+          `"Corruption: ${firstLine(err)} in ${tempPath}" })`,
+      };
+    }
   }
 
   /** Serves one Ingest or MultiIngest on `storeId`; the response's error, if any. */
@@ -433,6 +486,10 @@ export class ImportState {
     }
     for (const { path } of files) {
       for (const other of this.#stores.values()) other.staged.delete(path);
+    }
+    if (this.#reads.size > 0) {
+      const ingested = new Set(files.map((f) => f.path));
+      for (const [k, r] of this.#reads) if (ingested.has(r.path)) this.#reads.delete(k);
     }
     this.stats.ingestedFiles += files.length;
     this.stats.ingestedKvs += kvs;
@@ -558,6 +615,7 @@ async function rewriteFile(
   // Whether the file holds no entry at all (not just none in the range).
   const emptyFile = reader.properties.numEntries === 0;
   const tsBytes = newTs !== 0n ? encodeUintDesc(newTs) : undefined;
+  const startTsBytes = newTs !== 0n ? encodeVarU64(newTs) : undefined;
   const visit = (k: Uint8Array, v: Uint8Array): boolean => {
     const origin = k.subarray(1);
     if (beforeStart(origin, start)) return true;
@@ -570,18 +628,12 @@ async function rewriteFile(
       if (tail.length < 8) {
         throw new DownloadError(`bad format key ${hex(origin).toUpperCase()}: no timestamp`);
       }
-      key = concatBytes(k.subarray(0, 1), newPrefix, tail.subarray(0, tail.length - 8), tsBytes);
-      if (meta.cfName === "write") {
-        let w;
-        try {
-          w = decodeWriteValue(v);
-        } catch (err) {
-          throw new DownloadError(
-            `bad format write ${hex(origin).toUpperCase()}: ${firstLine(err)}`,
-          );
-        }
-        value = encodeWriteValue({ ...w, startTs: newTs });
-      }
+      key = new Uint8Array(1 + newPrefix.length + tail.length);
+      key[0] = k[0]!;
+      key.set(newPrefix, 1);
+      key.set(tail.subarray(0, tail.length - 8), 1 + newPrefix.length);
+      key.set(tsBytes, key.length - 8);
+      if (meta.cfName === "write") value = withStartTs(v, startTsBytes!, origin);
     } else {
       key = concatBytes(k.subarray(0, 1), newPrefix, tail);
     }
@@ -613,6 +665,55 @@ async function rewriteFile(
     range: { start: entries[0]!.key.subarray(1), end: entries.at(-1)!.key.subarray(1) },
   };
 }
+
+/**
+ * A write-CF value with its start ts replaced by the varint `startTs`. TiKV parses the record
+ * (`WriteRef::parse`, which stops at the first unknown flag), sets `start_ts` and writes it back
+ * (`to_bytes`, known fields in their fixed order): so the known fields after the start ts are
+ * copied as they are, and anything from an unknown flag on is dropped.
+ */
+export function withStartTs(
+  v: Uint8Array,
+  startTs: Uint8Array,
+  origin: Uint8Array,
+): Uint8Array {
+  const bad = (why: string) =>
+    new DownloadError(
+      `bad format write ${hex(origin).toUpperCase()}: malformed write-CF value: ${why}`,
+    );
+  if (v.length === 0) throw bad("empty");
+  if (!WRITE_TYPES.has(v[0]!)) throw bad(`unknown write type byte 0x${v[0]!.toString(16)}`);
+  const varint = (at: number, what: string): number => {
+    let end = at;
+    while (end < v.length && v[end]! >= 0x80) end++;
+    if (end >= v.length || end - at >= 10) throw bad(`${what}: truncated varint`);
+    return end + 1;
+  };
+  const from = varint(1, "start ts");
+  let to = from;
+  for (;;) {
+    if (to >= v.length) break;
+    const flag = v[to]!;
+    let next: number;
+    if (flag === 0x76) next = to + 2 + (v[to + 1] ?? 0); // 'v': short value, 1-byte length
+    else if (flag === 0x52) next = to + 1; // 'R': overlapped rollback
+    else if (flag === 0x46) next = to + 9; // 'F': gc fence, u64
+    else if (flag === 0x6c) {
+      next = to + 9 < v.length ? varint(to + 9, "versions to last change") : v.length + 1; // 'l'
+    } else if (flag === 0x53) next = varint(to + 1, "txn source"); // 'S'
+    else break;
+    if (next > v.length) throw bad(`field 0x${flag.toString(16)} at offset ${to} is truncated`);
+    to = next;
+  }
+  const out = new Uint8Array(1 + startTs.length + to - from);
+  out[0] = v[0]!;
+  out.set(startTs, 1);
+  out.set(v.subarray(from, to), 1 + startTs.length);
+  return out;
+}
+
+/** TiKV's write type bytes: Put, Delete, Lock, Rollback. */
+const WRITE_TYPES = new Set([0x50, 0x44, 0x4c, 0x52]);
 
 /** Whether an origin key of an ingested range lies in the region (raw keys as the playground). */
 function inRegion(region: Region, key: Uint8Array, raw: boolean): boolean {
@@ -648,13 +749,12 @@ function checkSstForIngestion(
 
 /** The MVCC versions of the staged write-CF files, long values joined from default-CF files. */
 function txnVersions(files: StagedFile[]): IngestVersion[] {
+  // By the default-CF data key (`z` + encoded key + start ts): a write record finds its value
+  // under its own key's encoded part and its start ts, with nothing decoded.
   const defaults = new Map<string, Uint8Array>();
   for (const f of files) {
     if (f.cf !== "default" || f.instant) continue;
-    for (const e of f.entries) {
-      const { raw, ts } = parseDataKey(e.key);
-      defaults.set(`${hex(raw)}@${ts}`, e.value);
-    }
+    for (const e of f.entries) defaults.set(toStr(e.key), e.value);
   }
   const out: IngestVersion[] = [];
   for (const f of files) {
@@ -667,7 +767,10 @@ function txnVersions(files: StagedFile[]): IngestVersion[] {
       const w = decodeWriteValue(e.value);
       let value = w.shortValue;
       if (w.type === "put" && value === undefined) {
-        value = defaults.get(`${hex(raw)}@${w.startTs}`);
+        const dk = new Uint8Array(e.key.length);
+        dk.set(e.key.subarray(0, e.key.length - 8));
+        dk.set(encodeUintDesc(w.startTs), e.key.length - 8);
+        value = defaults.get(toStr(dk));
         if (value === undefined) {
           throw new Error(
             `the default-CF value of key ${hex(raw)} at start ts ${w.startTs} is not in this ` +

@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { concatBytes, encodeBytes, encodeUintDesc } from "../../codec/bytes.ts";
-import { encodeWriteValue, type WriteRecord } from "../../codec/tikv.ts";
+import { decodeWriteValue, encodeWriteValue, type WriteRecord } from "../../codec/tikv.ts";
+import { encodeVarU64 } from "../../codec/varint.ts";
 import {
   DownloadRequestSchema,
   DownloadResponseSchema,
@@ -18,7 +19,7 @@ import {
 } from "../../gen/import_sstpb_pb.ts";
 import { MemorySstWriter } from "../../sst/writer.ts";
 import { Cluster } from "../cluster.ts";
-import { ImportState } from "./import.ts";
+import { ImportState, withStartTs } from "./import.ts";
 
 const b = (s: string) => new TextEncoder().encode(s);
 const dir = mkdtempSync(join(tmpdir(), "tibr-import-unit-"));
@@ -203,5 +204,34 @@ describe("Download, as TiKV's sst_importer tests expect it", () => {
     });
     assert.deepEqual(rangeOf(exclusive.resp), { start: b("b"), end: b("c") });
     assert.deepEqual(exclusive.entries, kv(RAW_SAMPLE.slice(1, 4)));
+  });
+});
+
+describe("the write record's start ts, rewritten in place", () => {
+  test("equals TiKV's parse, set start_ts, to_bytes for every field", () => {
+    const ts = 450_000_000_000_000_001n;
+    const records: WriteRecord[] = [
+      { type: "put", startTs: 1n },
+      { type: "put", startTs: 433_000_000_000_000_000n, shortValue: b("short value") },
+      { type: "delete", startTs: 7n, hasOverlappedRollback: true },
+      { type: "rollback", startTs: 9n, gcFence: 12345n },
+      { type: "lock", startTs: 2n, lastChangeTs: 1n, versionsToLastChange: 300n, txnSource: 5n },
+    ];
+    for (const r of records) {
+      const got = withStartTs(encodeWriteValue(r), encodeVarU64(ts), b("k"));
+      assert.deepEqual(got, encodeWriteValue({ ...r, startTs: ts }));
+      assert.equal(decodeWriteValue(got).startTs, ts);
+    }
+    // An unknown flag ends the parse: it and what follows are not written back.
+    const future = concatBytes(encodeWriteValue(records[1]!), Uint8Array.of(0x7a, 1, 2));
+    assert.deepEqual(
+      withStartTs(future, encodeVarU64(ts), b("k")),
+      encodeWriteValue({ ...records[1]!, startTs: ts }),
+    );
+    assert.throws(
+      () => withStartTs(Uint8Array.of(0x50, 0x80), encodeVarU64(ts), b("k")),
+      /truncated/,
+    );
+    assert.throws(() => withStartTs(Uint8Array.of(0x51, 1), encodeVarU64(ts), b("k")), /type byte/);
   });
 });
