@@ -46,17 +46,18 @@ export interface RunStatus {
 
 const SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
+/** Sets a progress counter to the task's total (counters only grow within one task). */
+function collectDone(c: Counter<"task">, task: string, total: number): void {
+  c.reset();
+  if (task !== "") c.inc({ task }, total);
+}
+
 /** The run's metrics: one registry, the metric families, and the status snapshot. */
 export class Metrics {
   /** The registry `/metrics` serves. */
   readonly registry = new Registry();
   readonly #rangesPlanned: Gauge<"task">;
-  readonly #rangesDone: Counter<"task">;
   readonly #regionsPlanned: Gauge<"task">;
-  readonly #regionsDone: Counter<"task">;
-  readonly #kvBytes: Counter<"task">;
-  readonly #kvs: Counter<"task">;
-  readonly #files: Counter<"task">;
   readonly #filesPlanned: Gauge<"task">;
   readonly #retries: Counter<"reason">;
   readonly #rpc: Histogram<"method" | "code">;
@@ -72,17 +73,24 @@ export class Metrics {
 
   constructor() {
     const registers = [this.registry];
+    // The progress counters are read from the status when scraped, not counted per call:
+    // a backup reports every region, a million times in a big one.
+    // deno-lint-ignore no-this-alias
+    const m = this;
     this.#rangesPlanned = new Gauge({
       name: "tibr_ranges_planned",
       help: "Key ranges the task will process.",
       labelNames: ["task"],
       registers,
     });
-    this.#rangesDone = new Counter({
+    new Counter({
       name: "tibr_ranges_done_total",
       help: "Key ranges finished.",
       labelNames: ["task"],
       registers,
+      collect() {
+        collectDone(this, m.#status.task, m.#status.ranges.done);
+      },
     });
     this.#regionsPlanned = new Gauge({
       name: "tibr_regions_planned",
@@ -90,29 +98,41 @@ export class Metrics {
       labelNames: ["task"],
       registers,
     });
-    this.#regionsDone = new Counter({
+    new Counter({
       name: "tibr_regions_done_total",
       help: "Region responses (backup) or region jobs (restore) finished.",
       labelNames: ["task"],
       registers,
+      collect() {
+        collectDone(this, m.#status.task, m.#status.regions.done);
+      },
     });
-    this.#kvBytes = new Counter({
+    new Counter({
       name: "tibr_kv_bytes_total",
       help: "Key-value bytes backed up or restored (before compression).",
       labelNames: ["task"],
       registers,
+      collect() {
+        collectDone(this, m.#status.task, Number(m.#byteTotal));
+      },
     });
-    this.#kvs = new Counter({
+    new Counter({
       name: "tibr_kvs_total",
       help: "Key-value pairs backed up or restored.",
       labelNames: ["task"],
       registers,
+      collect() {
+        collectDone(this, m.#status.task, Number(m.#kvTotal));
+      },
     });
-    this.#files = new Counter({
+    new Counter({
       name: "tibr_files_total",
       help: "SST files written (backup) or ingested (restore).",
       labelNames: ["task"],
       registers,
+      collect() {
+        collectDone(this, m.#status.task, m.#status.files.done);
+      },
     });
     this.#filesPlanned = new Gauge({
       name: "tibr_files_planned",
@@ -217,30 +237,18 @@ export class Metrics {
   /** `n` ranges finished. */
   rangeDone(n = 1): void {
     this.#status.ranges.done += n;
-    this.#rangesDone.inc({ task: this.#status.task }, n);
   }
 
   /** `n` regions finished. */
   regionDone(n = 1): void {
     this.#status.regions.done += n;
-    this.#regionsDone.inc({ task: this.#status.task }, n);
   }
 
   /** Data handled: key-value pairs, their bytes, files. */
   data(d: { kvs?: bigint; bytes?: bigint; files?: number }): void {
-    const task = this.#status.task;
-    if (d.kvs) {
-      this.#kvTotal += d.kvs;
-      this.#kvs.inc({ task }, Number(d.kvs));
-    }
-    if (d.bytes) {
-      this.#byteTotal += d.bytes;
-      this.#kvBytes.inc({ task }, Number(d.bytes));
-    }
-    if (d.files) {
-      this.#status.files.done += d.files;
-      this.#files.inc({ task }, d.files);
-    }
+    if (d.kvs) this.#kvTotal += d.kvs;
+    if (d.bytes) this.#byteTotal += d.bytes;
+    if (d.files) this.#status.files.done += d.files;
   }
 
   /** One backoff sleep before a retry, `reason` being the backoff kind (bounded set). */
