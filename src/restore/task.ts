@@ -445,7 +445,13 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
  * restore of 100k tables then holds 100k names instead of 100k whole schemas.
  */
 function _namesOnly(t: TableInfo): TableInfo {
-  return { id: t.id, name: t.name } as TableInfo;
+  // The partitions' IDs stay: the streamed import picks a table's files by physical ID.
+  const parts = t.partition?.definitions.map((d) => ({ id: d.id, name: d.name }));
+  return {
+    id: t.id,
+    name: t.name,
+    ...(parts ? { partition: { definitions: parts } } : {}),
+  } as TableInfo;
 }
 
 /** What the data phases need. */
