@@ -15,7 +15,21 @@ declare const TIBR_GIT_COMMIT: string | undefined;
 declare const TIBR_GIT_BRANCH: string | undefined;
 declare const TIBR_BUILD_TIME: string | undefined;
 
+// One git call per question per process: the version is asked at start-up and again for
+// backupmeta's br_version.
+const _asked = new Map<string, string>();
+
 function fromGit(args: string[]): string {
+  const key = args.join(" ");
+  let answer = _asked.get(key);
+  if (answer === undefined) {
+    answer = _askGit(args);
+    _asked.set(key, answer);
+  }
+  return answer;
+}
+
+function _askGit(args: string[]): string {
   try {
     const here = new URL(".", import.meta.url);
     if (here.protocol !== "file:") return "unknown";
