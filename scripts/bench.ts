@@ -464,7 +464,10 @@ function partRun(d: unknown): string[] {
   const r = (d as { run?: { date: string; loadBefore: number[]; loadAfter: number[] } }).run;
   if (!r) return [];
   const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
-  return [`Run ${r.date}; load average ${la(r.loadBefore)} before, ${la(r.loadAfter)} after.`, ""];
+  const load = r.loadBefore.length > 0
+    ? `load average ${la(r.loadBefore)} before, ${la(r.loadAfter)} after`
+    : `run by hand, load average ${la(r.loadAfter)} at the end`;
+  return [`Run ${r.date}; ${load}.`, ""];
 }
 
 const CASES: [string, string, Case][] = [
