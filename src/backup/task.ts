@@ -18,7 +18,7 @@ import { CompressionType } from "../gen/brpb_pb.ts";
 import type { Store } from "../gen/metapb_pb.ts";
 import { log } from "../log.ts";
 import type { StatsFileIndex } from "../gen/brpb_pb.ts";
-import { discoverTidb } from "../restore/discover.ts";
+import { discoverTidb } from "../tidb/discover.ts";
 import { dumpTableStats, statsBlocks, writeTableStats } from "./stats.ts";
 import { PdClient } from "../pd/client.ts";
 import type { TlsOptions } from "../rpc/transport.ts";

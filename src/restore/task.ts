@@ -57,7 +57,7 @@ import {
 } from "./rewrite.ts";
 import { quoteIdent, TidbClient, type TidbEndpoint } from "./tidb.ts";
 import { rangeKey, RestoreCheckpoint } from "./checkpoint.ts";
-import { discoverTidb } from "./discover.ts";
+import { discoverTidb } from "../tidb/discover.ts";
 import { loadStatistics, type StatsLoadResult } from "./stats.ts";
 import { metrics } from "../metrics.ts";
 import { restoreLabel, restoreSummaryLogLine } from "./summary.ts";
