@@ -123,15 +123,16 @@ export class Pool {
 
   /**
    * Runs `fn` over `items` in order of start, at most `concurrency` at once, and waits for all.
-   * Throws the first error once the tasks already started have settled.
+   * Throws the first error once the tasks already started have settled. An async iterable is
+   * read one item ahead of the tasks: a producer is paced by the pool.
    */
   async forEach<T>(
-    items: Iterable<T>,
+    items: Iterable<T> | AsyncIterable<T>,
     fn: (item: T, index: number, signal: AbortSignal) => Promise<void>,
   ): Promise<void> {
     let i = 0;
     try {
-      for (const item of items) {
+      for await (const item of items) {
         const index = i++;
         await this.submit((signal) => fn(item, index, signal));
       }

@@ -14,15 +14,19 @@
  * @module
  */
 import { fromBinary } from "@bufbuild/protobuf";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { createHash } from "node:crypto";
 import {
   type BackupMeta,
   BackupMetaSchema,
   type File,
+  FileSchema,
   type MetaFile,
   MetaFileSchema,
   type RawRange,
+  RawRangeSchema,
   type Schema,
+  SchemaSchema,
 } from "../gen/brpb_pb.ts";
 import {
   type CipherInfo,
@@ -70,6 +74,105 @@ export interface MetaReaderOptions {
   signal?: AbortSignal;
   /** Metafiles read ahead while earlier ones are consumed (default 2). */
   prefetch?: number;
+  /**
+   * Plaintext bytes of metafiles read ahead at most (default 64 MiB): BR writes metafiles of up
+   * to 128 MiB, and two of those read ahead would hold 256 MiB besides the one being read. The
+   * next metafile is read ahead anyway when it alone is over the budget and nothing else is.
+   */
+  prefetchBytes?: number;
+}
+
+/** The default of `MetaReaderOptions.prefetchBytes`. */
+export const PREFETCH_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A verified child metafile, kept as its bytes: its entries are decoded one at a time as they
+ * are read, so a 128 MiB metafile of 500k files never becomes 500k objects at once.
+ */
+class _LazyMetaFile {
+  readonly #bytes: Uint8Array;
+  /** Where it is, for errors. */
+  readonly at: string;
+  constructor(bytes: Uint8Array, at: string) {
+    this.#bytes = bytes;
+    this.at = at;
+  }
+
+  /** Walks every field once: throws when the framing is not a protobuf message's. */
+  checkFraming(): void {
+    const r = new BinaryReader(this.#bytes);
+    while (r.pos < r.len) {
+      const [field, wire] = r.tag();
+      r.skip(wire, field);
+    }
+  }
+
+  /** The raw bytes of each entry of field `no` (length-delimited), in order. */
+  *raw(no: number): Generator<Uint8Array> {
+    const r = new BinaryReader(this.#bytes);
+    while (r.pos < r.len) {
+      const [field, wire] = r.tag();
+      if (field === no && wire === WireType.LengthDelimited) yield r.bytes();
+      else r.skip(wire, field);
+    }
+  }
+
+  /** Whether it indexes further metafiles (field 1, `meta_files`). */
+  get isIndex(): boolean {
+    for (const _ of this.raw(1)) return true;
+    return false;
+  }
+
+  /** Decodes it whole (an index: small). */
+  decode(): MetaFile {
+    return fromBinary(MetaFileSchema, this.#bytes);
+  }
+}
+
+function _notMetaFile(at: string, err: unknown): BackupMetaError {
+  return new BackupMetaError(
+    "Corrupt",
+    `${at} matches its sha256 but is not a MetaFile (${(err as Error).message}); the ` +
+      "backup was written by an incompatible tool",
+    err,
+  );
+}
+
+/** The leaf entries of a metafile, decoded as read; the same over an inline index. */
+interface _Leaf {
+  dataFiles(): Iterable<File>;
+  schemas(): Iterable<Schema>;
+  rawRanges(): Iterable<RawRange>;
+  ddls(): Iterable<Uint8Array>;
+}
+
+function _inline(m: MetaFile): _Leaf {
+  return {
+    dataFiles: () => m.dataFiles,
+    schemas: () => m.schemas,
+    rawRanges: () => m.rawRanges,
+    ddls: () => m.ddls,
+  };
+}
+
+function _lazy(m: _LazyMetaFile): _Leaf {
+  function* of<T>(no: number, decode: (b: Uint8Array) => T): Generator<T> {
+    for (const b of m.raw(no)) {
+      let v: T;
+      try {
+        v = decode(b);
+      } catch (err) {
+        throw _notMetaFile(m.at, err);
+      }
+      yield v;
+    }
+  }
+  return {
+    dataFiles: () => of(2, (b) => fromBinary(FileSchema, b)),
+    schemas: () => of(3, (b) => fromBinary(SchemaSchema, b)),
+    rawRanges: () => of(4, (b) => fromBinary(RawRangeSchema, b)),
+    ddls: () => m.raw(5),
+  };
 }
 
 /** A schema entry with its DBInfo and TableInfo decoded. */
@@ -176,6 +279,7 @@ export class MetaReader {
   readonly #cipher: CipherInfo | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #prefetch: number;
+  readonly #prefetchBytes: number;
 
   constructor(storage: ExternalStorage, meta: BackupMeta, opts: MetaReaderOptions = {}) {
     if (opts.cipher) validateCipher(opts.cipher);
@@ -184,6 +288,7 @@ export class MetaReader {
     this.#cipher = opts.cipher;
     this.#signal = opts.signal;
     this.#prefetch = Math.max(1, opts.prefetch ?? 2);
+    this.#prefetchBytes = opts.prefetchBytes ?? PREFETCH_BYTES;
   }
 
   /** Reads `backupmeta` (see `readBackupMeta`) and returns a reader for it. */
@@ -199,13 +304,13 @@ export class MetaReader {
   /** Every data file: V1's inline ones, then those in the file index's metafiles. */
   async *dataFiles(): AsyncGenerator<File> {
     yield* this.meta.files;
-    for await (const m of this.#walk(this.meta.fileIndex)) yield* m.dataFiles;
+    for await (const m of this.#walk(this.meta.fileIndex)) yield* m.dataFiles();
   }
 
   /** Every schema entry as stored. */
   async *rawSchemas(): AsyncGenerator<Schema> {
     yield* this.meta.schemas;
-    for await (const m of this.#walk(this.meta.schemaIndex)) yield* m.schemas;
+    for await (const m of this.#walk(this.meta.schemaIndex)) yield* m.schemas();
   }
 
   /** Every schema entry with DBInfo and TableInfo decoded (TSO fields as bigint). */
@@ -248,7 +353,7 @@ export class MetaReader {
       return;
     }
     for await (const m of this.#walk(this.meta.ddlIndexes)) {
-      for (const d of m.ddls) yield parseJson<Job>(d);
+      for (const d of m.ddls()) yield parseJson<Job>(d);
     }
   }
 
@@ -256,7 +361,7 @@ export class MetaReader {
   async readDDLs(): Promise<Uint8Array> {
     if (this.meta.version === META_V1) return this.meta.ddls;
     const parts: Uint8Array[] = [];
-    for await (const m of this.#walk(this.meta.ddlIndexes)) parts.push(...m.ddls);
+    for await (const m of this.#walk(this.meta.ddlIndexes)) parts.push(...m.ddls());
     if (parts.length === 0) return this.meta.ddls;
     const size = parts.reduce((n, p) => n + p.length, 0) + parts.length + 1;
     const out = new Uint8Array(size);
@@ -273,7 +378,7 @@ export class MetaReader {
   /** The raw-KV ranges: inline ones (where BR writes them), then any in a raw range index. */
   async *rawRanges(): AsyncGenerator<RawRange> {
     yield* this.meta.rawRanges;
-    for await (const m of this.#walk(this.meta.rawRangeIndex)) yield* m.rawRanges;
+    for await (const m of this.#walk(this.meta.rawRangeIndex)) yield* m.rawRanges();
   }
 
   /**
@@ -301,12 +406,13 @@ export class MetaReader {
 
   /**
    * The leaf MetaFiles under `index`, in order: the index itself when it holds entries inline
-   * (no `meta_files`), else each referenced metafile, verified, read `prefetch` ahead.
+   * (no `meta_files`), else each referenced metafile, verified, read ahead (`prefetch` of them
+   * within `prefetchBytes`, counting the one being read).
    */
-  async *#walk(index: MetaFile | undefined, depth = 0): AsyncGenerator<MetaFile> {
+  async *#walk(index: MetaFile | undefined, depth = 0): AsyncGenerator<_Leaf> {
     if (!index) return;
     if (index.metaFiles.length === 0) {
-      yield index;
+      yield _inline(index);
       return;
     }
     if (depth > 2) {
@@ -317,26 +423,39 @@ export class MetaReader {
       );
     }
     const nodes = index.metaFiles;
-    const pending: Promise<MetaFile>[] = [];
+    const pending: { file: Promise<_LazyMetaFile>; size: number }[] = [];
+    let held = 0;
     let next = 0;
     const fill = () => {
       while (next < nodes.length && pending.length < this.#prefetch) {
-        const p = this.#load(nodes[next++]!);
+        const size = Number(nodes[next]!.size);
+        if (held > 0 && held + size > this.#prefetchBytes) break;
+        const file = this.#load(nodes[next++]!);
         // Read-ahead failures surface when awaited; never as unhandled rejections.
-        p.catch(() => {});
-        pending.push(p);
+        file.catch(() => {});
+        pending.push({ file, size });
+        held += size;
       }
     };
     fill();
     while (pending.length > 0) {
-      const child = await pending.shift()!;
+      const { file, size } = pending.shift()!;
+      const child = await file;
+      if (child.isIndex) {
+        held -= size;
+        fill();
+        yield* this.#walk(child.decode(), depth + 1);
+        continue;
+      }
       fill();
-      yield* this.#walk(child, depth + 1);
+      yield _lazy(child);
+      held -= size;
+      fill();
     }
   }
 
   /** Reads one metafile, decrypts it, and checks it against its index entry. */
-  async #load(node: File): Promise<MetaFile> {
+  async #load(node: File): Promise<_LazyMetaFile> {
     const at = where(this.#storage, node.name);
     let data: Uint8Array;
     try {
@@ -379,15 +498,14 @@ export class MetaReader {
         `${at} holds ${plain.length} bytes but backupmeta records ${node.size}: the file is damaged`,
       );
     }
+    const file = new _LazyMetaFile(plain, at);
     try {
-      return fromBinary(MetaFileSchema, plain);
+      // The framing is checked whole here, so a file of another format fails before any of its
+      // entries is used; each entry is decoded when read.
+      file.checkFraming();
     } catch (err) {
-      throw new BackupMetaError(
-        "Corrupt",
-        `${at} matches its sha256 but is not a MetaFile (${(err as Error).message}); the ` +
-          "backup was written by an incompatible tool",
-        err,
-      );
+      throw _notMetaFile(at, err);
     }
+    return file;
   }
 }

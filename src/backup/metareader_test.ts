@@ -1,6 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { createHash } from "node:crypto";
 import { BackupMetaSchema, SchemaSchema } from "../gen/brpb_pb.ts";
 import { EncryptionMethod } from "../crypto/cipher.ts";
 import { newDatabase, newPartitionInfo, newTable, toJson } from "../tidb/model.ts";
@@ -231,5 +233,68 @@ describe("MetaReader", () => {
     }
     // Give any unhandled rejection a chance to surface and fail the test run.
     await new Promise((resolve) => setTimeout(resolve, 20));
+  });
+
+  test("metafiles are read ahead within a byte budget, the one being read counted", async () => {
+    const store = new MapStorage();
+    await writeBackup(store, { limit: 120 });
+    const meta = (await MetaReader.open(store.storage)).meta;
+    const reads: string[] = [];
+    const read = store.readFile.bind(store);
+    store.readFile = (name: string) => {
+      reads.push(name);
+      return read(name);
+    };
+    const storage = store.storage;
+    const children = meta.fileIndex!.metaFiles;
+    assert.ok(children.length >= 3);
+    // A budget below one metafile: the next is read only once the current one is done.
+    const tight = new MetaReader(storage, meta, {
+      prefetch: 4,
+      prefetchBytes: 1,
+    });
+    for await (const f of tight.dataFiles()) {
+      assert.equal(f.name, "t10_a.sst");
+      break;
+    }
+    assert.deepEqual(reads, [children[0]!.name]);
+    // ... and every metafile still comes, one after the other.
+    const all = await collect(new MetaReader(storage, meta, { prefetchBytes: 1 }).dataFiles());
+    assert.deepEqual(all.map((f) => f.name), ["t10_a.sst", "t10_b.sst", "p21.sst", "p22.sst"]);
+    // A roomy budget reads `prefetch` ahead of the one being read.
+    reads.length = 0;
+    const roomy = new MetaReader(storage, meta, { prefetch: 2 });
+    for await (const _ of roomy.dataFiles()) break;
+    assert.deepEqual(reads, children.slice(0, 3).map((c) => c.name));
+  });
+
+  test("a metafile's entries are decoded as they are read, each checked", async () => {
+    const store = new MapStorage();
+    await writeBackup(store, {});
+    const r = await MetaReader.open(store.storage);
+    const first = r.meta.fileIndex!.metaFiles[0]!;
+    // Damage one File entry's inner bytes while keeping the framing, and re-record its digest:
+    // the files before it still come out, then one Corrupt error names the metafile.
+    const data = store.files.get(first.name)!.slice();
+    const entries: number[] = [];
+    const w = new BinaryReader(data);
+    while (w.pos < w.len) {
+      const [no, wire] = w.tag();
+      if (no === 2) entries.push(w.pos);
+      w.skip(wire, no);
+    }
+    assert.ok(entries.length >= 2, "the first metafile lists several files");
+    // The last File's first inner tag (after its one-byte length): field 31, wire type 7.
+    data[entries[entries.length - 1]! + 1] = 0xff;
+    store.files.set(first.name, data);
+    first.sha256 = createHash("sha256").update(data).digest();
+    const seen: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const f of r.dataFiles()) seen.push(f.name);
+      })(),
+      (e: Error) => e instanceof BackupMetaError && /is not a MetaFile/.test(e.message),
+    );
+    assert.deepEqual(seen.length, entries.length - 1, "entries before the damaged one came out");
   });
 });

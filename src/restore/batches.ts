@@ -17,7 +17,7 @@ import type { File } from "../gen/brpb_pb.ts";
 import { Pool } from "../pool.ts";
 import { mergeFileRanges, type MergeOptions, rewriteRanges, splitKeys } from "./ranges.ts";
 import type { RewrittenRange } from "./ranges.ts";
-import type { RewriteRule } from "./rewrite.ts";
+import type { RewriteRule, RuleIndex } from "./rewrite.ts";
 
 /** Files per batch by default: a few MiB of metadata, thousands of ranges to keep stores busy. */
 export const BATCH_FILES = 4096;
@@ -47,7 +47,7 @@ function sameRange(a: File, b: File): boolean {
  */
 export async function* rangeBatches(
   files: AsyncIterable<File> | Iterable<File>,
-  rules: readonly RewriteRule[] | undefined,
+  rules: readonly RewriteRule[] | RuleIndex | undefined,
   opts: BatchOptions = {},
 ): AsyncGenerator<RangeBatch> {
   const size = Math.max(1, opts.batchFiles ?? BATCH_FILES);

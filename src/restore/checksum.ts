@@ -5,7 +5,6 @@
  * are the backup's (`coprocessorChecksum`); this module makes the ranges and their rules.
  * @module
  */
-import { compareBytes } from "../codec/bytes.ts";
 import type { ChecksumRange } from "../backup/checksum.ts";
 import { indexPrefix, indexRange, recordPrefix, recordRange } from "../tidb/tablecodec.ts";
 import type { TableRewrite } from "./rewrite.ts";
@@ -16,9 +15,9 @@ export type RuledRange = Required<ChecksumRange>;
 /** The record and index ranges of a restored table, each with its rule (BR's checksum ranges). */
 export function restoredRanges(rw: TableRewrite): RuledRange[] {
   const out: RuledRange[] = [];
-  for (const [oldId, newId] of rw.tableIds) {
-    // A partitioned table's own id holds no data; its rules are only those of its partitions.
-    if (!rw.rules.some((r) => compareBytes(r.newKeyPrefix, recordPrefix(newId)) === 0)) continue;
+  // A partitioned table's own id holds no data: only its partitions are physical.
+  for (const oldId of rw.physical) {
+    const newId = rw.tableIds.get(oldId)!;
     const rec = recordRange(newId);
     out.push({
       startKey: rec.start,

@@ -8,15 +8,27 @@ import type { File } from "../gen/brpb_pb.ts";
 import type { TableFilter } from "../filter/mod.ts";
 import type { DBInfo, TableInfo } from "../tidb/model.ts";
 import { showCreateDatabase, showCreateTable } from "../tidb/show_create.ts";
-import type { BackupTable, MetaReader } from "../backup/metareader.ts";
+import type { MetaReader } from "../backup/metareader.ts";
+import { decodeTableId } from "../tidb/tablecodec.ts";
+import { predictedColumnIdChanges } from "./rewrite.ts";
 import { formatBytes } from "../backup/progress.ts";
 import { isSystemSchema, quoteIdent } from "./tidb.ts";
 
 /** A table of the backup chosen for restore. */
 export interface SelectedTable {
   db: DBInfo;
+  /**
+   * The backed-up TableInfo. A selection holds only its ID, name and partitions (`namesOnly`):
+   * the schema phase reads each whole TableInfo again from the backup as it creates the table
+   * (`wholeSchemas`), so 100k tables are never held whole at once.
+   */
   table: TableInfo;
-  files: File[];
+  /** Data files of the table and its partitions in the backup. */
+  fileCount: number;
+  /** The files themselves, where held: the dry run's plan, re-encoded copies, tests. */
+  files?: File[];
+  /** Creating it from SQL gives its columns other IDs (`predictedColumnIdChanges`). */
+  renumbered?: boolean;
   crc64xor: bigint;
   totalKvs: bigint;
   totalBytes: bigint;
@@ -29,14 +41,27 @@ export interface Selection {
   databases: DBInfo[];
 }
 
+/** How much of each table `selectTables` keeps. */
+export interface SelectOptions {
+  /** Whole TableInfos and every file (the dry run prints them); default: names and counts. */
+  whole?: boolean;
+}
+
 /**
- * Keeps the backup's tables the filter selects. System schemas (`mysql`, `sys`, memory
+ * Keeps the backup's tables the filter selects: one pass over the schemas, then one over the
+ * data files counting each table's (BR's `ReadSchemasFiles` holds every file and TableInfo; this
+ * holds a name, IDs and counts a table unless `whole`). System schemas (`mysql`, `sys`, memory
  * schemas) are left out: BR restores them only with `--with-sys-table`, which tibr has not.
  */
-export async function selectTables(reader: MetaReader, filter: TableFilter): Promise<Selection> {
+export async function selectTables(
+  reader: MetaReader,
+  filter: TableFilter,
+  opts: SelectOptions = {},
+): Promise<Selection> {
   const tables: SelectedTable[] = [];
   const dbs = new Map<string, DBInfo>();
-  for await (const t of reader.tables() as AsyncGenerator<BackupTable>) {
+  const byId = new Map<bigint, SelectedTable>();
+  for await (const t of reader.schemas()) {
     const dbName = t.db.db_name.O;
     if (isSystemSchema(dbName)) continue;
     if (!t.table) {
@@ -48,16 +73,81 @@ export async function selectTables(reader: MetaReader, filter: TableFilter): Pro
     // kept, not one per table (100k tables, 100k copies).
     const db = dbs.get(dbName.toLowerCase()) ?? t.db;
     dbs.set(dbName.toLowerCase(), db);
-    tables.push({
+    const sel: SelectedTable = {
       db,
-      table: t.table,
-      files: t.files,
+      table: opts.whole ? t.table : namesOnly(t.table),
+      fileCount: 0,
+      ...(opts.whole ? { files: [] } : {}),
+      renumbered: predictedColumnIdChanges(t.table).length > 0,
       crc64xor: t.crc64xor,
       totalKvs: t.totalKvs,
       totalBytes: t.totalBytes,
-    });
+    };
+    tables.push(sel);
+    byId.set(BigInt(t.table.id), sel);
+    for (const p of t.table.partition?.definitions ?? []) byId.set(BigInt(p.id), sel);
+  }
+  if (byId.size > 0) {
+    for await (const f of reader.dataFiles()) {
+      const id = decodeTableId(f.startKey);
+      const sel = id === undefined ? undefined : byId.get(id);
+      if (!sel) continue;
+      sel.fileCount++;
+      sel.files?.push(f);
+    }
   }
   return { tables, databases: [...dbs.values()] };
+}
+
+/**
+ * A TableInfo cut down to what the phases after its creation read: ID, name and partitions
+ * (the streamed import picks a table's files by physical ID; statistics map partitions by name).
+ */
+export function namesOnly(t: TableInfo): TableInfo {
+  const p = t.partition;
+  const parts = p?.definitions.map((d) => ({ id: d.id, name: d.name }));
+  return {
+    id: t.id,
+    name: t.name,
+    ...(p && parts ? { partition: { enable: p.enable, definitions: parts } } : {}),
+  } as TableInfo;
+}
+
+/**
+ * Yields each selected table with its whole TableInfo read again from the backup (one pass over
+ * the schemas), in backup order. The caller cuts it back (`namesOnly`) once it is done with it.
+ */
+export async function* wholeSchemas(
+  reader: MetaReader,
+  tables: readonly SelectedTable[],
+): AsyncGenerator<SelectedTable> {
+  const byId = new Map<number, SelectedTable>();
+  for (const t of tables) byId.set(t.table.id, t);
+  for await (const s of reader.schemas()) {
+    const sel = s.table ? byId.get(s.table.id) : undefined;
+    if (!sel) continue;
+    sel.table = s.table!;
+    yield sel;
+  }
+}
+
+/** Reads the files of `tables` from the backup (for the few tables that need them held). */
+export async function collectFiles(
+  reader: MetaReader,
+  tables: readonly SelectedTable[],
+): Promise<void> {
+  const byId = new Map<bigint, SelectedTable>();
+  for (const t of tables) {
+    t.files = [];
+    byId.set(BigInt(t.table.id), t);
+    for (const p of t.table.partition?.definitions ?? []) byId.set(BigInt(p.id), t);
+  }
+  if (byId.size === 0) return;
+  for await (const f of reader.dataFiles()) {
+    const id = decodeTableId(f.startKey);
+    const t = id === undefined ? undefined : byId.get(id);
+    t?.files?.push(f);
+  }
 }
 
 /** `db`.`table`, as messages name tables. */
@@ -101,12 +191,12 @@ export function tableTotals(
   t: SelectedTable,
 ): { files: number; bytes: bigint; kvs: bigint; size: bigint } {
   let bytes = 0n, kvs = 0n, size = 0n;
-  for (const f of t.files) {
+  for (const f of t.files ?? []) {
     size += f.size;
     bytes += f.totalBytes;
     kvs += f.totalKvs;
   }
-  return { files: t.files.length, bytes, kvs, size };
+  return { files: t.fileCount, bytes, kvs, size };
 }
 
 /** What `--dry-run` prints. */

@@ -10,7 +10,7 @@ import { compareBytes } from "../codec/bytes.ts";
 import type { File } from "../gen/brpb_pb.ts";
 import { decodeTableId, isIndexKey, isRecordKey } from "../tidb/tablecodec.ts";
 import { decodeInt } from "../codec/bytes.ts";
-import { matchRule, rewriteKey, type RewriteRule } from "./rewrite.ts";
+import { matchRule, rewriteKey, type RewriteRule, RuleIndex } from "./rewrite.ts";
 
 /** BR's `DefaultMergeRegionSizeBytes`. */
 export const MERGE_REGION_SIZE = 96 * 1024 * 1024;
@@ -90,14 +90,19 @@ export interface RewrittenRange extends FileRange {
   rule: RewriteRule | undefined;
 }
 
-/** Rewrites each range with the rule matching it; undefined rules leave keys as they are (raw). */
+/**
+ * Rewrites each range with the rule matching it (a list is searched whole; a `RuleIndex` looks
+ * in the range's table only); undefined rules leave keys as they are (raw).
+ */
 export function rewriteRanges(
   ranges: FileRange[],
-  rules: readonly RewriteRule[] | undefined,
+  rules: readonly RewriteRule[] | RuleIndex | undefined,
 ): RewrittenRange[] {
   return ranges.map((r) => {
     if (!rules) return { ...r, newStartKey: r.startKey, newEndKey: r.endKey, rule: undefined };
-    const rule = matchRule(rules, r.startKey, r.endKey);
+    const rule = rules instanceof RuleIndex
+      ? rules.match(r.startKey, r.endKey)
+      : matchRule(rules as readonly RewriteRule[], r.startKey, r.endKey);
     if (!rule) {
       throw new Error(
         `no rewrite rule covers the backup range ${hexKey(r.startKey)}..${hexKey(r.endKey)} ` +

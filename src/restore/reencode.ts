@@ -494,7 +494,9 @@ export async function reencodeTargetRefusal(
   backup: ExternalStorage,
   signal?: AbortSignal,
 ): Promise<string | undefined> {
-  const first = tables.find((t) => t.files.length > 0 && predictedColumnIdChanges(t.table).length);
+  const first = tables.find((t) =>
+    t.fileCount > 0 && (t.renumbered ?? predictedColumnIdChanges(t.table).length > 0)
+  );
   if (!first) return undefined;
   const probe = `checkpoints/reencode-probe-${hex(randomBytes(8))}`;
   try {
@@ -552,7 +554,7 @@ export async function reencodeChangedTables(
 ): Promise<ReencodeRun> {
   const todo = created
     .map((c) => ({ ...c, changes: columnIdChanges(c.sel.table, c.info) }))
-    .filter((c) => c.changes.length > 0 && c.sel.files.length > 0);
+    .filter((c) => c.changes.length > 0 && c.sel.fileCount > 0);
   const replaced = new Map<SelectedTable, SelectedTable>();
   const tables = todo.map((c) =>
     `${tableName(c.sel)} (${
@@ -584,7 +586,7 @@ export async function reencodeChangedTables(
           cipher: o.cipher,
           oldTable: c.sel.table,
           newTable: c.info,
-          files: c.sel.files,
+          files: c.sel.files ?? [],
           signal: o.signal,
         });
       } catch (err) {
@@ -611,6 +613,7 @@ export async function reencodeChangedTables(
       replaced.set(c.sel, {
         ...c.sel,
         files: res.files,
+        fileCount: res.files.length,
         ...(noSum ? {} : {
           crc64xor: res.checksum.crc64xor,
           totalKvs: res.checksum.totalKvs,

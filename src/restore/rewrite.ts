@@ -13,7 +13,7 @@
 import { compareBytes, concatBytes, encodeBytes } from "../codec/bytes.ts";
 import type { ColumnInfo, IndexInfo, TableInfo } from "../tidb/model.ts";
 import { physicalTableIds } from "../tidb/model.ts";
-import { indexPrefix, recordPrefix, tablePrefix } from "../tidb/tablecodec.ts";
+import { decodeTableId, indexPrefix, recordPrefix, tablePrefix } from "../tidb/tablecodec.ts";
 
 /** One prefix rule, raw keys (`import_sstpb.RewriteRule` without the encoding). */
 export interface RewriteRule {
@@ -22,14 +22,22 @@ export interface RewriteRule {
   newTimestamp: bigint;
 }
 
-/** The mapping of one backed-up table onto its restored copy. */
+/**
+ * The mapping of one backed-up table onto its restored copy. It holds IDs only: a restore of
+ * 100k tables keeps 100k of these, so the rules (a dozen small byte arrays a table) are made
+ * when asked for, not held.
+ */
 export interface TableRewrite {
   /** Physical table ids (table or partitions), old → new. */
-  tableIds: Map<bigint, bigint>;
+  readonly tableIds: Map<bigint, bigint>;
   /** Index ids, old → new (by index name). */
-  indexIds: Map<bigint, bigint>;
-  /** Record and index rules of every physical table. */
-  rules: RewriteRule[];
+  readonly indexIds: Map<bigint, bigint>;
+  /** Old ids of the physical tables that hold data (not a partitioned table's own id). */
+  readonly physical: readonly bigint[];
+  /** The commit ts of the restored data. */
+  readonly newTs: bigint;
+  /** Record and index rules of every physical table, made afresh on each read. */
+  readonly rules: RewriteRule[];
 }
 
 /** The backup and the created table cannot be matched (a partition or index is missing). */
@@ -96,24 +104,97 @@ export function tableRewrite(
 ): TableRewrite {
   const tableIds = tableIdMap(oldTable, newTable);
   const indexIds = indexIdMap(oldTable, newTable);
+  const physical = physicalTableIds(oldTable).map(BigInt).filter((id) => tableIds.has(id));
+  return {
+    tableIds,
+    indexIds,
+    physical,
+    newTs,
+    get rules() {
+      return rewriteRules(this);
+    },
+  };
+}
+
+/** The record and index rules of `rw`'s physical tables (BR's detail rules). */
+export function rewriteRules(rw: Omit<TableRewrite, "rules">): RewriteRule[] {
   const rules: RewriteRule[] = [];
-  const physical = new Set(physicalTableIds(oldTable).map(BigInt));
-  for (const [oldId, newId] of tableIds) {
-    if (!physical.has(oldId)) continue;
+  for (const oldId of rw.physical) {
+    const newId = rw.tableIds.get(oldId)!;
     rules.push({
       oldKeyPrefix: recordPrefix(oldId),
       newKeyPrefix: recordPrefix(newId),
-      newTimestamp: newTs,
+      newTimestamp: rw.newTs,
     });
-    for (const [oldIdx, newIdx] of indexIds) {
+    for (const [oldIdx, newIdx] of rw.indexIds) {
       rules.push({
         oldKeyPrefix: indexPrefix(oldId, oldIdx),
         newKeyPrefix: indexPrefix(newId, newIdx),
-        newTimestamp: newTs,
+        newTimestamp: rw.newTs,
       });
     }
   }
-  return { tableIds, indexIds, rules };
+  return rules;
+}
+
+/**
+ * Rewrite rules found by the physical table a range starts in, so matching a range costs the
+ * rules of one table, not of every restored table (a linear search over 100k tables' rules per
+ * range made restore quadratic in tables). Rules of a table are made when its first range is
+ * matched and kept while the ranges that follow are of the same table (files come table by
+ * table).
+ */
+export class RuleIndex {
+  readonly #byTable: Map<bigint, TableRewrite | RewriteRule[]>;
+  readonly #make: (rw: TableRewrite) => RewriteRule[];
+  #lastId: bigint | undefined;
+  #lastRules: readonly RewriteRule[] = [];
+
+  private constructor(
+    byTable: Map<bigint, TableRewrite | RewriteRule[]>,
+    make: (rw: TableRewrite) => RewriteRule[] = rewriteRules,
+  ) {
+    this.#byTable = byTable;
+    this.#make = make;
+  }
+
+  /**
+   * The rules of these tables, each found by its old physical ids (`make` makes a table's
+   * rules; tests count its calls).
+   */
+  static of(
+    rewrites: Iterable<TableRewrite>,
+    make?: (rw: TableRewrite) => RewriteRule[],
+  ): RuleIndex {
+    const m = new Map<bigint, TableRewrite>();
+    for (const rw of rewrites) for (const id of rw.physical) m.set(id, rw);
+    return new RuleIndex(m, make);
+  }
+
+  /** A list of rules, grouped by the table their old prefix is in. */
+  static ofRules(rules: readonly RewriteRule[]): RuleIndex {
+    const m = new Map<bigint, RewriteRule[]>();
+    for (const r of rules) {
+      const id = decodeTableId(r.oldKeyPrefix);
+      if (id === undefined) throw new RewriteError("a rewrite rule's prefix is not a table key");
+      const list = m.get(id);
+      if (list) list.push(r);
+      else m.set(id, [r]);
+    }
+    return new RuleIndex(m);
+  }
+
+  /** The rule of `matchRule` for the file range `[start, end]`, among its table's rules. */
+  match(start: Uint8Array, end: Uint8Array): RewriteRule | undefined {
+    const id = decodeTableId(start);
+    if (id === undefined) return undefined;
+    if (id !== this.#lastId) {
+      const e = this.#byTable.get(id);
+      this.#lastRules = e === undefined ? [] : Array.isArray(e) ? e : this.#make(e);
+      this.#lastId = id;
+    }
+    return matchRule(this.#lastRules, start, end);
+  }
 }
 
 function hasPrefix(key: Uint8Array, prefix: Uint8Array): boolean {

@@ -12,6 +12,8 @@ import {
   prefixEnd,
   RewriteError,
   rewriteKey,
+  rewriteRules,
+  RuleIndex,
   tableRewrite,
 } from "./rewrite.ts";
 
@@ -110,6 +112,67 @@ describe("rewrite rules", () => {
     assert.equal(
       matchRule(rw.rules, encodeRecordKey(70n, 5n), encodeRecordKey(71n, 1n)),
       undefined,
+    );
+  });
+
+  test("an index finds a range's rule among its own table's rules, made once a table", () => {
+    // 1000 tables, three ranges each (record, two indexes), in key order as files come.
+    const rws = Array.from(
+      { length: 1000 },
+      (_, i) => tableRewrite(table(100 + i), table(9000 + i), 7n),
+    );
+    const made: bigint[] = [];
+    const index = RuleIndex.of(rws, (rw) => {
+      made.push(rw.physical[0]!);
+      return rewriteRules(rw);
+    });
+    const all = rws.flatMap((rw) => rw.rules);
+    for (const [i, rw] of rws.entries()) {
+      const id = BigInt(100 + i);
+      const ranges = [
+        [encodeRecordKey(id, 1n), recordRange(id).end],
+        [indexPrefix(id, 1n), prefixEnd(indexPrefix(id, 1n))],
+        [indexPrefix(id, 2n), prefixEnd(indexPrefix(id, 2n))],
+      ] as const;
+      for (const [start, end] of ranges) {
+        const got = index.match(start, end)!;
+        // The same rule a search of every table's rules finds.
+        const want = matchRule(all, start, end)!;
+        assert.equal(hex(got.oldKeyPrefix), hex(want.oldKeyPrefix));
+        assert.equal(hex(got.newKeyPrefix), hex(want.newKeyPrefix));
+        assert.equal(got.newTimestamp, 7n);
+      }
+      assert.equal(rw.tableIds.get(id), BigInt(9000 + i));
+    }
+    // Each table's rules were made once, when its first range came.
+    assert.equal(made.length, 1000);
+    assert.equal(new Set(made).size, 1000);
+    // Keys of tables it does not hold, and non-table keys, have no rule.
+    assert.equal(index.match(encodeRecordKey(5n, 1n), recordRange(5n).end), undefined);
+    assert.equal(index.match(Uint8Array.of(0x6d, 1), Uint8Array.of(0x6d, 2)), undefined);
+    // A list of rules indexes the same way.
+    const fromList = RuleIndex.ofRules(all);
+    const r = fromList.match(indexPrefix(150n, 2n), prefixEnd(indexPrefix(150n, 2n)))!;
+    assert.equal(hex(r.newKeyPrefix), hex(indexPrefix(9050n, 2n)));
+  });
+
+  test("a rewrite holds IDs; its rules are made from them", () => {
+    const rw = tableRewrite(
+      table(70, { parts: [[71, "p0"], [72, "p1"]] }),
+      table(90, { parts: [[95, "p1"], [94, "p0"]] }),
+      3n,
+    );
+    // The partitioned table's own id holds no data: only the partitions are physical.
+    assert.deepEqual(rw.physical, [71n, 72n]);
+    assert.deepEqual(
+      rw.rules.map((r) => hex(r.newKeyPrefix)),
+      [recordPrefix(94n), indexPrefix(94n, 1n), indexPrefix(94n, 2n), recordPrefix(95n)]
+        .concat([indexPrefix(95n, 1n), indexPrefix(95n, 2n)]).map(hex),
+    );
+    assert.equal(
+      typeof Object.getOwnPropertyDescriptor(rw, "rules")?.get,
+      "function",
+      "rules are made when read, not held",
     );
   });
 

@@ -37,24 +37,25 @@ export interface CreateTablesOptions {
 
 /**
  * Creates `tables` (idempotently: `CREATE TABLE IF NOT EXISTS`), rebases their ID allocators,
- * and calls `onCreated` with each created TableInfo, batch by batch, in no set order. Stops at
- * the first failure, after the running batches settle.
+ * and calls `onCreated` with each created TableInfo, batch by batch, in no set order. `tables`
+ * may be a stream (`count` of them): batches are cut as it yields, so only the batches in flight
+ * are held. Stops at the first failure, after the running batches settle.
  */
 export async function createTables(
-  tables: SelectedTable[],
+  tables: Iterable<SelectedTable> | AsyncIterable<SelectedTable>,
+  count: number,
   o: CreateTablesOptions,
   onCreated: (sel: SelectedTable, info: TableInfo) => Promise<void> | void,
 ): Promise<void> {
-  if (tables.length === 0) return;
+  if (count === 0) return;
   const batchSize = Math.max(1, o.batchSize);
-  const batches: SelectedTable[][] = [];
-  for (let i = 0; i < tables.length; i += batchSize) batches.push(tables.slice(i, i + batchSize));
+  const batchCount = Math.ceil(count / batchSize);
   const sessions = batchSize === 1
     ? 1
-    : Math.min(batches.length, o.concurrency ?? DEFAULT_DDL_CONCURRENCY);
+    : Math.min(batchCount, o.concurrency ?? DEFAULT_DDL_CONCURRENCY);
   log("restore").info("creating {n} tables in {b} batches on {s} TiDB sessions", {
-    n: tables.length,
-    b: batches.length,
+    n: count,
+    b: batchCount,
     s: sessions,
   });
   const started = performance.now();
@@ -62,7 +63,7 @@ export async function createTables(
   const open: TidbClient[] = [];
   const pool = new Pool({ concurrency: sessions, ...(o.signal ? { signal: o.signal } : {}) });
   try {
-    await pool.forEach(batches, async (batch) => {
+    await pool.forEach(_batches(tables, batchSize), async (batch) => {
       let s = idle.pop();
       if (!s) {
         s = await TidbClient.connect(o.endpoint, o.signal, { multipleStatements: true });
@@ -72,12 +73,24 @@ export async function createTables(
       idle.push(s);
     });
     log("restore").info("created {n} tables in {secs} s", {
-      n: tables.length,
+      n: count,
       secs: Math.round(performance.now() - started) / 1000,
     });
   } finally {
     await Promise.all(open.map((s) => s.close()));
   }
+}
+
+async function* _batches<T>(items: Iterable<T> | AsyncIterable<T>, size: number) {
+  let batch: T[] = [];
+  for await (const t of items) {
+    batch.push(t);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
 }
 
 /** One batch: its statements in one query, then its new IDs and TableInfos read back. */

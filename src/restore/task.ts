@@ -25,7 +25,7 @@ import type { ExternalStorage } from "../storage/types.ts";
 import { StoreConnections } from "../tikv/stores.ts";
 import { LockResolver } from "../txn/lock_resolver.ts";
 import { MetaReader } from "../backup/metareader.ts";
-import { ActionType, type Job, type TableInfo } from "../tidb/model.ts";
+import { ActionType, type Job } from "../tidb/model.ts";
 import { formatBytes, formatSpeed } from "../backup/progress.ts";
 import { type PhasedProgress, phasedProgress } from "./progress.ts";
 import { parseRawKey } from "../backup/task.ts";
@@ -37,21 +37,24 @@ import { FileImporter, regionsOf } from "./importer.ts";
 import { batchSpan, importBatches, rangeBatches } from "./batches.ts";
 import { decodeTableId } from "../tidb/tablecodec.ts";
 import {
+  collectFiles,
   createDatabaseSql,
   createTableSql,
   type DryRunPlan,
+  namesOnly,
   rebaseSql,
   type SelectedTable,
   selectTables,
   tableName,
   tableTotals,
+  wholeSchemas,
 } from "./plan.ts";
 import { mergeFileRanges, rewriteRanges, type RewrittenRange, splitKeys } from "./ranges.ts";
 import { createTables, DEFAULT_DDL_BATCH_SIZE } from "./schemas.ts";
 import {
   columnIdChanges,
   predictedColumnIdChanges,
-  type RewriteRule,
+  RuleIndex,
   type TableRewrite,
   tableRewrite,
 } from "./rewrite.ts";
@@ -295,7 +298,8 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       });
     }
 
-    const selection = await selectTables(reader, filter!);
+    // Names, IDs and counts a table (whole TableInfos and files only for the dry run's plan).
+    const selection = await selectTables(reader, filter!, { whole: cfg.dryRun === true });
     if (selection.tables.length === 0 && selection.databases.length === 0) {
       throw new RestoreConfigError(
         "no database or table of the backup matches: check --db/--table/--filter (names are " +
@@ -319,7 +323,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
 
     if (cfg.dryRun) {
       const ranges = rewriteRanges(
-        mergeFileRanges(selection.tables.flatMap((t) => t.files)),
+        mergeFileRanges(selection.tables.flatMap((t) => t.files ?? [])),
         undefined,
       );
       const plan = planOf(
@@ -348,11 +352,12 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       for (const db of selection.databases) await tidb.exec(createDatabaseSql(db));
     }
     await replayDdlJobs(tidb, jobs);
-    // Only the rewrite of each table is kept; a created TableInfo only where its column IDs
-    // differ (the re-encode needs it), so 100k tables do not hold 100k TableInfos twice.
+    // The whole TableInfos stream from the backup a batch at a time; only the rewrite of each
+    // table is kept, and a whole TableInfo (both the backup's and the created one) only where
+    // column IDs differ (the re-encode needs them), so 100k tables are never held whole.
     const rewrites = new Map<SelectedTable, TableRewrite>();
     const created: CreatedTable[] = [];
-    await createTables(selection.tables, {
+    await createTables(wholeSchemas(reader, selection.tables), selection.tables.length, {
       endpoint,
       batchSize: cfg.ddlBatchSize ?? DEFAULT_DDL_BATCH_SIZE,
       ...(cfg.ddlConcurrency ? { concurrency: cfg.ddlConcurrency } : {}),
@@ -360,10 +365,10 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
       ...(signal ? { signal } : {}),
     }, async (sel, info) => {
       rewrites.set(sel, tableRewrite(sel.table, info, newTs));
-      if (sel.files.length > 0 && columnIdChanges(sel.table, info).length > 0) {
+      if (sel.fileCount > 0 && columnIdChanges(sel.table, info).length > 0) {
         created.push({ sel, info });
       } else {
-        sel.table = _namesOnly(sel.table);
+        sel.table = namesOnly(sel.table);
       }
       if (cp && !cp.createdTables.has(tableName(sel).toLowerCase())) {
         await cp.tableCreated(tableName(sel));
@@ -373,6 +378,8 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
     // The tables are on record before any row goes into them, so a rerun after a crash never
     // takes them for someone else's data.
     await cp?.flush();
+    // The tables to re-encode are few: their files are read from the backup and held.
+    await collectFiles(reader, created.map((c) => c.sel));
     // --- re-encode hook (src/restore/reencode.ts): tables whose created copy numbers its
     // columns otherwise get their rows and index values re-encoded into new files first.
     reencoded = await reencodeChangedTables(created, {
@@ -439,21 +446,6 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
   }
 }
 
-/**
- * A backed-up TableInfo cut down to its ID and name once its table is created and its rewrite
- * worked out: the later phases (import, checksum, checkpoint, messages) read nothing else, and a
- * restore of 100k tables then holds 100k names instead of 100k whole schemas.
- */
-function _namesOnly(t: TableInfo): TableInfo {
-  // The partitions' IDs stay: the streamed import picks a table's files by physical ID.
-  const parts = t.partition?.definitions.map((d) => ({ id: d.id, name: d.name }));
-  return {
-    id: t.id,
-    name: t.name,
-    ...(parts ? { partition: { definitions: parts } } : {}),
-  } as TableInfo;
-}
-
 /** What the data phases need. */
 export interface DataContext {
   pd: PdClient;
@@ -480,7 +472,7 @@ export async function importTables(
   reader?: MetaReader,
   inMemory: ReadonlySet<SelectedTable> = new Set(),
 ): Promise<ImportTotals> {
-  const rules: RewriteRule[] = restored.flatMap((r) => r.rewrite.rules);
+  const rules = RuleIndex.of(restored.map((r) => r.rewrite));
   const streamed = reader ? restored.filter((r) => !inMemory.has(r.sel)) : [];
   const held = reader ? restored.filter((r) => inMemory.has(r.sel)) : restored;
   const ids = new Set<bigint>();
@@ -489,7 +481,7 @@ export async function importTables(
     for (const p of r.sel.table.partition?.definitions ?? []) ids.add(BigInt(p.id));
   }
   let count = 0;
-  for (const r of restored) count += r.sel.files.length;
+  for (const r of restored) count += r.sel.files?.length ?? r.sel.fileCount;
   async function* files(): AsyncGenerator<File> {
     if (reader && ids.size > 0) {
       for await (const f of reader.dataFiles()) {
@@ -497,7 +489,7 @@ export async function importTables(
         if (id !== undefined && ids.has(id)) yield f;
       }
     }
-    for (const r of held) yield* r.sel.files;
+    for (const r of held) yield* r.sel.files ?? [];
   }
   return await importAll(cfg, ctx, { files, count, rules });
 }
@@ -518,7 +510,7 @@ export async function checksumTables(
   const resolver = new LockResolver(pd, stores, signal ? { signal } : {});
   const ts = await pd.getTS();
   const pool = new Pool({ concurrency: 4, ...(signal ? { signal } : {}) });
-  const withData = restored.filter((r) => r.sel.files.length > 0);
+  const withData = restored.filter((r) => r.sel.fileCount > 0);
   metrics.phase("checksum");
   const bar = progress.phase("Checksum", withData.length, "tables");
   await pool.forEach(withData, async (r) => {
@@ -781,7 +773,7 @@ interface ImportSource {
   /** Files the stream yields (the progress bar's total). */
   count: number;
   /** Undefined: keys kept (raw and txn restores). */
-  rules: readonly RewriteRule[] | undefined;
+  rules: RuleIndex | undefined;
 }
 
 /**
@@ -919,7 +911,7 @@ function finish(...args: Parameters<typeof summary>): RestoreSummary {
 
 /** The dry run's note on a table whose rows the restore will re-encode. */
 function reencodeNote(t: SelectedTable): { reencode?: string } {
-  const changes = t.files.length > 0 ? predictedColumnIdChanges(t.table) : [];
+  const changes = t.fileCount > 0 ? predictedColumnIdChanges(t.table) : [];
   if (changes.length === 0) return {};
   return { reencode: changes.map((c) => `${c.name}: ${c.oldId} -> ${c.newId}`).join(", ") };
 }

@@ -43,7 +43,7 @@ export async function dataContext(
   for await (const t of reader.tables()) {
     if (!t.table) continue;
     restored.push({
-      sel: { ...t, table: t.table },
+      sel: { ...t, table: t.table, fileCount: t.files.length },
       rewrite: tableRewrite(t.table, recreated(t.table, shift), newTs),
     });
   }

@@ -86,7 +86,7 @@ describe("restore's import path against the playground", () => {
         if (!t.table) continue;
         const fresh = recreated(t.table, 5000);
         restored.push({
-          sel: { ...t, table: t.table },
+          sel: { ...t, table: t.table, fileCount: t.files.length },
           rewrite: tableRewrite(t.table, fresh, newTs),
         });
         truths.set(t.table.name.O, a.cluster.tableChecksum(t.table, backupTs));

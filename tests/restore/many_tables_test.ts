@@ -12,7 +12,7 @@ import { runBackup } from "../../src/backup/task.ts";
 import { allFilter } from "../../src/filter/mod.ts";
 import type { SampleSpec } from "../../src/playground/sample.ts";
 import { type Playground, startPlayground } from "../../src/playground/server/mod.ts";
-import { selectTables } from "../../src/restore/plan.ts";
+import { selectTables, wholeSchemas } from "../../src/restore/plan.ts";
 import { createTables } from "../../src/restore/schemas.ts";
 import { type RestoreSummary, runRestore } from "../../src/restore/task.ts";
 import { openStorage } from "../../src/storage/registry.ts";
@@ -96,12 +96,15 @@ describe("restore of many tables", () => {
   test("tables created in batches on several sessions get each its own IDs back", async () => {
     const storage = await openStorage(`local://${dir}`);
     try {
-      const sel = await selectTables(await MetaReader.open(storage), allFilter());
+      const reader = await MetaReader.open(storage);
+      const sel = await selectTables(reader, allFilter());
       assert.equal(sel.tables.length, TABLES);
       for (const d of sel.databases) await sql(probe, `CREATE DATABASE \`${d.db_name.O}\``);
       const got = new Map<string, TableInfo>();
+      // The selection holds names; the whole TableInfos stream from the backup as batches go.
       await createTables(
-        sel.tables,
+        wholeSchemas(reader, sel.tables),
+        sel.tables.length,
         { endpoint: endpoint(probe), batchSize: 5, concurrency: 4 },
         (t, info) => {
           const key = `${t.db.db_name.O}.${t.table.name.O}`;
