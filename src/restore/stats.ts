@@ -18,7 +18,7 @@ import { blockText, GLOBAL_STATS, readTableStats } from "../backup/stats.ts";
 import type { CipherInfo } from "../crypto/cipher.ts";
 import { log } from "../log.ts";
 import type { ExternalStorage } from "../storage/types.ts";
-import { parseJson, toJson } from "../tidb/model.ts";
+import { parseJson, type TableInfo, toJson } from "../tidb/model.ts";
 import type { SelectedTable } from "./plan.ts";
 import type { TidbClient } from "./tidb.ts";
 
@@ -82,8 +82,13 @@ export async function loadStatistics(
 ): Promise<StatsLoadResult> {
   const byId = new Map(tables.map((t) => [t.table.id, t]));
   const result: StatsLoadResult = { loaded: 0, failed: [] };
-  for await (const s of reader.schemas()) {
-    const t = s.table ? byId.get(s.table.id) : undefined;
+  for await (const raw of reader.rawSchemas()) {
+    // Only schemas that carry statistics are decoded (a backup without them, BR's default, is
+    // then one cheap pass).
+    if (raw.statsIndex.length === 0 && raw.stats.length === 0) continue;
+    if (raw.table.length === 0) continue;
+    const s = { raw, table: parseJson<TableInfo>(raw.table) };
+    const t = byId.get(s.table.id);
     if (!t) continue;
     const name = `${t.db.db_name.O}.${t.table.name.O}`;
     let json: Json | undefined;
