@@ -72,7 +72,14 @@ export interface PdClientOptions {
   dial?: (endpoint: string, tls: TlsOptions | undefined) => RpcConnection;
 }
 
-const RETRYABLE = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Unknown, Code.Internal]);
+// A reset connection comes as Aborted (see `isConnectionLost`).
+const RETRYABLE = new Set([
+  Code.Unavailable,
+  Code.DeadlineExceeded,
+  Code.Unknown,
+  Code.Internal,
+  Code.Aborted,
+]);
 
 /** Decodes a PD (memcomparable) region boundary to the raw key; empty stays empty. */
 export function decodeRegionKey(key: Uint8Array): Uint8Array {

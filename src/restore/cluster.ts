@@ -12,7 +12,8 @@
  *   regions scattered through PD.
  * @module
  */
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
+import { isConnectionLost } from "../rpc/transport.ts";
 import { compareBytes } from "../codec/bytes.ts";
 import { SwitchMode } from "../gen/import_sstpb_pb.ts";
 import type { Store } from "../gen/metapb_pb.ts";
@@ -355,7 +356,7 @@ export async function splitAndScatter(
         page = [];
         const ce = ConnectError.from(err);
         if (opts.signal?.aborted) throw err;
-        if (ce.code === Code.Unavailable || ce.code === Code.DeadlineExceeded) {
+        if (isConnectionLost(ce.code, opts.signal)) {
           stores.reset(region.leader.storeId);
           await bo.backoff(BO.tikvRPC, `store ${region.leader.storeId}: ${ce.rawMessage}`);
           continue;

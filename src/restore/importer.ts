@@ -12,6 +12,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { isConnectionLost } from "../rpc/transport.ts";
 import { randomBytes } from "node:crypto";
 import { compareBytes, encodeBytes } from "../codec/bytes.ts";
 import { type CipherInfo, EncryptionMethod } from "../crypto/cipher.ts";
@@ -92,8 +93,7 @@ function clip(
  * cancelled by the store going away (not by our own signal).
  */
 function unreachable(ce: ConnectError, signal: AbortSignal | undefined): boolean {
-  return ce.code === Code.Unavailable || ce.code === Code.DeadlineExceeded ||
-    (ce.code === Code.Canceled && !signal?.aborted);
+  return isConnectionLost(ce.code, signal);
 }
 
 function regionErrorText(e: RegionError): string {

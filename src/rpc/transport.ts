@@ -105,3 +105,17 @@ export function createConnection(address: string, opts: TransportOptions = {}): 
     },
   };
 }
+
+/**
+ * Whether a failed call means the connection to its peer is gone or the peer did not answer in
+ * time, not that the peer refused the request: Unavailable, DeadlineExceeded, a stream Canceled
+ * without our own signal (another call's reset dropped the shared session), and Aborted, which
+ * Connect gives a call whose connection was reset (ECONNRESET) or whose stream was destroyed.
+ * gRPC servers (TiKV, PD) answer a request with Aborted only for transactions, which tibr does not
+ * run, so every one of these is worth a retry on a fresh connection (client-go's onSendFail).
+ */
+export function isConnectionLost(code: Code, signal?: AbortSignal): boolean {
+  if (signal?.aborted) return false;
+  return code === Code.Unavailable || code === Code.DeadlineExceeded ||
+    code === Code.Canceled || code === Code.Aborted;
+}

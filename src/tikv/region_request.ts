@@ -3,7 +3,8 @@
  * errors TiKV uses to say "ask again elsewhere" (stale epoch, moved leader, busy store).
  * @module
  */
-import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { type Client, ConnectError } from "@connectrpc/connect";
+import { isConnectionLost } from "../rpc/transport.ts";
 import type { Error as RegionError } from "../gen/errorpb_pb.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextSchema } from "../gen/kvrpcpb_pb.ts";
@@ -172,8 +173,7 @@ export async function sendToRegion<T>(
       }
       const ce = ConnectError.from(err);
       // Canceled without our signal: another request's reset dropped the shared connection.
-      const dropped = ce.code === Code.Canceled;
-      if (ce.code === Code.Unavailable || ce.code === Code.DeadlineExceeded || dropped) {
+      if (isConnectionLost(ce.code, signal)) {
         stores.reset(storeId);
         last = `store ${storeId}: ${ce.rawMessage}`;
         hint = `bring store ${storeId} back, or wait until its regions elect leaders on live ` +
