@@ -11,7 +11,7 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import { isConnectionLost } from "../rpc/transport.ts";
 import { randomBytes } from "node:crypto";
 import { compareBytes, encodeBytes } from "../codec/bytes.ts";
