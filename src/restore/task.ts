@@ -267,7 +267,9 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
         for await (const f of source()) files.push(f);
         const ranges = rewriteRanges(mergeFileRanges(files), undefined);
         const keys = splitKeys(ranges);
-        return planOf([], [], "not checked for raw and txn restores", ranges, keys, tikvs.length);
+        return planned(
+          planOf([], [], "not checked for raw and txn restores", ranges, keys, tikvs.length),
+        );
       }
       // The files are read twice, never held: once to count them for the progress bar (and
       // to refuse bad --start/--end before anything is written), once to import them.
@@ -334,7 +336,7 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
         splitKeys(ranges),
         tikvs.length,
       );
-      return jobs.length > 0 ? { ...plan, ddlJobs: jobs.map((j) => j.query) } : plan;
+      return planned(jobs.length > 0 ? { ...plan, ddlJobs: jobs.map((j) => j.query) } : plan);
     }
 
     if (!cp && !cfg.checkpointStorage) {
@@ -899,6 +901,12 @@ function sizeOf(files: File[]): bigint {
   let n = 0n;
   for (const f of files) n += f.size;
   return n;
+}
+
+/** A dry run's plan, worked out: the metrics (and /status) say `done`, as after a restore. */
+function planned(plan: DryRunPlan): DryRunPlan {
+  metrics.phase("done");
+  return plan;
 }
 
 /** The summary, also as BR's log line; the metrics say `done`. */

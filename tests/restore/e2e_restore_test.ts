@@ -16,6 +16,7 @@ import { type Playground, startPlayground } from "../../src/playground/server/mo
 import { openStorage } from "../../src/storage/registry.ts";
 import { type RestoreConfig, type RestoreSummary, runRestore } from "../../src/restore/task.ts";
 import type { DryRunPlan } from "../../src/restore/plan.ts";
+import { metrics } from "../../src/metrics.ts";
 import { SMALL_SPEC, startSmall, tempDir } from "../playground/_helpers.ts";
 import { closedPort, errorLine, runTibr } from "../backup/_cli.ts";
 import { readFileSync } from "node:fs";
@@ -141,6 +142,8 @@ describe("tibr restore against the playground", () => {
     assert.ok(plan.splitKeys > 0);
     const dbs = (await sql(b, "SHOW DATABASES")).map((r) => String(Object.values(r)[0]));
     assert.ok(!dbs.includes("shop"), "the dry run created nothing");
+    // /status says the run is over, as after a restore.
+    assert.equal(metrics.status().phase, "done");
   });
 
   test("a full restore into an empty cluster equals the source, table by table", async () => {
