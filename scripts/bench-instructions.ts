@@ -15,14 +15,15 @@
  *
  *   deno run -A scripts/bench-instructions.ts [--case b1,b2] [--base 67946c8]
  *     [--regions 10000,100000] [--ranges 100000] [--runs 2] [--jobs 2] [--slow 10]
- *     [--tool cachegrind|callgrind] [--keep DIR] [--json]
+ *     [--tool cachegrind|callgrind] [--keep DIR] [--json] [--record]
  *
  * The base tree is a detached `git worktree` of `--base` in the temp dir, with node_modules
  * hard-linked from this tree, removed at the end. Every side runs once natively first, so deno's
  * transpile and V8 code caches are warm in every counted run. `--tool cachegrind` (the default,
  * with `--cache-sim=no`) counts the same Ir as callgrind at about a third of its CPU time;
  * `--tool callgrind` gives a call graph for callgrind_annotate. `--keep DIR` keeps the out
- * files there. Under valgrind a process runs 30 to 100 times slower, so the client's 10 s PD
+ * files there. `--record` keeps the figures in docs/benchmarks/instructions.json, from which
+ * bench.ts renders a subsection under B1 and B2 of docs/BENCHMARKS.md. Under valgrind a process runs 30 to 100 times slower, so the client's 10 s PD
  * deadline would fire: every counted process runs with libfaketime (Debian's faketime) slowing
  * its clocks `--slow` times, which stretches every timeout and timer alike and changes no code
  * path. `--jobs` counted processes run at once (the counts do not depend on it). `--json`
@@ -38,6 +39,7 @@ import { fileURLToPath } from "node:url";
 import { mapPool } from "../src/pool.ts";
 import { ensureDebianPackages } from "../tests/_support/debian.ts";
 import { arg, median, positiveArg } from "./_bench_util.ts";
+import { type InstructionsRecord, recordInstructions } from "./_instructions_section.ts";
 import {
   checkClient,
   checkFloor,
@@ -63,6 +65,8 @@ const slow = positiveArg("slow", 10);
 const valgrindTool = arg("tool", "cachegrind");
 const keep = arg("keep", "");
 const json = process.argv.includes("--json");
+const record = process.argv.includes("--record");
+const INSTRUCTIONS_FILE = join(ROOT, "docs", "benchmarks", "instructions.json");
 const log = (s: string) => process.stdout.write(s + "\n");
 
 /** Output of a command, or an error with its exit code and the end of its stderr. */
@@ -350,7 +354,7 @@ async function main(): Promise<void> {
     .stdout.trim() !== "";
   const dir = keep ? keep : mkdtempSync(join(tmpdir(), "tibr-bench-instr-"));
   mkdirSync(dir, { recursive: true });
-  const baseTree = join(tmpdir(), `tibr-base-${sha}`);
+  const baseTree = join(tmpdir(), `tibr-base-${sha}-${process.pid}`);
   log(
     `instruction counts (${valgrindTool}): base ${sha} vs this tree (${head}${
       dirty ? " + uncommitted changes" : ""
@@ -383,6 +387,15 @@ async function main(): Promise<void> {
   out["loadavg"] = loadavg();
   log(`done in ${out["seconds"]} s; load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   if (json) log(JSON.stringify(out));
+  if (record) {
+    const rec = {
+      date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
+      commands: [`deno run -A scripts/bench-instructions.ts ${process.argv.slice(2).join(" ")}`],
+      result: out as unknown as InstructionsRecord["result"],
+    };
+    for (const c of cases) recordInstructions(INSTRUCTIONS_FILE, c.toUpperCase(), rec);
+    log(`recorded in ${INSTRUCTIONS_FILE}: run 'deno run -A scripts/bench.ts --render'`);
+  }
 }
 
 await main();
