@@ -27,7 +27,8 @@
  * deadline would fire: every counted process runs with libfaketime (Debian's faketime) slowing
  * its clocks `--slow` times, which stretches every timeout and timer alike and changes no code
  * path. `--jobs` counted processes run at once (the counts do not depend on it). `--json`
- * prints one JSON object with every figure on the last line.
+ * prints one JSON object with every figure on the last line. `--from-log FILE` prints the
+ * figures of a run from its log instead (one that was stopped before its end; `fromLog: true`).
  * @module
  */
 import { spawn } from "node:child_process";
@@ -197,12 +198,20 @@ async function b1(baseTree: string, dir: string) {
         if (name.startsWith("floor")) checkFloor(stdout, n);
         else checkClient(stdout, n, files);
       });
-      const s = sides(got, ["floor", "base", "head"]);
-      results.push({ regions: n, files, floor: s["floor"]!, base: s["base"]!, head: s["head"]! });
+      results.push({ regions: n, got });
     } finally {
       await stopChild(pg.child);
     }
   }
+  return summariseB1(results);
+}
+
+/** B1's figures from the counted processes at each size. */
+function summariseB1(counts: Array<{ regions: number; got: Map<string, Counted> }>) {
+  const results = counts.map(({ regions, got }) => {
+    const s = sides(got, ["floor", "base", "head"]);
+    return { regions, floor: s["floor"]!, base: s["base"]!, head: s["head"]! };
+  });
   log("B1 instructions per region (medians; spread = (max - min) / min of the runs):");
   for (const r of results) {
     log(
@@ -304,11 +313,16 @@ async function b2(baseTree: string, dir: string) {
     const last = JSON.parse(stdout.trim().split("\n").pop()!);
     if (last.ranges !== ranges) throw new Error(`${_name}: ${last.ranges} ranges, not ${ranges}`);
   });
+  return summariseB2(ranges, copied, got);
+}
+
+/** B2's figures from the counted processes. */
+function summariseB2(ranges: number, copied: string[], got: Map<string, Counted>) {
   const s = sides(got, [
     "floor",
     ...["base", "head"].flatMap((x) => ["Write", "Loader", "Inputs", "Start"].map((p) => x + p)),
   ]);
-  const per = (a: string, b: string) => (s[a]!.median - s[b]!.median) / ranges;
+  const per = (a: string, b: string) => s[a] && s[b] ? (s[a].median - s[b].median) / ranges : NaN;
   const fig = {
     ranges,
     copiedIntoBase: copied,
@@ -338,7 +352,60 @@ async function b2(baseTree: string, dir: string) {
 
 // --------------------------------------------------------------------------------- main
 
+/**
+ * The figures of a run that was stopped before its end (say at a deadline), from the lines its
+ * log has: the header, each case's `==` line and one line per counted process.
+ */
+function fromLog(file: string): Record<string, unknown> {
+  const text = readFileSync(file, "utf8");
+  const head =
+    /^instruction counts \((\w+)\): base (\w+) vs this tree \((\w+)( \+ uncommitted changes)?\), (\d+) run\(s\) per side, \d+ at once, clocks slowed ([\d.]+)x/m
+      .exec(text);
+  if (!head) throw new Error(`${file} has no header line of bench-instructions.ts`);
+  const out: Record<string, unknown> = {
+    bench: "instructions",
+    tool: head[1],
+    base: head[2],
+    head: head[3],
+    dirty: head[4] !== undefined,
+    runs: Number(head[5]),
+    slow: Number(head[6]),
+    fromLog: true,
+  };
+  const b1: Array<{ regions: number; got: Map<string, Counted> }> = [];
+  let b2: { ranges: number; got: Map<string, Counted> } | undefined;
+  let copied: string[] = [];
+  let current: Map<string, Counted> | undefined;
+  for (const line of text.split("\n")) {
+    const c = /^copied into the base tree for the benchmark script: (.*)$/.exec(line);
+    if (c) copied = c[1]!.split(",");
+    const sec = /^== (B1|B2), (\d+) (regions|ranges)/.exec(line);
+    if (sec) {
+      current = new Map();
+      if (sec[1] === "B1") b1.push({ regions: Number(sec[2]), got: current });
+      else b2 = { ranges: Number(sec[2]), got: current };
+    }
+    const m = /^ {2}(\w+-\d+): ([\d,]+) Ir \((\d+) s under valgrind\)$/.exec(line);
+    if (m && current) {
+      current.set(m[1]!, { ir: Number(m[2]!.replaceAll(",", "")), stdout: "", secs: +m[3]! });
+    }
+  }
+  // A size whose three sides were not all counted has no figures.
+  const complete = b1.filter(({ got }) =>
+    ["floor", "base", "head"].every((k) => [...got.keys()].some((n) => n.startsWith(`${k}-`)))
+  );
+  if (complete.length > 0) out["b1"] = summariseB1(complete);
+  if (b2) out["b2"] = summariseB2(b2.ranges, copied, b2.got);
+  return out;
+}
+
 async function main(): Promise<void> {
+  const logFile = arg("from-log", "");
+  if (logFile) {
+    const out = fromLog(logFile);
+    if (json) log(JSON.stringify(out));
+    return;
+  }
   if (!existsSync(DENO)) throw new Error(`${DENO} is missing: the pinned deno package`);
   if (!["cachegrind", "callgrind"].includes(valgrindTool)) {
     throw new Error(`--tool ${valgrindTool}: use cachegrind or callgrind`);
