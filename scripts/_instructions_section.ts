@@ -24,6 +24,7 @@ export interface InstructionsRecord {
     dirty: boolean;
     runs: number;
     slow: number;
+    fromLog?: boolean;
     b1?: {
       sizes: Array<{ regions: number; floor: Side; base: Side; head: Side }>;
       steps: Array<{ from: number; to: number; floor: number; base: number; head: number }>;
@@ -55,9 +56,23 @@ export function recordInstructions(file: string, id: string, rec: InstructionsRe
 const n0 = (x: number) => Math.round(x).toLocaleString("en");
 const r3 = (x: number) => x.toFixed(3);
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+/** A side's spread over its runs; one run has none. */
+const spread = (x: Side | undefined) =>
+  !x ? "–" : x.irs.length < 2 ? "1 run" : `${pct(x.spread)} (${x.irs.length} runs)`;
+/** A figure per region or range; a side that was not counted has none. */
+const fig = (x: number | null | undefined) =>
+  typeof x === "number" && Number.isFinite(x) ? n0(x) : "–";
+const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+  typeof a === "number" && typeof b === "number" && Number.isFinite(a / b) ? r3(a / b) : "–";
 
 /** The verdict against "within 10 % of the base" over the head/base ratios given. */
-function verdict(ratios: Array<[string, number]>): string {
+function verdict(all: Array<[string, number]>): string {
+  const ratios = all.filter(([, r]) => Number.isFinite(r));
+  if (ratios.length < all.length) {
+    return `Verdict: incomplete (not counted: ${
+      all.filter(([, r]) => !Number.isFinite(r)).map(([k]) => k).join(", ")
+    }).`;
+  }
   const worst = ratios.reduce((a, b) => (Math.abs(b[1] - 1) > Math.abs(a[1] - 1) ? b : a));
   const ok = ratios.every(([, r]) => Math.abs(r - 1) <= 0.1);
   return `Verdict: ${ok ? "within" : "**not** within"} 10 % of the base (largest deviation ` +
@@ -73,7 +88,12 @@ export function instructionsSection(id: string, file: string): string[] {
     `### ${id}: paired instruction counts (commit ${r.base} vs this tree)`,
     "",
     `Run ${rec.date} by scripts/bench-instructions.ts: instructions executed (valgrind ` +
-    `${r.tool}, Ir) by each process, ${r.runs} run(s) per side, at commit ${r.base} and at ` +
+    `${r.tool}, Ir) by each process, ${
+      r.fromLog
+        ? `up to ${r.runs} run(s) per side (the run was stopped before its end; the figures are ` +
+          "its log's, by `--from-log`)"
+        : `${r.runs} run(s) per side`
+    }, at commit ${r.base} and at ` +
     `${r.head}${r.dirty ? " with uncommitted changes" : ""}, against the same ` +
     `${id === "B1" ? "playground" : "checkpoint"}. Instruction counts do not depend on the ` +
     `machine's load, unlike the times above; spread is (max - min) / min of one side's runs. ` +
@@ -97,7 +117,7 @@ export function instructionsSection(id: string, file: string): string[] {
       lines.push(
         `| ${n0(s.regions)} | ${per(s.floor)} | ${per(s.base)} | ${per(s.head)} | ` +
           `${r3(s.head.median / s.base.median)} | ${r3(s.head.median / s.floor.median)} | ` +
-          `${pct(s.floor.spread)}, ${pct(s.base.spread)}, ${pct(s.head.spread)} |`,
+          `${spread(s.floor)}, ${spread(s.base)}, ${spread(s.head)} |`,
       );
     }
     for (const st of r.b1.steps) {
@@ -118,19 +138,21 @@ export function instructionsSection(id: string, file: string): string[] {
   }
   if (id === "B2" && r.b2) {
     const p = r.b2.perRange;
-    const sp = (k: string) => (r.b2!.sides[k] ? pct(r.b2!.sides[k]!.spread) : "-");
+    const sp = (k: string) => spread(r.b2!.sides[k]);
     lines.push(
       "| ranges | per range | base Ir | head Ir | head/base | spread base, head |",
       "| ---: | --- | ---: | ---: | ---: | ---: |",
-      `| ${n0(r.b2.ranges)} | flush (write - inputs) | ${n0(p.baseFlush)} | ${n0(p.headFlush)} | ` +
-        `${r3(p.headFlush / p.baseFlush)} | ${sp("baseWrite")}, ${sp("headWrite")} |`,
-      `| ${n0(r.b2.ranges)} | loader (loader - start) | ${n0(p.baseLoader)} | ` +
-        `${n0(p.headLoader)} | ${r3(p.headLoader / p.baseLoader)} | ${sp("baseLoader")}, ` +
+      `| ${n0(r.b2.ranges)} | flush (write - inputs) | ${fig(p.baseFlush)} | ${
+        fig(p.headFlush)
+      } | ` +
+        `${ratio(p.headFlush, p.baseFlush)} | ${sp("baseWrite")}, ${sp("headWrite")} |`,
+      `| ${n0(r.b2.ranges)} | loader (loader - start) | ${fig(p.baseLoader)} | ` +
+        `${fig(p.headLoader)} | ${ratio(p.headLoader, p.baseLoader)} | ${sp("baseLoader")}, ` +
         `${sp("headLoader")} |`,
-      `| ${n0(r.b2.ranges)} | floor (floor - start) | | ${n0(p.floor)} | | ${sp("floor")} |`,
+      `| ${n0(r.b2.ranges)} | floor (floor - start) | | ${fig(p.floor)} | | ${sp("floor")} |`,
       "",
-      `Loader/floor by instructions: base ${r3(p.baseLoader / p.floor)}, head ` +
-        `${r3(p.headLoader / p.floor)}.${
+      `Loader/floor by instructions: base ${ratio(p.baseLoader, p.floor)}, head ` +
+        `${ratio(p.headLoader, p.floor)}.${
           r.b2.copiedIntoBase.length > 0
             ? ` Copied into the base tree for the benchmark script (not on the measured ` +
               `path): ${r.b2.copiedIntoBase.join(", ")}.`
