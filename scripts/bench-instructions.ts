@@ -28,7 +28,8 @@
  * its clocks `--slow` times, which stretches every timeout and timer alike and changes no code
  * path. `--jobs` counted processes run at once (the counts do not depend on it). `--json`
  * prints one JSON object with every figure on the last line. `--from-log FILE` prints the
- * figures of a run from its log instead (one that was stopped before its end; `fromLog: true`).
+ * figures of a run from its log instead (one that was stopped before its end; `fromLog: true`);
+ * `--sides head` (of floor,base,head) counts only those sides of B1, to complete such a run.
  * @module
  */
 import { spawn } from "node:child_process";
@@ -67,6 +68,8 @@ const valgrindTool = arg("tool", "cachegrind");
 const keep = arg("keep", "");
 const json = process.argv.includes("--json");
 const record = process.argv.includes("--record");
+/** B1's sides to count (a run that completes one stopped early counts only what is missing). */
+const only = arg("sides", "floor,base,head").split(",");
 const INSTRUCTIONS_FILE = join(ROOT, "docs", "benchmarks", "instructions.json");
 const log = (s: string) => process.stdout.write(s + "\n");
 
@@ -190,9 +193,12 @@ async function b1(baseTree: string, dir: string) {
       }
       const tasks: Array<[string, string[]]> = [];
       for (let r = 0; r < runs; r++) {
-        tasks.push([`floor-${r}`, floorCmd(pg.pd)]);
-        tasks.push([`base-${r}`, clientCmd(baseTree, `base-${r}`, pg.pd)]);
-        tasks.push([`head-${r}`, clientCmd(ROOT, `head-${r}`, pg.pd)]);
+        const all: Array<[string, string[]]> = [
+          [`floor-${r}`, floorCmd(pg.pd)],
+          [`base-${r}`, clientCmd(baseTree, `base-${r}`, pg.pd)],
+          [`head-${r}`, clientCmd(ROOT, `head-${r}`, pg.pd)],
+        ];
+        tasks.push(...all.filter(([name]) => only.includes(name.split("-")[0]!)));
       }
       const got = await countAll(tasks, dir, (name, stdout) => {
         if (name.startsWith("floor")) checkFloor(stdout, n);
