@@ -29,7 +29,8 @@
  * path. `--jobs` counted processes run at once (the counts do not depend on it). `--json`
  * prints one JSON object with every figure on the last line. `--from-log FILE` prints the
  * figures of a run from its log instead (one that was stopped before its end; `fromLog: true`);
- * `--sides head` (of floor,base,head) counts only those sides of B1, to complete such a run.
+ * `--sides head` counts only those sides (B1: floor, base, head; B2: floor, baseWrite, headLoader,
+ * ...), to complete such a run.
  * @module
  */
 import { spawn } from "node:child_process";
@@ -68,8 +69,9 @@ const valgrindTool = arg("tool", "cachegrind");
 const keep = arg("keep", "");
 const json = process.argv.includes("--json");
 const record = process.argv.includes("--record");
-/** B1's sides to count (a run that completes one stopped early counts only what is missing). */
-const only = arg("sides", "floor,base,head").split(",");
+/** The sides to count, all by default (to complete a run stopped early: only what is missing). */
+const onlySides = arg("sides", "");
+const counts = (name: string) => !onlySides || onlySides.split(",").includes(name.split("-")[0]!);
 const INSTRUCTIONS_FILE = join(ROOT, "docs", "benchmarks", "instructions.json");
 const log = (s: string) => process.stdout.write(s + "\n");
 
@@ -198,7 +200,7 @@ async function b1(baseTree: string, dir: string) {
           [`base-${r}`, clientCmd(baseTree, `base-${r}`, pg.pd)],
           [`head-${r}`, clientCmd(ROOT, `head-${r}`, pg.pd)],
         ];
-        tasks.push(...all.filter(([name]) => only.includes(name.split("-")[0]!)));
+        tasks.push(...all.filter(([name]) => counts(name)));
       }
       const got = await countAll(tasks, dir, (name, stdout) => {
         if (name.startsWith("floor")) checkFloor(stdout, n);
@@ -315,7 +317,7 @@ async function b2(baseTree: string, dir: string) {
     }
     tasks.push([`floor-${r}`, cmd(ROOT, "floor")]);
   }
-  const got = await countAll(tasks, dir, (_name, stdout) => {
+  const got = await countAll(tasks.filter(([name]) => counts(name)), dir, (_name, stdout) => {
     const last = JSON.parse(stdout.trim().split("\n").pop()!);
     if (last.ranges !== ranges) throw new Error(`${_name}: ${last.ranges} ranges, not ${ranges}`);
   });
