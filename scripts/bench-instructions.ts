@@ -28,7 +28,8 @@
  * its clocks `--slow` times, which stretches every timeout and timer alike and changes no code
  * path. `--jobs` counted processes run at once (the counts do not depend on it). `--json`
  * prints one JSON object with every figure on the last line. `--from-log FILE` prints the
- * figures of a run from its log instead (one that was stopped before its end; `fromLog: true`);
+ * figures of a run from its log instead (one that was stopped before its end, with the logs of
+ * the runs that completed it appended; `fromLog: true`);
  * `--sides head` counts only those sides (B1: floor, base, head; B2: floor, baseWrite, headLoader,
  * ...), to complete such a run.
  * @module
@@ -389,9 +390,16 @@ function fromLog(file: string): Record<string, unknown> {
     if (c) copied = c[1]!.split(",");
     const sec = /^== (B1|B2), (\d+) (regions|ranges)/.exec(line);
     if (sec) {
-      current = new Map();
-      if (sec[1] === "B1") b1.push({ regions: Number(sec[2]), got: current });
-      else b2 = { ranges: Number(sec[2]), got: current };
+      // Logs joined one after another (a run and the one that completed it) merge by size.
+      const size = Number(sec[2]);
+      if (sec[1] === "B1") {
+        current = b1.find((x) => x.regions === size)?.got;
+        if (!current) b1.push({ regions: size, got: current = new Map() });
+      } else {
+        if (b2 && b2.ranges !== size) throw new Error(`${file}: B2 at ${b2.ranges} and ${size}`);
+        b2 ??= { ranges: size, got: new Map() };
+        current = b2.got;
+      }
     }
     const m = /^ {2}(\w+-\d+): ([\d,]+) Ir \((\d+) s under valgrind\)$/.exec(line);
     if (m && current) {
