@@ -17,6 +17,8 @@ interface Side {
 export interface InstructionsRecord {
   date: string;
   commands: string[];
+  /** What the figures alone do not say (how a run was completed, a side measurement). */
+  note?: string;
   result: {
     tool: string;
     base: string;
@@ -163,5 +165,6 @@ export function instructionsSection(id: string, file: string): string[] {
       "",
     );
   }
+  if (rec.note) lines.push(rec.note, "");
   return lines;
 }
