@@ -10,6 +10,12 @@
  *   [--files-per-range 2] [--runs 5] [--dir DIR]     (or: bun scripts/bench-checkpoint.ts ...)
  * Data files go to a local storage under DIR (default: the temp dir) and are removed at the end;
  * reads are served from the page cache.
+ *
+ * `--role write|inputs|floor|loader|start --data DIR` does one phase alone against the local
+ * storage DIR and prints `{"role", "ranges"}` (for scripts/bench-instructions.ts, which counts
+ * each phase's instructions in its own process): `write` writes the checkpoint (the runner,
+ * with its inputs), `inputs` only builds the same inputs, `floor` and `loader` read DIR, and
+ * `start` only loads the modules and opens the storage.
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -35,7 +41,7 @@ const RANGES = Number(arg("ranges", "1000000"));
 const PER_FLUSH = Number(arg("per-flush", "10000"));
 const FILES_PER_RANGE = Number(arg("files-per-range", "2"));
 const RUNS = Number(arg("runs", "5"));
-const base = mkdtempSync(join(arg("dir", tmpdir()), "tibr-bench-checkpoint-"));
+const ROLE = arg("role", "main");
 const cipher = { method: EncryptionMethod.AES256_CTR, key: new Uint8Array(32).fill(0x3c) };
 const ENC = new TextEncoder();
 
@@ -67,6 +73,17 @@ function filesOf(n: number) {
   return out;
 }
 
+/** The ranges the backup loop hands the runner, `PER_FLUSH` at a time. */
+function* batches() {
+  for (let n = 0; n < RANGES;) {
+    const batch = [];
+    for (let i = 0; i < PER_FLUSH && n < RANGES; i++, n++) {
+      batch.push({ group: `g${Math.floor(n / 1000)}`, n, files: filesOf(n) });
+    }
+    yield batch;
+  }
+}
+
 async function writeCheckpoint(storage: ExternalStorage): Promise<{ flushMs: number[] }> {
   let physical = Date.now();
   let logical = 0n;
@@ -79,12 +96,8 @@ async function writeCheckpoint(storage: ExternalStorage): Promise<{ flushMs: num
     flushIntervalMs: 1e12,
   });
   const flushMs: number[] = [];
-  for (let n = 0; n < RANGES;) {
+  for (const batch of batches()) {
     // The backup loop's inputs are built outside the timing; the runner's work is timed.
-    const batch = [];
-    for (let i = 0; i < PER_FLUSH && n < RANGES; i++, n++) {
-      batch.push({ group: `g${Math.floor(n / 1000)}`, n, files: filesOf(n) });
-    }
     const t0 = performance.now();
     for (const r of batch) await runner.append(r.group, rangeKey(r.n), rangeKey(r.n + 1), r.files);
     await runner.flush();
@@ -140,14 +153,39 @@ async function time(fn: () => Promise<number>): Promise<{ wall: number; cpu: num
   return { wall, cpu: (c.user + c.system) / 1e6 };
 }
 
-const runtime = process.versions["bun"]
-  ? `bun ${process.versions["bun"]}`
-  : `deno ${process.versions["deno"]}`;
-console.log(
-  `checkpoint benchmark: ${RANGES} ranges x ${FILES_PER_RANGE} files, ${PER_FLUSH} ranges per ` +
-    `flush, AES256-CTR, ${runtime}, load average ${loadavg()[0]!.toFixed(1)}`,
-);
-try {
+/** One phase alone (see the module comment); its instructions are counted from outside. */
+async function rolePhase(): Promise<void> {
+  const storage = await openStorage(arg("data", ""), { env: {} });
+  let n = RANGES;
+  if (ROLE === "write") await writeCheckpoint(storage);
+  else if (ROLE === "inputs") {
+    n = 0;
+    for (const batch of batches()) n += batch.length;
+  } else if (ROLE === "floor") n = await floor(storage);
+  else if (ROLE === "loader") n = await loader(storage);
+  else if (ROLE !== "start") throw new Error(`--role ${ROLE}: use write, inputs, floor, loader`);
+  await storage.close();
+  if (n !== RANGES) throw new Error(`expected ${RANGES} ranges, got ${n}`);
+  console.log(JSON.stringify({ role: ROLE, ranges: n }));
+}
+
+async function main(): Promise<void> {
+  const base = mkdtempSync(join(arg("dir", tmpdir()), "tibr-bench-checkpoint-"));
+  try {
+    await measureAll(base);
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+async function measureAll(base: string): Promise<void> {
+  const runtime = process.versions["bun"]
+    ? `bun ${process.versions["bun"]}`
+    : `deno ${process.versions["deno"]}`;
+  console.log(
+    `checkpoint benchmark: ${RANGES} ranges x ${FILES_PER_RANGE} files, ${PER_FLUSH} ranges per ` +
+      `flush, AES256-CTR, ${runtime}, load average ${loadavg()[0]!.toFixed(1)}`,
+  );
   const storage = await openStorage(join(base, "bk"), { env: {} });
   const t0 = performance.now();
   const { flushMs } = await writeCheckpoint(storage);
@@ -192,6 +230,7 @@ try {
     `ratio loader/floor: ${(lw / fw).toFixed(2)} wall, ${(lc / fc).toFixed(2)} cpu (target <= 1.3)`,
   );
   await storage.close();
-} finally {
-  rmSync(base, { recursive: true, force: true });
 }
+
+if (ROLE === "main") await main();
+else await rolePhase();

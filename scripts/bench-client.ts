@@ -41,13 +41,14 @@ import { ensureDebianPackages } from "../tests/_support/debian.ts";
 import { arg, median } from "./_bench_util.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const SELF = fileURLToPath(import.meta.url);
+/** This script: the floor and the playground run as its `--role floor` and `--role playground`. */
+export const SELF: string = fileURLToPath(import.meta.url);
 const MiB = 1024 * 1024;
 const role = arg("role", "main");
 const filesPerRegion = Number(arg("files-per-region", "2"));
 
 /** A tool from node_modules/.bin (the pinned deno and bun), else from PATH. */
-function tool(name: string): string {
+export function tool(name: string): string {
   const local = join(ROOT, "node_modules", ".bin", name);
   return existsSync(local) ? local : name;
 }
@@ -144,6 +145,44 @@ async function floorRole(): Promise<void> {
 
 // ------------------------------------------------------------------------------- main role
 
+/** The client's arguments after the program: a txn backup of everything to `noop://`. */
+export function clientArgs(pd: string, logFile: string): string[] {
+  return [
+    "--log-file",
+    logFile,
+    "backup",
+    "txn",
+    "-u",
+    pd,
+    "-s",
+    "noop://",
+    "--progress",
+    "quiet",
+    "--output",
+    "json",
+  ];
+}
+
+/** Checks the floor's last line (`n` responses, no error); returns the files it counted. */
+export function checkFloor(stdout: string, n: number): number {
+  const got = JSON.parse(stdout.trim().split("\n").pop()!);
+  if (got.responses !== n || got.errors !== 0) {
+    throw new Error(`the floor got ${got.responses} responses (${got.errors} errors), not ${n}`);
+  }
+  return got.files;
+}
+
+/** Checks the client's JSON summary: `n` regions and the floor's `files`. */
+export function checkClient(stdout: string, n: number, files: number): void {
+  const summary = JSON.parse(stdout.trim().split("\n").pop()!);
+  if (summary.totalRegions !== n || summary.dataFiles !== files) {
+    throw new Error(
+      `the client saw ${summary.totalRegions} regions and ${summary.dataFiles} files, ` +
+        `the floor ${n} and ${files}`,
+    );
+  }
+}
+
 /** One measured process: wall s, user+sys CPU s, peak RSS MiB, and its stdout. */
 interface Measured {
   wall: number;
@@ -187,7 +226,7 @@ function measureCmd(cmd: string[], dir: string): Promise<Measured> {
 }
 
 /** Starts the playground process and waits for its READY line. */
-function startPlaygroundProcess(
+export function startPlaygroundProcess(
   n: number,
 ): Promise<{ child: ChildProcess; pd: string; loadSecs: number; rssMiB: number }> {
   const child = spawn(tool("bun"), [
@@ -215,7 +254,8 @@ function startPlaygroundProcess(
   });
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after 10 s; resolves once the child has exited. */
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   child.kill("SIGTERM");
@@ -283,18 +323,7 @@ async function mainRole(): Promise<void> {
       : runtime === "bun"
       ? [...bun, join(ROOT, "src/cli/main.ts")]
       : [tibr]),
-    "--log-file",
-    join(dir, "client.log"),
-    "backup",
-    "txn",
-    "-u",
-    pd,
-    "-s",
-    "noop://",
-    "--progress",
-    "quiet",
-    "--output",
-    "json",
+    ...clientArgs(pd, join(dir, "client.log")),
   ];
   const log = (s: string) => process.stdout.write(s + "\n");
   log(
@@ -317,22 +346,11 @@ async function mainRole(): Promise<void> {
         let files = 0;
         for (let r = 0; r < runs; r++) {
           const f = await measureCmd(floorCmd(pg.pd), dir);
-          const got = JSON.parse(f.stdout.trim().split("\n").pop()!);
-          if (got.responses !== n || got.errors !== 0) {
-            throw new Error(
-              `the floor got ${got.responses} responses (${got.errors} errors), not ${n}`,
-            );
-          }
+          const floorFiles = checkFloor(f.stdout, n);
           floors.push(f);
           const c = await measureCmd(clientCmd(pg.pd), dir);
-          const summary = JSON.parse(c.stdout.trim().split("\n").pop()!);
-          if (summary.totalRegions !== n || summary.dataFiles !== got.files) {
-            throw new Error(
-              `the client saw ${summary.totalRegions} regions and ${summary.dataFiles} files, ` +
-                `the floor ${n} and ${got.files}`,
-            );
-          }
-          files = got.files;
+          checkClient(c.stdout, n, floorFiles);
+          files = floorFiles;
           clients.push(c);
           log(
             `  run ${r + 1}: floor ${f.wall.toFixed(2)} s (cpu ${f.cpu.toFixed(2)} s, ` +
@@ -424,6 +442,9 @@ async function mainRole(): Promise<void> {
   }
 }
 
-if (role === "playground") await playgroundRole();
-else if (role === "floor") await floorRole();
-else await mainRole();
+// Imported by bench-instructions.ts for its pieces: only run as the entry point.
+if (import.meta.main) {
+  if (role === "playground") await playgroundRole();
+  else if (role === "floor") await floorRole();
+  else await mainRole();
+}

@@ -33,6 +33,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { barChart, lineChart } from "./_svg.ts";
 import { arg } from "./_bench_util.ts";
+import { instructionsSection } from "./_instructions_section.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -1196,6 +1197,8 @@ function render(results: Results): { md: string; charts: Map<string, string> } {
     lines.push(...section);
     for (const e of c.errors) lines.push(`- **failed**: ${e}`);
     if (c.errors.length > 0) lines.push("");
+    // Recorded apart by bench-instructions.ts, so a rerun of the case keeps it.
+    lines.push(...instructionsSection(id, join(CHART_DIR, "instructions.json")));
   }
   return { md: lines.join("\n"), charts };
 }
