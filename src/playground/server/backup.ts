@@ -49,7 +49,7 @@ import {
 import { log } from "../../log.ts";
 import type { SstCompression } from "../../sst/_compression.ts";
 import { SstWriter, type SstWriterOptions } from "../../sst/writer.ts";
-import { backendKind, storageFromBackend } from "../../storage/from_backend.ts";
+import { backendKind } from "../../storage/from_backend.ts";
 import type { ExternalStorage, StorageWriter } from "../../storage/types.ts";
 import type { Cluster } from "../cluster.ts";
 import { hasDefaultCfValue, LockedError, type MvccEntry, type RawCf } from "../mvcc.ts";
@@ -66,6 +66,7 @@ import { mvccDataKey, rawDataKey, writeCfValue } from "./_encode.ts";
 import { AsyncQueue, RateLimiter, type ServerStats, type StoreGate } from "./_flow.ts";
 import type { SstWorkerPool } from "./_sst_pool.ts";
 import { regionsAround } from "./_region_check.ts";
+import { SharedStorages, type StorageLease } from "./_storage_cache.ts";
 
 type ResponseInit = MessageInitShape<typeof BackupResponseSchema>;
 type FileInit = MessageInitShape<typeof FileSchema>;
@@ -93,6 +94,8 @@ export interface BackupServiceOptions {
    * of nothing). Measures a backup client with stores costing next to nothing (benchmarks).
    */
   instantNoop?: boolean;
+  /** Storages shared by the requests running at once (the stores of a playground share one). */
+  storages?: SharedStorages;
 }
 
 /** A storage failure while writing a backup file (injected or real). */
@@ -319,6 +322,7 @@ export function backupService(
   opts: BackupServiceOptions,
 ): ServiceImpl<typeof Backup> {
   const batchSize = opts.batchSize ?? 512;
+  const storages = opts.storages ?? new SharedStorages();
 
   /** Checks the region is still what was planned and led here; the region error otherwise. */
   function recheck(task: RegionTask): RegionErrorInit | undefined {
@@ -542,9 +546,9 @@ export function backupService(
       const ac = new AbortController();
       const onAbort = () => ac.abort(ctx.signal.reason);
       ctx.signal.addEventListener("abort", onAbort, { once: true });
-      let storage: ExternalStorage;
+      let lease: StorageLease;
       try {
-        storage = await storageFromBackend(req.storageBackend, { signal: ac.signal });
+        lease = await storages.acquire(req.storageBackend);
       } catch (err) {
         ctx.signal.removeEventListener("abort", onAbort);
         yield {
@@ -573,7 +577,7 @@ export function backupService(
       const pool = started?.usable ? started : undefined;
       const rctx: RequestContext = {
         req,
-        storage,
+        storage: lease.storage,
         limiters,
         signal: ac.signal,
         pool,
@@ -611,7 +615,7 @@ export function backupService(
         ctx.signal.removeEventListener("abort", onAbort);
         await work.catch(() => {});
         if (rctx.request !== undefined) pool?.endRequest(rctx.request);
-        await storage.close().catch(() => {});
+        await lease.release().catch(() => {});
       }
     },
   };
