@@ -27,11 +27,15 @@
  * - `--part tables` (many tables, tidb#38892 and tidb#53529): N small tables (a few rows each,
  *   each table in its own regions, as TiDB splits tables) backed up and restored; peak RSS of
  *   tibr (target <= 512 MiB at 100k on the binary) and the marginal cost per table (flat).
+ *   Beside tibr's figures it reports the playground's own CPU per phase (`playgroundCpu`: this
+ *   process runs both playgrounds) and the sample's load (`load`: seconds, CPU, regions), and
+ *   logs where a long run is every `--progress-secs` seconds (30; 0 = quiet).
  *
  *   deno run -A --v8-flags=--max-old-space-size=16384 scripts/bench-restore.ts --part files \
  *     [--files 10000,100000] [--runs 3] [--runtime deno|bun|binary] [--tibr dist/tibr] [--json]
  *   ... --part e2e [--gib 2] [--runtime ...] [--json]
  *   ... --part tables [--tables 10000,100000] [--rows 2] [--runtime binary] [--json] [--keep]
+ *       [--progress-secs 30]
  *
  * `--keep` (tables) leaves each size's backup and tibr logs in place and prints where.
  *
