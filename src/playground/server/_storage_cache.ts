@@ -34,10 +34,29 @@ export class SharedStorages {
       storageFromBackend(b),
   ) {}
 
-  /** The storage `backend` names, opened unless a running request has it open already. */
-  async acquire(backend: StorageBackend | undefined): Promise<StorageLease> {
+  /**
+   * The storage `backend` names, opened unless a running request has it open already. A
+   * request cancelled while the open runs gets its signal's reason (the open goes on for the
+   * others; the lease is given back when it arrives).
+   */
+  async acquire(backend: StorageBackend | undefined, signal?: AbortSignal): Promise<StorageLease> {
+    signal?.throwIfAborted();
     const key = backend ? hex(toBinary(StorageBackendSchema, backend)) : "";
-    return await this.acquireKey(key, () => this.opener(backend));
+    const leasing = this.acquireKey(key, () => this.opener(backend));
+    if (!signal) return await leasing;
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([leasing, aborted]);
+    } catch (err) {
+      if (signal.aborted) void leasing.then((l) => l.release(), () => {});
+      throw err;
+    } finally {
+      signal.removeEventListener("abort", onAbort!);
+    }
   }
 
   /** As `acquire`, for a caller that holds the serialized backend already. */

@@ -52,6 +52,24 @@ describe("storages shared by backup requests", () => {
     assert.equal(opens, 2);
   });
 
+  test("a request cancelled during the open gets its reason; the open serves the others", async () => {
+    let closes = 0;
+    let opened!: (s: ExternalStorage) => void;
+    const fake = { close: () => Promise.resolve(void closes++) } as unknown as ExternalStorage;
+    const shared = new SharedStorages(() => new Promise((r) => (opened = r)));
+    const ac = new AbortController();
+    const cancelled = shared.acquire(local("/backup/a"), ac.signal);
+    const other = shared.acquire(local("/backup/a"));
+    ac.abort(new Error("client went away"));
+    await assert.rejects(cancelled, /client went away/);
+    opened(fake);
+    const lease = await other;
+    assert.equal(lease.storage, fake);
+    await lease.release();
+    assert.equal(closes, 1);
+    assert.equal(shared.size, 0);
+  });
+
   test("a local root keeps no staging directory once its last request releases it", async () => {
     const root = mkdtempSync(join(tmpdir(), "tibr-shared-storage-"));
     try {

@@ -568,7 +568,7 @@ export function backupService(
       ctx.signal.addEventListener("abort", onAbort, { once: true });
       let lease: StorageLease;
       try {
-        lease = await storages.acquire(req.storageBackend);
+        lease = await storages.acquire(req.storageBackend, ac.signal);
       } catch (err) {
         ctx.signal.removeEventListener("abort", onAbort);
         yield {
