@@ -27,11 +27,15 @@
  * - `--part tables` (many tables, tidb#38892 and tidb#53529): N small tables (a few rows each,
  *   each table in its own regions, as TiDB splits tables) backed up and restored; peak RSS of
  *   tibr (target <= 512 MiB at 100k on the binary) and the marginal cost per table (flat).
+ *   Beside tibr's figures it reports the playground's own CPU per phase (`playgroundCpu`: this
+ *   process runs both playgrounds) and the sample's load (`load`: seconds, CPU, regions), and
+ *   logs where a long run is every `--progress-secs` seconds (30; 0 = quiet).
  *
  *   deno run -A --v8-flags=--max-old-space-size=16384 scripts/bench-restore.ts --part files \
  *     [--files 10000,100000] [--runs 3] [--runtime deno|bun|binary] [--tibr dist/tibr] [--json]
  *   ... --part e2e [--gib 2] [--runtime ...] [--json]
  *   ... --part tables [--tables 10000,100000] [--rows 2] [--runtime binary] [--json] [--keep]
+ *       [--progress-secs 30]
  *
  * `--keep` (tables) leaves each size's backup and tibr logs in place and prints where.
  *
@@ -596,13 +600,42 @@ async function restoreOf(
   ], tmp);
 }
 
+/** CPU seconds (user + system) this process (the playgrounds and the bench) used since `from`. */
+function ownCpu(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1e6;
+}
+
+/**
+ * Logs `line()` every `--progress-secs` seconds (30; 0 = never) while a long phase runs, so a
+ * run of many tables shows where it is. Returns the stopper.
+ */
+function progress(line: () => string): () => void {
+  const secs = Number(arg("progress-secs", "30"));
+  if (!(secs > 0)) return () => {};
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    const mem = process.memoryUsage();
+    log(
+      `    ${((performance.now() - t0) / 1000).toFixed(0)} s: ${line()}; bench RSS ` +
+        `${(mem.rss / MiB).toFixed(0)} MiB, heap ${(mem.heapUsed / MiB).toFixed(0)} MiB`,
+    );
+  }, secs * 1000);
+  return () => clearInterval(timer);
+}
+
 /** Backs up playground A (`spec`), stops it, restores into an empty playground B. */
 async function roundTrip(spec: SampleSpec, tmp: string) {
   const { startPlayground } = await import("../src/playground/server/mod.ts");
   const dest = join(tmp, "backup");
   // A's data is unreachable once its backup is done, so B's restore does not run beside it in
   // the heap (the playgrounds share this process).
-  const { backup, backupBusy } = await backupOfSample(spec, dest, tmp);
+  const { backup, backupBusy, backupPlaygroundCpu, load } = await backupOfSample(
+    spec,
+    dest,
+    tmp,
+  );
+  const cpu0 = process.cpuUsage();
   const b = await startPlayground({
     data: "empty",
     electionMs: 0,
@@ -612,16 +645,35 @@ async function roundTrip(spec: SampleSpec, tmp: string) {
   });
   let restore: Measured;
   let restoreBusy: number;
+  let restorePlaygroundCpu: number;
+  const s = b.imports.stats;
+  const stopProgress = progress(() =>
+    `restore: ${b.tidb?.engine.schema().dbs.reduce((n, d) => n + d.tables.length, 0)} tables ` +
+    `in TiDB, ${b.cluster.regions.size} regions, ${s.downloads} downloads, ${s.ingests} ` +
+    `ingests, playground cpu ${ownCpu(cpu0).toFixed(1)} s`
+  );
   try {
     const stop = busyWindow(b.imports.stats);
     restore = await restoreOf(b, dest, tmp).finally(() => (restoreBusy = stop()));
     restoreBusy = stop();
   } finally {
+    stopProgress();
+    restorePlaygroundCpu = ownCpu(cpu0);
     await b.stop();
   }
   const bs = lastJson(backup);
   const rs = lastJson(restore);
-  return { backup, backupBusy, bs, restore, restoreBusy, rs };
+  return {
+    backup,
+    backupBusy,
+    backupPlaygroundCpu,
+    bs,
+    restore,
+    restoreBusy,
+    restorePlaygroundCpu,
+    rs,
+    load,
+  };
 }
 
 /** Loads `spec` into playground A, backs it up to `dest` and stops A. */
@@ -630,15 +682,27 @@ async function backupOfSample(spec: SampleSpec, dest: string, tmp: string) {
   const { loadSample } = await import("../src/playground/sample.ts");
   const { startPlayground } = await import("../src/playground/server/mod.ts");
   const t0 = performance.now();
+  const loadCpu0 = process.cpuUsage();
   const cluster = new Cluster({ stores: 3 });
   const loaded = loadSample(cluster, spec);
+  const load = {
+    secs: (performance.now() - t0) / 1000,
+    cpu: ownCpu(loadCpu0),
+    regions: cluster.regions.size,
+  };
   log(
     `  loaded ${loaded.rows} rows, ${loaded.kvs} kvs, ${(loaded.bytes / MiB).toFixed(0)} MiB in ` +
-      `${((performance.now() - t0) / 1000).toFixed(1)} s; ${cluster.regions.size} regions`,
+      `${load.secs.toFixed(1)} s (cpu ${load.cpu.toFixed(1)} s); ${load.regions} regions`,
   );
+  const cpu0 = process.cpuUsage();
   const a = await startPlayground({ cluster, electionMs: 0, adminPort: -1 });
   let backup: Measured;
   let backupBusy: number;
+  let backupPlaygroundCpu: number;
+  const stopProgress = progress(() =>
+    `backup: ${a.stats.backupResponses} region responses, ${a.stats.backupFiles} files, ` +
+    `playground cpu ${ownCpu(cpu0).toFixed(1)} s`
+  );
   try {
     let first = 0;
     let last = 0;
@@ -655,9 +719,11 @@ async function backupOfSample(spec: SampleSpec, dest: string, tmp: string) {
     backup = await backupOf(a.pdAddress, dest, tmp).finally(() => clearInterval(timer));
     backupBusy = (last - first) / 1000;
   } finally {
+    stopProgress();
+    backupPlaygroundCpu = ownCpu(cpu0);
     await a.stop();
   }
-  return { backup, backupBusy };
+  return { backup, backupBusy, backupPlaygroundCpu, load };
 }
 
 async function e2ePart(): Promise<void> {
@@ -752,16 +818,29 @@ async function tablesPart(): Promise<void> {
       const res = {
         tables: n,
         files: r.rs.dataFiles,
-        backup: { wall: r.backup.wall, cpu: r.backup.cpu, rssMiB: r.backup.rssMiB },
-        restore: { wall: r.restore.wall, cpu: r.restore.cpu, rssMiB: r.restore.rssMiB },
+        backup: {
+          wall: r.backup.wall,
+          cpu: r.backup.cpu,
+          rssMiB: r.backup.rssMiB,
+          playgroundCpu: r.backupPlaygroundCpu,
+        },
+        restore: {
+          wall: r.restore.wall,
+          cpu: r.restore.cpu,
+          rssMiB: r.restore.rssMiB,
+          playgroundCpu: r.restorePlaygroundCpu,
+        },
+        load: r.load,
         restoreBusySecs: r.restoreBusy,
         checksum: r.rs.checksum,
       };
       results.push(res);
       log(
         `  backup ${res.backup.wall.toFixed(1)} s (cpu ${res.backup.cpu.toFixed(1)} s, RSS ` +
-          `${res.backup.rssMiB.toFixed(0)} MiB); restore ${res.restore.wall.toFixed(1)} s (cpu ` +
-          `${res.restore.cpu.toFixed(1)} s, RSS ${res.restore.rssMiB.toFixed(0)} MiB, stores ` +
+          `${res.backup.rssMiB.toFixed(0)} MiB, playground cpu ` +
+          `${res.backup.playgroundCpu.toFixed(1)} s); restore ${res.restore.wall.toFixed(1)} s ` +
+          `(cpu ${res.restore.cpu.toFixed(1)} s, RSS ${res.restore.rssMiB.toFixed(0)} MiB, ` +
+          `playground cpu ${res.restore.playgroundCpu.toFixed(1)} s, stores ` +
           `busy ${r.restoreBusy.toFixed(1)} s, ${res.files} files, checksum ${res.checksum}); ` +
           `${(res.restore.wall / n * 1000).toFixed(2)} ms per table`,
       );

@@ -269,6 +269,11 @@ interface LockRecord {
   secondaries: Uint8Array[];
 }
 
+/**
+ * A key's committed versions: one version string, or several oldest first, so that a new
+ * version (nearly always the newest) is appended; newest first would make every commit to a hot
+ * key (the schema version, the global id) move all its older versions.
+ */
 type Versions = string | string[];
 
 const P = 0x50;
@@ -311,22 +316,28 @@ function isDataType(t: number): boolean {
   return t === P || t === D;
 }
 
-function eachVersion(vs: Versions, fn: (v: string, i: number) => boolean): void {
+/** Calls `fn` on each version, newest first, until it returns true. */
+function eachVersion(vs: Versions, fn: (v: string) => boolean): void {
   if (typeof vs === "string") {
-    fn(vs, 0);
+    fn(vs);
     return;
   }
-  for (let i = 0; i < vs.length; i++) if (fn(vs[i]!, i) === true) return;
+  for (let i = vs.length - 1; i >= 0; i--) if (fn(vs[i]!) === true) return;
+}
+
+/** The versions newest first, as a new array. */
+function newestFirst(vs: Versions): string[] {
+  return typeof vs === "string" ? [vs] : vs.slice().reverse();
 }
 
 function newestVersion(vs: Versions): string {
-  return typeof vs === "string" ? vs : vs[0]!;
+  return typeof vs === "string" ? vs : vs[vs.length - 1]!;
 }
 
 /** Newest put/delete committed at or below the ts whose successor string is `tsNext`. */
 function visibleVersion(vs: Versions, tsNext: string): string | undefined {
   if (typeof vs === "string") return vs < tsNext && isDataType(typeOf(vs)) ? vs : undefined;
-  for (let i = 0; i < vs.length; i++) {
+  for (let i = vs.length - 1; i >= 0; i--) {
     const v = vs[i]!;
     if (v < tsNext && isDataType(typeOf(v))) return v;
   }
@@ -407,11 +418,12 @@ export class MvccStore {
     }
     const vs = this.#data.get(k)!;
     if (typeof vs === "string") {
-      this.#data.set(k, v > vs ? [v, vs] : [vs, v]);
+      this.#data.set(k, v > vs ? [vs, v] : [v, vs]);
     } else {
-      let i = 0;
-      while (i < vs.length && vs[i]! > v) i++;
-      vs.splice(i, 0, v);
+      let i = vs.length;
+      while (i > 0 && vs[i - 1]! > v) i--;
+      if (i === vs.length) vs.push(v);
+      else vs.splice(i, 0, v);
     }
   }
 
@@ -1079,7 +1091,7 @@ export class MvccStore {
   > {
     const vs = this.#data.get(toStr(key));
     if (vs === undefined) return;
-    for (const v of typeof vs === "string" ? [vs] : [...vs]) {
+    for (const v of newestFirst(vs)) {
       yield { commitTs: strToTs(v, 0), startTs: strToTs(v, 8), type: recordOf(v).type };
     }
   }
@@ -1094,7 +1106,7 @@ export class MvccStore {
   ): Generator<{ key: Uint8Array; value: Uint8Array }> {
     for (const [k, vs] of this.#rangeEntries(start, end)) {
       const raw = toBytes(k);
-      for (const v of typeof vs === "string" ? [vs] : vs) {
+      for (const v of newestFirst(vs)) {
         yield { key: mvccKey(raw, strToTs(v, 0)), value: encodeWriteValue(recordOf(v)) };
       }
     }
@@ -1110,7 +1122,7 @@ export class MvccStore {
   ): Generator<{ key: Uint8Array; value: Uint8Array }> {
     for (const [k, vs] of this.#rangeEntries(start, end)) {
       const raw = toBytes(k);
-      for (const v of typeof vs === "string" ? [vs] : vs) {
+      for (const v of newestFirst(vs)) {
         if (typeOf(v) === P && v.length - HDR > SHORT_VALUE_MAX_LEN) {
           yield { key: mvccKey(raw, strToTs(v, 8)), value: toBytes(v, HDR) };
         }
@@ -1121,7 +1133,7 @@ export class MvccStore {
   #rangeEntries(start: Uint8Array, end: Uint8Array): [string, Versions][] {
     const out: [string, Versions][] = [];
     this.#data.forRange(toStr(start), endToStr(end), false, (k, vs) => {
-      out.push([k, typeof vs === "string" ? vs : [...vs]]);
+      out.push([k, typeof vs === "string" ? vs : vs.slice()]);
     });
     return out;
   }
@@ -1175,7 +1187,7 @@ export class MvccStore {
     const rewrites: [string, Versions][] = [];
     let removed = 0;
     this.#data.forRange("", KEY_MAX, false, (k, vs) => {
-      const list = typeof vs === "string" ? [vs] : vs;
+      const list = newestFirst(vs);
       const keep: string[] = [];
       let kept = false;
       for (const v of list) {
@@ -1189,7 +1201,7 @@ export class MvccStore {
       removed += list.length - keep.length;
       for (const v of list) if (!keep.includes(v)) this.#bytes -= v.length;
       if (keep.length === 0) removals.push(k);
-      else rewrites.push([k, keep.length === 1 ? keep[0]! : keep]);
+      else rewrites.push([k, keep.length === 1 ? keep[0]! : keep.reverse()]);
     });
     for (const k of removals) {
       this.#data.delete(k);
@@ -1326,7 +1338,8 @@ export class MvccStore {
         return data.length >= 4096 ? BREAK : undefined;
       });
       for (const [k, vs] of data) {
-        const list = typeof vs === "string" ? [vs] : vs;
+        // Newest first on disk, the order saves have always had.
+        const list = newestFirst(vs);
         let size = 10 + k.length;
         for (const v of list) size += 5 + v.length;
         w.begin(REC_DATA, size);
@@ -1388,7 +1401,7 @@ export class MvccStore {
           const n = r.varint();
           const list: string[] = [];
           for (let i = 0; i < n; i++) list.push(r.str());
-          data.set(k, n === 1 ? list[0]! : list);
+          data.set(k, n === 1 ? list[0]! : list.reverse());
           s.#versions += n;
           s.#bytes += k.length + list.reduce((x, v) => x + v.length, 0);
         } else if (type === REC_LOCK) {

@@ -59,6 +59,10 @@ function startWorker(url: URL | string, timeoutMs: number): Promise<Worker> {
 
 /** Bytes packed before a batch goes to the worker. */
 const BATCH_BYTES = 256 * 1024;
+/** A file's first pack; it doubles up to a batch, so a file of a few KVs costs a few KB. */
+const FIRST_PACK = 4096;
+/** A full pack: a batch and room for the entry that crosses it. */
+const FULL_PACK = BATCH_BYTES + 4096;
 /** Batches of one file in flight before `add` waits for the worker. */
 const MAX_IN_FLIGHT = 3;
 
@@ -74,9 +78,11 @@ export interface RemoteFileResult {
 /** A file being built in a worker; the same calls as the in-thread writer. */
 export class RemoteSstFile {
   entries = 0;
-  #buf = new Uint8Array(BATCH_BYTES + 4096);
+  #buf = new Uint8Array(FIRST_PACK);
   #dv = new DataView(this.#buf.buffer);
   #pos = 0;
+  /** The size of the pack after a send: a file that filled one batch likely fills more. */
+  #nextPack = FIRST_PACK;
   #opened = false;
   #inFlight = 0;
   #waiters: (() => void)[] = [];
@@ -98,9 +104,20 @@ export class RemoteSstFile {
   async #reserve(n: number): Promise<void> {
     if (this.#error) throw this.#error;
     if (this.#pos + n <= this.#buf.length) return;
+    if (this.#pos + n <= FULL_PACK) {
+      // Grow the pack rather than send it: a small file still goes in one batch.
+      const len = this.#buf.length;
+      const grown = new Uint8Array(
+        Math.min(FULL_PACK, Math.max(len * 2, this.#pos + n, len === 0 ? this.#nextPack : 0)),
+      );
+      grown.set(this.#buf.subarray(0, this.#pos));
+      this.#buf = grown;
+      this.#dv = new DataView(grown.buffer);
+      return;
+    }
     if (this.#pos > 0) await this.#send();
     if (n > this.#buf.length) {
-      this.#buf = new Uint8Array(n);
+      this.#buf = new Uint8Array(Math.max(n, this.#nextPack));
       this.#dv = new DataView(this.#buf.buffer);
     }
   }
@@ -176,7 +193,9 @@ export class RemoteSstFile {
     }
     const buf = this.#buf.buffer as ArrayBuffer;
     const len = this.#pos;
-    this.#buf = new Uint8Array(BATCH_BYTES + 4096);
+    // The next pack is made when an entry needs it: the last send of a file makes none.
+    this.#nextPack = len >= BATCH_BYTES ? FULL_PACK : FIRST_PACK;
+    this.#buf = new Uint8Array(0);
     this.#dv = new DataView(this.#buf.buffer);
     this.#pos = 0;
     this.#inFlight++;
@@ -238,6 +257,8 @@ export class RemoteSstFile {
 /** Worker threads that build backup SST files. */
 export class SstWorkerPool {
   #workers: Worker[];
+  /** The workers that got files of each running request (only they hold its storage). */
+  readonly #requestWorkers = new Map<number, Set<Worker>>();
   #next = 0;
   #files = new Map<number, RemoteSstFile>();
   #fileSeq = 0;
@@ -294,14 +315,19 @@ export class SstWorkerPool {
     return ++this.#requestSeq;
   }
 
-  /** Tells every worker the request is over. */
+  /** Tells the workers that built files of the request that it is over. */
   endRequest(request: number): void {
-    for (const w of this.#workers) w.postMessage({ type: "end", request } satisfies WorkerIn);
+    const workers = this.#requestWorkers.get(request);
+    this.#requestWorkers.delete(request);
+    for (const w of workers ?? []) w.postMessage({ type: "end", request } satisfies WorkerIn);
   }
 
   /** A file built by the next worker in turn. */
   open(request: number, spec: RemoteFileSpec, beforeFirstWrite: () => void): RemoteSstFile {
     const worker = this.#workers[this.#next++ % this.#workers.length]!;
+    let workers = this.#requestWorkers.get(request);
+    if (!workers) this.#requestWorkers.set(request, workers = new Set());
+    workers.add(worker);
     const f = new RemoteSstFile(this, worker, ++this.#fileSeq, request, spec, beforeFirstWrite);
     this.#files.set(f.id, f);
     return f;

@@ -16,6 +16,8 @@ import type { SstCompression } from "../../sst/_compression.ts";
 import { SstWriter } from "../../sst/writer.ts";
 import { storageFromBackend } from "../../storage/from_backend.ts";
 import type { ExternalStorage } from "../../storage/types.ts";
+import { hex } from "../../codec/bytes.ts";
+import { SharedStorages, type StorageLease } from "./_storage_cache.ts";
 import type { CipherInfo } from "../../crypto/cipher.ts";
 
 /** Opens a file of a request. */
@@ -57,18 +59,23 @@ interface FileState {
 
 const port = parentPort;
 if (port) {
-  const storages = new Map<number, Promise<ExternalStorage>>();
+  // A request's storage, shared with the other requests writing to the same backend.
+  const shared = new SharedStorages();
+  const storages = new Map<number, Promise<StorageLease>>();
   const files = new Map<number, FileState>();
   const send = (m: WorkerOut) => port.postMessage(m);
   const oneLine = (err: unknown) => ((err as Error)?.message ?? String(err)).split("\n")[0]!;
 
-  const storageOf = (m: OpenMessage): Promise<ExternalStorage> => {
+  const storageOf = async (m: OpenMessage): Promise<ExternalStorage> => {
     let s = storages.get(m.request);
     if (!s) {
-      s = storageFromBackend(fromBinary(StorageBackendSchema, m.backend));
+      s = shared.acquireKey(
+        hex(m.backend),
+        () => storageFromBackend(fromBinary(StorageBackendSchema, m.backend)),
+      );
       storages.set(m.request, s);
     }
-    return s;
+    return (await s).storage;
   };
 
   const fail = (id: number, f: FileState, err: unknown) => {
@@ -137,7 +144,7 @@ if (port) {
       const s = storages.get(m.request);
       storages.delete(m.request);
       // Files of the request have finished or been aborted before the request ends.
-      void s?.then((st) => st.close()).catch(() => {});
+      void s?.then((lease) => lease.release()).catch(() => {});
       return;
     }
     let f = files.get(m.file);

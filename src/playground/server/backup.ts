@@ -49,7 +49,7 @@ import {
 import { log } from "../../log.ts";
 import type { SstCompression } from "../../sst/_compression.ts";
 import { SstWriter, type SstWriterOptions } from "../../sst/writer.ts";
-import { backendKind, storageFromBackend } from "../../storage/from_backend.ts";
+import { backendKind } from "../../storage/from_backend.ts";
 import type { ExternalStorage, StorageWriter } from "../../storage/types.ts";
 import type { Cluster } from "../cluster.ts";
 import { hasDefaultCfValue, LockedError, type MvccEntry, type RawCf } from "../mvcc.ts";
@@ -66,6 +66,7 @@ import { mvccDataKey, rawDataKey, writeCfValue } from "./_encode.ts";
 import { AsyncQueue, RateLimiter, type ServerStats, type StoreGate } from "./_flow.ts";
 import type { SstWorkerPool } from "./_sst_pool.ts";
 import { regionsAround } from "./_region_check.ts";
+import { SharedStorages, type StorageLease } from "./_storage_cache.ts";
 
 type ResponseInit = MessageInitShape<typeof BackupResponseSchema>;
 type FileInit = MessageInitShape<typeof FileSchema>;
@@ -93,6 +94,14 @@ export interface BackupServiceOptions {
    * of nothing). Measures a backup client with stores costing next to nothing (benchmarks).
    */
   instantNoop?: boolean;
+  /**
+   * A region whose KVs fit in one scan batch of at most this many bytes is built in this thread
+   * (64 KiB): handing a file of a few KVs to a worker (messages to open, fill and finish it, and
+   * the answers) cost more than building it.
+   */
+  inlineBytes?: number;
+  /** Storages shared by the requests running at once (the stores of a playground share one). */
+  storages?: SharedStorages;
 }
 
 /** A storage failure while writing a backup file (injected or real). */
@@ -319,6 +328,8 @@ export function backupService(
   opts: BackupServiceOptions,
 ): ServiceImpl<typeof Backup> {
   const batchSize = opts.batchSize ?? 512;
+  const inlineBytes = opts.inlineBytes ?? 64 * 1024;
+  const storages = opts.storages ?? new SharedStorages();
 
   /** Checks the region is still what was planned and led here; the region error otherwise. */
   function recheck(task: RegionTask): RegionErrorInit | undefined {
@@ -419,11 +430,11 @@ export function backupService(
         !limiters.some((l) => l.limited)
       ? ctx.pool
       : undefined;
-    const open = (cf: string) => {
+    const open = (cf: string, inThread = false) => {
       const name = `${stem}_${cf}.sst`;
       const iv = cipher ? randomIv() : undefined;
       const cfId = CF_ID[cf] ?? 0;
-      if (pool) {
+      if (pool && !inThread) {
         const writer = pool.open(ctx.request!, {
           backend: ctx.backendBytes,
           name,
@@ -464,17 +475,30 @@ export function backupService(
           await opts.gate.whilePaused(signal);
         }
       } else {
-        const dflt = open("default");
-        const write = open("write");
-        files.push(dflt, write);
         const incremental = req.startVersion > 0n;
-        for (
-          const batch of cluster.mvcc.backupBatches(task.start, task.end, req.endVersion, {
-            afterTs: req.startVersion,
-            includeDeletes: incremental,
-            batchSize,
-          })
-        ) {
+        const scan = cluster.mvcc.backupBatches(task.start, task.end, req.endVersion, {
+          afterTs: req.startVersion,
+          includeDeletes: incremental,
+          batchSize,
+        });
+        // The first two batches decide where the files are built: a region of one small batch
+        // (a small table's) in this thread, anything larger in the workers.
+        const head: MvccEntry[][] = [];
+        let step = scan.next();
+        while (!step.done && head.length < 2) {
+          head.push(step.value);
+          if (head.length < 2) step = scan.next();
+        }
+        const inThread = head.length <= 1 &&
+          (head[0] ?? []).reduce((n, e) => n + e.key.length + e.value.length, 0) <= inlineBytes;
+        const dflt = open("default", inThread);
+        const write = open("write", inThread);
+        files.push(dflt, write);
+        const batches = function* () {
+          yield* head;
+          if (head.length === 2) yield* scan;
+        };
+        for (const batch of batches()) {
           for (const e of batch) {
             await write.writer.addWrite(e);
             if (hasDefaultCfValue(e)) {
@@ -542,9 +566,9 @@ export function backupService(
       const ac = new AbortController();
       const onAbort = () => ac.abort(ctx.signal.reason);
       ctx.signal.addEventListener("abort", onAbort, { once: true });
-      let storage: ExternalStorage;
+      let lease: StorageLease;
       try {
-        storage = await storageFromBackend(req.storageBackend, { signal: ac.signal });
+        lease = await storages.acquire(req.storageBackend, ac.signal);
       } catch (err) {
         ctx.signal.removeEventListener("abort", onAbort);
         yield {
@@ -573,7 +597,7 @@ export function backupService(
       const pool = started?.usable ? started : undefined;
       const rctx: RequestContext = {
         req,
-        storage,
+        storage: lease.storage,
         limiters,
         signal: ac.signal,
         pool,
@@ -611,7 +635,7 @@ export function backupService(
         ctx.signal.removeEventListener("abort", onAbort);
         await work.catch(() => {});
         if (rctx.request !== undefined) pool?.endRequest(rctx.request);
-        await storage.close().catch(() => {});
+        await lease.release().catch(() => {});
       }
     },
   };

@@ -38,6 +38,7 @@ import { backupService } from "./backup.ts";
 import { RateLimiter, ServerStats, StoreGate } from "./_flow.ts";
 import { GrpcServer } from "./_grpc.ts";
 import { SstWorkerPool } from "./_sst_pool.ts";
+import { SharedStorages } from "./_storage_cache.ts";
 import { importService, ImportState } from "./import.ts";
 import { PdLeadership, pdService } from "./pd.ts";
 import { pdHttpHandler } from "./pd_http.ts";
@@ -270,6 +271,8 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
     workersStarting ??= SstWorkerPool.start(
       opts.sstWorkers ?? Math.max(0, Math.min(4, availableParallelism() - 1)),
     );
+  // A backup client asks every store at once: they share the storages their requests open.
+  const backupStorages = new SharedStorages();
   const stores = new Map<bigint, StoreRuntime>();
   storeIds.forEach((id, i) => {
     const gate = new StoreGate(cluster.faults, id);
@@ -291,6 +294,7 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
             storeLimiter,
             stats,
             workers,
+            storages: backupStorages,
             ...(opts.instantNoop ? { instantNoop: true } : {}),
           }),
         );
