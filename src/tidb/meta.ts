@@ -301,6 +301,26 @@ export class SchemaReader {
     return out;
   }
 
+  /**
+   * The tables (and views/sequences) of a database in field order, up to `limit` at a time:
+   * only the `Table:` fields are read, so a caller holds one page, not the database.
+   */
+  async *tablePages(dbId: number | bigint, limit = PAGE): AsyncGenerator<WithRaw<TableInfo>[]> {
+    const h = dbKey(dbId);
+    // Every field starting with "Table:" sorts between "Table:" and "Table;" (':' + 1), and the
+    // memcomparable encoding keeps that order.
+    let start = hashDataKey(h, "Table:");
+    const end = hashDataKey(h, "Table;");
+    for (;;) {
+      const page = await this.kv.scan(start, end, this.ts, limit);
+      if (page.length > 0) {
+        yield page.map((p) => ({ info: parseJson<TableInfo>(p.value), raw: p.value }));
+      }
+      if (page.length < limit) return;
+      start = concatBytes(page[page.length - 1]!.key, Uint8Array.of(0));
+    }
+  }
+
   /** One table, or null. */
   async getTable(
     dbId: number | bigint,

@@ -175,6 +175,22 @@ describe("schema reader", () => {
     const r = new SchemaReader(memReader(w.mutations), 1n);
     assert.equal((await r.listTables(1)).length, 600);
   });
+
+  test("pages through a database's tables without reading its counters", async () => {
+    const w = new MetaWriter();
+    w.createDatabase(newDatabase(1, "big"));
+    for (let i = 0; i < 600; i++) w.createTable(1, usersTable(1000 + i), { rowId: 7 });
+    const r = new SchemaReader(memReader(w.mutations), 1n);
+    const pages: number[] = [];
+    const ids: number[] = [];
+    for await (const page of r.tablePages(1, 256)) {
+      pages.push(page.length);
+      for (const t of page) ids.push(t.info.id);
+    }
+    assert.deepEqual(pages, [256, 256, 88]);
+    assert.deepEqual(ids, (await r.listTables(1)).map((t) => t.info.id));
+    assert.deepEqual(await Array.fromAsync(r.tablePages(2)), []);
+  });
 });
 
 describe("rows to KV pairs", () => {
