@@ -12,7 +12,8 @@
  * metafiles, which nothing references and a resumed run overwrites.
  *
  * Memory: each kind keeps at most one metafile's worth of encoded bytes, plus one index entry per
- * metafile written and one checksum per table id, whatever the number of files.
+ * metafile written and one checksum per table id, whatever the number of files; a backup flushes
+ * the data files (`flushDataFiles`) before its schemas, so the two buffers are not full at once.
  *
  * ```ts
  * import { MetaWriter } from "./metawriter.ts";
@@ -371,6 +372,16 @@ export class MetaWriter {
       if (group.length > 0) await this.#append("datafile", group, size);
       this.#counts.datafile += files.length;
     });
+  }
+
+  /**
+   * Writes the data files buffered so far out as a metafile now, once the data phase is over:
+   * their buffer (up to a metafile's worth) is then not held beside the schemas'. The metafile
+   * is the one `finish` would write, under the same sequence number when nothing else was
+   * flushed in between.
+   */
+  flushDataFiles(): Promise<void> {
+    return this.#run(() => this.#flush("datafile"));
   }
 
   /** Appends one table's (or an empty database's) schema. */
