@@ -36,12 +36,7 @@ import type { BackupConfig as CheckpointConfig } from "../checkpoint/meta.ts";
 import { BackupCheckpoint, finishLeftover } from "./_checkpoint.ts";
 import { coprocessorChecksum } from "./checksum.ts";
 import { BackupClient, BackupError, type BackupRequestInit } from "./client.ts";
-import {
-  BACKUP_LOCK_FILE,
-  BACKUP_META_FILE,
-  MetaWriter,
-  type TableChecksum,
-} from "./metawriter.ts";
+import { BACKUP_LOCK_FILE, BACKUP_META_FILE, MetaWriter } from "./metawriter.ts";
 import { MetaReader } from "./metareader.ts";
 import { BackupConfigError } from "./errors.ts";
 import { claimStorage, lockFileError, refuseFinishedBackup } from "./marker.ts";
