@@ -132,22 +132,30 @@ function _backupTable(db: DBInfo, table: TableInfo): BackupTable {
 
 /**
  * BR (backup.BuildBackupRangeAndInitSchema) records the next IDs: the stored allocator base + 1,
- * and 1 for views and tables with no allocator.
+ * and 1 for views and tables with no allocator. `tables` come from one page of one database:
+ * their row-id counters are read by one scan; sequences and auto_random counters one by one.
  */
 async function _fillAutoIds(
   reader: SchemaReader,
   tables: BackupTable[],
   opts: WalkOptions,
 ): Promise<void> {
+  const rowIds = tables.filter(({ table }) =>
+    !table.sequence && !table.view && _needsAutoId(table)
+  );
+  let counters = new Map<number, bigint>();
+  if (rowIds.length > 0) {
+    // The page's ids in field order: decimal text, as the `TID:` fields sort.
+    const ids = rowIds.map((t) => String(t.table.id)).sort();
+    counters = await reader.autoTableIdsBetween(rowIds[0]!.db.id, ids[0]!, ids[ids.length - 1]!);
+  }
   await forEachPool(tables, {
     concurrency: opts.concurrency ?? AUTO_ID_CONCURRENCY,
     ...(opts.signal ? { signal: opts.signal } : {}),
   }, async ({ db, table }) => {
     let base = 0n;
     if (table.sequence) base = await reader.getSequenceValue(db.id, table.id);
-    else if (!table.view && _needsAutoId(table)) {
-      base = await reader.getAutoTableId(db.id, table.id);
-    }
+    else if (!table.view && _needsAutoId(table)) base = counters.get(table.id) ?? 0n;
     table.auto_inc_id = Number(base + 1n);
     if (table.pk_is_handle && table.auto_random_bits > 0) {
       table.auto_rand_id = Number(await reader.getAutoRandomId(db.id, table.id) + 1n);

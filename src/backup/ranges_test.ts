@@ -16,7 +16,8 @@ function fakeReader(tables: TableInfo[], bases: Record<number, bigint>): SchemaR
     tablePages: async function* () {
       yield tables.map((info) => ({ info, raw: new Uint8Array() }));
     },
-    getAutoTableId: (_db: number, id: number) => Promise.resolve(bases[Number(id)] ?? 0n),
+    autoTableIdsBetween: () =>
+      Promise.resolve(new Map(tables.map((t) => [t.id, bases[t.id] ?? 0n]))),
     getAutoRandomId: (_db: number, id: number) => Promise.resolve(bases[Number(id) + 1000] ?? 0n),
     getSequenceValue: (_db: number, id: number) => Promise.resolve(bases[Number(id)] ?? 0n),
   };
