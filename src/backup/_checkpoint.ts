@@ -285,11 +285,15 @@ export class BackupCheckpoint {
     });
   }
 
-  /** The tree of what earlier runs finished of `range` (empty when nothing). */
+  /**
+   * The tree of what earlier runs finished of `range` (empty when nothing), handed over once:
+   * the checkpoint forgets it, so a run of 300k ranges does not keep a tree per range.
+   */
   doneTree(range: KeyRange): RangeTree {
     const key = groupKeyOf(range);
-    let tree = this.#done.get(key);
-    if (!tree) this.#done.set(key, tree = new RangeTree());
+    const tree = this.#done.get(key);
+    if (!tree) return new RangeTree();
+    this.#done.delete(key);
     return tree;
   }
 

@@ -249,6 +249,19 @@ describe("packed backup files", () => {
     assert.ok(trees[0]!.heldBytes > 0);
   });
 
+  test("a range of one region takes a small slab; slabs double for ranges of many", () => {
+    // A backup of many small tables builds a tree per range of one region: a 1 MiB slab each
+    // was 1 MiB allocated and zeroed per range.
+    const key = (i: number) => new TextEncoder().encode(`t${String(i).padStart(7, "0")}`);
+    const small = new RangeTree();
+    small.put(key(0), key(1), regionFiles(0));
+    assert.ok(small.heldBytes <= 4096, `one region held ${small.heldBytes} bytes`);
+    const big = new RangeTree();
+    for (let i = 0; i < 20_000; i++) big.put(key(i), key(i + 1), regionFiles(i));
+    // 4 KiB, 8 KiB, ... 1 MiB, then 1 MiB slabs: few slabs, little waste.
+    assert.ok(big.heldBytes >= 2 * 1024 * 1024, `held ${big.heldBytes} bytes`);
+  });
+
   test("metafiles from packed views equal those from the messages, and so do the sums", async () => {
     const build = async (fromTree: boolean) => {
       const store = new MapStorage();

@@ -123,6 +123,25 @@ describe("MetaWriter", () => {
     assert.equal(meta.backupSize, stored.backupSize);
   });
 
+  test("data files flushed before the schemas make the same metafiles as at finish", async () => {
+    const write = async (early: boolean) => {
+      const store = new MapStorage();
+      const w = new MetaWriter(store.storage);
+      for (let i = 0; i < 3; i++) await w.appendDataFiles(rangeFiles(10n, i, 0));
+      if (early) {
+        await w.flushDataFiles();
+        assert.equal(w.stats.bufferedBytes, 0);
+      }
+      const table = newTable({ id: 10, name: "orders", columns: [] });
+      await w.appendSchema({ db: newDatabase(2, "shop"), table, ...w.tableChecksum(10n) });
+      await w.finish(FIELDS);
+      return store;
+    };
+    const [late, early] = [await write(false), await write(true)];
+    assert.deepEqual(early.writes, late.writes);
+    for (const name of late.writes) assert.deepEqual(early.files.get(name), late.files.get(name));
+  });
+
   test("sums crc64xor by XOR and kvs/bytes by addition per table, using table_metas when set", async () => {
     const w = new MetaWriter(new MapStorage().storage);
     const a = dataFile("a", 10n, 0n, 10n, { crc: 0xf0f0n, kvs: 3n, bytes: 30n });

@@ -4,7 +4,7 @@ import { allFilter } from "../filter/table_filter.ts";
 import type { SchemaReader } from "../tidb/meta.ts";
 import { newColumn, newDatabase, newTable, type TableInfo } from "../tidb/model.ts";
 import { ColumnFlag } from "../tidb/types.ts";
-import { buildBackupPlan } from "./ranges.ts";
+import { type BackupTable, walkBackupTables } from "./ranges.ts";
 
 const LONGLONG = 8;
 
@@ -13,15 +13,18 @@ function fakeReader(tables: TableInfo[], bases: Record<number, bigint>): SchemaR
   const db = newDatabase(2, "app");
   const reader = {
     listDatabases: () => Promise.resolve([{ info: db, raw: new Uint8Array() }]),
-    listTables: () => Promise.resolve(tables.map((info) => ({ info, raw: new Uint8Array() }))),
-    getAutoTableId: (_db: number, id: number) => Promise.resolve(bases[Number(id)] ?? 0n),
+    tablePages: async function* () {
+      yield tables.map((info) => ({ info, raw: new Uint8Array() }));
+    },
+    autoTableIdsBetween: () =>
+      Promise.resolve(new Map(tables.map((t) => [t.id, bases[t.id] ?? 0n]))),
     getAutoRandomId: (_db: number, id: number) => Promise.resolve(bases[Number(id) + 1000] ?? 0n),
     getSequenceValue: (_db: number, id: number) => Promise.resolve(bases[Number(id)] ?? 0n),
   };
   return reader as unknown as SchemaReader;
 }
 
-test("the plan records BR's next IDs: allocator base + 1, and 1 without an allocator", async () => {
+test("the schemas walked record BR's next IDs: allocator base + 1, and 1 without an allocator", async () => {
   const id = newColumn({ id: 1, name: "id", offset: 0, tp: LONGLONG, flag: ColumnFlag.PriKey });
   const autoInc = newColumn({
     id: 1,
@@ -35,7 +38,7 @@ test("the plan records BR's next IDs: allocator base + 1, and 1 without an alloc
   const clusteredPlain = newTable({ id: 12, name: "plain", columns: [id], pkIsHandle: true });
   const random = newTable({ id: 13, name: "rnd", columns: [id], pkIsHandle: true });
   random.auto_random_bits = 5;
-  const plan = await buildBackupPlan(
+  const walk = walkBackupTables(
     fakeReader([rowid, clusteredAuto, clusteredPlain, random], {
       10: 41n,
       11: 99n,
@@ -43,9 +46,11 @@ test("the plan records BR's next IDs: allocator base + 1, and 1 without an alloc
       1013: 3n,
     }),
     allFilter(),
+    { autoIds: true },
   );
+  const tables: BackupTable[] = (await Array.fromAsync(walk)).flat();
   const got = Object.fromEntries(
-    plan.tables.map((t) => [t.table.name.O, [t.table.auto_inc_id, t.table.auto_rand_id]]),
+    tables.map((t) => [t.table.name.O, [t.table.auto_inc_id, t.table.auto_rand_id]]),
   );
   assert.deepEqual(got, {
     rowid: [42, 0],

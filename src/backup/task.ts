@@ -17,7 +17,6 @@ import {
 import { CompressionType } from "../gen/brpb_pb.ts";
 import type { Store } from "../gen/metapb_pb.ts";
 import { log } from "../log.ts";
-import type { StatsFileIndex } from "../gen/brpb_pb.ts";
 import { discoverTidb } from "../tidb/discover.ts";
 import { dumpTableStats, statsBlocks, writeTableStats } from "./stats.ts";
 import { PdClient } from "../pd/client.ts";
@@ -30,19 +29,14 @@ import { JobState } from "../tidb/model.ts";
 import { TikvSnapshot } from "../tikv/snapshot.ts";
 import { StoreConnections } from "../tikv/stores.ts";
 import { LockResolver } from "../txn/lock_resolver.ts";
-import { forEachPool, Pool } from "../pool.ts";
+import { Pool } from "../pool.ts";
 import { RunScope } from "../run_scope.ts";
 import { brVersionText } from "../version.ts";
 import type { BackupConfig as CheckpointConfig } from "../checkpoint/meta.ts";
 import { BackupCheckpoint, finishLeftover } from "./_checkpoint.ts";
 import { coprocessorChecksum } from "./checksum.ts";
 import { BackupClient, BackupError, type BackupRequestInit } from "./client.ts";
-import {
-  BACKUP_LOCK_FILE,
-  BACKUP_META_FILE,
-  MetaWriter,
-  type TableChecksum,
-} from "./metawriter.ts";
+import { BACKUP_LOCK_FILE, BACKUP_META_FILE, MetaWriter } from "./metawriter.ts";
 import { MetaReader } from "./metareader.ts";
 import { BackupConfigError } from "./errors.ts";
 import { claimStorage, lockFileError, refuseFinishedBackup } from "./marker.ts";
@@ -57,7 +51,8 @@ import { physicalMs } from "../checkpoint/lock.ts";
 import { createProgress, formatSpeed } from "./progress.ts";
 import { backupLabel, summaryLogLine } from "./summary.ts";
 import { metrics } from "../metrics.ts";
-import { type BackupPlan, buildBackupPlan } from "./ranges.ts";
+import { type BackupPlan, type BackupTable, buildBackupPlan } from "./ranges.ts";
+import { backupSchemas, checkTableChecksum } from "./schemas.ts";
 import { type KeyRange, type Range, RangeTree } from "./rangetree.ts";
 import {
   checkGCSafePoint,
@@ -162,7 +157,7 @@ export interface BackupSummary {
   alreadyComplete?: boolean;
 }
 
-export { BackupConfigError };
+export { BackupConfigError, checkTableChecksum };
 
 const COMPRESSION: Record<BackupConfig["compression"], CompressionType> = {
   lz4: CompressionType.LZ4,
@@ -608,12 +603,14 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
       bytes: 0n,
       size: 0n,
       files: 0,
-      tables: plan?.tables.length ?? 0,
+      tables: plan?.tables ?? 0,
       checksummed: false,
       verified: false,
       orphans: 0,
     };
     const listed = await pushDown(cfg, ctx, writer, ranges, totals);
+    // The data files' buffer goes before the schemas' fills (100k tables: ~60 MiB and 128 MiB).
+    await writer.flushDataFiles();
     if (plan) totals.checksummed = await tableChecksums(cfg, ctx, writer, plan);
     await writeMetadata(cfg, ctx, writer, listed, totals);
     return totals;
@@ -645,8 +642,8 @@ async function planRanges(
     ranges = [{ startKey: new Uint8Array(), endKey: new Uint8Array() }];
   } else {
     const reader = new SchemaReader(new TikvSnapshot(pd, stores, resolver, cfg.signal), backupTs);
-    plan = await buildBackupPlan(reader, ctx.filter!);
-    if (plan.tables.length === 0 && plan.emptyDatabases.length === 0) {
+    plan = await buildBackupPlan(reader, ctx.filter!, cfg.signal ? { signal: cfg.signal } : {});
+    if (plan.tables === 0 && plan.emptyDatabases.length === 0) {
       throw new BackupConfigError(
         "no database or table matches the filter: check --db/--table/--filter (names are " +
           "case-insensitive unless --case-sensitive)",
@@ -746,9 +743,11 @@ async function pushDown(
 }
 
 /**
- * Phase: each table's checksum from the cluster (CHECKSUM_CONCURRENCY tables at a time, BR's
- * --checksum-concurrency; reused from the checkpoint) compared with its files', then the
- * schemas written in plan order. Returns whether the checksums were compared.
+ * Phase: the schemas, read again at the backup ts a chunk at a time (see `schemas.ts`): each
+ * table's checksum from the cluster (CHECKSUM_CONCURRENCY tables at a time, BR's
+ * --checksum-concurrency; reused from the checkpoint) compared with its files', its statistics
+ * with `--ignore-stats=false`, then its schema written, in plan order. Returns whether the
+ * checksums were compared.
  */
 async function tableChecksums(
   cfg: BackupConfig,
@@ -759,61 +758,64 @@ async function tableChecksums(
   const { pd, stores, resolver, backupTs, lastTs } = ctx;
   const cp = ctx.checkpoint;
   const doChecksum = cfg.checksum && lastTs === 0n;
-  const tables = plan.tables;
-  // The cluster's checksums, CHECKSUM_CONCURRENCY tables at a time (BR's
-  // --checksum-concurrency); the schemas are then written in plan order.
-  const fromCluster: (TableChecksum | undefined)[] = new Array(tables.length);
+  const status = cfg.ignoreStats === false && lastTs === 0n ? await statsServer(cfg, ctx) : "";
+  // A phase of its own, so the bar of the backup is not left standing at 100 %.
   if (doChecksum) {
-    // A phase of its own, so the bar of the backup is not left standing at 100 %.
     metrics.phase("checksum");
-    ctx.progress.phase("Checksum", tables.length, "tables");
-    const poolOpts = {
-      concurrency: CHECKSUM_CONCURRENCY,
-      ...(cfg.signal ? { signal: cfg.signal } : {}),
-      onFail: (err: unknown) => ctx.scope.fail(err),
-    };
-    await forEachPool(tables, poolOpts, async (t, i, signal) => {
-      if (t.ranges.length === 0) return;
-      const id = BigInt(t.table.id);
-      let sum = cp?.savedChecksum(id);
-      if (!sum) {
-        const t0 = performance.now();
-        sum = await coprocessorChecksum(pd, stores, resolver, t.ranges, backupTs, signal);
-        await cp?.saveChecksum(id, sum, (performance.now() - t0) / 1000);
+    ctx.progress.phase("Checksum", plan.tables, "tables");
+  } else if (status) {
+    metrics.phase("statistics");
+    ctx.progress.phase("Statistics", plan.tables, "tables");
+  }
+  const { withStats } = await backupSchemas({
+    reader: new SchemaReader(new TikvSnapshot(pd, stores, resolver, cfg.signal), backupTs),
+    filter: ctx.filter!,
+    plan,
+    fromFiles: (ids) => writer.tableChecksum(...ids),
+    write: (schema) => writer.appendSchema(schema),
+    concurrency: doChecksum ? CHECKSUM_CONCURRENCY : STATS_CONCURRENCY,
+    ...(cfg.signal ? { signal: cfg.signal } : {}),
+    onFail: (err: unknown) => ctx.scope.fail(err),
+    ...(doChecksum || status ? { tick: () => ctx.progress.tick() } : {}),
+    ...(doChecksum
+      ? {
+        checksum: async (t: BackupTable, signal: AbortSignal) => {
+          const id = BigInt(t.table.id);
+          let sum = cp?.savedChecksum(id);
+          if (!sum) {
+            const t0 = performance.now();
+            sum = await coprocessorChecksum(pd, stores, resolver, t.ranges, backupTs, signal);
+            await cp?.saveChecksum(id, sum, (performance.now() - t0) / 1000);
+          }
+          return sum;
+        },
       }
-      fromCluster[i] = sum;
-      ctx.progress.tick();
+      : {}),
+    ...(status
+      ? {
+        stats: async (t: BackupTable, signal: AbortSignal) => {
+          const text = await dumpTableStats(status, t.db.db_name.O, t.table.name.O, signal);
+          if (text === undefined) return undefined;
+          return await writeTableStats(ctx.storage, cfg.cipher, statsBlocks(t.table, text), signal);
+        },
+      }
+      : {}),
+  });
+  if (status) {
+    log("backup").info("backed up the statistics of {n} of {total} tables from TiDB {status}", {
+      n: withStats,
+      total: plan.tables,
+      status,
     });
   }
-  const stats = cfg.ignoreStats === false && lastTs === 0n ? await backupStats(cfg, ctx, plan) : [];
-  for (let i = 0; i < tables.length; i++) {
-    const t = tables[i]!;
-    const fromFiles = writer.tableChecksum(...t.physicalIds);
-    const sum = fromCluster[i];
-    if (sum) checkTableChecksum(`${t.db.db_name.O}.${t.table.name.O}`, fromFiles, sum);
-    const statsIndex = stats[i];
-    await writer.appendSchema({
-      db: t.db,
-      table: t.table,
-      ...fromFiles,
-      ...(statsIndex ? { statsIndex } : {}),
-    });
-  }
-  for (const db of plan.emptyDatabases) await writer.appendSchema({ db });
   return doChecksum;
 }
 
 /**
- * Phase (with `--ignore-stats=false`): each table's statistics from a TiDB server of the cluster
- * (found in PD's etcd), written as BR's stats files; per table, the index entries (none for a
- * table TiDB has no statistics for, as BR logs and goes on).
+ * With `--ignore-stats=false`: the status address of a TiDB server of the cluster (found in
+ * PD's etcd) to read statistics from, as BR; "" when there is none (BR logs and goes on).
  */
-async function backupStats(
-  cfg: BackupConfig,
-  ctx: BackupContext,
-  plan: BackupPlan,
-): Promise<(StatsFileIndex[] | undefined)[]> {
-  const out: (StatsFileIndex[] | undefined)[] = new Array(plan.tables.length);
+async function statsServer(cfg: BackupConfig, ctx: BackupContext): Promise<string> {
   let tidb;
   try {
     tidb = (await discoverTidb(ctx.pd.leader, cfg.tls, cfg.signal))[0];
@@ -822,37 +824,15 @@ async function backupStats(
     log("backup").warn("cannot list the TiDB servers in PD ({error}): no statistics backed up", {
       error: (err as Error).message,
     });
-    return out;
+    return "";
   }
   if (!tidb) {
     log("backup").warn(
       "no TiDB server is registered in PD (/topology/tidb/): no statistics backed up",
     );
-    return out;
+    return "";
   }
-  const status = `${tidb.host}:${tidb.statusPort}`;
-  metrics.phase("statistics");
-  ctx.progress.phase("Statistics", plan.tables.length, "tables");
-  let withStats = 0;
-  await forEachPool(plan.tables, {
-    concurrency: STATS_CONCURRENCY,
-    ...(cfg.signal ? { signal: cfg.signal } : {}),
-    onFail: (err: unknown) => ctx.scope.fail(err),
-  }, async (t, i, signal) => {
-    const text = await dumpTableStats(status, t.db.db_name.O, t.table.name.O, signal);
-    if (text !== undefined) {
-      const blocks = statsBlocks(t.table, text);
-      out[i] = await writeTableStats(ctx.storage, cfg.cipher, blocks, signal);
-      withStats++;
-    }
-    ctx.progress.tick();
-  });
-  log("backup").info("backed up the statistics of {n} of {total} tables from TiDB {status}", {
-    n: withStats,
-    total: plan.tables.length,
-    status,
-  });
-  return out;
+  return `${tidb.host}:${tidb.statusPort}`;
 }
 
 /**
@@ -937,24 +917,6 @@ async function confirmFiles(
     });
   }
   return { orphans: orphans.length };
-}
-
-/** Fails the backup when the files' sums differ from the cluster's, naming the table. */
-export function checkTableChecksum(
-  name: string,
-  files: TableChecksum,
-  cluster: TableChecksum,
-): void {
-  if (
-    files.crc64xor !== cluster.crc64xor || files.totalKvs !== cluster.totalKvs ||
-    files.totalBytes !== cluster.totalBytes
-  ) {
-    throw new BackupError(
-      `checksum mismatch for table ${name}: backup files have crc64xor ${files.crc64xor}, ` +
-        `${files.totalKvs} kvs, ${files.totalBytes} bytes; the cluster has crc64xor ` +
-        `${cluster.crc64xor}, ${cluster.totalKvs} kvs, ${cluster.totalBytes} bytes`,
-    );
-  }
 }
 
 /**

@@ -68,7 +68,7 @@ export function tableKey(tableId: number | bigint): string {
 }
 
 /** `TID:{id}`: the row-id allocator's counter of a table. */
-export function autoTableIdKey(tableId: number | bigint): string {
+export function autoTableIdKey(tableId: number | bigint | string): string {
   return `TID:${tableId}`;
 }
 
@@ -301,6 +301,26 @@ export class SchemaReader {
     return out;
   }
 
+  /**
+   * The tables (and views/sequences) of a database in field order, up to `limit` at a time:
+   * only the `Table:` fields are read, so a caller holds one page, not the database.
+   */
+  async *tablePages(dbId: number | bigint, limit = PAGE): AsyncGenerator<WithRaw<TableInfo>[]> {
+    const h = dbKey(dbId);
+    // Every field starting with "Table:" sorts between "Table:" and "Table;" (':' + 1), and the
+    // memcomparable encoding keeps that order.
+    let start = hashDataKey(h, "Table:");
+    const end = hashDataKey(h, "Table;");
+    for (;;) {
+      const page = await this.kv.scan(start, end, this.ts, limit);
+      if (page.length > 0) {
+        yield page.map((p) => ({ info: parseJson<TableInfo>(p.value), raw: p.value }));
+      }
+      if (page.length < limit) return;
+      start = concatBytes(page[page.length - 1]!.key, Uint8Array.of(0));
+    }
+  }
+
   /** One table, or null. */
   async getTable(
     dbId: number | bigint,
@@ -313,6 +333,33 @@ export class SchemaReader {
   /** The row-id counter `TID:{id}` (0 when absent). */
   getAutoTableId(dbId: number | bigint, tableId: number | bigint): Promise<bigint> {
     return this.#int(this.hashGet(dbKey(dbId), autoTableIdKey(tableId)));
+  }
+
+  /**
+   * The row-id counters `TID:{id}` of a database whose fields lie, in field (text) order, from
+   * `TID:{first}` to `TID:{last}`: for a page of `tablePages` (its first and last id as text),
+   * every counter of its tables in one scan instead of a read per table. Absent counters are
+   * absent from the map.
+   */
+  async autoTableIdsBetween(
+    dbId: number | bigint,
+    first: string,
+    last: string,
+  ): Promise<Map<number, bigint>> {
+    const h = dbKey(dbId);
+    let start = hashDataKey(h, autoTableIdKey(first));
+    // Nothing sorts between a field and the field followed by a zero byte.
+    const end = hashDataKey(h, `${autoTableIdKey(last)}\u0000`);
+    const out = new Map<number, bigint>();
+    for (;;) {
+      const page = await this.kv.scan(start, end, this.ts, PAGE);
+      for (const p of page) {
+        const field = text.decode(decodeHashDataKey(p.key).field);
+        out.set(Number(field.slice(4)), p.value.length === 0 ? 0n : BigInt(text.decode(p.value)));
+      }
+      if (page.length < PAGE) return out;
+      start = concatBytes(page[page.length - 1]!.key, Uint8Array.of(0));
+    }
   }
 
   /** The auto_increment counter `IID:{id}` (0 when absent). */

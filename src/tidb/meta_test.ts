@@ -175,6 +175,41 @@ describe("schema reader", () => {
     const r = new SchemaReader(memReader(w.mutations), 1n);
     assert.equal((await r.listTables(1)).length, 600);
   });
+
+  test("reads the row-id counters of a page of tables in one scan, in text order", async () => {
+    const w = new MetaWriter();
+    w.createDatabase(newDatabase(1, "big"));
+    // Text order: 1000, 1001, 99, with the counters of dropped tables 2000 and 500 in between.
+    for (const id of [99, 1000, 1001]) w.createTable(1, usersTable(id), { rowId: id * 10 });
+    w.setAutoTableId(1, 500, 7);
+    w.setAutoTableId(1, 2000, 9);
+    const r = new SchemaReader(memReader(w.mutations), 1n);
+    const got = await r.autoTableIdsBetween(1, "1000", "99");
+    assert.deepEqual([...got.entries()], [
+      [1000, 10000n],
+      [1001, 10010n],
+      [2000, 9n],
+      [500, 7n],
+      [99, 990n],
+    ]);
+    for (const id of [99, 1000, 1001]) assert.equal(got.get(id), await r.getAutoTableId(1, id));
+  });
+
+  test("pages through a database's tables without reading its counters", async () => {
+    const w = new MetaWriter();
+    w.createDatabase(newDatabase(1, "big"));
+    for (let i = 0; i < 600; i++) w.createTable(1, usersTable(1000 + i), { rowId: 7 });
+    const r = new SchemaReader(memReader(w.mutations), 1n);
+    const pages: number[] = [];
+    const ids: number[] = [];
+    for await (const page of r.tablePages(1, 256)) {
+      pages.push(page.length);
+      for (const t of page) ids.push(t.info.id);
+    }
+    assert.deepEqual(pages, [256, 256, 88]);
+    assert.deepEqual(ids, (await r.listTables(1)).map((t) => t.info.id));
+    assert.deepEqual(await Array.fromAsync(r.tablePages(2)), []);
+  });
 });
 
 describe("rows to KV pairs", () => {
