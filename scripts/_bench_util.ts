@@ -2,6 +2,7 @@
  * What the benchmark scripts share: reading `--name value` options and taking medians.
  * @module
  */
+import { spawn } from "node:child_process";
 import process from "node:process";
 
 /** The value after `--name` on the command line, or `fallback` when absent or last. */
@@ -55,4 +56,31 @@ export async function alternate<K extends string>(
     }
   }
   return times;
+}
+
+/** Output of a command, or an error with its exit code and the end of its stderr. */
+export function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1", ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-20_000)));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolve({ stdout, stderr });
+      else {
+        reject(
+          new Error(`${cmd} ${args.join(" ")} exited ${code}: ${stderr.trim().slice(-2000)}`),
+        );
+      }
+    });
+  });
 }

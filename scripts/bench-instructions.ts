@@ -34,7 +34,6 @@
  * ...), to complete such a run.
  * @module
  */
-import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -42,7 +41,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { mapPool } from "../src/pool.ts";
 import { ensureDebianPackages } from "../tests/_support/debian.ts";
-import { arg, median, positiveArg } from "./_bench_util.ts";
+import { arg, median, positiveArg, run } from "./_bench_util.ts";
 import { type InstructionsRecord, recordInstructions } from "./_instructions_section.ts";
 import {
   checkClient,
@@ -75,33 +74,6 @@ const onlySides = arg("sides", "");
 const counts = (name: string) => !onlySides || onlySides.split(",").includes(name.split("-")[0]!);
 const INSTRUCTIONS_FILE = join(ROOT, "docs", "benchmarks", "instructions.json");
 const log = (s: string) => process.stdout.write(s + "\n");
-
-/** Output of a command, or an error with its exit code and the end of its stderr. */
-function run(
-  cmd: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-20_000)));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code === 0) resolve({ stdout, stderr });
-      else {
-        reject(
-          new Error(`${cmd} ${args.join(" ")} exited ${code}: ${stderr.trim().slice(-2000)}`),
-        );
-      }
-    });
-  });
-}
 
 /** One counted process: its instructions and stdout. */
 interface Counted {

@@ -57,7 +57,7 @@ import { SSTMetaSchema } from "../src/gen/import_sstpb_pb.ts";
 import { PdClient, type RegionInfo } from "../src/pd/client.ts";
 import { createConnection } from "../src/rpc/transport.ts";
 import { ensureDebianPackages } from "../tests/_support/debian.ts";
-import { arg, median } from "./_bench_util.ts";
+import { arg, median, run } from "./_bench_util.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -82,29 +82,13 @@ interface Measured {
 }
 
 /** Runs `cmd` under /usr/bin/time, so the figures are that process's own. */
-function measure(cmd: string[], dir: string): Promise<Measured> {
+async function measure(cmd: string[], dir: string): Promise<Measured> {
   const out = join(dir, `time-${Math.random().toString(36).slice(2)}.txt`);
-  return new Promise((resolve, reject) => {
-    const child = spawn("/usr/bin/time", ["-f", "%e %U %S %M", "-o", out, ...cmd], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-8000)));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code !== 0) {
-        reject(new Error(`${cmd.join(" ")} exited ${code}: ${stderr.trim().slice(-2000)}`));
-        return;
-      }
-      const text = readFileSync(out, "utf8").trim().split("\n").pop() ?? "";
-      rmSync(out, { force: true });
-      const [e, u, s, m] = text.split(/\s+/).map(Number);
-      resolve({ wall: e!, cpu: u! + s!, rssMiB: m! / 1024, stdout });
-    });
-  });
+  const { stdout } = await run("/usr/bin/time", ["-f", "%e %U %S %M", "-o", out, ...cmd]);
+  const text = readFileSync(out, "utf8").trim().split("\n").pop() ?? "";
+  rmSync(out, { force: true });
+  const [e, u, s, m] = text.split(/\s+/).map(Number);
+  return { wall: e!, cpu: u! + s!, rssMiB: m! / 1024, stdout };
 }
 
 /** The command that runs tibr on the chosen runtime. */
