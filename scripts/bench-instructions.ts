@@ -75,6 +75,17 @@ const counts = (name: string) => !onlySides || onlySides.split(",").includes(nam
 const INSTRUCTIONS_FILE = join(ROOT, "docs", "benchmarks", "instructions.json");
 const log = (s: string) => process.stdout.write(s + "\n");
 
+// A long run under valgrind: asking for help must not start one.
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  log(
+    "deno run -A scripts/bench-instructions.ts [--case b1,b2] [--base 67946c8] " +
+      "[--regions 10000,100000] [--ranges 100000] [--runs 2] [--jobs 2] [--slow 10] " +
+      "[--tool cachegrind|callgrind] [--keep DIR] [--json] [--record] [--sides ...] " +
+      "[--from-log FILE]\n(see the comment at the top of the script)",
+  );
+  process.exit(0);
+}
+
 /** One counted process: its instructions and stdout. */
 interface Counted {
   ir: number;
