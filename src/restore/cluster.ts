@@ -356,7 +356,7 @@ export async function splitAndScatter(
         page = [];
         const ce = ConnectError.from(err);
         if (opts.signal?.aborted) throw err;
-        if (isConnectionLost(ce.code, opts.signal)) {
+        if (isConnectionLost(ce, opts.signal)) {
           stores.reset(region.leader.storeId);
           await bo.backoff(BO.tikvRPC, `store ${region.leader.storeId}: ${ce.rawMessage}`);
           continue;

@@ -93,7 +93,7 @@ function clip(
  * cancelled by the store going away (not by our own signal).
  */
 function unreachable(ce: ConnectError, signal: AbortSignal | undefined): boolean {
-  return isConnectionLost(ce.code, signal);
+  return isConnectionLost(ce, signal);
 }
 
 function regionErrorText(e: RegionError): string {

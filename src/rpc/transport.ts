@@ -8,7 +8,7 @@
  * @module
  */
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { Code, type Interceptor, type Transport } from "@connectrpc/connect";
+import { Code, type ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import { readFileSync } from "node:fs";
 import { metrics } from "../metrics.ts";
 
@@ -109,13 +109,29 @@ export function createConnection(address: string, opts: TransportOptions = {}): 
 /**
  * Whether a failed call means the connection to its peer is gone or the peer did not answer in
  * time, not that the peer refused the request: Unavailable, DeadlineExceeded, a stream Canceled
- * without our own signal (another call's reset dropped the shared session), and Aborted, which
- * Connect gives a call whose connection was reset (ECONNRESET) or whose stream was destroyed.
- * gRPC servers (TiKV, PD) answer a request with Aborted only for transactions, which tibr does not
- * run, so every one of these is worth a retry on a fresh connection (client-go's onSendFail).
+ * without our own signal (another call's reset dropped the shared session), Aborted, which
+ * Connect gives a call whose connection was reset (ECONNRESET) or whose stream was destroyed, and
+ * Internal when the cause is the socket itself (EPIPE: writing to a peer that went away), as
+ * opposed to a server's own INTERNAL status. gRPC servers (TiKV, PD) answer with Aborted only for
+ * transactions, which tibr does not run, so every one of these is worth a retry on a fresh
+ * connection (client-go's onSendFail).
  */
-export function isConnectionLost(code: Code, signal?: AbortSignal): boolean {
+export function isConnectionLost(err: ConnectError, signal?: AbortSignal): boolean {
   if (signal?.aborted) return false;
+  const code = err.code;
+  if (code === Code.Internal) return _SOCKET_ERRORS.has(_causeCode(err) ?? "");
   return code === Code.Unavailable || code === Code.DeadlineExceeded ||
     code === Code.Canceled || code === Code.Aborted;
+}
+
+const _SOCKET_ERRORS = new Set(["EPIPE", "ECONNRESET", "ECONNABORTED", "ERR_HTTP2_GOAWAY_SESSION"]);
+
+function _causeCode(err: ConnectError): string | undefined {
+  let c: unknown = err.cause;
+  for (let i = 0; i < 4 && c && typeof c === "object"; i++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    c = (c as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

@@ -39,19 +39,25 @@ describe("a lost connection", () => {
         [Code.Aborted, Code.Unavailable, Code.Canceled].includes(err.code),
         `${Code[err.code]}: ${err.rawMessage}`,
       );
-      assert.equal(isConnectionLost(err.code), true);
+      assert.equal(isConnectionLost(err), true);
     } finally {
       conn.close();
     }
   });
 
   test("refusals and our own cancellation are not lost connections", () => {
+    const e = (c: Code, cause?: unknown) => new ConnectError("x", c, undefined, undefined, cause);
     for (const c of [Code.InvalidArgument, Code.NotFound, Code.PermissionDenied, Code.Internal]) {
-      assert.equal(isConnectionLost(c), false, Code[c]);
+      assert.equal(isConnectionLost(e(c)), false, Code[c]);
     }
     for (const c of [Code.Aborted, Code.Unavailable, Code.DeadlineExceeded, Code.Canceled]) {
-      assert.equal(isConnectionLost(c), true, Code[c]);
-      assert.equal(isConnectionLost(c, AbortSignal.abort()), false, `${Code[c]} after abort`);
+      assert.equal(isConnectionLost(e(c)), true, Code[c]);
+      assert.equal(isConnectionLost(e(c), AbortSignal.abort()), false, `${Code[c]} after abort`);
     }
+    // Connect gives a write to a store that went away (EPIPE) Internal: the socket's error, not
+    // the server's status, tells it apart.
+    const epipe = Object.assign(new Error("write EPIPE"), { code: "EPIPE" });
+    assert.equal(isConnectionLost(e(Code.Internal, epipe)), true, "EPIPE");
+    assert.equal(isConnectionLost(e(Code.Internal, new Error("server said no"))), false);
   });
 });

@@ -173,7 +173,7 @@ export async function sendToRegion<T>(
       }
       const ce = ConnectError.from(err);
       // Canceled without our signal: another request's reset dropped the shared connection.
-      if (isConnectionLost(ce.code, signal)) {
+      if (isConnectionLost(ce, signal)) {
         stores.reset(storeId);
         last = `store ${storeId}: ${ce.rawMessage}`;
         hint = `bring store ${storeId} back, or wait until its regions elect leaders on live ` +
