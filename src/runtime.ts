@@ -18,6 +18,7 @@ declare const Bun: {
   revision: string;
   main: string;
   zstdDecompressSync?(data: Uint8Array): Uint8Array;
+  gc?(force: boolean): void;
 } | undefined;
 // Bun's CommonJS-style loader, which it also defines in ES modules; Deno has none.
 declare const require: ((id: string) => unknown) | undefined;
@@ -56,6 +57,16 @@ export function runtimeZstdDecompress(): ((data: Uint8Array) => Uint8Array) | un
   if (typeof Bun === "undefined" || typeof Bun.zstdDecompressSync !== "function") return undefined;
   const f = Bun.zstdDecompressSync.bind(Bun);
   return (data) => f(data);
+}
+
+/**
+ * The runtime's synchronous full garbage collection where a program may ask for one (Bun's
+ * `Bun.gc(true)`), else undefined (V8 exposes none without `--expose-gc`).
+ */
+export function runtimeFullGc(): (() => void) | undefined {
+  if (typeof Bun === "undefined" || typeof Bun.gc !== "function") return undefined;
+  const gc = Bun.gc.bind(Bun);
+  return () => gc(true);
 }
 
 /** Returns the address of a view's first byte; undefined where the runtime cannot tell. */

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import process from "node:process";
+import { keepHeapTight } from "../heap.ts";
 import { LOG_LEVELS } from "../log.ts";
 import { VERSION, versionText } from "../version.ts";
 import { COMMANDS } from "./commands/mod.ts";
@@ -36,6 +37,8 @@ export async function run(argv: string[]): Promise<number> {
     writeErr: (s) => process.stderr.write(s),
     writeOut: (s) => process.stdout.write(s),
   });
+  // Runs that last (backup, restore, the playground) keep their heap near its live size.
+  const stopKeeper = keepHeapTight();
   try {
     await program.parseAsync(argv, { from: "user" });
     return 0;
@@ -51,6 +54,8 @@ export async function run(argv: string[]): Promise<number> {
     await _logFinalError(err, debug);
     process.stderr.write(`Error: ${oneLine(err)}\n`);
     return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
+  } finally {
+    stopKeeper();
   }
 }
 
