@@ -29,15 +29,114 @@ export interface RewriteRule {
  */
 export interface TableRewrite {
   /** Physical table ids (table or partitions), old → new. */
-  readonly tableIds: Map<bigint, bigint>;
+  readonly tableIds: ReadonlyMap<bigint, bigint>;
   /** Index ids, old → new (by index name). */
-  readonly indexIds: Map<bigint, bigint>;
+  readonly indexIds: ReadonlyMap<bigint, bigint>;
   /** Old ids of the physical tables that hold data (not a partitioned table's own id). */
   readonly physical: readonly bigint[];
   /** The commit ts of the restored data. */
   readonly newTs: bigint;
   /** Record and index rules of every physical table, made afresh on each read. */
   readonly rules: RewriteRule[];
+}
+
+/**
+ * An old → new id map packed in one `BigInt64Array` (ids are int64), in insertion order: a
+ * `Map` costs about 300 bytes even for one entry, and a restore holds two per table. Lookups
+ * are linear up to 16 entries, else by binary search over a sorted copy of the keys.
+ */
+export class IdMap implements ReadonlyMap<bigint, bigint> {
+  /** Keys and values interleaved: k0, v0, k1, v1, … */
+  readonly #pairs: BigInt64Array;
+  /** Entry numbers sorted by key, for maps of more than 16 entries. */
+  #sorted: Uint32Array | undefined;
+
+  constructor(entries: Iterable<readonly [bigint, bigint]>) {
+    const list = [...entries];
+    this.#pairs = new BigInt64Array(list.length * 2);
+    list.forEach(([k, v], i) => {
+      this.#pairs[2 * i] = k;
+      this.#pairs[2 * i + 1] = v;
+    });
+  }
+
+  get size(): number {
+    return this.#pairs.length / 2;
+  }
+
+  #find(key: bigint): number {
+    const p = this.#pairs;
+    const n = p.length / 2;
+    if (n <= 16) {
+      for (let i = 0; i < n; i++) if (p[2 * i] === key) return i;
+      return -1;
+    }
+    this.#sorted ??= Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) =>
+      p[2 * a]! < p[2 * b]! ? -1 : p[2 * a]! > p[2 * b]! ? 1 : 0
+    );
+    const s = this.#sorted;
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = p[2 * s[mid]!]!;
+      if (k === key) return s[mid]!;
+      if (k < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return -1;
+  }
+
+  get(key: bigint): bigint | undefined {
+    const i = this.#find(key);
+    return i < 0 ? undefined : this.#pairs[2 * i + 1];
+  }
+
+  has(key: bigint): boolean {
+    return this.#find(key) >= 0;
+  }
+
+  *entries(): MapIterator<[bigint, bigint]> {
+    for (let i = 0; i < this.#pairs.length; i += 2) yield [this.#pairs[i]!, this.#pairs[i + 1]!];
+  }
+
+  *keys(): MapIterator<bigint> {
+    for (let i = 0; i < this.#pairs.length; i += 2) yield this.#pairs[i]!;
+  }
+
+  *values(): MapIterator<bigint> {
+    for (let i = 1; i < this.#pairs.length; i += 2) yield this.#pairs[i]!;
+  }
+
+  [Symbol.iterator](): MapIterator<[bigint, bigint]> {
+    return this.entries();
+  }
+
+  forEach(fn: (value: bigint, key: bigint, map: ReadonlyMap<bigint, bigint>) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k, this);
+  }
+}
+
+/** A table's rewrite as a restore holds it: ids only, its rules made when asked for. */
+class PackedRewrite implements TableRewrite {
+  readonly tableIds: IdMap;
+  readonly indexIds: IdMap;
+  readonly newTs: bigint;
+
+  constructor(tableIds: IdMap, indexIds: IdMap, newTs: bigint) {
+    this.tableIds = tableIds;
+    this.indexIds = indexIds;
+    this.newTs = newTs;
+  }
+
+  /** The table's own id, or its partitions' (the keys of `tableIds`, which holds no other). */
+  get physical(): bigint[] {
+    return [...this.tableIds.keys()];
+  }
+
+  get rules(): RewriteRule[] {
+    return rewriteRules(this);
+  }
 }
 
 /** The backup and the created table cannot be matched (a partition or index is missing). */
@@ -103,17 +202,14 @@ export function tableRewrite(
   newTs: bigint,
 ): TableRewrite {
   const tableIds = tableIdMap(oldTable, newTable);
-  const indexIds = indexIdMap(oldTable, newTable);
+  // Only physical tables hold data; `tableIdMap` maps exactly those (the table, or its
+  // partitions), in the backup's order.
   const physical = physicalTableIds(oldTable).map(BigInt).filter((id) => tableIds.has(id));
-  return {
-    tableIds,
-    indexIds,
-    physical,
+  return new PackedRewrite(
+    new IdMap(physical.map((id) => [id, tableIds.get(id)!] as const)),
+    new IdMap(indexIdMap(oldTable, newTable)),
     newTs,
-    get rules() {
-      return rewriteRules(this);
-    },
-  };
+  );
 }
 
 /** The record and index rules of `rw`'s physical tables (BR's detail rules). */
