@@ -3,7 +3,7 @@
  * data files, schemas and DDL jobs are appended as they arrive and go out in child metafiles
  * (`backupmeta.datafile.000000001`, `backupmeta.schema.000000002`, `backupmeta.ddl.000000003`;
  * one counter shared by all kinds), each a serialized `MetaFile` of at most `metafileSizeLimit`
- * plaintext bytes (128 MiB by default). With a cipher, each is AES-CTR encrypted under its own
+ * plaintext bytes (16 MiB by default; BR's limit is 128 MiB). With a cipher, each is AES-CTR encrypted under its own
  * random IV. The index `MetaFile`s in `backupmeta` (`file_index`, `schema_index`, `ddl_indexes`)
  * reference them as `File{name, sha256 and size of the plaintext, cipher_iv}`.
  *
@@ -74,6 +74,12 @@ export const META_V1 = 0;
 export const META_V2 = 1;
 /** BR's limit on one child metafile's plaintext size (128 MiB). */
 export const METAFILE_SIZE_LIMIT = 128 * 1024 * 1024;
+/**
+ * tibr's limit (16 MiB): readers, BR's and tibr's, follow the index whatever the sizes, and a
+ * metafile is held whole while it fills and is written, so BR's 128 MiB cost 128 to 200 MiB of
+ * a backup of 100k tables (4 KiB of schema a table) for fewer files, at most a few dozen.
+ */
+export const DEFAULT_METAFILE_SIZE = 16 * 1024 * 1024;
 
 /** The kinds of child metafile, as they appear in the file names. */
 export type MetaKind = "datafile" | "schema" | "ddl";
@@ -121,7 +127,7 @@ export interface BackupMetaFields {
 export interface MetaWriterOptions {
   /** Encrypts metafiles and `backupmeta` (AES-CTR); PLAINTEXT or absent writes them plain. */
   cipher?: CipherInfo;
-  /** Most plaintext bytes in one child metafile (default `METAFILE_SIZE_LIMIT`). */
+  /** Most plaintext bytes in one child metafile (default `DEFAULT_METAFILE_SIZE`). */
   metafileSizeLimit?: number;
   /** Name of the root file (default `backupmeta`). */
   metaFileName?: string;
@@ -164,7 +170,7 @@ const logger = () => log("backup");
  * Encoded MetaFile entries of one kind in one buffer that doubles from 64 KiB up to the metafile
  * size limit, and `take` hands the bytes over without a copy. Not the limit at once: untouched
  * pages cost no RSS, but the runtimes count the whole buffer as external memory, and two 128 MiB
- * buffers let JSC's heap hold some 250 MiB more garbage between collections.
+ * buffers (BR's limit) let JSC's heap hold some 250 MiB more garbage between collections.
  */
 class EntryBuffer {
   #buf: Uint8Array | undefined;
@@ -310,7 +316,7 @@ export class MetaWriter {
 
   constructor(storage: ExternalStorage, opts: MetaWriterOptions = {}) {
     if (opts.cipher) validateCipher(opts.cipher);
-    const limit = opts.metafileSizeLimit ?? METAFILE_SIZE_LIMIT;
+    const limit = opts.metafileSizeLimit ?? DEFAULT_METAFILE_SIZE;
     if (!Number.isSafeInteger(limit) || limit <= 0) {
       throw new RangeError(`metafileSizeLimit must be a positive integer, got ${limit}`);
     }

@@ -4,7 +4,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BackupMetaSchema, type File, FileSchema, MetaFileSchema } from "../gen/brpb_pb.ts";
 import { EncryptionMethod } from "../crypto/cipher.ts";
 import { newDatabase, newTable } from "../tidb/model.ts";
-import { metafileName, MetaWriter } from "./metawriter.ts";
+import { DEFAULT_METAFILE_SIZE, metafileName, MetaWriter } from "./metawriter.ts";
 import { MetaReader } from "./metareader.ts";
 import { aesCtrDecrypt, dataFile, MapStorage, sha256Hex } from "./_meta_test_util.ts";
 
@@ -262,6 +262,28 @@ describe("MetaWriter", () => {
       seen += files.length;
     }
     assert.equal(seen, 80);
+  });
+
+  test("by default a schema metafile ends at 16 MiB, not BR's 128", async () => {
+    const store = new MapStorage();
+    const w = new MetaWriter(store.storage);
+    // ~4 KiB TableInfos, as TiDB writes them for a small table: 6,000 of them fill 24 MiB.
+    const comment = "c".repeat(4000);
+    for (let i = 0; i < 6000; i++) {
+      await w.appendSchema({
+        db: newDatabase(5, "d"),
+        table: { ...newTable({ id: 100 + i, name: `t${i}`, columns: [] }), comment },
+      });
+    }
+    await w.finish(FIELDS);
+    const meta = fromBinary(BackupMetaSchema, store.files.get("backupmeta")!);
+    const sizes = meta.schemaIndex!.metaFiles.map((e) => Number(e.size));
+    assert.equal(DEFAULT_METAFILE_SIZE, 16 * 1024 * 1024);
+    assert.equal(sizes.length, 2);
+    assert.ok(sizes[0]! <= DEFAULT_METAFILE_SIZE && sizes[0]! > DEFAULT_METAFILE_SIZE - 8192);
+    let n = 0;
+    for await (const _ of (await MetaReader.open(store.storage)).schemas()) n++;
+    assert.equal(n, 6000);
   });
 
   test("concurrent appends keep their call order", async () => {

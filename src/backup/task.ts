@@ -609,7 +609,7 @@ async function doBackup(cfg: BackupConfig, ctx: BackupContext): Promise<BackupTo
       orphans: 0,
     };
     const listed = await pushDown(cfg, ctx, writer, ranges, totals);
-    // The data files' buffer goes before the schemas' fills (100k tables: ~60 MiB and 128 MiB).
+    // The data files' buffer goes before the schemas' fills (each up to the metafile limit).
     await writer.flushDataFiles();
     if (plan) totals.checksummed = await tableChecksums(cfg, ctx, writer, plan);
     await writeMetadata(cfg, ctx, writer, listed, totals);
