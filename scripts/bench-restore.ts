@@ -52,6 +52,7 @@ import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { compareBytes } from "../src/codec/bytes.ts";
+import { keepHeapTight } from "../src/heap.ts";
 import { ImportSST } from "../src/gen/import_sstpb_pb.ts";
 import { SSTMetaSchema } from "../src/gen/import_sstpb_pb.ts";
 import { PdClient, type RegionInfo } from "../src/pd/client.ts";
@@ -862,6 +863,9 @@ async function tablesPart(): Promise<void> {
   }
 }
 
+// The playgrounds run in this process, on bun for most runs: their heap is kept near its live
+// size as tibr's own is (`src/heap.ts`), so a long run does not end for the machine's memory.
+keepHeapTight();
 if (role === "playground") await playgroundFilesRole();
 else if (role === "backup") {
   await writeSyntheticBackup(arg("dir", ""), Number(arg("ranges", "5000")));

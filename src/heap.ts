@@ -41,6 +41,8 @@ export class HeapKeeper {
   #base: number;
   /** Full collections asked for. */
   collections = 0;
+  /** Milliseconds they took. */
+  ms = 0;
 
   constructor(gc: () => void, opts: HeapKeeperOptions = {}) {
     this.#gc = gc;
@@ -52,7 +54,9 @@ export class HeapKeeper {
   /** One look: collects if the heap grew past the slack; returns whether it did. */
   check(): boolean {
     if (this.#used() - this.#base < Math.max(this.#slack, this.#base / 2)) return false;
+    const t0 = performance.now();
     this.#gc();
+    this.ms += performance.now() - t0;
     this.collections++;
     this.#base = this.#used();
     return true;
@@ -61,15 +65,19 @@ export class HeapKeeper {
 
 /**
  * Starts a keeper for the rest of the process (its timer does not keep the process alive);
- * returns its stopper. A no-op where the runtime has no full collection to ask for.
+ * returns its stopper, which returns the keeper (undefined where the runtime has no full
+ * collection to ask for, and nothing was started).
  */
 export function keepHeapTight(
   opts: HeapKeeperOptions & { intervalMs?: number } = {},
-): () => void {
+): () => HeapKeeper | undefined {
   const gc = "fullGc" in opts ? opts.fullGc : runtimeFullGc();
-  if (!gc) return () => {};
+  if (!gc) return () => undefined;
   const keeper = new HeapKeeper(gc, opts);
   const timer = setInterval(() => keeper.check(), opts.intervalMs ?? HEAP_CHECK_MS);
   (timer as { unref?: () => void }).unref?.();
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    return keeper;
+  };
 }

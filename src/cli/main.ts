@@ -55,7 +55,14 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`Error: ${oneLine(err)}\n`);
     return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
   } finally {
-    stopKeeper();
+    const keeper = stopKeeper();
+    if (keeper && keeper.collections > 0) {
+      const { log } = await import("../log.ts");
+      log("tibr").info("heap keeper: {n} full collections, {ms} ms", {
+        n: keeper.collections,
+        ms: Math.round(keeper.ms),
+      });
+    }
   }
 }
 
