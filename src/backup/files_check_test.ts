@@ -3,7 +3,13 @@ import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
 import { StorageError } from "../storage/errors.ts";
 import type { ExternalStorage } from "../storage/types.ts";
-import { checkFiles, type ListedFile, orphanFiles, StoredFiles } from "./files_check.ts";
+import {
+  checkFiles,
+  type ListedFile,
+  ListedFiles,
+  orphanFiles,
+  StoredFiles,
+} from "./files_check.ts";
 
 /** Objects in memory; `canList: false` answers walkDir as a plugin that cannot list. */
 function fakeStorage(objects: Map<string, Uint8Array>, canList: boolean) {
@@ -107,5 +113,23 @@ describe("the data-file check before backupmeta", () => {
     const stored = await StoredFiles.list(storage);
     const names = new Set(listed.map((f) => f.name));
     assert.deepEqual(orphanFiles(stored, names, 1500), ["2/2_6_3_dd_2000_write.sst"]);
+  });
+
+  test("ListedFiles holds a size a file (a sha256 only when given) and finds the same problems", async () => {
+    const { objects, listed } = scenario();
+    const packed = new ListedFiles();
+    packed.set("1/1_2_3_aa_1000_default.sst", 1n); // replaced by the next line
+    for (const f of listed) packed.set(f.name, f.size, f.sha256);
+    assert.equal(packed.size, listed.length);
+    assert.deepEqual(
+      [...packed.values()],
+      listed.map((f) => ({ ...f, size: Number(f.size) })),
+    );
+    assert.ok(packed.has("3/3_8_3_ff_1000_write.sst") && !packed.has("2/2_6_3_dd_2000_write.sst"));
+    const { storage } = fakeStorage(objects, true);
+    const stored = await StoredFiles.list(storage);
+    const want = await checkFiles(storage, stored, listed, true);
+    assert.deepEqual(await checkFiles(storage, stored, packed.values(), true), want);
+    assert.deepEqual(orphanFiles(stored, packed, 1500), ["2/2_6_3_dd_2000_write.sst"]);
   });
 });

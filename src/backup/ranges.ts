@@ -5,6 +5,7 @@
  * keeps the ranges only; the schemas are walked again, a chunk at a time, when written.
  * @module
  */
+import { ByteSlab } from "../codec/bytes.ts";
 import { backsUpSchema, type TableFilter } from "../filter/mod.ts";
 import type { SchemaReader } from "../tidb/meta.ts";
 import type { DBInfo, TableInfo } from "../tidb/model.ts";
@@ -190,6 +191,8 @@ export async function buildBackupPlan(
 ): Promise<BackupPlan> {
   const emptyDatabases: DBInfo[] = [];
   const ranges: KeyRange[] = [];
+  // The ranges live through the data phase: their keys packed, not a buffer each.
+  const keys = new ByteSlab();
   const digest = new PlanDigest();
   for await (
     const chunk of walkBackupTables(reader, filter, {
@@ -204,7 +207,9 @@ export async function buildBackupPlan(
   ) {
     for (const t of chunk) {
       digest.add(t);
-      for (const r of t.ranges) ranges.push({ startKey: r.startKey, endKey: r.endKey });
+      for (const r of t.ranges) {
+        ranges.push({ startKey: keys.copy(r.startKey), endKey: keys.copy(r.endKey) });
+      }
     }
   }
   return { ranges, tables: digest.tables, digest: digest.hex(), emptyDatabases };

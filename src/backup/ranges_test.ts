@@ -4,7 +4,7 @@ import { allFilter } from "../filter/table_filter.ts";
 import type { SchemaReader } from "../tidb/meta.ts";
 import { newColumn, newDatabase, newTable, type TableInfo } from "../tidb/model.ts";
 import { ColumnFlag } from "../tidb/types.ts";
-import { type BackupTable, walkBackupTables } from "./ranges.ts";
+import { type BackupTable, buildBackupPlan, walkBackupTables } from "./ranges.ts";
 
 const LONGLONG = 8;
 
@@ -58,4 +58,22 @@ test("the schemas walked record BR's next IDs: allocator base + 1, and 1 without
     plain: [1, 0],
     rnd: [1, 4],
   });
+});
+
+test("the plan's range keys are packed in shared chunks, equal to the tables' ranges", async () => {
+  const tables = Array.from({ length: 50 }, (_, i) =>
+    newTable({
+      id: 100 + i,
+      name: `t${i}`,
+      columns: [newColumn({ id: 1, name: "a", offset: 0, tp: LONGLONG })],
+    }));
+  const plan = await buildBackupPlan(fakeReader(tables, {}), allFilter());
+  const walked: BackupTable[] = [];
+  for await (const chunk of walkBackupTables(fakeReader(tables, {}), allFilter())) {
+    walked.push(...chunk);
+  }
+  const want = walked.flatMap((t) => t.ranges.map((r) => [[...r.startKey], [...r.endKey]]));
+  assert.deepEqual(plan.ranges.map((r) => [[...r.startKey], [...r.endKey]]), want);
+  const buffers = new Set(plan.ranges.flatMap((r) => [r.startKey.buffer, r.endKey.buffer]));
+  assert.equal(buffers.size, 1, "100 keys of 19 bytes fit one 64 KiB chunk");
 });

@@ -43,7 +43,7 @@ import { claimStorage, lockFileError, refuseFinishedBackup } from "./marker.ts";
 import {
   checkFiles,
   filesProblemMessage,
-  type ListedFile,
+  ListedFiles,
   orphanFiles,
   StoredFiles,
 } from "./files_check.ts";
@@ -656,6 +656,19 @@ async function planRanges(
 }
 
 /**
+ * Yields each range and lets go of it: nothing needs a range again once it is handed to the
+ * pool, and 100k tables make 300k of them (their keys' slabs are freed as the ranges go).
+ */
+function* handOut(ranges: KeyRange[]): Generator<KeyRange> {
+  for (let i = 0; i < ranges.length; i++) {
+    const r = ranges[i]!;
+    ranges[i] = EMPTY_RANGE;
+    yield r;
+  }
+}
+const EMPTY_RANGE: KeyRange = { startKey: new Uint8Array(), endKey: new Uint8Array() };
+
+/**
  * Phase: every range pushed down to the stores, `concurrency` at a time; finished sub-ranges go
  * to the metadata writer and the checkpoint as they come. Returns every listed file.
  */
@@ -665,7 +678,7 @@ async function pushDown(
   writer: MetaWriter,
   ranges: KeyRange[],
   totals: BackupTotals,
-): Promise<Map<string, ListedFile>> {
+): Promise<ListedFiles> {
   const { pd, stores, resolver } = ctx;
   const cp = ctx.checkpoint;
   const allStores = (await pd.getAllStores()).filter(isTiKV);
@@ -683,13 +696,13 @@ async function pushDown(
   });
   // Every file the metadata lists, for the check before backupmeta (the sha256 only when it
   // is compared).
-  const listed = new Map<string, ListedFile>();
+  const listed = new ListedFiles();
   // A storage that discards writes has no files to confirm before backupmeta.
   const checkFiles = !ctx.storage.capabilities().discardsWrites;
   metrics.phase("backup");
   metrics.plan({ ranges: ranges.length });
   ctx.progress.start(ranges.length, "ranges");
-  await rangePool.forEach(ranges, async (range) => {
+  await rangePool.forEach(handOut(ranges), async (range) => {
     const done = cp?.doneTree(range);
     if (done) {
       totals.regions += done.len;
@@ -709,12 +722,7 @@ async function pushDown(
         bytes += f.totalBytes;
         totals.size += f.size;
         if (!checkFiles) continue;
-        const name = f.name;
-        listed.set(name, {
-          name,
-          size: f.size,
-          ...(cfg.verifyFiles ? { sha256: f.sha256.slice() } : {}),
-        });
+        listed.set(f.name, f.size, cfg.verifyFiles ? f.sha256.slice() : undefined);
       }
       totals.kvs += kvs;
       totals.bytes += bytes;
@@ -843,7 +851,7 @@ async function writeMetadata(
   cfg: BackupConfig,
   ctx: BackupContext,
   writer: MetaWriter,
-  listed: ReadonlyMap<string, ListedFile>,
+  listed: ListedFiles,
   totals: BackupTotals,
 ): Promise<void> {
   const { pd, storage, backupTs, lastTs } = ctx;
@@ -892,7 +900,7 @@ async function writeMetadata(
  */
 async function confirmFiles(
   storage: ExternalStorage,
-  listed: ReadonlyMap<string, ListedFile>,
+  listed: ListedFiles,
   opts: { verify: boolean; sinceMs: number | undefined; signal?: AbortSignal },
 ): Promise<{ orphans: number }> {
   const t0 = performance.now();

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
+  ByteSlab,
   compareBytes,
   concatBytes,
   decodeBytes,
@@ -117,4 +118,29 @@ describe("helpers", () => {
     assert.throws(() => fromHex("abc"), /invalid hex/);
     assert.throws(() => fromHex("zz"), /invalid hex/);
   });
+});
+
+test("ByteSlab copies keys into shared chunks, long ones alone", () => {
+  const slab = new ByteSlab(64);
+  const a = slab.copy(Uint8Array.of(1, 2, 3));
+  const b = slab.copy(Uint8Array.of(4, 5));
+  assert.deepEqual([...a, ...b], [1, 2, 3, 4, 5]);
+  assert.equal(a.buffer, b.buffer, "one chunk");
+  // A copy, not the caller's bytes.
+  const src = Uint8Array.of(9, 9);
+  const c = slab.copy(src);
+  src[0] = 0;
+  assert.deepEqual([...c], [9, 9]);
+  // Past the chunk's end: a new chunk.
+  const big = slab.copy(new Uint8Array(16).fill(7));
+  const d = slab.copy(new Uint8Array(16).fill(8));
+  slab.copy(new Uint8Array(16)); // 7 + 3 × 16 = 55 of 64 bytes used
+  const e = slab.copy(new Uint8Array(16).fill(9));
+  assert.equal(d.buffer, big.buffer);
+  assert.notEqual(e.buffer, a.buffer);
+  assert.deepEqual([...e], new Array(16).fill(9));
+  assert.deepEqual([...a], [1, 2, 3], "earlier views keep their bytes");
+  // Longer than a quarter chunk: a buffer of its own.
+  const long = slab.copy(new Uint8Array(17).fill(1));
+  assert.equal(long.buffer.byteLength, 17);
 });
