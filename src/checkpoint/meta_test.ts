@@ -98,6 +98,20 @@ describe("checkpoint.meta", () => {
     assert.deepEqual(decodeMeta(bytes), meta);
   });
 
+  test("many ranges (encoded a part at a time) and none round-trip as one JSON document", () => {
+    for (const n of [0, 4096, 4097, 10_000]) {
+      const ranges = Array.from({ length: n }, (_, i) => ({
+        startKey: key(i, 0),
+        endKey: key(i + 1, 0),
+      }));
+      const meta = newCheckpointMeta({ gcServiceId: "g", backupTs: 7n, ranges, config });
+      const bytes = encodeMeta(meta);
+      const json = JSON.parse(new TextDecoder().decode(bytes));
+      assert.equal(json.ranges.length, n);
+      assert.deepEqual(decodeMeta(bytes), meta);
+    }
+  });
+
   test("written by BR is read", () => {
     const text = '{"gc-service-id":"br-x","config-hash":"AAEC","backup-ts":463000000000000001,' +
       '"ranges":[{"StartKey":"dA==","EndKey":"dQ==","Files":null}]}';
