@@ -18,7 +18,9 @@
  * ```
  * @module
  */
+import process from "node:process";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { log } from "./log.ts";
 
 /** What a run reports in `/status`. */
 export interface RunStatus {
@@ -211,6 +213,15 @@ export class Metrics {
 
   /** Enters `name`; `/status` and `tibr_phase` show it. */
   phase(name: string): void {
+    if (name !== this.#status.phase && name !== "start") {
+      // Where a run's memory peaks, in its log: RSS as each phase starts, and the peak so far.
+      const MiB = 1024 * 1024;
+      log("tibr").info("phase {phase}: RSS {rss} MiB, peak so far {peak} MiB", {
+        phase: name,
+        rss: Math.round(process.memoryUsage.rss() / MiB),
+        peak: Math.round(process.resourceUsage().maxRSS / 1024),
+      });
+    }
     const task = this.#status.task;
     this.#phase.reset();
     this.#phase.set({ task, phase: name }, 1);

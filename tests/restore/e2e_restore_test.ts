@@ -225,6 +225,12 @@ describe("tibr restore against the playground", () => {
     const log = readFileSync(join(tmp.path, "cli.log"), "utf8");
     assert.ok(!log.includes(PASSWORD) && !run.stderr.includes(PASSWORD), "password not logged");
     assert.ok(!log.includes(KEY), "crypter key not logged");
+    // Each phase's memory is in the log, once per phase (the import's batches do not repeat it).
+    for (const phase of ["schema", "import", "checksum"]) {
+      const lines = log.split("\n").filter((l) => l.includes(`phase "${phase}": RSS `));
+      assert.equal(lines.length, 1, `${phase}: ${lines.join(" | ")}`);
+      assert.match(lines[0]!, /RSS \d+ MiB, peak so far \d+ MiB/);
+    }
   });
 
   test("CLI failures are one line: not fresh, wrong key, wrong password, TiDB unreachable", async () => {
