@@ -28,32 +28,65 @@ export interface ListedFile {
 
 /**
  * The files a backup's metadata lists, by name: a size each (and a sha256 only when it is
- * compared), not an object and a bigint (100k tables list 300k files).
+ * compared), not an object and a bigint (100k tables list 300k files). The listing of the
+ * storage puts the sizes it finds for them here too (`StoredFiles.list` with this), so it keeps
+ * no second string a file.
  */
 export class ListedFiles {
-  readonly #sizes = new Map<string, number>();
-  readonly #sha256 = new Map<string, Uint8Array>();
+  readonly #index = new Map<string, number>();
+  readonly #sizes: number[] = [];
+  /** The size the storage's listing found for each file (NaN: not found, or not listed). */
+  #stored: Float64Array | undefined;
+  readonly #sha256 = new Map<number, Uint8Array>();
 
   /** Records a file (a name listed again replaces the earlier entry). */
   set(name: string, size: bigint | number, sha256?: Uint8Array): void {
-    this.#sizes.set(name, Number(size));
-    if (sha256) this.#sha256.set(name, sha256);
+    let i = this.#index.get(name);
+    if (i === undefined) {
+      i = this.#sizes.length;
+      this.#index.set(name, i);
+      this.#sizes.push(0);
+    }
+    this.#sizes[i] = Number(size);
+    if (sha256) this.#sha256.set(i, sha256);
+    else this.#sha256.delete(i);
   }
 
   has(name: string): boolean {
-    return this.#sizes.has(name);
+    return this.#index.has(name);
   }
 
   get size(): number {
-    return this.#sizes.size;
+    return this.#index.size;
   }
 
   /** Each file as the check reads it, made as iterated. */
   *values(): Generator<ListedFile> {
-    for (const [name, size] of this.#sizes) {
-      const sha256 = this.#sha256.get(name);
+    for (const [name, i] of this.#index) {
+      const sha256 = this.#sha256.get(i);
+      const size = this.#sizes[i]!;
       yield sha256 ? { name, size, sha256 } : { name, size };
     }
+  }
+
+  /** Starts taking a listing's sizes: every file not found until `seen` says otherwise. */
+  _startListing(): void {
+    this.#stored = new Float64Array(this.#sizes.length).fill(NaN);
+  }
+
+  /** Takes the size the listing found for `name`; false when `name` is not listed here. */
+  _seen(name: string, size: number): boolean {
+    const i = this.#index.get(name);
+    if (i === undefined || !this.#stored) return false;
+    this.#stored[i] = size;
+    return true;
+  }
+
+  /** The size the listing found for a listed file: a number, NaN when not found, or undefined
+   * when `name` is not listed here or no listing was taken. */
+  _storedSize(name: string): number | undefined {
+    const i = this.#index.get(name);
+    return i === undefined || !this.#stored ? undefined : this.#stored[i];
   }
 }
 
@@ -71,37 +104,50 @@ export function isBackupDataFile(name: string): boolean {
 /** Files read back at once by `--verify-files`. */
 const VERIFY_CONCURRENCY = 8;
 
-/** The storage's objects and their sizes, from one listing; or, per file, from `stat`. */
+/**
+ * The storage's objects and their sizes, from one listing; or, per file, from `stat`. Listed
+ * with the backup's `ListedFiles`, the sizes of those files go there and only the other names
+ * (the orphan candidates) are kept here.
+ */
 export class StoredFiles {
   readonly #storage: ExternalStorage;
   readonly #sizes: Map<string, number> | undefined;
+  readonly #listed: ListedFiles | undefined;
   readonly #signal: AbortSignal | undefined;
 
   private constructor(
     storage: ExternalStorage,
     sizes: Map<string, number> | undefined,
+    listed: ListedFiles | undefined,
     signal: AbortSignal | undefined,
   ) {
     this.#storage = storage;
     this.#sizes = sizes;
+    this.#listed = listed;
     this.#signal = signal;
   }
 
   /** Lists the storage (everything outside `checkpoints/`) once; falls back to `stat` per file. */
-  static async list(storage: ExternalStorage, signal?: AbortSignal): Promise<StoredFiles> {
+  static async list(
+    storage: ExternalStorage,
+    signal?: AbortSignal,
+    listed?: ListedFiles,
+  ): Promise<StoredFiles> {
     const sizes = new Map<string, number>();
+    listed?._startListing();
     try {
       await storage.walkDir({ ...(signal ? { signal } : {}) }, (name, size) => {
-        if (!name.startsWith("checkpoints/")) sizes.set(name, size);
+        if (name.startsWith("checkpoints/")) return;
+        if (!listed?._seen(name, size)) sizes.set(name, size);
       });
     } catch (err) {
       if (!isStorageError(err, "Unsupported")) throw err;
       log("backup").info("{uri} cannot be listed: data files are checked one by one", {
         uri: storage.uri(),
       });
-      return new StoredFiles(storage, undefined, signal);
+      return new StoredFiles(storage, undefined, undefined, signal);
     }
-    return new StoredFiles(storage, sizes, signal);
+    return new StoredFiles(storage, sizes, listed, signal);
   }
 
   /** Whether the check used one listing (false: a stat per file). */
@@ -111,7 +157,11 @@ export class StoredFiles {
 
   /** The size of `name`, or undefined when it is not there. */
   async sizeOf(name: string): Promise<number | undefined> {
-    if (this.#sizes) return this.#sizes.get(name);
+    if (this.#sizes) {
+      const found = this.#listed?._storedSize(name);
+      if (found !== undefined) return Number.isNaN(found) ? undefined : found;
+      return this.#sizes.get(name);
+    }
     try {
       return (await this.#storage.stat(name, this.#signal ? { signal: this.#signal } : {})).size;
     } catch (err) {
@@ -120,7 +170,10 @@ export class StoredFiles {
     }
   }
 
-  /** Listed names (none when the storage could not be listed). */
+  /**
+   * Listed names (none when the storage could not be listed); listed with the backup's files,
+   * only the names that are not among them.
+   */
   names(): Iterable<string> {
     return this.#sizes?.keys() ?? [];
   }

@@ -131,5 +131,15 @@ describe("the data-file check before backupmeta", () => {
     const want = await checkFiles(storage, stored, listed, true);
     assert.deepEqual(await checkFiles(storage, stored, packed.values(), true), want);
     assert.deepEqual(orphanFiles(stored, packed, 1500), ["2/2_6_3_dd_2000_write.sst"]);
+    // Listed with the backup's files: their sizes go there, only the other names stay here,
+    // and the check and the orphans come out the same.
+    const lean = await StoredFiles.list(storage, undefined, packed);
+    assert.deepEqual(await checkFiles(storage, lean, packed.values(), true), want);
+    assert.deepEqual(await checkFiles(storage, lean, packed.values(), false), [
+      ...(await checkFiles(storage, stored, listed, false)),
+    ]);
+    assert.deepEqual(orphanFiles(lean, packed, 1500), ["2/2_6_3_dd_2000_write.sst"]);
+    assert.deepEqual([...lean.names()].filter((n) => packed.has(n)), []);
+    assert.ok([...lean.names()].includes("2/2_7_3_ee_1000_write.sst"));
   });
 });

@@ -904,7 +904,7 @@ async function confirmFiles(
   opts: { verify: boolean; sinceMs: number | undefined; signal?: AbortSignal },
 ): Promise<{ orphans: number }> {
   const t0 = performance.now();
-  const stored = await StoredFiles.list(storage, opts.signal);
+  const stored = await StoredFiles.list(storage, opts.signal, listed);
   const problems = await checkFiles(storage, stored, listed.values(), opts.verify, opts.signal);
   log("backup").info("checked {n} data files at {uri} ({how}, {ms} ms): {bad} missing or damaged", {
     n: listed.size,
