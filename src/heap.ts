@@ -7,18 +7,17 @@
  * a long import or backup it ran too seldom: restoring 6,000 small tables, the heap held 44 MiB
  * after each full collection all through the import while it grew to 245 MiB between them (RSS
  * 410 MiB), and the gap grew with the run's length (680 MiB RSS at 30,000 tables). So a timer
- * asks for a full collection once the heap has grown `slackBytes` (or half its size) past what
- * the last one left.
- * A full collection of a heap this size takes tens of milliseconds, at most one every
- * `intervalMs`. V8 (Deno) paces its old generation itself; there the keeper does nothing.
+ * asks for a full collection once the heap has grown `slackBytes` (or a quarter of its size)
+ * past what the last one left. A full collection of a heap this size takes about 100 ms, at
+ * most one every `intervalMs`. V8 (Deno) paces its old generation itself; there the keeper does nothing.
  * @module
  */
 import process from "node:process";
 import { runtimeFullGc } from "./runtime.ts";
 
 /**
- * Growth of the heap past the last full collection's size that asks for the next one, or half
- * that size if more (a big live heap is not marked again for every 64 MiB).
+ * Growth of the heap past the last full collection's size that asks for the next one, or a
+ * quarter of that size if more (a big live heap is not marked again for every 64 MiB).
  */
 export const HEAP_SLACK_BYTES = 64 * 1024 * 1024;
 /** How often the heap size is looked at. */
@@ -53,7 +52,7 @@ export class HeapKeeper {
 
   /** One look: collects if the heap grew past the slack; returns whether it did. */
   check(): boolean {
-    if (this.#used() - this.#base < Math.max(this.#slack, this.#base / 2)) return false;
+    if (this.#used() - this.#base < Math.max(this.#slack, this.#base / 4)) return false;
     const t0 = performance.now();
     this.#gc();
     this.ms += performance.now() - t0;
