@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HEAP_SLACK_BYTES, HeapKeeper, keepHeapTight } from "./heap.ts";
+import { HEAP_SLACK_BYTES, heapCheck, HeapKeeper, keepHeapTight } from "./heap.ts";
 import { runtimeFullGc, runtimeName } from "./runtime.ts";
 
 const MiB = 1024 * 1024;
@@ -72,4 +72,52 @@ Deno.test("HeapKeeper lets a big heap grow by a quarter of its size before the n
   assert.equal(keeper.check(), false, "99 MiB is under a quarter of 400 MiB");
   used = 500 * MiB;
   assert.equal(keeper.check(), true);
+});
+
+Deno.test("heapCheck lets a loop without timers run the keeper's check, at most once an interval", () => {
+  let used = 0;
+  let gcs = 0;
+  const stop = keepHeapTight({
+    fullGc: () => {
+      gcs++;
+      used = 0;
+    },
+    heapUsed: () => used,
+    slackBytes: 10,
+    intervalMs: 60_000,
+  });
+  try {
+    used = 100;
+    heapCheck(); // within the interval since the start: not looked at
+    assert.equal(gcs, 0);
+    const t0 = performance.now();
+    while (performance.now() - t0 < 5); // nothing else gets a turn
+    assert.equal(gcs, 0);
+  } finally {
+    stop();
+  }
+  // An interval of 0: every call looks.
+  used = 0;
+  const stop2 = keepHeapTight({
+    fullGc: () => {
+      gcs++;
+      used = 0;
+    },
+    heapUsed: () => used,
+    slackBytes: 10,
+    intervalMs: 0,
+  });
+  try {
+    used = 100;
+    heapCheck();
+    assert.equal(gcs, 1);
+    heapCheck();
+    assert.equal(gcs, 1, "under the slack since the collection");
+  } finally {
+    assert.equal(stop2()?.collections, 1);
+  }
+  // With no keeper running it does nothing.
+  used = 100;
+  heapCheck();
+  assert.equal(gcs, 1);
 });

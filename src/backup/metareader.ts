@@ -35,6 +35,7 @@ import {
   IV_LENGTH,
   validateCipher,
 } from "../crypto/cipher.ts";
+import { heapCheck } from "../heap.ts";
 import { decodeTableId } from "../tidb/tablecodec.ts";
 import type { KvChecksum } from "../codec/crc64.ts";
 import { type DBInfo, type Job, parseJson, type TableInfo } from "../tidb/model.ts";
@@ -164,6 +165,8 @@ function _lazy(m: _LazyMetaFile): _Leaf {
       } catch (err) {
         throw _notMetaFile(m.at, err);
       }
+      // Decoding a metafile's entries never waits on I/O: the heap keeper looks in here.
+      heapCheck();
       yield v;
     }
   }

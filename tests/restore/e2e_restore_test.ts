@@ -227,7 +227,9 @@ describe("tibr restore against the playground", () => {
     assert.ok(!log.includes(KEY), "crypter key not logged");
     // Each phase's memory is in the log, once per phase (the import's batches do not repeat it).
     for (const phase of ["schema", "import", "checksum"]) {
-      const lines = log.split("\n").filter((l) => l.includes(`phase "${phase}": RSS `));
+      const lines = log.split("\n").filter((l) =>
+        new RegExp(`phase ["']${phase}["']: RSS `).test(l)
+      );
       assert.equal(lines.length, 1, `${phase}: ${lines.join(" | ")}`);
       assert.match(lines[0]!, /RSS \d+ MiB, peak so far \d+ MiB/);
     }
