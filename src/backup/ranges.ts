@@ -6,6 +6,7 @@
  * @module
  */
 import { ByteSlab } from "../codec/bytes.ts";
+import { heapCheck } from "../heap.ts";
 import { backsUpSchema, type TableFilter } from "../filter/mod.ts";
 import type { SchemaReader } from "../tidb/meta.ts";
 import type { DBInfo, TableInfo } from "../tidb/model.ts";
@@ -101,6 +102,8 @@ export async function* walkBackupTables(
       seen += page.length;
       const picked: BackupTable[] = [];
       for (const { info: table } of page) {
+        // Pages of decoded TableInfos seldom wait on I/O: the heap keeper looks in here.
+        heapCheck();
         if (!filter.matchTable(db.db_name.O, table.name.O)) continue;
         selected++;
         picked.push(_backupTable(db, table));
