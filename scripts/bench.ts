@@ -1091,10 +1091,11 @@ const ABOUT: Record<string, string> = {
     "process, measured by /usr/bin/time; the playground runs in a third process (on bun, whose " +
     "HTTP/2 server streams fastest). The client hands each region's files to the metadata " +
     "writer in key order as soon as every region before it has answered, so its memory holds " +
-    "the regions past the first unanswered one and the metafile being filled (up to 16 MiB; " +
-    "BR's limit, 128 MiB, until Dec 6), not every file of the backup. The peak RSS shown is the largest of the runs; " +
-    "how much garbage is still uncollected at the peak varies from run to run, and more on " +
-    "the binary (JavaScriptCore collects later than V8).",
+    "the regions past the first unanswered one and the metafile being filled (up to 128 MiB, " +
+    "BR's limit, when these figures were taken; 16 MiB since), not every file of the backup. " +
+    "The peak RSS shown is the largest of the runs; how much garbage is still uncollected at " +
+    "the peak varies from run to run, and more on the binary (JavaScriptCore collects later " +
+    "than V8).",
   B2: "The checkpoint runner's flush cost, and resuming from 1 million checkpointed ranges " +
     "against the floor of reading, decrypting and JSON-parsing the same files.",
   B3: "The storage plugins against the plainest way to move the same bytes: `dd` for local " +

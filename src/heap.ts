@@ -9,7 +9,8 @@
  * 410 MiB), and the gap grew with the run's length (680 MiB RSS at 30,000 tables). So a timer
  * asks for a full collection once the heap has grown `slackBytes` (or a quarter of its size)
  * past what the last one left. A full collection of a heap this size takes about 100 ms, at
- * most one every `intervalMs`. V8 (Deno) paces its old generation itself; there the keeper does nothing.
+ * most one every `intervalMs`. V8 (Deno) paces its old generation itself; there the keeper does
+ * nothing.
  * @module
  */
 import process from "node:process";

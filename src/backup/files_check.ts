@@ -82,8 +82,10 @@ export class ListedFiles {
     return true;
   }
 
-  /** The size the listing found for a listed file: a number, NaN when not found, or undefined
-   * when `name` is not listed here or no listing was taken. */
+  /**
+   * The size the listing found for a listed file: a number, NaN when not found, or undefined
+   * when `name` is not listed here or no listing was taken.
+   */
   _storedSize(name: string): number | undefined {
     const i = this.#index.get(name);
     return i === undefined || !this.#stored ? undefined : this.#stored[i];

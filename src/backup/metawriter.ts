@@ -3,9 +3,10 @@
  * data files, schemas and DDL jobs are appended as they arrive and go out in child metafiles
  * (`backupmeta.datafile.000000001`, `backupmeta.schema.000000002`, `backupmeta.ddl.000000003`;
  * one counter shared by all kinds), each a serialized `MetaFile` of at most `metafileSizeLimit`
- * plaintext bytes (16 MiB by default; BR's limit is 128 MiB). With a cipher, each is AES-CTR encrypted under its own
- * random IV. The index `MetaFile`s in `backupmeta` (`file_index`, `schema_index`, `ddl_indexes`)
- * reference them as `File{name, sha256 and size of the plaintext, cipher_iv}`.
+ * plaintext bytes (16 MiB by default; BR's limit is 128 MiB). With a cipher, each is AES-CTR
+ * encrypted under its own random IV. The index `MetaFile`s in `backupmeta` (`file_index`,
+ * `schema_index`, `ddl_indexes`) reference them as `File{name, sha256 and size of the plaintext,
+ * cipher_iv}`.
  *
  * `finish` writes `backupmeta` last (the proto bytes, or 16-byte IV ‖ AES-CTR(proto)), so a
  * storage without it is never taken for a finished backup; an aborted writer leaves only child
