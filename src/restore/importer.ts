@@ -88,14 +88,6 @@ function clip(
   return { start: s, end: e };
 }
 
-/**
- * Whether a failed call means the store cannot be reached: unavailable, timed out, or its stream
- * cancelled by the store going away (not by our own signal).
- */
-function unreachable(ce: ConnectError, signal: AbortSignal | undefined): boolean {
-  return isConnectionLost(ce, signal);
-}
-
 function regionErrorText(e: RegionError): string {
   return e.message || Object.keys(e).filter((k) => (e as unknown as Record<string, unknown>)[k])
     .join(",");
@@ -335,7 +327,7 @@ export class FileImporter {
         } catch (err) {
           if (o.signal?.aborted) throw err;
           const ce = ConnectError.from(err);
-          if (unreachable(ce, o.signal)) {
+          if (isConnectionLost(ce, o.signal)) {
             o.stores.reset(peer.storeId);
             storeDown = peer.storeId;
             retry = `store ${peer.storeId} is unreachable (${ce.rawMessage})`;
@@ -423,7 +415,7 @@ export class FileImporter {
       } catch (err) {
         if (o.signal?.aborted) throw err;
         const ce = ConnectError.from(err);
-        if (unreachable(ce, o.signal)) {
+        if (isConnectionLost(ce, o.signal)) {
           o.stores.reset(target.storeId);
           try {
             await bo.backoff(BO.tikvRPC, `store ${target.storeId}: ${ce.rawMessage}`);
