@@ -26,10 +26,10 @@
  * With `instant` (benchmarks), Download reads nothing and answers the range's first key (with
  * a ts for MVCC files) as both bounds, and Ingest checks everything but applies nothing.
  *
- * Playground differences: staged files live in memory; a write-CF put whose long value lives
- * in the default CF must be ingested in the same request as that default-CF file (BR always
- * ingests a range's two files together); DownloadRequest's keyspace rewrite mode and batch
- * (`ssts` map) form are not served.
+ * Playground differences: staged files live in memory (packed, `_packed_kvs.ts`); a write-CF
+ * put whose long value lives in the default CF must be ingested in the same request as that
+ * default-CF file (BR always ingests a range's two files together); DownloadRequest's keyspace
+ * rewrite mode and batch (`ssts` map) form are not served.
  * @module
  */
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -66,6 +66,7 @@ import type { IngestVersion } from "../mvcc.ts";
 import type { Region } from "../regions.ts";
 import { epochNotMatch, keyNotInRegion, type RegionErrorInit, regionNotFound } from "./_convert.ts";
 import { RateLimiter, type ServerStats, sleep } from "./_flow.ts";
+import { PackedKvs } from "./_packed_kvs.ts";
 import { checkContext, keyInRegion } from "./_region_check.ts";
 
 /** TiKV's default `import.import-mode-timeout`. */
@@ -104,7 +105,7 @@ interface StagedFile {
   cf: "default" | "write";
   raw: boolean;
   /** Full data keys (`z` + origin key) with their values, in key order. */
-  entries: { key: Uint8Array; value: Uint8Array }[];
+  entries: PackedKvs;
   bytes: number;
   /** Staged by an instant Download: nothing to apply. */
   instant: boolean;
@@ -323,7 +324,13 @@ export class ImportState {
     const st = this.store(storeId);
     const rule = req.rewriteRule;
     if (this.instant) {
-      st.staged.set(path, { cf, raw: req.isRawKv, entries: [], bytes: 0, instant: true });
+      st.staged.set(path, {
+        cf,
+        raw: req.isRawKv,
+        entries: new PackedKvs(),
+        bytes: 0,
+        instant: true,
+      });
       // Nothing is read, so the answer is the range's first key as both bounds (with a ts for
       // an MVCC file, as TiKV's answer has): a key inside the region that a client can pass to
       // Ingest after cutting the ts, as it does with a real answer.
@@ -601,7 +608,7 @@ async function rewriteFile(
   meta: SSTMeta,
   rule: RewriteRule | undefined,
 ): Promise<{
-  entries: { key: Uint8Array; value: Uint8Array }[];
+  entries: PackedKvs;
   bytes: number;
   range?: { start: Uint8Array; end: Uint8Array };
 }> {
@@ -610,8 +617,7 @@ async function rewriteFile(
   const newTs = rule?.newTimestamp ?? 0n;
   const { start, end } = oldSpaceBounds(meta, oldPrefix, newPrefix);
   const reader = await SstReader.open(bytesSource(bytes, name));
-  const entries: { key: Uint8Array; value: Uint8Array }[] = [];
-  let size = 0;
+  const entries = new PackedKvs();
   // Whether the file holds no entry at all (not just none in the range).
   const emptyFile = reader.properties.numEntries === 0;
   const tsBytes = newTs !== 0n ? encodeUintDesc(newTs) : undefined;
@@ -622,23 +628,19 @@ async function rewriteFile(
     if (afterEnd(origin, end)) return false;
     if (!startsWith(origin, oldPrefix)) throw wrongPrefix("Key in SST", origin, oldPrefix);
     const tail = origin.subarray(oldPrefix.length);
-    let key: Uint8Array;
-    let value = v;
-    if (tsBytes) {
-      if (tail.length < 8) {
-        throw new DownloadError(`bad format key ${hex(origin).toUpperCase()}: no timestamp`);
-      }
-      key = new Uint8Array(1 + newPrefix.length + tail.length);
-      key[0] = k[0]!;
-      key.set(newPrefix, 1);
-      key.set(tail.subarray(0, tail.length - 8), 1 + newPrefix.length);
-      key.set(tsBytes, key.length - 8);
-      if (meta.cfName === "write") value = withStartTs(v, startTsBytes!, origin);
-    } else {
-      key = concatBytes(k.subarray(0, 1), newPrefix, tail);
+    if (tsBytes && tail.length < 8) {
+      throw new DownloadError(`bad format key ${hex(origin).toUpperCase()}: no timestamp`);
     }
-    entries.push({ key, value });
-    size += key.length + value.length;
+    const value = tsBytes && meta.cfName === "write" ? withStartTs(v, startTsBytes!, origin) : v;
+    // The key is written in place: its first byte, the new prefix, the tail, then the new ts
+    // over the tail's own when there is one.
+    const keyLen = 1 + newPrefix.length + tail.length;
+    const pair = entries.add(keyLen, value.length);
+    pair[0] = k[0]!;
+    pair.set(newPrefix, 1);
+    pair.set(tail, 1 + newPrefix.length);
+    if (tsBytes) pair.set(tsBytes, keyLen - 8);
+    pair.set(value, keyLen);
     return true;
   };
   try {
@@ -661,8 +663,11 @@ async function rewriteFile(
   if (entries.length === 0) return { entries, bytes: 0 };
   return {
     entries,
-    bytes: size,
-    range: { start: entries[0]!.key.subarray(1), end: entries.at(-1)!.key.subarray(1) },
+    bytes: entries.bytes,
+    range: {
+      start: entries.key(0).slice(1),
+      end: entries.key(entries.length - 1).slice(1),
+    },
   };
 }
 

@@ -92,7 +92,7 @@ async function download(
     ),
   );
   const staged = [...state.store(1n).staged.values()].at(-1);
-  return { resp, entries: staged?.entries.map((e) => [e.key, e.value]) ?? [] };
+  return { resp, entries: [...staged?.entries ?? []].map((e) => [e.key, e.value]) };
 }
 
 const rangeOf = (r: { range?: { start: Uint8Array; end: Uint8Array } }) =>
