@@ -7,20 +7,27 @@
  * a long import or backup it ran too seldom: restoring 6,000 small tables, the heap held 44 MiB
  * after each full collection all through the import while it grew to 245 MiB between them (RSS
  * 410 MiB), and the gap grew with the run's length (680 MiB RSS at 30,000 tables). So a timer
- * asks for a full collection once the heap has grown `slackBytes` (or a quarter of its size)
- * past what the last one left. A full collection of a heap this size takes about 100 ms, at
- * most one every `intervalMs`. V8 (Deno) paces its old generation itself; there the keeper does
- * nothing.
+ * asks for a full collection once the heap, with the ArrayBuffers outside it (metafiles read
+ * and dropped), has grown `slackBytes` past what the last one left (a quarter of that, past
+ * `BIG_HEAP_BYTES`). A full collection of a 150 MiB heap takes about 150 ms, at most one every
+ * `intervalMs`. V8 (Deno) paces its old generation itself; there the keeper does nothing.
  * @module
  */
 import process from "node:process";
 import { runtimeFullGc } from "./runtime.ts";
 
 /**
- * Growth of the heap past the last full collection's size that asks for the next one, or a
- * quarter of that size if more (a big live heap is not marked again for every 64 MiB).
+ * Growth of the heap past the last full collection's size that asks for the next one. What is
+ * not live between collections is RSS all the same, and JavaScriptCore does not compact: at
+ * 100,000 tables a restore holds about 160 MiB live, and 64 MiB of slack put it over its 512 MiB
+ * target.
  */
-export const HEAP_SLACK_BYTES = 64 * 1024 * 1024;
+export const HEAP_SLACK_BYTES = 32 * 1024 * 1024;
+/**
+ * Past this size the heap grows by a quarter of what the last collection left before the next
+ * one (a playground holding GiBs is not marked again for every `HEAP_SLACK_BYTES`).
+ */
+export const BIG_HEAP_BYTES = 512 * 1024 * 1024;
 /** How often the heap size is looked at. */
 export const HEAP_CHECK_MS = 1000;
 
@@ -29,8 +36,16 @@ export interface HeapKeeperOptions {
   slackBytes?: number;
   /** A synchronous full collection (default: the runtime's, if any). */
   fullGc?: (() => void) | undefined;
-  /** The heap's size in bytes now (default: `process.memoryUsage().heapUsed`). */
+  /**
+   * The heap's size in bytes now (default: `process.memoryUsage()`'s `heapUsed` plus `external`:
+   * a metafile read is a 16-128 MiB ArrayBuffer outside the heap that only a collection frees).
+   */
   heapUsed?: () => number;
+}
+
+function heapAndExternal(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
 }
 
 /** Asks for a full collection when the heap has grown past the last one's size by the slack. */
@@ -46,14 +61,15 @@ export class HeapKeeper {
 
   constructor(gc: () => void, opts: HeapKeeperOptions = {}) {
     this.#gc = gc;
-    this.#used = opts.heapUsed ?? (() => process.memoryUsage().heapUsed);
+    this.#used = opts.heapUsed ?? heapAndExternal;
     this.#slack = opts.slackBytes ?? HEAP_SLACK_BYTES;
     this.#base = this.#used();
   }
 
   /** One look: collects if the heap grew past the slack; returns whether it did. */
   check(): boolean {
-    if (this.#used() - this.#base < Math.max(this.#slack, this.#base / 4)) return false;
+    const slack = this.#base > BIG_HEAP_BYTES ? this.#base / 4 : this.#slack;
+    if (this.#used() - this.#base < slack) return false;
     const t0 = performance.now();
     this.#gc();
     this.ms += performance.now() - t0;

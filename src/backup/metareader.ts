@@ -170,10 +170,14 @@ function _lazy(m: _LazyMetaFile): _Leaf {
       yield v;
     }
   }
+  // A decoded message's bytes fields are views of what it was decoded from: a File or RawRange
+  // decoded from the metafile itself would keep all of it (16-128 MiB) alive while any of its
+  // entries is in flight (a restore's ranges outlive the metafile's turn); decoded from a copy
+  // of its own few hundred bytes, the metafile goes once it is read.
   return {
-    dataFiles: () => of(2, (b) => fromBinary(FileSchema, b)),
+    dataFiles: () => of(2, (b) => fromBinary(FileSchema, b.slice())),
     schemas: () => of(3, (b) => fromBinary(SchemaSchema, b)),
-    rawRanges: () => of(4, (b) => fromBinary(RawRangeSchema, b)),
+    rawRanges: () => of(4, (b) => fromBinary(RawRangeSchema, b.slice())),
     ddls: () => m.raw(5),
   };
 }

@@ -268,6 +268,25 @@ describe("MetaReader", () => {
     assert.deepEqual(reads, children.slice(0, 3).map((c) => c.name));
   });
 
+  test("a data file read from a metafile holds its own bytes, not the metafile's", async () => {
+    const store = new MapStorage();
+    await writeBackup(store, { limit: 100_000 });
+    const r = await MetaReader.open(store.storage);
+    const child = r.meta.fileIndex!.metaFiles[0]!;
+    const files = await collect(r.dataFiles());
+    assert.ok(files.length >= 2, "one metafile lists several files");
+    // Every bytes field is a view: of the entry's own copy, not of the whole metafile (which a
+    // restore's ranges in flight would otherwise keep alive long after its turn).
+    for (const f of files) {
+      for (const b of [f.startKey, f.endKey, f.sha256]) {
+        assert.ok(
+          b.buffer.byteLength < Number(child.size),
+          `${f.name}: a ${b.buffer.byteLength}-byte buffer behind a ${child.size}-byte metafile`,
+        );
+      }
+    }
+  });
+
   test("a metafile's entries are decoded as they are read, each checked", async () => {
     const store = new MapStorage();
     await writeBackup(store, {});

@@ -246,6 +246,9 @@ export async function runRestore(cfg: RestoreConfig): Promise<RestoreSummary | D
   metrics.phase("connect");
   try {
     const reader = await MetaReader.open(storage, {
+      // Decoding a metafile's entries takes far longer than reading the next one: one read
+      // ahead keeps the reads off the critical path, and each more would hold 16-128 MiB.
+      prefetch: 1,
       ...(cfg.cipher ? { cipher: cfg.cipher } : {}),
       ...(signal ? { signal } : {}),
     });
