@@ -4,6 +4,18 @@ import { runtimeFullGc, runtimeName } from "./runtime.ts";
 
 const MiB = 1024 * 1024;
 
+/** Runs `script` on Bun from the repository root; the JSON line it prints. */
+async function onBun(script: string): Promise<{ collections: number }> {
+  const out = await new Deno.Command("node_modules/.bin/bun", {
+    args: ["-e", script],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.equal(out.code, 0);
+  return JSON.parse(new TextDecoder().decode(out.stdout).trim());
+}
+
 Deno.test("HeapKeeper collects only once the heap grew by the slack since the last collection", () => {
   let used = 40 * MiB;
   const gcs: number[] = [];
@@ -53,14 +65,7 @@ Deno.test("on Bun the keeper's full collections bring the heap back to what is l
     }
     console.log(JSON.stringify({ collections: keeper.collections, peakMiB: peak / 1048576 }));
   `;
-  const out = await new Deno.Command("node_modules/.bin/bun", {
-    args: ["-e", script],
-    cwd: new URL("..", import.meta.url).pathname,
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  assert.equal(out.code, 0);
-  const r = JSON.parse(new TextDecoder().decode(out.stdout).trim());
+  const r = await onBun(script);
   // 1000 × ~0.3 MiB allocated, ~10 MiB live: the slack is passed again and again.
   assert.equal(r.collections > 2, true, JSON.stringify(r));
 });
@@ -78,14 +83,7 @@ Deno.test("on Bun the keeper counts ArrayBuffers outside the heap (a metafile re
     }
     console.log(JSON.stringify({ collections: keeper.collections, held: held.length }));
   `;
-  const out = await new Deno.Command("node_modules/.bin/bun", {
-    args: ["-e", script],
-    cwd: new URL("..", import.meta.url).pathname,
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  assert.equal(out.code, 0);
-  const r = JSON.parse(new TextDecoder().decode(out.stdout).trim());
+  const r = await onBun(script);
   // 1 GiB read in 16 MiB buffers, one live at a time: a collection every 64 MiB of them.
   assert.equal(r.collections >= 4, true, JSON.stringify(r));
 });
