@@ -121,6 +121,9 @@ Deno.test("heapCheck lets a loop without timers run the keeper's check, at most 
   used = 100;
   heapCheck(); // within the interval since the start: not looked at
   assert.equal(gcs, 0);
+  heapCheck(true); // ... unless asked to look now
+  assert.equal(gcs, 1);
+  gcs = 0;
   stop();
   // An interval of 0: every call looks.
   used = 0;

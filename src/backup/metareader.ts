@@ -448,6 +448,9 @@ export class MetaReader {
     while (pending.length > 0) {
       const { file, size } = pending.shift()!;
       const child = await file;
+      // The metafile before this one (16-128 MiB outside the heap) is garbage now; the keeper
+      // looks at once rather than at its next tick, by which a quick pass may have read several.
+      heapCheck(true);
       if (child.isIndex) {
         held -= size;
         fill();
