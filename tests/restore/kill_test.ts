@@ -125,7 +125,7 @@ describe("restore under faults", () => {
             if (seen.has(path) || f.entries.length < 2) continue;
             seen.add(path);
             // A data key is `z` + the encoded key + an 8-byte ts; regions split at encoded keys.
-            const key = f.entries[f.entries.length >> 1]!.key;
+            const key = f.entries.key(f.entries.length >> 1);
             if (b.cluster.regions.splitAt([key.subarray(1, key.length - 8)]).length > 0) splits++;
           }
         }
