@@ -8,8 +8,8 @@
  * after each full collection all through the import while it grew to 245 MiB between them (RSS
  * 410 MiB), and the gap grew with the run's length (680 MiB RSS at 30,000 tables). So a timer
  * asks for a full collection once the heap, with the ArrayBuffers outside it (metafiles read
- * and dropped), has grown `slackBytes` past what the last one left (a quarter of that, past
- * `BIG_HEAP_BYTES`). A full collection of a 150 MiB heap takes about 150 ms, at most one every
+ * and dropped), has grown `slackBytes` past what the last one left (a heap past
+ * `BIG_HEAP_BYTES`: a quarter of what it left). A full collection of a 150 MiB heap takes about 150 ms, at most one every
  * `intervalMs`. V8 (Deno) paces its old generation itself; there the keeper does nothing.
  * @module
  */

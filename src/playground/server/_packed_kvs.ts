@@ -1,8 +1,8 @@
 /**
- * Key/value pairs packed into shared chunks (16 KiB doubling to 4 MiB), for a downloaded file the playground keeps
- * until its ingest (TiKV keeps it on disk). A pair costs 16 bytes of bookkeeping beside its
- * bytes, where an object holding two typed arrays costs about 200 on either runtime: a restore
- * with many files in flight stages millions of pairs.
+ * Key/value pairs packed into shared chunks (16 KiB doubling to 4 MiB), for a downloaded file
+ * the playground keeps until its ingest (TiKV keeps it on disk). A pair costs 16 bytes of
+ * bookkeeping beside its bytes, where an object holding two typed arrays costs about 200 on
+ * either runtime: a restore with many files in flight stages millions of pairs.
  * @module
  */
 
