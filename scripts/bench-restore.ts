@@ -36,8 +36,10 @@
  *   ... --part e2e [--gib 2] [--runtime ...] [--json]
  *   ... --part tables [--tables 10000,100000] [--rows 2] [--runtime binary] [--json] [--keep]
  *       [--progress-secs 30]
+ *   ... --part tables --restore-kept DIR[,DIR...] [--runtime binary] [--tibr dist/tibr]
  *
- * `--keep` (tables) leaves each size's backup and tibr logs in place and prints where.
+ * `--keep` (tables) leaves each size's backup and tibr logs in place and prints where;
+ * `--restore-kept` restores such kept backups again, alone (`restoreKept`).
  *
  * `--json` prints one JSON object with every figure on the last line (for scripts/bench.ts).
  * @module
@@ -560,6 +562,7 @@ async function restoreOf(
   pg: { pdAddress: string; tidbAddress: string; tidbStatusAddress: string },
   src: string,
   tmp: string,
+  extra: string[] = [],
 ) {
   const [host, port] = hostPort(pg.tidbAddress);
   return await measure([
@@ -582,6 +585,7 @@ async function restoreOf(
     "json",
     "--progress",
     "quiet",
+    ...extra,
   ], tmp);
 }
 
@@ -771,7 +775,47 @@ async function e2ePart(): Promise<void> {
 
 // --------------------------------------------------------------------------- part tables
 
+/**
+ * `--restore-kept DIR[,DIR...]`: restores backups an earlier `--keep` run left (each DIR the
+ * printed `kept` directory, holding `backup/`) into fresh empty playgrounds, without loading
+ * or backing up again: the restore's figures alone, for a change to the restore (a 100k round
+ * trip is most of an hour more). Checkpoints off, so a run stopped earlier is not resumed.
+ */
+async function restoreKept(dirs: string[]): Promise<void> {
+  const { startPlayground } = await import("../src/playground/server/mod.ts");
+  const results: { n: number; wall: number; cpu: number }[] = [];
+  for (const dir of dirs) {
+    const tmp = mkdtempSync(join(arg("dir", "/tmp"), "tibr-bench-restore-kept-"));
+    const b = await startPlayground({
+      data: "empty",
+      electionMs: 0,
+      adminPort: -1,
+      scatterMs: 5,
+      tidbPort: 0,
+    });
+    try {
+      const m = await restoreOf(b, join(dir, "backup"), tmp, ["--use-checkpoint=false"]);
+      const rs = lastJson(m);
+      results.push({ n: rs.tables, wall: m.wall, cpu: m.cpu });
+      log(
+        `${rs.tables} tables from ${dir}: restore ${m.wall.toFixed(1)} s (cpu ` +
+          `${m.cpu.toFixed(1)} s, RSS ${m.rssMiB.toFixed(0)} MiB, ${rs.dataFiles} files, ` +
+          `checksum ${rs.checksum}); ${(m.cpu / rs.tables * 1000).toFixed(2)} ms cpu per table`,
+      );
+    } finally {
+      await b.stop();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+  report("table", marginal(results));
+}
+
 async function tablesPart(): Promise<void> {
+  const kept = arg("restore-kept", "");
+  if (kept) {
+    ensureDebianPackages(["/usr/bin/time"], ["time"]);
+    return await restoreKept(kept.split(","));
+  }
   const sizes = arg("tables", "10000,100000").split(",").map(Number);
   const rowsPer = Number(arg("rows", "2"));
   ensureDebianPackages(["/usr/bin/time"], ["time"]);
