@@ -613,6 +613,15 @@ function progress(line: () => string): () => void {
   return () => clearInterval(timer);
 }
 
+/** The empty playground a restore goes into: a TiDB server, scatter operators done in 5 ms. */
+const TARGET_PLAYGROUND = {
+  data: "empty",
+  electionMs: 0,
+  adminPort: -1,
+  scatterMs: 5,
+  tidbPort: 0,
+} as const;
+
 /** Backs up playground A (`spec`), stops it, restores into an empty playground B. */
 async function roundTrip(spec: SampleSpec, tmp: string) {
   const { startPlayground } = await import("../src/playground/server/mod.ts");
@@ -625,13 +634,7 @@ async function roundTrip(spec: SampleSpec, tmp: string) {
     tmp,
   );
   const cpu0 = process.cpuUsage();
-  const b = await startPlayground({
-    data: "empty",
-    electionMs: 0,
-    adminPort: -1,
-    scatterMs: 5,
-    tidbPort: 0,
-  });
+  const b = await startPlayground(TARGET_PLAYGROUND);
   let restore: Measured;
   let restoreBusy: number;
   let restorePlaygroundCpu: number;
@@ -786,13 +789,7 @@ async function restoreKept(dirs: string[]): Promise<void> {
   const results: { n: number; wall: number; cpu: number }[] = [];
   for (const dir of dirs) {
     const tmp = mkdtempSync(join(arg("dir", "/tmp"), "tibr-bench-restore-kept-"));
-    const b = await startPlayground({
-      data: "empty",
-      electionMs: 0,
-      adminPort: -1,
-      scatterMs: 5,
-      tidbPort: 0,
-    });
+    const b = await startPlayground(TARGET_PLAYGROUND);
     try {
       const m = await restoreOf(b, join(dir, "backup"), tmp, ["--use-checkpoint=false"]);
       const rs = lastJson(m);
